@@ -1,0 +1,98 @@
+// Bundles every piece of Local AI: the extension (cjs, `vscode` external), the sidecar and the CLI
+// (ESM, node-llama-cpp external: it loads native binaries and cannot be bundled), the webview scripts
+// (browser), and the test and benchmark suites. `node esbuild.js --watch` rebuilds on change.
+const esbuild = require('esbuild');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const watch = process.argv.includes('--watch');
+const production = process.argv.includes('--production');
+
+/** Lets bundled CommonJS code call `require` for Node built-ins inside an ES module. */
+const esmRequireBanner = {
+    js: "import { createRequire as __localAiCreateRequire } from 'node:module'; const require = __localAiCreateRequire(import.meta.url);",
+};
+
+const common = {
+    bundle: true,
+    sourcemap: !production,
+    minify: production,
+    logLevel: 'warning',
+    target: 'node20',
+    platform: 'node',
+};
+
+/** Files under `dir` whose names end with one of `suffixes`, as esbuild entry points. */
+function entries(dir, suffixes) {
+    if (!fs.existsSync(dir)) return [];
+    return fs
+        .readdirSync(dir, { recursive: true })
+        .map((file) => path.join(dir, String(file)))
+        .filter((file) => suffixes.some((suffix) => file.endsWith(suffix)));
+}
+
+function productBundles() {
+    return [
+        {
+            ...common,
+            entryPoints: { extension: 'src/extension/extension.ts' },
+            outdir: 'dist',
+            format: 'cjs',
+            external: ['vscode'],
+        },
+        {
+            ...common,
+            entryPoints: { sidecar: 'src/sidecar/server.ts', cli: 'src/sidecar/cli.ts' },
+            outdir: 'dist',
+            outExtension: { '.js': '.mjs' },
+            format: 'esm',
+            external: ['node-llama-cpp'],
+            banner: esmRequireBanner,
+        },
+        {
+            ...common,
+            platform: 'browser',
+            target: 'es2022',
+            entryPoints: entries('media', ['/main.ts']).map((file) => ({ in: file, out: path.basename(path.dirname(file)) })),
+            outdir: 'media/build',
+            format: 'iife',
+        },
+    ];
+}
+
+/** Test and bench suites: node_modules stay external, each test file is its own bundle. */
+function testBundles() {
+    const esm = { ...common, format: 'esm', outExtension: { '.js': '.mjs' }, packages: 'external', banner: esmRequireBanner };
+    return [
+        { ...esm, entryPoints: entries('test/unit', ['.test.ts']), outdir: 'dist/test/unit' },
+        { ...esm, entryPoints: entries('test/sidecar', ['.test.ts']), outdir: 'dist/test/sidecar' },
+        { ...esm, entryPoints: entries('test/e2e', ['.e2e.ts']), outdir: 'dist/test/e2e' },
+        { ...esm, entryPoints: entries('test/fixtures', ['.cli.ts']), outdir: 'dist/test/fixtures' },
+        { ...esm, entryPoints: entries('bench', ['.bench.ts']), outdir: 'dist/bench' },
+        {
+            ...common,
+            format: 'cjs',
+            external: ['vscode', 'mocha'],
+            entryPoints: entries('test/extension', ['.ts']),
+            outdir: 'dist/test/extension',
+        },
+    ].filter((options) => options.entryPoints.length > 0);
+}
+
+async function main() {
+    const all = [...productBundles(), ...(production ? [] : testBundles())].filter(
+        (options) => !Array.isArray(options.entryPoints) || options.entryPoints.length > 0,
+    );
+    if (watch) {
+        const contexts = await Promise.all(all.map((options) => esbuild.context(options)));
+        await Promise.all(contexts.map((context) => context.watch()));
+        console.log('esbuild: watching for changes…');
+        return;
+    }
+    await Promise.all(all.map((options) => esbuild.build(options)));
+}
+
+main().catch((error) => {
+    console.error(error);
+    process.exit(1);
+});

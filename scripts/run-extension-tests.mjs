@@ -1,0 +1,131 @@
+#!/usr/bin/env node
+// Runs dist/test/extension (mocha, see test/extension/index.ts) inside a real VS Code
+// extension host, with this repo loaded as a development extension.
+//
+// How: the VS Code server from scripts/vscode-server.mjs, and headless Chromium opening
+// its workbench with a `payload` naming extensionDevelopmentPath and extensionTestsPath
+// (as @vscode/test-web does). The extension host runs the tests server-side, in Node.
+// Results come back three ways:
+//   - the exit code: when the tests end, the workbench calls window.codeAutomationExit(code),
+//     which we expose on the page;
+//   - the log: the extension host's console is forwarded to the page's console, which we print;
+//   - the tally: index.ts writes mocha's counts to $LOCAL_AI_MOCHA_STATS (the server's
+//     environment reaches the extension host); scripts/test.mjs reads that file.
+//
+// Builds nothing: run `npm run build` first. Env:
+//   LOCAL_AI_EXT_TEST_TIMEOUT   whole-run limit in ms (default 15 min)
+//   LOCAL_AI_MOCHA_STATS        where to write { passes, failures, pending }
+//   LOCAL_AI_SERVER_LOG=1       also print the server's own output
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { launchChromium } from './chromium.mjs';
+import { startServer, workbenchUrl } from './vscode-server.mjs';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const testsPath = join(repoRoot, 'dist', 'test', 'extension');
+const screenshotPath = join(repoRoot, 'test-results', 'extension-tests.png');
+const timeoutMs = Number(process.env.LOCAL_AI_EXT_TEST_TIMEOUT ?? 15 * 60_000);
+
+async function main() {
+    const packageJson = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
+    for (const required of [join(repoRoot, packageJson.main), join(testsPath, 'index.js')]) {
+        if (!existsSync(required)) throw new Error(`${required} is missing: run \`npm run build\` first`);
+    }
+
+    const scratch = mkdtempSync(join(tmpdir(), 'local-ai-ext-tests-'));
+    const workspace = join(scratch, 'workspace');
+    mkdirSync(workspace);
+    writeFileSync(join(workspace, 'sample.ts'), 'export function add(a: number, b: number): number {\n    return a + b;\n}\n');
+    const statsFile = process.env.LOCAL_AI_MOCHA_STATS ?? join(scratch, 'mocha-stats.json');
+    rmSync(statsFile, { force: true });
+
+    const serverLog = [];
+    const server = await startServer({
+        serverDataDir: join(scratch, 'server'),
+        env: { LOCAL_AI_MOCHA_STATS: statsFile, LOCAL_AI_TEST_MODE: '1' },
+        onOutput: (line) => {
+            serverLog.push(line);
+            if (process.env.LOCAL_AI_SERVER_LOG) console.log(`[server] ${line}`);
+        },
+    });
+    let browser;
+    let exitCode = 1;
+    try {
+        const launched = await launchChromium();
+        browser = launched.browser;
+        const { page } = launched;
+        const testsEnded = new Promise((resolvePromise) => {
+            page.exposeFunction('codeAutomationExit', (code) => resolvePromise(Number(code)));
+        });
+        await page.exposeFunction('codeAutomationLog', (type, args) => {
+            if (type === 'error' || process.env.LOCAL_AI_WORKBENCH_LOG) console.log(`[workbench ${type}] ${formatArgs(args)}`);
+        });
+        page.on('console', (message) => printConsole(message));
+        page.on('pageerror', (error) => console.log(`[page error] ${error.message}`));
+
+        const url = workbenchUrl({
+            origin: server.origin,
+            remoteUri: server.remoteUri,
+            folder: workspace,
+            extensionDevelopmentPath: repoRoot,
+            extensionTestsPath: testsPath,
+        });
+        console.log(`Extension tests: ${testsPath}\nWorkbench: ${url}`);
+        await page.goto(url);
+
+        let timer;
+        const timedOut = new Promise((resolvePromise) => {
+            timer = setTimeout(() => resolvePromise('timeout'), timeoutMs);
+        });
+        const outcome = await Promise.race([testsEnded, timedOut]);
+        clearTimeout(timer);
+        if (outcome === 'timeout') {
+            console.error(`Extension tests did not finish within ${timeoutMs / 1000} s (LOCAL_AI_EXT_TEST_TIMEOUT).`);
+            console.error(`Last server output:\n${serverLog.slice(-40).join('\n')}`);
+            exitCode = 1;
+        } else {
+            exitCode = outcome;
+        }
+        mkdirSync(dirname(screenshotPath), { recursive: true });
+        await page.screenshot({ path: screenshotPath }).catch((error) => console.error(`No screenshot: ${error.message}`));
+        console.log(`Screenshot: ${screenshotPath}`);
+    } finally {
+        await browser?.close().catch(() => {});
+        await server.stop();
+    }
+    if (exitCode !== 0 && !existsSync(statsFile)) {
+        // The tests never ran to the end (no tally): say so rather than report 0 failures.
+        console.error('Extension tests did not report results (activation failure, crash or timeout).');
+    }
+    rmSync(scratch, { recursive: true, force: true });
+    return exitCode;
+}
+
+/**
+ * The extension host's console arrives as `%c[Extension Host] %cmessage` plus CSS
+ * arguments; print the message once, without the styling.
+ * @param {import('playwright-core').ConsoleMessage} message
+ */
+function printConsole(message) {
+    const text = message.text();
+    const match = /^%c\[Extension Host\] %c(.*)$/s.exec(text.replace(/ color: [^ ]+ color: inherit$/, ''));
+    if (match) {
+        console.log(match[1].replace(/ color: [^\n]*$/, ''));
+    } else if (message.type() === 'error' || process.env.LOCAL_AI_WORKBENCH_LOG) {
+        console.log(`[workbench ${message.type()}] ${text}`);
+    }
+}
+
+function formatArgs(args) {
+    return (Array.isArray(args) ? args : [args]).map((a) => typeof a === 'string' ? a : JSON.stringify(a)).join(' ');
+}
+
+main().then(
+    (code) => process.exit(code),
+    (error) => {
+        console.error(error.stack ?? String(error));
+        process.exit(1);
+    },
+);

@@ -1,0 +1,83 @@
+/** Chat, shared by the local engine, the cloud providers, the webview, the inline chat and the CLI. */
+
+export type ChatRole = 'system' | 'user' | 'assistant';
+
+export interface ChatMessage {
+    role: ChatRole;
+    content: string;
+}
+
+export interface SamplingOptions {
+    /** Default: the model preset, else 0.7. */
+    temperature?: number;
+    topP?: number;
+    topK?: number;
+    /** Default: until the model stops or the context is full. */
+    maxTokens?: number;
+    stop?: string[];
+    seed?: number;
+}
+
+export type ProviderId = 'openai' | 'anthropic' | 'gemini' | 'ollama' | 'openai-compatible';
+
+/** Which engine produced an answer: shown on every answer. */
+export interface EngineInfo {
+    kind: 'local' | 'cloud';
+    /** Model id (local) or provider model name (cloud). */
+    model: string;
+    /** Display name of the model. */
+    modelName: string;
+    /** 'GPU' | 'CPU' for local, the provider id for cloud. */
+    device: 'GPU' | 'CPU' | ProviderId;
+    /** Context size in tokens, when known. */
+    contextSize?: number;
+}
+
+export interface ChatUsage {
+    promptTokens: number;
+    completionTokens: number;
+}
+
+export interface ChatTimings {
+    timeToFirstTokenMs: number;
+    tokensPerSecond: number;
+    totalMs: number;
+}
+
+/** What was done when the conversation did not fit the context: never silent. */
+export interface TruncationReport {
+    strategy: 'dropOldest';
+    droppedMessages: number;
+    contextSize: number;
+}
+
+/** Why an answer came from a provider instead of the local model. */
+export type FallbackReason =
+    | 'noLocalModel'
+    | 'downloading'
+    | 'doesNotFit'
+    | 'loadFailed'
+    | 'localError'
+    | 'firstTokenTimeout';
+
+export interface FallbackInfo {
+    reason: FallbackReason;
+    /** Plain words for the user. */
+    message: string;
+    provider: ProviderId;
+}
+
+/** Streamed while an answer is produced. */
+export type ChatChunk =
+    | { kind: 'start'; engine: EngineInfo; fallback?: FallbackInfo; truncation?: TruncationReport }
+    | { kind: 'text'; text: string };
+
+export interface ChatResult {
+    text: string;
+    engine: EngineInfo;
+    usage: ChatUsage;
+    timings: ChatTimings;
+    finishReason: 'stop' | 'length' | 'cancelled';
+    truncation?: TruncationReport;
+    fallback?: FallbackInfo;
+}

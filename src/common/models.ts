@@ -1,0 +1,92 @@
+/** Models as both sides see them: the catalog, what is installed, and what is downloading. */
+import type { FitEstimate, LoadConfig } from './hardware';
+
+/** Per-model tuned defaults (the catalog's presets); any of them can be overridden by settings. */
+export interface ModelPresets {
+    temperature?: number;
+    topP?: number;
+    topK?: number;
+    contextSize?: number;
+    systemPrompt?: string;
+    load?: Partial<LoadConfig>;
+}
+
+/** One quantization (one GGUF file) of a model. */
+export interface ModelFile {
+    /** e.g. Q4_K_M, Q8_0, F16. */
+    quant: string;
+    /** File name in the repository (may contain folders). */
+    file: string;
+    sizeBytes: number;
+    /** The hub's LFS sha256, when known. */
+    sha256?: string;
+    /** Absolute path when installed (or found on disk), else undefined. */
+    path?: string;
+    state: 'available' | 'partial' | 'downloading' | 'installed';
+    /** Bytes already on disk for a partial or running download. */
+    partialBytes?: number;
+    /** How it fits on this machine, when estimated. */
+    fit?: FitEstimate;
+}
+
+export type ModelSource = 'catalog' | 'user' | 'discovered';
+
+export interface ModelEntry {
+    /** Stable id: the catalog id, `hf:owner/repo/file.gguf`, or `file:/abs/path.gguf`. */
+    id: string;
+    name: string;
+    family: string;
+    source: ModelSource;
+    /** Hub repository, when the model comes from the hub. */
+    repo?: string;
+    revision?: string;
+    /** Parameters in billions. */
+    parametersB?: number;
+    contextLength?: number;
+    license?: string;
+    gated?: boolean;
+    /** 1 (worst) to 5 (best). */
+    quality?: number;
+    speed?: number;
+    tags: string[];
+    description?: string;
+    presets?: ModelPresets;
+    files: ModelFile[];
+    /** The quantization chosen by default for this machine. */
+    defaultQuant?: string;
+}
+
+export interface Recommendation {
+    modelId: string;
+    quant: string;
+    /** One line: why this model for this machine. */
+    reason: string;
+}
+
+export interface DownloadProgress {
+    modelId: string;
+    quant: string;
+    name: string;
+    receivedBytes: number;
+    totalBytes: number;
+    bytesPerSecond: number;
+    /** Seconds left at the current speed; undefined until the speed is known. */
+    etaSeconds?: number;
+    state: 'queued' | 'downloading' | 'verifying' | 'retrying' | 'done' | 'failed' | 'cancelled';
+    /** For 'retrying' and 'failed': what went wrong. */
+    message?: string;
+}
+
+/** A manifest written next to each installed model file (`<file>.manifest.json`). */
+export interface ModelManifest {
+    modelId: string;
+    repo?: string;
+    revision?: string;
+    file: string;
+    quant: string;
+    sizeBytes: number;
+    sha256?: string;
+    /** ISO time of install. */
+    installedAt: string;
+    source: string;
+}

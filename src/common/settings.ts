@@ -1,0 +1,54 @@
+/** The settings the sidecar needs, read by the extension's config.ts and pushed over the protocol. */
+import type { ProviderId, FallbackReason } from './chat';
+import type { GpuMode } from './hardware';
+
+export interface UserModelSetting {
+    /** `hf:owner/repo/file.gguf`, `hf:owner/repo:Q4_K_M`, or an absolute path to a .gguf file. */
+    source: string;
+    name?: string;
+    /** Optional LoRA adapter (GGUF) applied at context creation. */
+    lora?: string;
+    loraScale?: number;
+}
+
+export interface ProviderSetting {
+    id: ProviderId;
+    /** Default: the provider's public endpoint (Ollama: http://127.0.0.1:11434). */
+    baseUrl?: string;
+    model: string;
+}
+
+export interface SidecarSettings {
+    /** Folder for downloaded models; empty = the extension's global storage. */
+    modelsPath: string;
+    /** Extra folders searched for GGUF files (used in place, never copied). */
+    extraModelFolders: string[];
+    /** Hub endpoint (mirror); empty = HF_ENDPOINT or https://huggingface.co. */
+    hubEndpoint: string;
+    /** HTTP(S) proxy, from VS Code's http.proxy. */
+    proxy: string;
+    offline: boolean;
+    maxConcurrentDownloads: number;
+    defaultModel: string;
+    userModels: UserModelSetting[];
+    gpu: GpuMode;
+    gpuLayers: number | 'auto';
+    threads: number | 'auto';
+    contextSize: number | 'auto';
+    idleUnloadMinutes: number;
+    fallback: {
+        mode: 'off' | 'ask' | 'auto';
+        triggers: Record<FallbackReason, boolean>;
+        firstTokenTimeoutSeconds: number;
+        providers: ProviderSetting[];
+        /** True when the workspace forbids cloud use entirely. */
+        forbidden: boolean;
+    };
+}
+
+/** Secrets, held by the extension in SecretStorage and only in memory in the sidecar. */
+export interface SidecarSecrets {
+    huggingFaceToken?: string;
+    /** API keys by provider id. */
+    providerKeys: Partial<Record<ProviderId, string>>;
+}

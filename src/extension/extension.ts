@@ -1,0 +1,41 @@
+/**
+ * Local AI's entry point. Thin on purpose: it wires the log, the sidecar client, the status bar, the
+ * views and the commands. Activation never waits for the sidecar: it starts right after, on its own.
+ */
+import * as vscode from 'vscode';
+import { registerCommands } from './commands/index';
+import { logChannel } from './log';
+import { SecretStore } from './secrets';
+import type { ExtensionServices } from './services';
+import { SidecarClient } from './sidecarClient';
+import { StatusBar } from './statusBar';
+
+/** What tests (and other extensions) can reach through `extension.exports`. */
+export interface LocalAiApi {
+    /** How long `activate()` took, in milliseconds. */
+    activationMs: number;
+    services: ExtensionServices;
+}
+
+let services: ExtensionServices | undefined;
+
+export function activate(context: vscode.ExtensionContext): LocalAiApi {
+    const started = performance.now();
+    const log = logChannel();
+    const secrets = new SecretStore(context.secrets);
+    const sidecar = new SidecarClient({ context, log, secrets });
+    services = { context, log, sidecar, secrets };
+    context.subscriptions.push(log, secrets, sidecar, new StatusBar(sidecar), ...registerCommands(services));
+
+    // Start the sidecar after activation returns, so the editor never waits for it.
+    setImmediate(() => {
+        sidecar.start().catch((error: unknown) => log.error(`The sidecar did not start: ${error instanceof Error ? error.message : String(error)}`));
+    });
+    return { activationMs: performance.now() - started, services };
+}
+
+export async function deactivate(): Promise<void> {
+    // Stop the sidecar explicitly and wait for it, so no process outlives the extension host.
+    await services?.sidecar.dispose();
+    services = undefined;
+}

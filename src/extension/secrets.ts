@@ -1,0 +1,42 @@
+/** Tokens and API keys, kept in VS Code's SecretStorage only (never in settings or logs). */
+import * as vscode from 'vscode';
+import type { ProviderId } from '../common/chat';
+import type { SidecarSecrets } from '../common/settings';
+
+export const PROVIDER_IDS: ProviderId[] = ['openai', 'anthropic', 'gemini', 'ollama', 'openai-compatible'];
+const HF_TOKEN_KEY = 'localAi.huggingFaceToken';
+const providerKey = (provider: ProviderId) => `localAi.apiKey.${provider}`;
+
+export class SecretStore implements vscode.Disposable {
+    private readonly changed = new vscode.EventEmitter<void>();
+    /** Fires when any Local AI secret was set or cleared, here or in another window. */
+    readonly onDidChange = this.changed.event;
+    private readonly subscription: vscode.Disposable;
+
+    constructor(private readonly storage: vscode.SecretStorage) {
+        this.subscription = storage.onDidChange((event) => {
+            if (event.key.startsWith('localAi.')) this.changed.fire();
+        });
+    }
+
+    async read(): Promise<SidecarSecrets> {
+        const keys = await Promise.all(PROVIDER_IDS.map(async (id) => [id, await this.storage.get(providerKey(id))] as const));
+        return {
+            huggingFaceToken: await this.storage.get(HF_TOKEN_KEY),
+            providerKeys: Object.fromEntries(keys.filter(([, value]) => !!value)),
+        };
+    }
+
+    setHuggingFaceToken(token: string | undefined): Thenable<void> {
+        return token ? this.storage.store(HF_TOKEN_KEY, token) : this.storage.delete(HF_TOKEN_KEY);
+    }
+
+    setProviderKey(provider: ProviderId, key: string | undefined): Thenable<void> {
+        return key ? this.storage.store(providerKey(provider), key) : this.storage.delete(providerKey(provider));
+    }
+
+    dispose(): void {
+        this.subscription.dispose();
+        this.changed.dispose();
+    }
+}

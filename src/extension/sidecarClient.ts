@@ -1,0 +1,282 @@
+/**
+ * Starts and supervises the sidecar process through vscode-languageclient. Restarts it with backoff
+ * when it crashes (at most 5 crashes in 3 minutes, then it stops and says so), fails in-flight requests
+ * with a clear error, and pushes settings and secrets to it. Everything that talks to the sidecar goes
+ * through `request()` and `onStatus()`.
+ */
+import * as vscode from 'vscode';
+import {
+    CloseAction,
+    ErrorAction,
+    LanguageClient,
+    ResponseError,
+    State,
+    TransportKind,
+    type CloseHandlerResult,
+    type ErrorHandlerResult,
+    type LanguageClientOptions,
+    type ServerOptions,
+} from 'vscode-languageclient/node';
+import type { ProgressType, RequestType, RequestType0 } from 'vscode-languageserver-protocol';
+import { ErrorCode } from '../common/errors';
+import {
+    SecretsChangedNotification,
+    SettingsChangedNotification,
+    StatusNotification,
+    type SidecarInitOptions,
+    type StatusParams,
+} from '../common/protocol';
+import { affectsSidecar, readSidecarSettings } from './config';
+import { SecretRedactor, redactingChannel } from './log';
+import type { SecretStore } from './secrets';
+
+const CRASH_WINDOW_MS = 3 * 60_000;
+const MAX_CRASHES = 5;
+
+/** Delay before the n-th restart (1-based): 250 ms doubling, never more than 2 s. */
+export function restartDelayMs(crashNumber: number): number {
+    return Math.min(2000, 250 * 2 ** Math.max(0, crashNumber - 1));
+}
+
+/** An error a user can read, raised when the sidecar cannot answer a request. */
+export class SidecarError extends Error {
+    constructor(
+        message: string,
+        readonly code: number,
+        readonly data?: unknown,
+    ) {
+        super(message);
+        this.name = 'SidecarError';
+    }
+}
+
+interface HandlerEntry {
+    method: string;
+    kind: 'notification' | 'request';
+    handler: (params: unknown) => unknown;
+    registration?: vscode.Disposable;
+}
+
+export interface SidecarClientOptions {
+    context: vscode.ExtensionContext;
+    log: vscode.LogOutputChannel;
+    secrets: SecretStore;
+}
+
+export class SidecarClient implements vscode.Disposable {
+    private client: LanguageClient | undefined;
+    private starting: Promise<LanguageClient> | undefined;
+    private crashes: number[] = [];
+    private gaveUp = false;
+    private lastStatus: StatusParams = { health: 'starting', busy: false, message: 'Not started', downloads: [] };
+    private readonly redactor = new SecretRedactor();
+    private readonly statusEmitter = new vscode.EventEmitter<StatusParams>();
+    private readonly disposables: vscode.Disposable[] = [];
+    private handlers: HandlerEntry[] = [];
+    /** Fires for every status the sidecar pushes, and with an error status when it stops for good. */
+    readonly onStatus = this.statusEmitter.event;
+
+    constructor(private readonly options: SidecarClientOptions) {
+        this.disposables.push(
+            this.statusEmitter,
+            vscode.workspace.onDidChangeConfiguration((event) => {
+                if (affectsSidecar(event) && this.client?.isRunning()) {
+                    void this.client.sendNotification(SettingsChangedNotification.type, readSidecarSettings());
+                }
+            }),
+            options.secrets.onDidChange(() => void this.pushSecrets()),
+        );
+    }
+
+    get status(): StatusParams {
+        return this.lastStatus;
+    }
+
+    /** Starts the sidecar if it is not running; resolves when it answers requests. */
+    start(): Promise<LanguageClient> {
+        if (this.client?.isRunning()) return Promise.resolve(this.client);
+        this.starting ??= this.createAndStart().finally(() => (this.starting = undefined));
+        return this.starting;
+    }
+
+    /** The "Local AI: Restart Sidecar" command: forgets past crashes and starts a fresh process. */
+    async restart(): Promise<void> {
+        this.crashes = [];
+        this.gaveUp = false;
+        const old = this.client;
+        this.client = undefined;
+        if (old) await old.dispose(2000).catch(() => undefined);
+        await this.start();
+    }
+
+    async request<P, R>(type: RequestType<P, R, void>, params: P, token?: vscode.CancellationToken): Promise<R> {
+        const client = await this.ensureAvailable();
+        try {
+            return await client.sendRequest(type, params, token);
+        } catch (error) {
+            throw this.explain(error);
+        }
+    }
+
+    async request0<R>(type: RequestType0<R, void>, token?: vscode.CancellationToken): Promise<R> {
+        const client = await this.ensureAvailable();
+        try {
+            return await client.sendRequest(type, token);
+        } catch (error) {
+            throw this.explain(error);
+        }
+    }
+
+    /**
+     * Sends a request that streams through `$/progress` on a fresh partial-result token: `onPartial` sees
+     * every value before the request resolves.
+     */
+    async requestWithProgress<P extends { partialResultToken?: string | number }, R, V>(
+        type: RequestType<P, R, void>,
+        progress: ProgressType<V>,
+        params: P,
+        onPartial: (value: V) => void,
+        token?: vscode.CancellationToken,
+    ): Promise<R> {
+        const client = await this.ensureAvailable();
+        const partialResultToken = `${type.method}:${Date.now()}:${Math.random().toString(36).slice(2)}`;
+        const subscription = client.onProgress(progress, partialResultToken, onPartial);
+        try {
+            return await client.sendRequest(type, { ...params, partialResultToken }, token);
+        } catch (error) {
+            throw this.explain(error);
+        } finally {
+            subscription.dispose();
+        }
+    }
+
+    /** Registers a handler for a notification from the sidecar; it survives restarts of the process. */
+    onNotification<P>(type: { method: string }, handler: (params: P) => void): vscode.Disposable {
+        return this.addHandler({ method: type.method, kind: 'notification', handler: handler as (params: unknown) => unknown });
+    }
+
+    /** Registers a handler for a request from the sidecar; it survives restarts of the process. */
+    onRequest<P, R>(type: RequestType<P, R, void>, handler: (params: P) => Promise<R>): vscode.Disposable {
+        return this.addHandler({ method: type.method, kind: 'request', handler: handler as (params: unknown) => unknown });
+    }
+
+    private addHandler(entry: HandlerEntry): vscode.Disposable {
+        this.handlers.push(entry);
+        if (this.client) this.applyHandler(this.client, entry);
+        return new vscode.Disposable(() => {
+            this.handlers = this.handlers.filter((candidate) => candidate !== entry);
+            entry.registration?.dispose();
+        });
+    }
+
+    private applyHandler(client: LanguageClient, entry: HandlerEntry): void {
+        entry.registration =
+            entry.kind === 'notification'
+                ? client.onNotification(entry.method, entry.handler)
+                : client.onRequest(entry.method, entry.handler);
+    }
+
+    private async ensureAvailable(): Promise<LanguageClient> {
+        if (this.gaveUp) {
+            throw new SidecarError(
+                'The Local AI sidecar crashed 5 times in 3 minutes and was stopped. Run "Local AI: Restart Sidecar" after checking "Local AI: Show Logs".',
+                ErrorCode.NoEngineAvailable,
+            );
+        }
+        return this.start();
+    }
+
+    private explain(error: unknown): Error {
+        if (error instanceof ResponseError) {
+            // -32097 / -32099: the connection closed or the process died while the request was pending.
+            if (error.code === -32097 || error.code === -32099 || /connection got disposed|closed/i.test(error.message)) {
+                return new SidecarError('The Local AI sidecar stopped while answering and is restarting. Try again in a moment.', error.code);
+            }
+            return new SidecarError(error.message, error.code, error.data);
+        }
+        if (error instanceof Error && /connection|disposed|not running|stopped/i.test(error.message)) {
+            return new SidecarError('The Local AI sidecar is not running; it is being restarted. Try again in a moment.', ErrorCode.NoEngineAvailable);
+        }
+        return error instanceof Error ? error : new Error(String(error));
+    }
+
+    private async createAndStart(): Promise<LanguageClient> {
+        const { context, log } = this.options;
+        const secrets = await this.options.secrets.read();
+        this.redactor.setSecrets([secrets.huggingFaceToken, ...Object.values(secrets.providerKeys)]);
+        const module = context.asAbsolutePath('dist/sidecar.mjs');
+        const serverOptions: ServerOptions = {
+            run: { module, transport: TransportKind.stdio, options: { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } } },
+            debug: { module, transport: TransportKind.stdio, options: { execArgv: ['--inspect=6019'] } },
+        };
+        const initializationOptions: SidecarInitOptions = {
+            settings: readSidecarSettings(),
+            secrets,
+            defaultModelsPath: vscode.Uri.joinPath(context.globalStorageUri, 'models').fsPath,
+            statePath: vscode.Uri.joinPath(context.globalStorageUri, 'state').fsPath,
+        };
+        const channel = redactingChannel(log, this.redactor);
+        const clientOptions: LanguageClientOptions = {
+            documentSelector: [],
+            outputChannel: channel,
+            traceOutputChannel: channel,
+            revealOutputChannelOn: 4, // never: errors reach the user through the status bar and messages
+            initializationOptions,
+            errorHandler: {
+                error: (_error, _message, count): ErrorHandlerResult => ({
+                    action: (count ?? 0) <= 3 ? ErrorAction.Continue : ErrorAction.Shutdown,
+                    handled: true,
+                }),
+                closed: () => this.onClosed(),
+            },
+        };
+        const client = new LanguageClient('localAi', 'Local AI', serverOptions, clientOptions);
+        this.client = client;
+        client.onNotification(StatusNotification.type, (status) => this.setStatus(status));
+        for (const entry of this.handlers) this.applyHandler(client, entry);
+        client.onDidChangeState((event) => {
+            if (event.newState === State.Starting) this.setStatus({ ...this.lastStatus, health: 'starting', message: 'Starting the sidecar…' });
+        });
+        await client.start();
+        return client;
+    }
+
+    private async onClosed(): Promise<CloseHandlerResult> {
+        const now = Date.now();
+        this.crashes = [...this.crashes.filter((time) => now - time < CRASH_WINDOW_MS), now];
+        if (this.crashes.length >= MAX_CRASHES) {
+            this.gaveUp = true;
+            const message = `The Local AI sidecar crashed ${MAX_CRASHES} times in 3 minutes and will not be restarted automatically.`;
+            this.options.log.error(message);
+            this.setStatus({ health: 'error', busy: false, message, downloads: [] });
+            void vscode.window.showErrorMessage(message, 'Restart Sidecar', 'Show Logs').then((choice) => {
+                if (choice === 'Restart Sidecar') void vscode.commands.executeCommand('localAi.restartSidecar');
+                if (choice === 'Show Logs') this.options.log.show();
+            });
+            return { action: CloseAction.DoNotRestart, handled: true };
+        }
+        const delay = restartDelayMs(this.crashes.length);
+        this.options.log.warn(`The sidecar stopped unexpectedly (crash ${this.crashes.length} in 3 minutes); restarting in ${delay} ms.`);
+        this.setStatus({ health: 'error', busy: false, message: `Sidecar stopped; restarting in ${(delay / 1000).toFixed(1)} s…`, downloads: [] });
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        return { action: CloseAction.Restart, handled: true };
+    }
+
+    private setStatus(status: StatusParams): void {
+        this.lastStatus = status;
+        this.statusEmitter.fire(status);
+    }
+
+    private async pushSecrets(): Promise<void> {
+        const secrets = await this.options.secrets.read();
+        this.redactor.setSecrets([secrets.huggingFaceToken, ...Object.values(secrets.providerKeys)]);
+        if (this.client?.isRunning()) await this.client.sendNotification(SecretsChangedNotification.type, secrets);
+    }
+
+    async dispose(): Promise<void> {
+        this.disposables.forEach((disposable) => disposable.dispose());
+        const client = this.client;
+        this.client = undefined;
+        if (client) await client.dispose(2000).catch(() => undefined);
+    }
+}

@@ -1,0 +1,40 @@
+/** The sidecar context for a CLI run: logs to stderr (debug only with --verbose), settings from the environment. */
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { SidecarContext, defaultSettings, type Logger } from '../context';
+import { createServices, type Services } from '../services';
+
+/** Where the CLI keeps models when neither --models-dir nor LOCAL_AI_MODELS_PATH says otherwise. */
+export function defaultCliModelsPath(): string {
+    return path.join(os.homedir(), '.local-ai', 'models');
+}
+
+export interface CliContextOptions {
+    /** --models-dir; default LOCAL_AI_MODELS_PATH, then ~/.local-ai/models. */
+    modelsDir?: string;
+    /** --verbose: debug logs on stderr. Default false. */
+    verbose?: boolean;
+}
+
+export function createCliServices(options: CliContextOptions = {}): Services {
+    const write = (level: string) => (message: string) => process.stderr.write(`[${level}] ${message}\n`);
+    const log: Logger = {
+        error: write('error'),
+        warn: write('warn'),
+        info: options.verbose ? write('info') : () => undefined,
+        debug: options.verbose ? write('debug') : () => undefined,
+    };
+    const settings = defaultSettings();
+    settings.modelsPath = options.modelsDir ?? '';
+    settings.hubEndpoint = process.env.HF_ENDPOINT ?? '';
+    settings.proxy = process.env.HTTPS_PROXY ?? process.env.https_proxy ?? '';
+    settings.offline = process.env.LOCAL_AI_OFFLINE === '1' || process.env.HF_HUB_OFFLINE === '1';
+    const context = new SidecarContext({
+        log,
+        settings,
+        secrets: { huggingFaceToken: process.env.HF_TOKEN, providerKeys: {} },
+        defaultModelsPath: defaultCliModelsPath(),
+        statePath: path.join(os.homedir(), '.local-ai', 'state'),
+    });
+    return createServices(context);
+}

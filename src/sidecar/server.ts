@@ -1,0 +1,60 @@
+/**
+ * The sidecar process: a vscode-languageserver connection over stdio that answers the Local AI
+ * protocol. Thin on purpose: it builds the services and registers each domain's handlers.
+ * stdout carries only the protocol; logs go through the connection.
+ */
+import { createConnection, ProposedFeatures, TextDocumentSyncKind } from 'vscode-languageserver/node';
+import type { SidecarInitOptions } from '../common/protocol';
+import { SecretsChangedNotification, SettingsChangedNotification, SidecarInfoRequest, StatusNotification } from '../common/protocol';
+import { onRequest0 } from './rpc';
+import { SidecarContext, defaultSettings, type Logger } from './context';
+import { createServices, disposeServices, type Services } from './services';
+
+const SIDECAR_VERSION = '0.1.0';
+const connection = createConnection(ProposedFeatures.all);
+
+const log: Logger = {
+    error: (message) => connection.console.error(message),
+    warn: (message) => connection.console.warn(message),
+    info: (message) => connection.console.info(message),
+    debug: (message) => connection.console.log(message),
+};
+
+let services: Services | undefined;
+
+connection.onInitialize((params) => {
+    const init = params.initializationOptions as SidecarInitOptions | undefined;
+    const context = new SidecarContext({
+        log,
+        settings: init?.settings ?? defaultSettings(),
+        secrets: init?.secrets ?? { providerKeys: {} },
+        defaultModelsPath: init?.defaultModelsPath ?? '',
+        statePath: init?.statePath ?? '',
+        publishStatus: (status) => void connection.sendNotification(StatusNotification.type, status),
+    });
+    services = createServices(context);
+    registerHandlers(services);
+    return { capabilities: { textDocumentSync: TextDocumentSyncKind.None }, serverInfo: { name: 'local-ai-sidecar' } };
+});
+
+connection.onInitialized(() => {
+    services?.context.status.setHealth('ready', 'Ready');
+    log.info(`Sidecar ready (pid ${process.pid}, node ${process.version}).`);
+});
+
+function registerHandlers(s: Services): void {
+    connection.onNotification(SettingsChangedNotification.type, (settings) => s.context.updateSettings(settings));
+    connection.onNotification(SecretsChangedNotification.type, (secrets) => s.context.updateSecrets(secrets));
+    onRequest0(connection, log, SidecarInfoRequest.type, async () => ({
+        pid: process.pid,
+        version: SIDECAR_VERSION,
+        node: process.version,
+        modelsPath: s.context.modelsPath,
+    }));
+}
+
+connection.onShutdown(async () => {
+    if (services) await disposeServices(services);
+});
+
+connection.listen();

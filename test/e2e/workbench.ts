@@ -1,0 +1,184 @@
+// Drives the real VS Code workbench, with Local AI loaded as a development extension,
+// from mocha tests running in Node (test/e2e/*.e2e.ts, bundled to dist/test/e2e).
+//
+// The server is scripts/vscode-server.mjs (code-server's VS Code server, cached outside the
+// clone); the browser is Debian's Chromium via scripts/chromium.mjs. Both are plain .mjs
+// files loaded at run time with import() rather than bundled: they locate the repo and the
+// cache from their own file location.
+//
+// Settings: the VS Code server keeps "Remote [Machine]" settings in
+// <server-data-dir>/data/Machine/settings.json, and code-server's build keeps User settings
+// on the server too, in <server-data-dir>/data/User/settings.json. openWorkbench writes the
+// given settings to both before the workbench starts, so the extension host (which runs
+// on the server) sees them whatever scope a setting declares.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Browser, Page } from 'playwright-core';
+
+export interface WorkbenchOptions {
+    /** Workspace folder to open. Default: a fresh empty temp folder. */
+    folder?: string;
+    /** Settings written before start, e.g. `{ 'localAi.hubUrl': fakeHub.url }`. Default: none. */
+    settings?: Record<string, unknown>;
+    /** Extra environment for the server, its extension host and our sidecar. Default: none. */
+    env?: Record<string, string>;
+}
+
+export interface Workbench {
+    page: Page;
+    server: RunningServer;
+    /** Saves test-results/<name>.png and returns its path. */
+    screenshot(name: string): Promise<string>;
+    /** Closes the browser and stops the server (with the extension host and the sidecar). */
+    close(): Promise<void>;
+}
+
+/** What scripts/vscode-server.mjs's startServer() returns. */
+export interface RunningServer {
+    url: string;
+    port: number;
+    origin: string;
+    serverDataDir: string;
+    stop(): Promise<void>;
+}
+
+interface ServerModule {
+    startServer(options: {
+        serverDataDir?: string;
+        extensionDevelopmentPath?: string;
+        folder?: string;
+        env?: Record<string, string>;
+        onOutput?: (line: string) => void;
+    }): Promise<RunningServer>;
+}
+
+interface ChromiumModule {
+    launchChromium(): Promise<{ browser: Browser; page: Page }>;
+}
+
+/** The smoke-test driver VS Code installs on window with --enable-smoke-test-driver. */
+interface WindowWithDriver {
+    driver?: { whenWorkbenchRestored(): Promise<void> };
+}
+
+/** Found from this file's location, which differs between the source and the ESM bundle in dist/test/e2e. */
+export const repoRoot = findRepoRoot(path.dirname(fileURLToPath(import.meta.url)));
+
+/** How long to wait for the workbench and for UI elements; shared machines can be slow. */
+export const UI_TIMEOUT_MS = 60_000;
+
+export async function openWorkbench(options: WorkbenchOptions = {}): Promise<Workbench> {
+    const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'local-ai-e2e-'));
+    const folder = options.folder ?? path.join(scratch, 'workspace');
+    fs.mkdirSync(folder, { recursive: true });
+    const serverDataDir = path.join(scratch, 'server');
+    if (options.settings) {
+        for (const scope of ['User', 'Machine']) {
+            const file = path.join(serverDataDir, 'data', scope, 'settings.json');
+            fs.mkdirSync(path.dirname(file), { recursive: true });
+            fs.writeFileSync(file, JSON.stringify(options.settings, null, 4));
+        }
+    }
+
+    const { startServer } = await importScript<ServerModule>('vscode-server.mjs');
+    const { launchChromium } = await importScript<ChromiumModule>('chromium.mjs');
+    const serverLog: string[] = [];
+    const server = await startServer({
+        serverDataDir,
+        extensionDevelopmentPath: repoRoot,
+        folder,
+        env: options.env,
+        onOutput: (line) => {
+            serverLog.push(line);
+            if (process.env.LOCAL_AI_SERVER_LOG) console.log(`[server] ${line}`);
+        },
+    });
+    let browser: Browser | undefined;
+    const close = async () => {
+        await browser?.close().catch(() => undefined);
+        await server.stop();
+        fs.rmSync(scratch, { recursive: true, force: true });
+    };
+    try {
+        const launched = await launchChromium();
+        browser = launched.browser;
+        const page = launched.page;
+        page.on('pageerror', (error) => console.log(`      [page error] ${error.message}`));
+        await page.goto(server.url);
+        await page.waitForFunction(() => !!(window as WindowWithDriver).driver, undefined, { timeout: UI_TIMEOUT_MS });
+        await page.evaluate(() => (window as WindowWithDriver).driver!.whenWorkbenchRestored());
+        return {
+            page,
+            server,
+            screenshot: (name) => saveScreenshot(page, name),
+            close,
+        };
+    } catch (error) {
+        await close();
+        throw new Error(`${(error as Error).message}\n--- server output ---\n${serverLog.slice(-40).join('\n')}`);
+    }
+}
+
+/** Opens the Local AI view container by clicking its activity bar icon. */
+export async function openLocalAiView(page: Page): Promise<void> {
+    const item = page.locator('.part.activitybar .action-item').filter({
+        has: page.locator('[aria-label^="Local AI"]'),
+    }).first();
+    await item.waitFor({ timeout: UI_TIMEOUT_MS });
+    if (await item.getAttribute('aria-selected') !== 'true' && !(await item.evaluate((e) => e.classList.contains('checked')))) {
+        await item.click();
+    }
+    await page.locator('.part.sidebar .composite.title', { hasText: /local ai/i }).waitFor({ timeout: UI_TIMEOUT_MS });
+}
+
+/**
+ * Text of the status bar items whose id contains `idSubstring` (all items when omitted),
+ * joined by newlines. Item ids are `<extension id>.<item id>`, e.g. `local-ai.local-ai.status`.
+ */
+export async function statusBarText(page: Page, idSubstring = ''): Promise<string> {
+    const items = page.locator('.part.statusbar .statusbar-item');
+    const texts = await items.evaluateAll((elements, wanted) => elements
+        .filter((e) => e.id.includes(wanted))
+        .map((e) => (e as HTMLElement).innerText.trim())
+        .filter((text) => text.length > 0), idSubstring);
+    return texts.join('\n');
+}
+
+/** The rows of the trees and lists in the side bar, as their accessible labels. */
+export async function treeRows(page: Page): Promise<string[]> {
+    return page.locator('.part.sidebar .monaco-list-row').evaluateAll((rows) => rows
+        .map((row) => row.getAttribute('aria-label') ?? (row as HTMLElement).innerText.trim()));
+}
+
+/** Runs a command by its Command Palette title (F1), e.g. `Local AI: Download Model`. */
+export async function runCommand(page: Page, title: string): Promise<void> {
+    await page.keyboard.press('F1');
+    const input = page.locator('.quick-input-widget .quick-input-box input');
+    await input.waitFor({ timeout: UI_TIMEOUT_MS });
+    await input.fill(`>${title}`);
+    const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first();
+    await row.waitFor({ timeout: UI_TIMEOUT_MS });
+    await row.click();
+}
+
+async function saveScreenshot(page: Page, name: string): Promise<string> {
+    const file = path.join(repoRoot, 'test-results', `${name}.png`);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    await page.screenshot({ path: file });
+    return file;
+}
+
+function importScript<T>(name: string): Promise<T> {
+    // A computed specifier: esbuild leaves this import() alone instead of bundling the .mjs.
+    const url = pathToFileURL(path.join(repoRoot, 'scripts', name)).href;
+    return import(url) as Promise<T>;
+}
+
+function findRepoRoot(start: string): string {
+    for (let dir = start; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+        if (fs.existsSync(path.join(dir, 'scripts', 'vscode-server.mjs'))) return dir;
+    }
+    throw new Error(`no repository root above ${start}`);
+}

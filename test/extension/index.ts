@@ -1,0 +1,60 @@
+// The mocha entry that VS Code's extension host runs (extensionTestsPath).
+//
+// Expected layout, produced by testBundles() in esbuild.js:
+//   dist/test/extension/index.js         this file, cjs, exporting run()
+//   dist/test/extension/**/*.test.js     one cjs bundle per test/extension/**/*.test.ts,
+//                                        with `vscode` and `mocha` left external
+// scripts/run-extension-tests.mjs opens the workbench with this folder as extensionTestsPath;
+// the extension host requires index.js and awaits run(): a rejection becomes a non-zero
+// exit code, which the workbench hands to the page (codeAutomationExit).
+//
+// Output goes through console.log, which the remote extension host forwards to the
+// browser console, where the runner streams it from. The exact tally is also written to
+// $LOCAL_AI_MOCHA_STATS (the server's environment reaches the extension host), because
+// counting lines of a forwarded log would be guesswork.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import Mocha from 'mocha';
+
+/** What scripts/test.mjs adds up across stages. */
+interface MochaTally {
+    passes: number;
+    failures: number;
+    pending: number;
+}
+
+export async function run(): Promise<void> {
+    const mocha = new Mocha({
+        ui: 'bdd',
+        // The forwarded console shows escape codes literally.
+        color: false,
+        // The first activation of the extension starts the sidecar process; the
+        // machines tests run on are shared and slow, so be generous. Tests never
+        // assert wall-clock time.
+        timeout: Number(process.env.LOCAL_AI_TEST_TIMEOUT_MS ?? 120_000),
+        slow: 10_000,
+    });
+    for (const file of findTestFiles(__dirname)) {
+        mocha.addFile(file);
+    }
+    const tally = await new Promise<MochaTally>((resolve) => {
+        const runner = mocha.run(() => resolve({
+            passes: runner.stats?.passes ?? 0,
+            failures: runner.stats?.failures ?? 0,
+            pending: runner.stats?.pending ?? 0,
+        }));
+    });
+    if (process.env.LOCAL_AI_MOCHA_STATS) {
+        fs.writeFileSync(process.env.LOCAL_AI_MOCHA_STATS, JSON.stringify(tally));
+    }
+    if (tally.failures > 0) {
+        throw new Error(`${tally.failures} extension test(s) failed`);
+    }
+}
+
+function findTestFiles(folder: string): string[] {
+    return fs.readdirSync(folder, { recursive: true, encoding: 'utf8' })
+        .filter((name) => name.endsWith('.test.js'))
+        .sort()
+        .map((name) => path.join(folder, name));
+}
