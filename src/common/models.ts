@@ -29,6 +29,16 @@ export interface ModelFile {
     fit?: FitEstimate;
 }
 
+export interface ModelArchitecture {
+    /** llama, qwen2, gemma2, phi3, … */
+    name: string;
+    layers: number;
+    embeddingLength: number;
+    headCount: number;
+    /** KV heads (grouped-query attention); equals headCount without GQA. */
+    headCountKv: number;
+}
+
 export type ModelSource = 'catalog' | 'user' | 'discovered';
 
 export interface ModelEntry {
@@ -42,6 +52,8 @@ export interface ModelEntry {
     revision?: string;
     /** Parameters in billions. */
     parametersB?: number;
+    /** Shape facts used to estimate memory without reading the file (catalog models). */
+    architecture?: ModelArchitecture;
     contextLength?: number;
     license?: string;
     gated?: boolean;
