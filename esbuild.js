@@ -60,9 +60,15 @@ function productBundles() {
     ];
 }
 
-/** Test and bench suites: node_modules stay external, each test file is its own bundle. */
+/**
+ * Packages test bundles leave to Node: native code, the test runner itself, and the browser driver.
+ * Everything else is bundled (ESM bundles cannot import CommonJS subpaths such as 'vscode-jsonrpc/node').
+ */
+const TEST_EXTERNALS = ['node-llama-cpp', '@node-llama-cpp/*', 'playwright-core', 'mocha', 'esbuild', 'vscode'];
+
+/** Test and bench suites, each test file its own bundle. */
 function testBundles() {
-    const esm = { ...common, format: 'esm', outExtension: { '.js': '.mjs' }, packages: 'external', banner: esmRequireBanner };
+    const esm = { ...common, format: 'esm', outExtension: { '.js': '.mjs' }, external: TEST_EXTERNALS, banner: esmRequireBanner };
     return [
         { ...esm, entryPoints: entries('test/unit', ['.test.ts']), outdir: 'dist/test/unit' },
         { ...esm, entryPoints: entries('test/sidecar', ['.test.ts']), outdir: 'dist/test/sidecar' },
