@@ -8,7 +8,9 @@
 // Results come back three ways:
 //   - the exit code: when the tests end, the workbench calls window.codeAutomationExit(code),
 //     which we expose on the page;
-//   - the log: the extension host's console is forwarded to the page's console, which we print;
+//   - the log: the workbench hands the extension host's console to window.codeAutomationLog,
+//     unformatted and mixed with its own log; test/extension/index.ts tags the test lines
+//     (TEST_LOG_TAG) and we print those, the rest only with LOCAL_AI_WORKBENCH_LOG=1;
 //   - the tally: index.ts writes mocha's counts to $LOCAL_AI_MOCHA_STATS (the server's
 //     environment reaches the extension host); scripts/test.mjs reads that file.
 //
@@ -16,10 +18,12 @@
 //   LOCAL_AI_EXT_TEST_TIMEOUT   whole-run limit in ms (default 15 min)
 //   LOCAL_AI_MOCHA_STATS        where to write { passes, failures, pending }
 //   LOCAL_AI_SERVER_LOG=1       also print the server's own output
+//   LOCAL_AI_WORKBENCH_LOG=1    also print the workbench's log
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { format } from 'node:util';
 import { launchChromium } from './chromium.mjs';
 import { startServer, workbenchUrl } from './vscode-server.mjs';
 
@@ -27,6 +31,9 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const testsPath = join(repoRoot, 'dist', 'test', 'extension');
 const screenshotPath = join(repoRoot, 'test-results', 'extension-tests.png');
 const timeoutMs = Number(process.env.LOCAL_AI_EXT_TEST_TIMEOUT ?? 15 * 60_000);
+/** Must match test/extension/index.ts. */
+const TEST_LOG_TAG = '[local-ai-test] ';
+const showWorkbenchLog = Boolean(process.env.LOCAL_AI_WORKBENCH_LOG);
 
 async function main() {
     const packageJson = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
@@ -59,11 +66,8 @@ async function main() {
         const testsEnded = new Promise((resolvePromise) => {
             page.exposeFunction('codeAutomationExit', (code) => resolvePromise(Number(code)));
         });
-        await page.exposeFunction('codeAutomationLog', (type, args) => {
-            if (type === 'error' || process.env.LOCAL_AI_WORKBENCH_LOG) console.log(`[workbench ${type}] ${formatArgs(args)}`);
-        });
-        page.on('console', (message) => printConsole(message));
-        page.on('pageerror', (error) => console.log(`[page error] ${error.message}`));
+        await page.exposeFunction('codeAutomationLog', (type, args) => printLog(type, args));
+        if (showWorkbenchLog) page.on('pageerror', (error) => console.log(`[page error] ${error.message}`));
 
         const url = workbenchUrl({
             origin: server.origin,
@@ -103,23 +107,14 @@ async function main() {
     return exitCode;
 }
 
-/**
- * The extension host's console arrives as `%c[Extension Host] %cmessage` plus CSS
- * arguments; print the message once, without the styling.
- * @param {import('playwright-core').ConsoleMessage} message
- */
-function printConsole(message) {
-    const text = message.text();
-    const match = /^%c\[Extension Host\] %c(.*)$/s.exec(text.replace(/ color: [^ ]+ color: inherit$/, ''));
-    if (match) {
-        console.log(match[1].replace(/ color: [^\n]*$/, ''));
-    } else if (message.type() === 'error' || process.env.LOCAL_AI_WORKBENCH_LOG) {
-        console.log(`[workbench ${message.type()}] ${text}`);
+/** Prints the tagged test log; the workbench's own log only when asked for. */
+function printLog(type, args) {
+    const text = format(...(Array.isArray(args) ? args : [args]));
+    if (text.startsWith(TEST_LOG_TAG)) {
+        console.log(text.slice(TEST_LOG_TAG.length));
+    } else if (showWorkbenchLog) {
+        console.log(`[workbench ${type}] ${text}`);
     }
-}
-
-function formatArgs(args) {
-    return (Array.isArray(args) ? args : [args]).map((a) => typeof a === 'string' ? a : JSON.stringify(a)).join(' ');
 }
 
 main().then(

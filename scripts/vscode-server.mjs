@@ -135,6 +135,21 @@ function run(command, args, { cwd, env = process.env }) {
     });
 }
 
+/**
+ * Defaults for a workbench under test: nothing opens on its own, nothing reaches for the
+ * network (there is none), so screenshots show what a test did.
+ */
+export const QUIET_SETTINGS = {
+    'workbench.startupEditor': 'none',
+    'workbench.tips.enabled': false,
+    'workbench.secondarySideBar.defaultVisibility': 'hidden',
+    'extensions.autoCheckUpdates': false,
+    'extensions.autoUpdate': false,
+    'extensions.ignoreRecommendations': true,
+    'telemetry.telemetryLevel': 'off',
+    'update.mode': 'none',
+};
+
 /** A port the OS just reported free on 127.0.0.1. */
 export function freePort() {
     return new Promise((resolvePromise, reject) => {
@@ -159,6 +174,9 @@ export function freePort() {
  * @param {string} [options.extensionDevelopmentPath] only used to build `url`; the payload
  *   in the URL is what makes the workbench load it
  * @param {string} [options.folder] workspace folder for `url`
+ * @param {Record<string, unknown>} [options.settings] User settings, merged over QUIET_SETTINGS and
+ *   written to `<serverDataDir>/data/User/settings.json` (code-server's build keeps User settings
+ *   on the server, and the extension host sees them); default: QUIET_SETTINGS only
  * @param {Record<string, string>} [options.env] extra environment for the server and its extension host
  * @param {(line: string) => void} [options.onOutput] every line the server prints; default: dropped
  * @param {number} [options.readyTimeoutMs] default 120 000
@@ -170,6 +188,7 @@ export async function startServer({
     extensionsDir,
     extensionDevelopmentPath,
     folder,
+    settings = {},
     env = {},
     onOutput = () => {},
     readyTimeoutMs = 120_000,
@@ -181,6 +200,10 @@ export async function startServer({
     extensionsDir ??= join(serverDataDir, 'extensions');
     mkdirSync(join(serverDataDir, 'data', 'User'), { recursive: true });
     mkdirSync(extensionsDir, { recursive: true });
+    const settingsFile = join(serverDataDir, 'data', 'User', 'settings.json');
+    if (!existsSync(settingsFile) || Object.keys(settings).length > 0) {
+        writeFileSync(settingsFile, JSON.stringify({ ...QUIET_SETTINGS, ...settings }, null, 4));
+    }
 
     const child = spawn(paths.nodeBin, [
         paths.serverMain,

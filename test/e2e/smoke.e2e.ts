@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { openLocalAiView, openWorkbench, type Workbench } from './workbench';
+import { openLocalAiView, openWorkbench, statusBarText, waitForStatusBarItem, type Workbench } from './workbench';
 
 describe('Workbench smoke', function () {
     // Starting the server, the browser and the extension host takes a while on shared machines.
@@ -17,10 +17,15 @@ describe('Workbench smoke', function () {
 
     it('shows the Local AI view when its activity bar icon is clicked', async () => {
         assert.ok(workbench);
-        await openLocalAiView(workbench.page);
+        const { page } = workbench;
+        await openLocalAiView(page);
+        const title = await page.locator('.part.sidebar .composite.title').innerText();
+        assert.match(title, /local ai/i);
+        // The status item appears once the extension has activated: the screenshot then
+        // shows the view as a user sees it, not half-loaded.
+        await waitForStatusBarItem(page, 'localAi.status');
+        assert.match(await statusBarText(page, 'localAi.status'), /Local AI|·/);
         const file = await workbench.screenshot('e2e-smoke-local-ai-view');
         assert.ok(fs.statSync(file).size > 0);
-        const title = await workbench.page.locator('.part.sidebar .composite.title').innerText();
-        assert.match(title, /local ai/i);
     });
 });

@@ -6,11 +6,10 @@
 // files loaded at run time with import() rather than bundled: they locate the repo and the
 // cache from their own file location.
 //
-// Settings: the VS Code server keeps "Remote [Machine]" settings in
-// <server-data-dir>/data/Machine/settings.json, and code-server's build keeps User settings
-// on the server too, in <server-data-dir>/data/User/settings.json. openWorkbench writes the
-// given settings to both before the workbench starts, so the extension host (which runs
-// on the server) sees them whatever scope a setting declares.
+// Settings: code-server's build of the VS Code server keeps User settings on the server, in
+// <server-data-dir>/data/User/settings.json (not in the browser, as stock VS Code web does);
+// startServer writes them there before the workbench loads, so the extension sees them
+// from its first activation.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -20,7 +19,10 @@ import type { Browser, Page } from 'playwright-core';
 export interface WorkbenchOptions {
     /** Workspace folder to open. Default: a fresh empty temp folder. */
     folder?: string;
-    /** Settings written before start, e.g. `{ 'localAi.hubUrl': fakeHub.url }`. Default: none. */
+    /**
+     * User settings in place before the workbench loads, e.g. `{ 'localAi.hubUrl': fakeHub.url }`.
+     * Default: only the quiet defaults of scripts/vscode-server.mjs (no welcome page, no updates).
+     */
     settings?: Record<string, unknown>;
     /** Extra environment for the server, its extension host and our sidecar. Default: none. */
     env?: Record<string, string>;
@@ -47,6 +49,7 @@ export interface RunningServer {
 interface ServerModule {
     startServer(options: {
         serverDataDir?: string;
+        settings?: Record<string, unknown>;
         extensionDevelopmentPath?: string;
         folder?: string;
         env?: Record<string, string>;
@@ -74,19 +77,13 @@ export async function openWorkbench(options: WorkbenchOptions = {}): Promise<Wor
     const folder = options.folder ?? path.join(scratch, 'workspace');
     fs.mkdirSync(folder, { recursive: true });
     const serverDataDir = path.join(scratch, 'server');
-    if (options.settings) {
-        for (const scope of ['User', 'Machine']) {
-            const file = path.join(serverDataDir, 'data', scope, 'settings.json');
-            fs.mkdirSync(path.dirname(file), { recursive: true });
-            fs.writeFileSync(file, JSON.stringify(options.settings, null, 4));
-        }
-    }
 
     const { startServer } = await importScript<ServerModule>('vscode-server.mjs');
     const { launchChromium } = await importScript<ChromiumModule>('chromium.mjs');
     const serverLog: string[] = [];
     const server = await startServer({
         serverDataDir,
+        settings: options.settings,
         extensionDevelopmentPath: repoRoot,
         folder,
         env: options.env,
@@ -144,6 +141,15 @@ export async function statusBarText(page: Page, idSubstring = ''): Promise<strin
         .map((e) => (e as HTMLElement).innerText.trim())
         .filter((text) => text.length > 0), idSubstring);
     return texts.join('\n');
+}
+
+/**
+ * Waits until a status bar item whose id contains `idSubstring` shows text, e.g.
+ * `localAi.status`, which Local AI shows as soon as it is activated.
+ */
+export async function waitForStatusBarItem(page: Page, idSubstring: string): Promise<void> {
+    await page.waitForFunction((wanted) => [...document.querySelectorAll<HTMLElement>('.part.statusbar .statusbar-item')]
+        .some((e) => e.id.includes(wanted) && e.innerText.trim().length > 0), idSubstring, { timeout: UI_TIMEOUT_MS });
 }
 
 /** The rows of the trees and lists in the side bar, as their accessible labels. */

@@ -3,15 +3,14 @@ import * as vscode from 'vscode';
 
 const EXTENSION_ID = 'local-ai.local-ai';
 
-/**
- * The part of the extension's exports this test relies on. Both fields are optional
- * here so the test checks whatever the extension provides today.
- */
+/** The part of the extension's exports (LocalAiApi) this test relies on. */
 interface ActivationExports {
     /** How long activate() took, in milliseconds. */
-    activationMs?: number;
-    /** The handle of the sidecar process client. */
-    sidecar?: unknown;
+    activationMs: number;
+    services: {
+        /** The client of the sidecar process. */
+        sidecar: unknown;
+    };
 }
 
 describe('Activation', () => {
@@ -26,14 +25,10 @@ describe('Activation', () => {
         const api = await extension.activate();
         assert.equal(extension.isActive, true);
         assert.ok(api, 'activate() returned nothing; the extension should export its API');
-        if (api.activationMs !== undefined) {
-            // The number is reported, not bounded: these machines are too noisy for a time limit.
-            assert.ok(Number.isFinite(api.activationMs) && api.activationMs >= 0, `activationMs = ${api.activationMs}`);
-            console.log(`      activate() took ${Math.round(api.activationMs)} ms`);
-        }
-        if ('sidecar' in api) {
-            assert.ok(api.sidecar, 'exports.sidecar is empty');
-        }
+        // Reported, not bounded: these machines are too noisy for a time limit. The
+        // extension's own promise is that activate() never waits for the sidecar.
+        assert.ok(Number.isFinite(api.activationMs) && api.activationMs >= 0, `activationMs = ${api.activationMs}`);
+        assert.ok(api.services?.sidecar, 'exports.services.sidecar is missing');
     });
 
     it('registers every command it shows in the Command Palette', async () => {

@@ -8,13 +8,20 @@
 // the extension host requires index.js and awaits run(): a rejection becomes a non-zero
 // exit code, which the workbench hands to the page (codeAutomationExit).
 //
-// Output goes through console.log, which the remote extension host forwards to the
-// browser console, where the runner streams it from. The exact tally is also written to
-// $LOCAL_AI_MOCHA_STATS (the server's environment reaches the extension host), because
-// counting lines of a forwarded log would be guesswork.
+// Output: the extension host's console reaches the page, unformatted, through the
+// workbench's automation logger (window.codeAutomationLog), mixed with the workbench's own
+// log. Mocha's reporter output is formatted here and tagged with TEST_LOG_TAG so the runner
+// can print exactly the test log. (VS Code makes `console.*` read-only in the extension host,
+// so other console output cannot be tagged; LOCAL_AI_WORKBENCH_LOG=1 shows it.)
+// The exact tally is written to $LOCAL_AI_MOCHA_STATS (the server's environment reaches the
+// extension host), because counting lines of a forwarded log would be guesswork.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { format } from 'node:util';
 import Mocha from 'mocha';
+
+/** Must match scripts/run-extension-tests.mjs. */
+const TEST_LOG_TAG = '[local-ai-test] ';
 
 /** What scripts/test.mjs adds up across stages. */
 interface MochaTally {
@@ -37,19 +44,30 @@ export async function run(): Promise<void> {
     for (const file of findTestFiles(__dirname)) {
         mocha.addFile(file);
     }
+    const restoreReporterOutput = tagReporterOutput();
     const tally = await new Promise<MochaTally>((resolve) => {
         const runner = mocha.run(() => resolve({
             passes: runner.stats?.passes ?? 0,
             failures: runner.stats?.failures ?? 0,
             pending: runner.stats?.pending ?? 0,
         }));
-    });
+    }).finally(restoreReporterOutput);
     if (process.env.LOCAL_AI_MOCHA_STATS) {
         fs.writeFileSync(process.env.LOCAL_AI_MOCHA_STATS, JSON.stringify(tally));
     }
     if (tally.failures > 0) {
         throw new Error(`${tally.failures} extension test(s) failed`);
     }
+}
+
+/** Formats and tags what mocha's reporters print, until the returned function is called. */
+function tagReporterOutput(): () => void {
+    const base = Mocha.reporters.Base as unknown as { consoleLog: (...args: unknown[]) => void };
+    const original = base.consoleLog;
+    base.consoleLog = (...args: unknown[]) => {
+        for (const line of format(...args).split('\n')) console.log(TEST_LOG_TAG + line);
+    };
+    return () => { base.consoleLog = original; };
 }
 
 function findTestFiles(folder: string): string[] {
