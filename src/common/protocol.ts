@@ -14,7 +14,7 @@ import {
     type PartialResultParams,
     type WorkDoneProgressParams,
 } from 'vscode-languageserver-protocol';
-import type { ChatChunk, ChatMessage, ChatResult, ProviderId, SamplingOptions, FallbackReason } from './chat';
+import type { ChatChunk, ChatMessage, ChatResult, ProviderId, SamplingOptions, FallbackReason, FallbackInfo } from './chat';
 import type { FitEstimate, HardwareReport, LoadConfig, ResolvedLoadConfig } from './hardware';
 import type { DownloadProgress, ModelEntry, Recommendation } from './models';
 import type { SidecarSecrets, SidecarSettings } from './settings';
@@ -284,6 +284,12 @@ export namespace FallbackConfirmRequest {
 export namespace ProviderKeyRejectedNotification {
     export const method = 'localAi/provider/keyRejected' as const;
     export const type = new NotificationType<{ provider: ProviderId }>(method);
+}
+
+/** Sent by the sidecar each time a conversation is sent to a provider because local could not answer. */
+export namespace FallbackUsedNotification {
+    export const method = 'localAi/fallback/used' as const;
+    export const type = new NotificationType<FallbackInfo>(method);
 }
 
 // ---------------------------------------------------------------- diagnostics
