@@ -9,6 +9,8 @@ import { SecretStore } from './secrets';
 import type { ExtensionServices } from './services';
 import { SidecarClient } from './sidecarClient';
 import { StatusBar } from './statusBar';
+import { ModelsModel } from './views/modelsModel';
+import { ModelsTreeProvider } from './views/modelsTree';
 
 /** What tests (and other extensions) can reach through `extension.exports`. */
 export interface LocalAiApi {
@@ -24,8 +26,19 @@ export function activate(context: vscode.ExtensionContext): LocalAiApi {
     const log = logChannel();
     const secrets = new SecretStore(context.secrets);
     const sidecar = new SidecarClient({ context, log, secrets });
-    services = { context, log, sidecar, secrets };
-    context.subscriptions.push(log, secrets, sidecar, new StatusBar(sidecar), ...registerCommands(services));
+    const models = new ModelsModel({ sidecar, log });
+    services = { context, log, sidecar, secrets, models };
+    const modelsTree = new ModelsTreeProvider(models);
+    context.subscriptions.push(
+        log,
+        secrets,
+        sidecar,
+        models,
+        modelsTree,
+        vscode.window.createTreeView('localAi.models', { treeDataProvider: modelsTree, showCollapseAll: true }),
+        new StatusBar(sidecar, models),
+        ...registerCommands(services),
+    );
 
     // Start the sidecar after activation returns, so the editor never waits for it.
     setImmediate(() => {

@@ -2,10 +2,13 @@
 import type * as vscode from 'vscode';
 import type { SecretStore } from './secrets';
 import type { SidecarClient } from './sidecarClient';
+import type { ModelsModel } from './views/modelsModel';
 
 export interface ExtensionServices {
     context: vscode.ExtensionContext;
     log: vscode.LogOutputChannel;
     sidecar: SidecarClient;
     secrets: SecretStore;
+    /** Models, the recommendation, the active model and downloads, as the views show them. */
+    models: ModelsModel;
 }

@@ -1,38 +1,117 @@
-/** The one Local AI status-bar item: sidecar health, the active model, or download progress. */
+/**
+ * The one Local AI status-bar item. In order of what matters most: the sidecar is down (click restarts
+ * it), downloads are running (`$(cloud-download) 42% · Qwen2.5-Coder-1.5B · 38 MB/s · 1m20s`, click
+ * lists them), the model list failed, then the active model and its engine or why there is none
+ * (click switches models).
+ */
 import * as vscode from 'vscode';
-import type { StatusParams } from '../common/protocol';
+import type { DownloadProgress } from '../common/models';
 import type { SidecarClient } from './sidecarClient';
+import { describeDownload, formatBytes, formatDuration, percent } from './views/modelFormat';
+import type { ModelsModel } from './views/modelsModel';
 
 export class StatusBar implements vscode.Disposable {
     private readonly item = vscode.window.createStatusBarItem('localAi.status', vscode.StatusBarAlignment.Right, 100);
-    private readonly subscription: vscode.Disposable;
+    private readonly subscriptions: vscode.Disposable[];
 
-    constructor(sidecar: SidecarClient) {
+    constructor(
+        private readonly sidecar: SidecarClient,
+        private readonly models: ModelsModel,
+    ) {
         this.item.name = 'Local AI';
-        this.render(sidecar.status);
+        this.render();
         this.item.show();
-        this.subscription = sidecar.onStatus((status) => this.render(status));
+        this.subscriptions = [sidecar.onStatus(() => this.render()), models.onDidChange(() => this.render())];
     }
 
-    private render(status: StatusParams): void {
-        this.item.backgroundColor = undefined;
-        this.item.command = 'localAi.showLogs';
+    private render(): void {
+        const status = this.sidecar.status;
+        const item = this.item;
+        item.backgroundColor = undefined;
+        item.command = 'localAi.showLogs';
+        item.tooltip = `Local AI: ${status.message}`;
+        const downloads = this.models.downloads;
+        const running = downloads.filter((download) => download.state !== 'failed');
+        const failed = downloads.filter((download) => download.state === 'failed');
         if (status.health === 'error') {
-            this.item.text = '$(error) Local AI';
-            this.item.backgroundColor = new vscode.ThemeColor('statusBarItem.errorBackground');
-            this.item.command = 'localAi.restartSidecar';
+            item.text = '$(error) Local AI';
+            item.backgroundColor = new vscode.ThemeColor('statusBarItem.errorBackground');
+            item.command = 'localAi.restartSidecar';
         } else if (status.health === 'starting') {
-            this.item.text = '$(loading~spin) Local AI';
+            item.text = '$(loading~spin) Local AI';
+        } else if (running.length > 0) {
+            item.text = `$(cloud-download) ${summarise(running)}`;
+            item.tooltip = downloadsTooltip(downloads);
+            item.command = 'localAi.showDownloads';
+        } else if (failed.length > 0) {
+            item.text = `$(warning) Download failed · ${failed[0].name}`;
+            item.backgroundColor = new vscode.ThemeColor('statusBarItem.warningBackground');
+            item.tooltip = downloadsTooltip(downloads);
+            item.command = 'localAi.showDownloads';
+        } else if (this.models.error) {
+            item.text = '$(warning) Local AI';
+            item.backgroundColor = new vscode.ThemeColor('statusBarItem.warningBackground');
+            item.tooltip = `Local AI could not list models: ${this.models.error}`;
         } else if (status.activeModel) {
-            this.item.text = `$(hubot) ${status.activeModel.name} · ${status.activeModel.device}`;
+            item.text = `$(hubot) ${status.activeModel.name} · ${status.activeModel.device}`;
+            item.tooltip = `Local AI: ${status.activeModel.name}${status.activeModel.quant ? ` ${status.activeModel.quant}` : ''} on the ${status.activeModel.device}, context ${status.activeModel.contextSize.toLocaleString()} tokens. Click to switch models.`;
+            item.command = 'localAi.selectModel';
         } else {
-            this.item.text = status.busy ? '$(loading~spin) Local AI' : '$(hubot) Local AI';
+            this.renderIdle();
         }
-        this.item.tooltip = `Local AI: ${status.message}`;
+        if (status.busy && status.health !== 'error' && running.length === 0 && !item.text.includes('~spin')) {
+            item.text = item.text.replace(/^\$\([^)]+\)/, '$(loading~spin)');
+        }
+    }
+
+    /** No model in memory: say which one chat will use, or why there is none. */
+    private renderIdle(): void {
+        const item = this.item;
+        item.command = 'localAi.selectModel';
+        const active = this.models.activeModelId ? this.models.find(this.models.activeModelId) : undefined;
+        const installed = this.models.installed();
+        const providers = this.models.cloudProviders;
+        if (active && installed.some((choice) => choice.entry.id === active.id)) {
+            item.text = `$(hubot) ${active.name} · not loaded`;
+            item.tooltip = `Local AI: ${active.name} loads on the first chat. Click to switch models.`;
+        } else if (installed.length > 0) {
+            item.text = '$(hubot) Local AI · pick a model';
+            item.tooltip = 'Local AI: models are installed but none is chosen for chat. Click to pick one.';
+        } else if (providers.length > 0) {
+            item.text = `$(cloud) ${providers[0].model} · cloud`;
+            item.tooltip = `Local AI: no local model is installed; ${providers[0].id} answers when the fallback policy allows. Click to download a local model.`;
+        } else if (this.models.loaded) {
+            item.text = '$(hubot) Local AI · no model';
+            item.tooltip = 'Local AI: no model is installed yet. Click to download one.';
+        } else {
+            item.text = '$(hubot) Local AI';
+        }
     }
 
     dispose(): void {
-        this.subscription.dispose();
+        this.subscriptions.forEach((subscription) => subscription.dispose());
         this.item.dispose();
     }
+}
+
+/** One download in full; several as a count with their combined progress and the longest wait. */
+export function summarise(downloads: DownloadProgress[]): string {
+    if (downloads.length === 1) return describeDownload(downloads[0]);
+    const received = downloads.reduce((sum, download) => sum + download.receivedBytes, 0);
+    const total = downloads.reduce((sum, download) => sum + download.totalBytes, 0);
+    const speed = downloads.reduce((sum, download) => sum + download.bytesPerSecond, 0);
+    const etas = downloads.map((download) => download.etaSeconds).filter((eta): eta is number => eta !== undefined);
+    const parts = [`${percent(received, total)}%`, `${downloads.length} downloads`];
+    if (speed > 0) parts.push(`${formatBytes(speed)}/s`);
+    if (etas.length > 0) parts.push(formatDuration(Math.max(...etas)));
+    return parts.join(' · ');
+}
+
+function downloadsTooltip(downloads: DownloadProgress[]): vscode.MarkdownString {
+    const md = new vscode.MarkdownString(undefined, true);
+    md.appendMarkdown('**Local AI downloads** (click to see them, cancel keeps what was downloaded)\n\n');
+    for (const download of downloads) {
+        md.appendMarkdown(`- $(${download.state === 'failed' ? 'warning' : 'cloud-download'}) ${describeDownload(download)} · ${formatBytes(download.receivedBytes)} of ${formatBytes(download.totalBytes)}${download.message ? ` — ${download.message}` : ''}\n`);
+    }
+    return md;
 }

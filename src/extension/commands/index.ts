@@ -3,7 +3,9 @@
  * module; a command that cannot run yet says why instead of doing nothing.
  */
 import * as vscode from 'vscode';
+import { showError } from '../errors';
 import type { ExtensionServices } from '../services';
+import { modelCommands } from './models';
 import { sidecarCommands } from './sidecar';
 
 export interface CommandRow {
@@ -13,15 +15,17 @@ export interface CommandRow {
 }
 
 export function registerCommands(services: ExtensionServices): vscode.Disposable[] {
-    const rows: CommandRow[] = [...sidecarCommands(services)];
+    const rows: CommandRow[] = [...sidecarCommands(services), ...modelCommands(services)];
     return rows.map((row) =>
         vscode.commands.registerCommand(row.id, async (...args: unknown[]) => {
             try {
                 return await row.run(...args);
             } catch (error) {
-                const message = error instanceof Error ? error.message : String(error);
-                services.log.error(`${row.id}: ${message}`);
-                void vscode.window.showErrorMessage(`Local AI: ${message}`);
+                // One place turns sidecar error codes into messages with buttons that fix the problem.
+                void showError(services.log, row.id, error, {
+                    model: typeof args[0] === 'string' ? args[0] : undefined,
+                    retry: () => vscode.commands.executeCommand(row.id, ...args),
+                });
                 return undefined;
             }
         }),

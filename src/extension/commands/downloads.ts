@@ -1,0 +1,228 @@
+/**
+ * Downloading models: the Download Model pick (with fit badges, or a typed `hf:` URI), the recommended
+ * model, cancel, the list of downloads, and the housekeeping of partial and damaged files.
+ */
+import * as vscode from 'vscode';
+import { ErrorCode } from '../../common/errors';
+import {
+    CancelDownloadRequest,
+    CheckModelsRequest,
+    CleanupRequest,
+    DownloadProgressType,
+    DownloadRequest,
+    type DownloadResult,
+} from '../../common/protocol';
+import { errorCode, isCancellation } from '../errors';
+import type { ExtensionServices } from '../services';
+import { describeDownload, formatBytes, percent, preferredFile } from '../views/modelFormat';
+import type { CommandRow } from './index';
+import { choiceFromArgument, pickModel } from './modelPicks';
+
+export interface DownloadOptions {
+    /** Model id or `hf:` URI. */
+    model: string;
+    /** Default: the model's default quantization for this machine. */
+    quant?: string;
+    /** Shown in the progress notification. Default: `model`. */
+    name?: string;
+    /** Download even when the model does not fit. Default: false. */
+    force?: boolean;
+}
+
+/**
+ * Downloads under a cancellable progress notification. Cancelling keeps the partial file, so the next
+ * download resumes it. Resolves to undefined when cancelled.
+ */
+export async function downloadModel(services: ExtensionServices, options: DownloadOptions): Promise<DownloadResult | undefined> {
+    const { sidecar, log } = services;
+    const name = options.name ?? options.model;
+    try {
+        const result = await vscode.window.withProgress(
+            { location: vscode.ProgressLocation.Notification, title: `Downloading ${name}`, cancellable: true },
+            async (progress, token) => {
+                let reported = 0;
+                // The request's own cancellation stops this requester; ask the download itself to stop too.
+                const onCancel = token.onCancellationRequested(() => {
+                    void sidecar.request(CancelDownloadRequest.type, { model: options.model, quant: options.quant }).catch(() => undefined);
+                });
+                try {
+                    return await sidecar.requestWithProgress(
+                        DownloadRequest.type,
+                        DownloadProgressType,
+                        { model: options.model, quant: options.quant, force: options.force },
+                        (value) => {
+                            const now = percent(value.receivedBytes, value.totalBytes);
+                            progress.report({ increment: Math.max(0, now - reported), message: describeDownload(value) });
+                            reported = Math.max(reported, now);
+                        },
+                        token,
+                    );
+                } finally {
+                    onCancel.dispose();
+                }
+            },
+        );
+        log.info(`Downloaded ${name} (${result.quant}) to ${result.path}${result.downloaded ? `, ${formatBytes(result.bytesFetched)} fetched` : ', already installed'}.`);
+        void services.models.refresh();
+        void vscode.window
+            .showInformationMessage(`Local AI: ${name} ${result.quant} is ${result.downloaded ? 'downloaded' : 'already installed'}.`, 'Use for Chat')
+            .then((choice) => choice && vscode.commands.executeCommand('localAi.useForChat', `${result.modelId}@${result.quant}`));
+        return result;
+    } catch (error) {
+        if (isCancellation(error)) {
+            log.info(`Download of ${name} paused; the partial file is kept.`);
+            void vscode.window.showInformationMessage(`Local AI: download of ${name} paused. Download it again to resume where it stopped.`);
+            return undefined;
+        }
+        if (errorCode(error) === ErrorCode.ModelDoesNotFit && !options.force) {
+            const message = error instanceof Error ? error.message : String(error);
+            const choice = await vscode.window.showWarningMessage(`Local AI: ${message}`, 'Choose Quantization', 'Download Anyway');
+            if (choice === 'Download Anyway') return downloadModel(services, { ...options, force: true });
+            if (choice === 'Choose Quantization') await vscode.commands.executeCommand('localAi.chooseQuantization', options.model);
+            return undefined;
+        }
+        throw error;
+    }
+}
+
+async function downloadCommand(services: ExtensionServices, argument: unknown): Promise<unknown> {
+    const { models } = services;
+    const choice = choiceFromArgument(models, argument);
+    if (choice) return downloadModel(services, { model: choice.entry.id, quant: choice.file.quant, name: choice.entry.name });
+    if (typeof argument === 'string' && argument.startsWith('hf:')) return downloadModel(services, { model: argument });
+    if (!models.loaded) await models.refresh();
+    if (models.error) throw new Error(`Could not list models: ${models.error}`);
+    const picked = await pickModel(models, {
+        title: 'Download a model',
+        placeholder: 'Pick a model, or type a Hugging Face URI (hf:owner/repo/file.gguf or hf:owner/repo:Q4_K_M)',
+        acceptHubUri: true,
+        choices: models.notInstalled().flatMap((entry) => {
+            const file = preferredFile(entry);
+            return file ? [{ entry, file }] : [];
+        }),
+    });
+    if (picked?.uri) return downloadModel(services, { model: picked.uri });
+    if (picked?.choice) return downloadModel(services, { model: picked.choice.entry.id, quant: picked.choice.file.quant, name: picked.choice.entry.name });
+    return undefined;
+}
+
+async function downloadRecommended(services: ExtensionServices): Promise<unknown> {
+    const { models } = services;
+    if (!models.loaded || !models.recommendation) await models.refresh();
+    const recommendation = models.recommendation;
+    if (!recommendation) {
+        const why = models.error ?? 'no catalog model fits what was found of this machine';
+        const choice = await vscode.window.showWarningMessage(`Local AI: there is no recommended model (${why}).`, 'Download Model…', 'Show Hardware Report');
+        if (choice === 'Download Model…') await vscode.commands.executeCommand('localAi.downloadModel');
+        if (choice === 'Show Hardware Report') await vscode.commands.executeCommand('localAi.showHardwareReport');
+        return undefined;
+    }
+    const entry = models.find(recommendation.modelId);
+    return downloadModel(services, { model: recommendation.modelId, quant: recommendation.quant, name: entry?.name });
+}
+
+async function cancelDownload(services: ExtensionServices, argument: unknown): Promise<void> {
+    const { models, sidecar } = services;
+    const running = models.downloads.filter((download) => download.state !== 'failed');
+    const target = choiceFromArgument(models, argument);
+    let download = target ? running.find((candidate) => candidate.modelId === target.entry.id && candidate.quant === target.file.quant) : undefined;
+    if (!target) {
+        if (running.length === 0) {
+            void vscode.window.showInformationMessage('Local AI: no download is running.');
+            return;
+        }
+        download =
+            running.length === 1
+                ? running[0]
+                : (await vscode.window.showQuickPick(running.map((candidate) => ({ label: `$(cloud-download) ${candidate.name}`, description: describeDownload(candidate), candidate })), { title: 'Cancel which download?' }))?.candidate;
+        if (!download) return;
+    }
+    const model = download?.modelId ?? target!.entry.id;
+    const quant = download?.quant ?? target!.file.quant;
+    const { cancelled } = await sidecar.request(CancelDownloadRequest.type, { model, quant });
+    void vscode.window.showInformationMessage(cancelled ? `Local AI: download of ${download?.name ?? model} paused; download it again to resume.` : `Local AI: ${download?.name ?? model} was not downloading.`);
+}
+
+function showDownloads(services: ExtensionServices): Promise<void> {
+    const { models } = services;
+    if (models.downloads.length === 0) {
+        void vscode.window.showInformationMessage('Local AI: no download is running.', 'Download Model…').then((choice) => choice && vscode.commands.executeCommand('localAi.downloadModel'));
+        return Promise.resolve();
+    }
+    const cancelButton: vscode.QuickInputButton = { iconPath: new vscode.ThemeIcon('debug-stop'), tooltip: 'Cancel (keeps the part already downloaded)' };
+    const quickPick = vscode.window.createQuickPick<vscode.QuickPickItem & { modelId: string; quant: string }>();
+    quickPick.title = 'Local AI downloads';
+    quickPick.placeholder = 'Downloads resume where they stopped when cancelled';
+    const render = () => {
+        quickPick.items = models.downloads.map((download) => ({
+            label: `$(${download.state === 'failed' ? 'warning' : 'cloud-download'}) ${download.name}`,
+            description: describeDownload(download).split(' · ').filter((part) => part !== download.name).join(' · '),
+            detail: download.message,
+            buttons: download.state === 'failed' ? [] : [cancelButton],
+            modelId: download.modelId,
+            quant: download.quant,
+        }));
+    };
+    render();
+    return new Promise((resolve) => {
+        const disposables = [
+            models.onDidChange(render),
+            quickPick.onDidTriggerItemButton((event) => void cancelDownload(services, `${event.item.modelId}@${event.item.quant}`)),
+            quickPick.onDidAccept(() => quickPick.hide()),
+            quickPick.onDidHide(() => {
+                disposables.forEach((disposable) => disposable.dispose());
+                quickPick.dispose();
+                resolve();
+            }),
+        ];
+        quickPick.show();
+    });
+}
+
+async function checkModels(services: ExtensionServices, argument: unknown): Promise<void> {
+    const choice = choiceFromArgument(services.models, argument);
+    const { results } = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: 'Checking installed models (size and sha256)', cancellable: true },
+        (_progress, token) => services.sidecar.request(CheckModelsRequest.type, { model: choice?.entry.id }, token),
+    );
+    const broken = results.filter((result) => !result.ok);
+    for (const result of broken) services.log.warn(`Check: ${result.modelId} ${result.quant} (${result.path}): ${result.problem ?? 'damaged'}`);
+    if (results.length === 0) {
+        void vscode.window.showInformationMessage('Local AI: no model is installed, nothing to check.');
+    } else if (broken.length === 0) {
+        void vscode.window.showInformationMessage(`Local AI: all ${results.length} installed model file${results.length === 1 ? ' is' : 's are'} intact.`);
+    } else {
+        const first = broken[0];
+        const message = `Local AI: ${broken.length} of ${results.length} model files are damaged: ${broken.map((result) => `${result.modelId} ${result.quant} (${result.problem ?? 'damaged'})`).join('; ')}. Delete and download them again.`;
+        const picked = await vscode.window.showWarningMessage(message, 'Delete and Download Again', 'Show Logs');
+        if (picked === 'Show Logs') services.log.show();
+        if (picked === 'Delete and Download Again') {
+            await vscode.commands.executeCommand('localAi.deleteModel', `${first.modelId}@${first.quant}`);
+            await downloadModel(services, { model: first.modelId, quant: first.quant });
+        }
+    }
+}
+
+async function cleanupPartials(services: ExtensionServices): Promise<void> {
+    const { removedFiles, freedBytes } = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: 'Removing partial downloads no download is using' },
+        () => services.sidecar.request0(CleanupRequest.type),
+    );
+    for (const file of removedFiles) services.log.info(`Removed partial download ${file}`);
+    void services.models.refresh();
+    void vscode.window.showInformationMessage(
+        removedFiles.length === 0 ? 'Local AI: there were no partial downloads to remove.' : `Local AI: removed ${removedFiles.length} partial download${removedFiles.length === 1 ? '' : 's'}, ${formatBytes(freedBytes)} freed.`,
+    );
+}
+
+export function downloadCommands(services: ExtensionServices): CommandRow[] {
+    return [
+        { id: 'localAi.downloadModel', run: (argument?: unknown) => downloadCommand(services, argument) },
+        { id: 'localAi.downloadRecommended', run: () => downloadRecommended(services) },
+        { id: 'localAi.cancelDownload', run: (argument?: unknown) => cancelDownload(services, argument) },
+        { id: 'localAi.showDownloads', run: () => showDownloads(services) },
+        { id: 'localAi.checkModels', run: (argument?: unknown) => checkModels(services, argument) },
+        { id: 'localAi.cleanupPartials', run: () => cleanupPartials(services) },
+    ];
+}
+
