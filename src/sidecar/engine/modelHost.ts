@@ -1,0 +1,339 @@
+/**
+ * Holds the loaded model: validates the file, refuses what will not fit (unless forced), loads
+ * with the resolved configuration (retrying on the CPU when the GPU fails), hands out context
+ * sequences fairly, unloads when idle, and frees the old model before loading another.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { ChatWrapper, GgufFileInfo, Llama, LlamaContext, LlamaEmbeddingContext, LlamaModel } from 'node-llama-cpp';
+import { ErrorCode, LocalAiError } from '../../common/errors';
+import type { LoadConfig, ResolvedLoadConfig } from '../../common/hardware';
+import type { LoadedModel } from '../../common/protocol';
+import type { Logger } from '../context';
+import { validateGgufFile } from './ggufValidator';
+import { importNodeLlamaCpp, LlamaRuntime, safeThreadCount } from './llama';
+import { SequencePool } from './sequencePool';
+
+/** A model the registry knows how to find on disk. */
+export interface ModelSource {
+    modelId: string;
+    name: string;
+    path: string;
+    quant?: string;
+    /** LoRA adapters applied when the context is created. */
+    loras?: { path: string; scale?: number }[];
+}
+
+/** Turns a model id/URI/path (or undefined: the active model) into a file; throws ModelNotFound/ModelNotInstalled. */
+export type ModelResolver = (model: string | undefined) => Promise<ModelSource>;
+
+/** hardware/autoConfig's `resolveLoadConfig` with the hardware report already bound. */
+export type LoadConfigResolver = (options: { modelPath: string; overrides: Partial<LoadConfig>; llama: Llama }) => Promise<ResolvedLoadConfig>;
+
+export interface ModelHostOptions {
+    runtime: LlamaRuntime;
+    log: Logger;
+    /** Default: accepts absolute paths to .gguf files only. */
+    resolveModel?: ModelResolver;
+    /** Default: {@link fallbackLoadConfig}. */
+    resolveLoadConfig?: LoadConfigResolver;
+    /** Overrides from the settings, read at each load. Default: none. */
+    settingsOverrides?: () => Partial<LoadConfig>;
+    /** Unload after this long without a request; 0 never. Default: 10 minutes. */
+    idleUnloadMs?: number | (() => number);
+    /** Conversations evaluated in parallel; more wait in a FIFO queue. Default: 2. */
+    sequences?: number;
+    /** Called when the loaded model changes (load, unload, idle unload). */
+    onDidChange?: (loaded: LoadedModel | undefined) => void;
+}
+
+export interface LoadOptions {
+    model?: string;
+    force?: boolean;
+    config?: Partial<LoadConfig>;
+    signal?: AbortSignal;
+    /** 0..1 while the weights are read. */
+    onProgress?: (progress: number) => void;
+}
+
+/** One loaded model and what generation needs from it. */
+export interface LoadedState {
+    readonly info: LoadedModel;
+    readonly model: LlamaModel;
+    readonly context: LlamaContext;
+    readonly pool: SequencePool;
+    readonly chatWrapper: ChatWrapper;
+    /** Aborted when the model is unloaded, so running generations stop before it is freed. */
+    readonly unloading: AbortSignal;
+    /** Created on first use, at most 2048 tokens. */
+    embeddingContext(): Promise<{ context: LlamaEmbeddingContext; contextSize: number }>;
+}
+
+/** Accepts a path to a .gguf file when no registry is wired. */
+export const pathOnlyResolver: ModelResolver = async (model) => {
+    if (!model) throw new LocalAiError(ErrorCode.ModelNotFound, 'No model was named and none is active.', { hint: 'Choose a model first.' });
+    const filePath = path.resolve(model);
+    if (!fs.existsSync(filePath)) throw new LocalAiError(ErrorCode.ModelNotFound, `No model named ${model} was found.`, { file: filePath });
+    return { modelId: filePath, name: path.basename(filePath, '.gguf'), path: filePath };
+};
+
+/** A safe configuration when hardware/autoConfig is not wired: explicit threads, modest context. */
+export const fallbackLoadConfig: LoadConfigResolver = async ({ modelPath, overrides, llama }) => {
+    const { GgufInsights } = await importNodeLlamaCpp();
+    const insights = await GgufInsights.from(await validateGgufFile(modelPath), llama);
+    const notes: string[] = [];
+    const threads = typeof overrides.threads === 'number' ? overrides.threads : safeThreadCount(llama);
+    const gpuLayers = typeof overrides.gpuLayers === 'number'
+        ? overrides.gpuLayers
+        : llama.gpu === false ? 0 : await insights.configurationResolver.resolveModelGpuLayers(overrides.gpuLayers ?? 'auto');
+    const contextSize = typeof overrides.contextSize === 'number' ? overrides.contextSize : Math.min(insights.trainContextSize ?? 4096, 4096);
+    notes.push(`threads ${threads}${typeof overrides.threads === 'number' ? ' (set)' : ' (math cores, one left for the event loop on small machines)'}`);
+    notes.push(`context ${contextSize}, GPU layers ${gpuLayers}`);
+    return {
+        threads,
+        gpuLayers,
+        contextSize,
+        batchSize: typeof overrides.batchSize === 'number' ? overrides.batchSize : 512,
+        flashAttention: overrides.flashAttention === true,
+        notes,
+    };
+};
+
+/** MemAvailable on Linux (free + reclaimable cache); os.freemem elsewhere. */
+function availableRamBytes(): number {
+    try {
+        const match = /MemAvailable:\s+(\d+) kB/.exec(fs.readFileSync('/proc/meminfo', 'utf8'));
+        if (match) return Number(match[1]) * 1024;
+    } catch {
+        // not Linux
+    }
+    return os.freemem();
+}
+
+function gib(bytes: number): string {
+    return `${(bytes / 2 ** 30).toFixed(1)} GB`;
+}
+
+export class ModelHost {
+    private current: (LoadedState & { dispose(): Promise<void>; leases: number; drained?: () => void }) | undefined;
+    private queue: Promise<unknown> = Promise.resolve();
+    private idleTimer: NodeJS.Timeout | undefined;
+    private disposed = false;
+    private readonly options: ModelHostOptions;
+
+    constructor(options: ModelHostOptions) {
+        this.options = options;
+    }
+
+    get runtime(): LlamaRuntime {
+        return this.options.runtime;
+    }
+
+    listLoaded(): LoadedModel[] {
+        return this.current ? [this.current.info] : [];
+    }
+
+    /** Loads a model (the active one when none is named); a no-op when it is already loaded with no new config. */
+    load(options: LoadOptions = {}): Promise<LoadedModel> {
+        return this.serialized(async () => (await this.ensureLoaded(options)).info);
+    }
+
+    /**
+     * Runs `work` with the model loaded (loading it if needed); the model is not unloaded
+     * (idle or switch) until `work` settles, except that a switch aborts `unloading` first.
+     */
+    async use<T>(model: string | undefined, work: (state: LoadedState) => Promise<T>, signal?: AbortSignal): Promise<T> {
+        const state = await this.serialized(async () => {
+            const loaded = await this.ensureLoaded({ model, signal, reuseAny: model === undefined });
+            loaded.leases++;
+            return loaded;
+        });
+        this.clearIdleTimer();
+        try {
+            return await work(state);
+        } finally {
+            state.leases--;
+            if (state.leases === 0) state.drained?.();
+            if (this.current === state) this.armIdleTimer();
+        }
+    }
+
+    unload(model?: string): Promise<string[]> {
+        return this.serialized(async () => {
+            const current = this.current;
+            if (!current || (model && model !== current.info.modelId && path.resolve(model) !== current.info.path)) return [];
+            await this.unloadCurrent();
+            return [current.info.modelId];
+        });
+    }
+
+    /** Idempotent: unloads the model; the runtime (the Llama) is disposed by its owner. */
+    async dispose(): Promise<void> {
+        if (this.disposed) return;
+        this.disposed = true;
+        await this.serialized(() => this.unloadCurrent());
+    }
+
+    private serialized<T>(task: () => Promise<T>): Promise<T> {
+        const run = this.queue.then(task, task);
+        this.queue = run.catch(() => undefined);
+        return run;
+    }
+
+    private async ensureLoaded(options: LoadOptions & { reuseAny?: boolean }): Promise<NonNullable<ModelHost['current']>> {
+        if (this.disposed) throw new LocalAiError(ErrorCode.NoEngineAvailable, 'The local engine is shutting down.');
+        if (options.reuseAny && this.current && !options.config) return this.current;
+        const source = await (this.options.resolveModel ?? pathOnlyResolver)(options.model);
+        if (this.current && this.current.info.modelId === source.modelId && !options.config) return this.current;
+        await this.unloadCurrent();
+        this.current = await this.loadFresh(source, options);
+        this.armIdleTimer();
+        this.options.onDidChange?.(this.current.info);
+        return this.current;
+    }
+
+    private async loadFresh(source: ModelSource, options: LoadOptions): Promise<NonNullable<ModelHost['current']>> {
+        const started = performance.now();
+        const ggufInfo = await validateGgufFile(source.path, options.signal);
+        const llama = await this.options.runtime.get();
+        const overrides = { ...this.options.settingsOverrides?.(), ...options.config };
+        const config = await (this.options.resolveLoadConfig ?? fallbackLoadConfig)({ modelPath: source.path, overrides, llama });
+        const sequences = this.options.sequences ?? 2;
+        if (!options.force) await this.checkFits(source, ggufInfo, config, llama, sequences);
+        const lib = await importNodeLlamaCpp();
+
+        let cpuFallbackReason: string | undefined;
+        let gpuLayers = config.gpuLayers;
+        const loadWith = (layers: number) => llama.loadModel({
+            modelPath: source.path,
+            gpuLayers: layers,
+            loadSignal: options.signal,
+            onLoadProgress: options.onProgress,
+            ignoreMemorySafetyChecks: options.force,
+        });
+        let model: LlamaModel;
+        try {
+            model = await loadWith(gpuLayers).catch(async (error: unknown) => {
+                if (gpuLayers === 0 || options.signal?.aborted) throw error;
+                cpuFallbackReason = `The GPU load failed (${error instanceof Error ? error.message : String(error)}); loaded on the CPU instead.`;
+                this.options.log.warn(cpuFallbackReason);
+                gpuLayers = 0;
+                return loadWith(0);
+            });
+        } catch (error) {
+            if (options.signal?.aborted) throw error;
+            throw new LocalAiError(ErrorCode.LoadFailed, `llama.cpp could not load ${path.basename(source.path)}: ${error instanceof Error ? error.message : String(error)}`, { file: source.path });
+        }
+        let context: LlamaContext;
+        try {
+            context = await model.createContext({
+                contextSize: config.contextSize,
+                threads: config.threads,
+                batchSize: config.batchSize,
+                flashAttention: config.flashAttention,
+                sequences,
+                ignoreMemorySafetyChecks: options.force,
+                lora: source.loras?.length ? { adapters: source.loras.map(l => ({ filePath: l.path, scale: l.scale })) } : undefined,
+            });
+        } catch (error) {
+            await model.dispose();
+            throw new LocalAiError(ErrorCode.LoadFailed, `Could not create a ${config.contextSize}-token context for ${source.name}: ${error instanceof Error ? error.message : String(error)}`, { file: source.path });
+        }
+
+        const chatWrapper = lib.resolveChatWrapper(model) ?? new lib.GeneralChatWrapper();
+        if (chatWrapper instanceof lib.GeneralChatWrapper) this.options.log.warn(`${source.name} has no usable chat template; using a generic one.`);
+        const unloading = new AbortController();
+        let embedding: Promise<LlamaEmbeddingContext> | undefined;
+        const embeddingContextSize = Math.min(context.contextSize, 2048);
+        const vram = llama.gpu === false ? 0 : (await llama.getVramState()).used;
+        const info: LoadedModel = {
+            modelId: source.modelId,
+            name: source.name,
+            path: source.path,
+            quant: source.quant,
+            device: gpuLayers > 0 && llama.gpu !== false ? 'GPU' : 'CPU',
+            config: { ...config, gpuLayers, contextSize: context.contextSize },
+            loadMs: Math.round(performance.now() - started),
+            ramBytes: process.memoryUsage().rss,
+            vramBytes: vram,
+            cpuFallbackReason,
+        };
+        this.options.log.info(`Loaded ${source.name} on the ${info.device} in ${info.loadMs} ms (${config.notes.join('; ')}).`);
+        const state: NonNullable<ModelHost['current']> = {
+            info,
+            model,
+            context,
+            pool: new SequencePool(context),
+            chatWrapper,
+            unloading: unloading.signal,
+            leases: 0,
+            embeddingContext: async () => {
+                embedding ??= model.createEmbeddingContext({ contextSize: embeddingContextSize, threads: config.threads });
+                return { context: await embedding, contextSize: embeddingContextSize };
+            },
+            dispose: async () => {
+                unloading.abort();
+                if (state.leases > 0) await new Promise<void>(resolve => { state.drained = resolve; });
+                state.pool.dispose();
+                if (embedding) await (await embedding.catch(() => undefined))?.dispose();
+                await context.dispose();
+                await model.dispose();
+            },
+        };
+        return state;
+    }
+
+    private async checkFits(source: ModelSource, info: GgufFileInfo, config: ResolvedLoadConfig, llama: Llama, sequences: number): Promise<void> {
+        const { GgufInsights } = await importNodeLlamaCpp();
+        const insights = await GgufInsights.from(info, llama);
+        const modelNeeds = insights.estimateModelResourceRequirements({ gpuLayers: config.gpuLayers });
+        const contextNeeds = insights.estimateContextResourceRequirements({
+            contextSize: config.contextSize, modelGpuLayers: config.gpuLayers, batchSize: config.batchSize, sequences, flashAttention: config.flashAttention,
+        });
+        const ramNeeded = modelNeeds.cpuRam + contextNeeds.cpuRam;
+        const ramAvailable = availableRamBytes() + (this.current ? this.current.model.size : 0);
+        if (ramNeeded > ramAvailable) {
+            throw new LocalAiError(ErrorCode.ModelDoesNotFit,
+                `${source.name} needs ${gib(ramNeeded)} of memory with a ${config.contextSize}-token context, and ${gib(ramAvailable)} is free.`,
+                { file: source.path, needed: ramNeeded, available: ramAvailable, unit: 'bytes', hint: 'Choose a smaller quantization or context, close other apps, or load anyway.' });
+        }
+        if (config.gpuLayers > 0 && llama.gpu !== false) {
+            const vram = await llama.getVramState();
+            const vramNeeded = modelNeeds.gpuVram + contextNeeds.gpuVram;
+            if (vramNeeded > vram.free) {
+                throw new LocalAiError(ErrorCode.ModelDoesNotFit,
+                    `${source.name} needs ${gib(vramNeeded)} of GPU memory with ${config.gpuLayers} layers offloaded, and ${gib(vram.free)} is free.`,
+                    { file: source.path, needed: vramNeeded, available: vram.free, unit: 'bytes', hint: 'Offload fewer layers, or load anyway.' });
+            }
+        }
+    }
+
+    private async unloadCurrent(): Promise<void> {
+        const current = this.current;
+        if (!current) return;
+        this.current = undefined;
+        this.clearIdleTimer();
+        await current.dispose();
+        this.options.log.info(`Unloaded ${current.info.name}.`);
+        this.options.onDidChange?.(undefined);
+    }
+
+    private armIdleTimer(): void {
+        this.clearIdleTimer();
+        const setting = this.options.idleUnloadMs ?? 10 * 60_000;
+        const ms = typeof setting === 'function' ? setting() : setting;
+        if (ms <= 0 || !this.current || this.current.leases > 0) return;
+        this.idleTimer = setTimeout(() => {
+            void this.serialized(async () => {
+                if (this.current && this.current.leases === 0) await this.unloadCurrent();
+            });
+        }, ms);
+        this.idleTimer.unref();
+    }
+
+    private clearIdleTimer(): void {
+        if (this.idleTimer) clearTimeout(this.idleTimer);
+        this.idleTimer = undefined;
+    }
+}
