@@ -3,6 +3,7 @@
  * views and the commands. Activation never waits for the sidecar: it starts right after, on its own.
  */
 import * as vscode from 'vscode';
+import { createChatFeatures } from './chat/chatFeatures';
 import { registerCommands } from './commands/index';
 import { logChannel } from './log';
 import { SecretStore } from './secrets';
@@ -28,6 +29,8 @@ export function activate(context: vscode.ExtensionContext): LocalAiApi {
     const sidecar = new SidecarClient({ context, log, secrets });
     const models = new ModelsModel({ sidecar, log });
     services = { context, log, sidecar, secrets, models };
+    services.chat = createChatFeatures(services);
+    context.subscriptions.push(services.chat);
     const modelsTree = new ModelsTreeProvider(models);
     context.subscriptions.push(
         log,

@@ -1,5 +1,6 @@
 /** What the extension's views and commands share; built once in `activate()`. */
 import type * as vscode from 'vscode';
+import type { ChatFeatures } from './chat/chatFeatures';
 import type { SecretStore } from './secrets';
 import type { SidecarClient } from './sidecarClient';
 import type { ModelsModel } from './views/modelsModel';
@@ -11,4 +12,6 @@ export interface ExtensionServices {
     secrets: SecretStore;
     /** Models, the recommendation, the active model and downloads, as the views show them. */
     models: ModelsModel;
+    /** The chat views, inline chat and native chat; set in `activate()` right after the core services. */
+    chat?: ChatFeatures;
 }
