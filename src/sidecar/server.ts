@@ -9,6 +9,8 @@ import { SecretsChangedNotification, SettingsChangedNotification, SidecarInfoReq
 import { onRequest0 } from './rpc';
 import { SidecarContext, defaultSettings, type Logger } from './context';
 import { createServices, disposeServices, type Services } from './services';
+import { registerHardwareHandlers } from './hardware/handlers';
+import { registerModelHandlers } from './models/handlers';
 
 const SIDECAR_VERSION = '0.1.0';
 const connection = createConnection(ProposedFeatures.all);
@@ -51,6 +53,8 @@ function registerHandlers(s: Services): void {
         node: process.version,
         modelsPath: s.context.modelsPath,
     }));
+    registerHardwareHandlers(connection, s);
+    registerModelHandlers(connection, s);
 }
 
 connection.onShutdown(async () => {

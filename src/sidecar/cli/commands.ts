@@ -1,4 +1,5 @@
 /** The table of CLI commands; each command's module owns its arguments and help text. */
+import { fitCommand, hardwareCommand } from './hardware';
 
 export interface CliCommand {
     /** One line for `local-ai --help`. */
@@ -6,7 +7,10 @@ export interface CliCommand {
     run(args: string[]): Promise<number>;
 }
 
-export const commands: Record<string, CliCommand> = {};
+export const commands: Record<string, CliCommand> = {
+    hardware: hardwareCommand,
+    fit: fitCommand,
+};
 
 export function usage(): string {
     const lines = Object.entries(commands).map(([name, command]) => `  ${name.padEnd(10)} ${command.summary}`);

@@ -1,0 +1,134 @@
+/**
+ * The hardware service: what this machine has (or what an injected profile pretends it has), how each
+ * model fits it, which model to recommend, and the measurements that keep those estimates honest.
+ */
+import type { Llama } from 'node-llama-cpp';
+import type { FitEstimate, HardwareReport } from '../../common/hardware';
+import type { ModelEntry, ModelFile, Recommendation } from '../../common/models';
+import type { SidecarSettings } from '../../common/settings';
+import type { SidecarContext } from '../context';
+import { detectFacts } from './detect';
+import { DEFAULT_FIT_CONTEXT, estimateFit, shapeFromCatalog, shapeFromGguf, type GgufSource } from './fit';
+import { MeasurementStore, type MeasurementRecord, type RecordMeasurementParams } from './measurements';
+import { profileFromEnvironment, type HardwareProfile } from './profiles';
+import { recommend } from './recommend';
+import { buildReport } from './report';
+
+export interface HardwareServiceOptions {
+    context: SidecarContext;
+    /** The process's one `Llama` (created with the GPU mode from the settings); asked for only when detecting. */
+    llama: () => Promise<Llama>;
+    /** Use this profile instead of detection. Default: the file named by LOCAL_AI_HARDWARE_PROFILE, if any. */
+    profile?: HardwareProfile;
+}
+
+export class HardwareService {
+    private current: HardwareReport | undefined;
+    private detecting: Promise<HardwareReport> | undefined;
+    private readonly profile: HardwareProfile | undefined;
+    private readonly measurements: MeasurementStore;
+    private readonly onSettings = (settings: SidecarSettings) => {
+        if (this.current && settings.gpu !== this.gpuMode) this.invalidate();
+    };
+    private gpuMode: SidecarSettings['gpu'];
+    private disposed = false;
+
+    constructor(private readonly options: HardwareServiceOptions) {
+        this.profile = options.profile ?? profileFromEnvironment();
+        this.measurements = new MeasurementStore(options.context.statePath);
+        this.gpuMode = options.context.settings.gpu;
+        options.context.on('settings', this.onSettings);
+    }
+
+    /** The report, detected once and kept; `refresh` detects again (free memory changes). */
+    report(refresh = false): Promise<HardwareReport> {
+        if (refresh) this.invalidate();
+        if (this.current && !this.detecting) return Promise.resolve(this.current);
+        this.detecting ??= this.detect().then(
+            (report) => {
+                this.current = report;
+                this.detecting = undefined;
+                return report;
+            },
+            (error: unknown) => {
+                this.detecting = undefined;
+                throw error;
+            },
+        );
+        return this.detecting;
+    }
+
+    /** The last report, or undefined before the first `report()` resolved. */
+    get lastReport(): HardwareReport | undefined {
+        return this.current;
+    }
+
+    /**
+     * How a catalog file fits, from the catalog's size and architecture (no I/O). Uses the last report:
+     * await `report()` once before (the model registry does when it lists models).
+     */
+    estimateCatalogFile(entry: ModelEntry, file: ModelFile, contextSize?: number): FitEstimate {
+        const hardware = this.requireReport();
+        return estimateFit({
+            hardware,
+            shape: shapeFromCatalog(entry, file),
+            contextSize: contextSize ?? defaultContext(entry),
+            measurement: this.measurements.get(file.path ?? file.file),
+        });
+    }
+
+    /** How a GGUF fits, from its header only (HTTP range requests for a URL: the weights are never downloaded). */
+    async estimateFile(source: GgufSource, contextSize = DEFAULT_FIT_CONTEXT, signal?: AbortSignal): Promise<FitEstimate> {
+        const hardware = await this.report();
+        const shape = await shapeFromGguf(source, { llama: await this.options.llama(), signal });
+        return estimateFit({
+            hardware,
+            shape,
+            contextSize,
+            measurement: this.measurements.get('path' in source ? source.path : source.url),
+        });
+    }
+
+    /** The best model for this machine among `models`, or undefined when none fits. Uses the last report. */
+    recommend(models: ModelEntry[]): Recommendation | undefined {
+        this.requireReport();
+        return recommend({ models, estimate: (entry, file) => this.estimateCatalogFile(entry, file) });
+    }
+
+    /** Called by the engine after a real load, so later estimates for that file use real numbers. */
+    recordMeasurement(params: RecordMeasurementParams): MeasurementRecord {
+        return this.measurements.record(params);
+    }
+
+    dispose(): void {
+        if (this.disposed) return;
+        this.disposed = true;
+        this.options.context.off('settings', this.onSettings);
+    }
+
+    private invalidate(): void {
+        this.current = undefined;
+        this.detecting = undefined;
+    }
+
+    private requireReport(): HardwareReport {
+        if (!this.current) throw new Error('The hardware report is not ready yet: await HardwareService.report() first.');
+        return this.current;
+    }
+
+    private async detect(): Promise<HardwareReport> {
+        this.gpuMode = this.options.context.settings.gpu;
+        const facts = this.profile ? this.profile.facts : await detectFacts(await this.options.llama());
+        return buildReport(facts, this.gpuMode);
+    }
+}
+
+/** The context a catalog model is judged at: its preset, else the usual chat size, within what it was trained on. */
+function defaultContext(entry: ModelEntry): number {
+    const wanted = entry.presets?.contextSize ?? entry.presets?.load?.contextSize;
+    const size = typeof wanted === 'number' ? wanted : DEFAULT_FIT_CONTEXT;
+    return Math.min(size, entry.contextLength ?? size);
+}
+
+export type { GgufSource } from './fit';
+export type { RecordMeasurementParams } from './measurements';

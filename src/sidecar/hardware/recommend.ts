@@ -1,0 +1,79 @@
+/**
+ * "Recommended for this machine": the best-quality catalog model that fits with a usable speed,
+ * with one line saying why.
+ */
+import type { FitEstimate, FitClass } from '../../common/hardware';
+import type { ModelEntry, ModelFile, Recommendation } from '../../common/models';
+import { formatSpeed } from './fit';
+
+/** Below this ceiling a chat answer crawls (real speed is lower than the bandwidth ceiling). */
+export const MIN_USABLE_TOKENS_PER_SECOND = 10;
+
+const FIT_RANK: Record<FitClass, number> = { gpu: 3, partial: 2, cpu: 1, none: 0 };
+
+/** Bits per weight from the quantization name; beyond ~6 bits the answers barely improve, so it is capped there. */
+export function quantBits(quant: string): number {
+    const match = /(?:^|[^A-Z])[QI]Q?(\d)/i.exec(quant) ?? /^(?:F|BF)(\d+)/i.exec(quant);
+    const bits = match ? Number(match[1]) : 4;
+    return Math.min(6, bits);
+}
+
+interface Candidate {
+    entry: ModelEntry;
+    file: ModelFile;
+    fit: FitEstimate;
+}
+
+/** Quality first, then where it runs, then the catalog's own pick, size, precision and speed. */
+function compare(a: Candidate, b: Candidate): number {
+    return (
+        (b.entry.quality ?? 0) - (a.entry.quality ?? 0) ||
+        FIT_RANK[b.fit.fit] - FIT_RANK[a.fit.fit] ||
+        Number(b.entry.tags.includes('recommended')) - Number(a.entry.tags.includes('recommended')) ||
+        (b.entry.parametersB ?? 0) - (a.entry.parametersB ?? 0) ||
+        quantBits(b.file.quant) - quantBits(a.file.quant) ||
+        b.fit.tokensPerSecond - a.fit.tokensPerSecond
+    );
+}
+
+function where(fit: FitEstimate): string {
+    switch (fit.fit) {
+        case 'gpu': return 'runs fully on the GPU';
+        case 'partial': return `runs ${fit.gpuLayers} of ${fit.totalLayers} layers on the GPU`;
+        default: return 'runs on the CPU';
+    }
+}
+
+export interface RecommendOptions {
+    models: ModelEntry[];
+    /** How a file fits this machine (the hardware service's estimate, measurements included). */
+    estimate: (entry: ModelEntry, file: ModelFile) => FitEstimate;
+}
+
+export function recommend({ models, estimate }: RecommendOptions): Recommendation | undefined {
+    const fitting: Candidate[] = [];
+    for (const entry of models) {
+        // Embedding-only models cannot chat.
+        if (entry.tags.includes('embedding')) continue;
+        for (const file of entry.files) {
+            const fit = estimate(entry, file);
+            if (fit.fit !== 'none') fitting.push({ entry, file, fit });
+        }
+    }
+    if (fitting.length === 0) return undefined;
+    const usable = fitting.filter((candidate) => candidate.fit.tokensPerSecond >= MIN_USABLE_TOKENS_PER_SECOND);
+    if (usable.length > 0) {
+        const best = usable.sort(compare)[0];
+        return {
+            modelId: best.entry.id,
+            quant: best.file.quant,
+            reason: `${best.entry.name} (${best.file.quant}) is the best quality that fits: it ${where(best.fit)}, about ${formatSpeed(best.fit.tokensPerSecond)} tokens/s.`,
+        };
+    }
+    const fastest = fitting.sort((a, b) => b.fit.tokensPerSecond - a.fit.tokensPerSecond || compare(a, b))[0];
+    return {
+        modelId: fastest.entry.id,
+        quant: fastest.file.quant,
+        reason: `${fastest.entry.name} (${fastest.file.quant}) is the fastest model that fits, yet only about ${formatSpeed(fastest.fit.tokensPerSecond)} tokens/s here: answers will be slow.`,
+    };
+}
