@@ -1,0 +1,370 @@
+/**
+ * Downloads hub files into the store: one transfer per file however many ask for it, at most
+ * `maxConcurrentDownloads` at once, resumable across restarts (partial + journal), hashed while
+ * writing and installed by an atomic rename only after the sha256 matched the hub's LFS hash.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { createReadStream, promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { ErrorCode, LocalAiError } from '../../common/errors';
+import type { DownloadProgress, ModelEntry, ModelFile } from '../../common/models';
+import type { DownloadResult } from '../../common/protocol';
+import type { SidecarContext } from '../context';
+import type { HubClient } from './hub';
+import { fileSize, type DownloadJournal, type ModelStore, type StorePaths } from './store';
+import { TransferError, transferRest } from './transfer';
+
+export interface DownloadManagerOptions {
+    context: SidecarContext;
+    store: ModelStore;
+    hub: HubClient;
+    /** Attempts in a row that fetch nothing before giving up. Default 5. */
+    maxAttemptsWithoutProgress?: number;
+    /** First backoff delay, doubled per failed attempt up to 15 s. Default 500 ms. */
+    retryBaseDelayMs?: number;
+    /** No byte for this long ends an attempt. Default 30 s. */
+    stallTimeoutMs?: number;
+    /** Free bytes on the disk holding `folder`. Default: fs.statfs. */
+    freeDiskBytes?: (folder: string) => Promise<number>;
+}
+
+export interface DownloadJob {
+    entry: ModelEntry;
+    file: ModelFile;
+    /** Aborting detaches this requester; the transfer stops when no requester is left. */
+    signal?: AbortSignal;
+    onProgress?: (progress: DownloadProgress) => void;
+}
+
+interface DownloadState {
+    key: string;
+    entry: ModelEntry;
+    file: ModelFile;
+    controller: AbortController;
+    listeners: Set<(progress: DownloadProgress) => void>;
+    requesters: number;
+    progress: DownloadProgress;
+}
+
+interface RunningDownload extends DownloadState {
+    done: Promise<DownloadResult>;
+}
+
+/** Emits 'state' (DownloadProgress) whenever a download starts, finishes, fails or is cancelled. */
+export class DownloadManager extends EventEmitter {
+    private readonly running = new Map<string, RunningDownload>();
+    private readonly waiting: (() => void)[] = [];
+    private slotsInUse = 0;
+    private disposed = false;
+
+    constructor(private readonly options: DownloadManagerOptions) {
+        super();
+    }
+
+    /** Resolves when the file is installed and verified; joins a transfer already running for it. */
+    download(job: DownloadJob): Promise<DownloadResult> {
+        const repo = job.entry.repo;
+        if (!repo) throw new LocalAiError(ErrorCode.InvalidParams, `${job.entry.name} is not on the hub, so there is nothing to download.`);
+        const key = `${repo}/${job.file.file}`;
+        const download = this.running.get(key) ?? this.start(key, job);
+        return this.attach(download, job);
+    }
+
+    isDownloading(modelId: string, quant?: string): boolean {
+        return [...this.running.values()].some((d) => d.entry.id === modelId && (!quant || d.file.quant === quant));
+    }
+
+    /** The progress of the running download of one hub file, if any. */
+    progressOf(repo: string, file: string): DownloadProgress | undefined {
+        return this.running.get(`${repo}/${file}`)?.progress;
+    }
+
+    /** Stops the transfer of one file and waits until it has let go of the partial (before a delete). */
+    async stop(repo: string, file: string): Promise<void> {
+        const download = this.running.get(`${repo}/${file}`);
+        if (!download) return;
+        download.controller.abort();
+        await download.done.catch(() => undefined);
+    }
+
+    /** Whether a partial file belongs to a running download (cleanup must not touch it). */
+    isPartialInUse(partialPath: string): boolean {
+        return [...this.running.values()].some((d) => this.options.store.paths(d.entry.repo ?? '', d.file.file).partial === partialPath);
+    }
+
+    active(): DownloadProgress[] {
+        return [...this.running.values()].map((d) => d.progress);
+    }
+
+    /** Stops the transfer for every requester; the partial stays for a later resume. */
+    cancel(modelId: string, quant?: string): boolean {
+        let cancelled = false;
+        for (const d of this.running.values()) {
+            if (d.entry.id === modelId && (!quant || d.file.quant === quant)) {
+                d.controller.abort();
+                cancelled = true;
+            }
+        }
+        return cancelled;
+    }
+
+    async dispose(): Promise<void> {
+        if (this.disposed) return;
+        this.disposed = true;
+        const running = [...this.running.values()];
+        for (const d of running) d.controller.abort();
+        await Promise.allSettled(running.map((d) => d.done));
+    }
+
+    private start(key: string, job: DownloadJob): RunningDownload {
+        const state: DownloadState = {
+            key,
+            entry: job.entry,
+            file: job.file,
+            controller: new AbortController(),
+            listeners: new Set(),
+            requesters: 0,
+            progress: {
+                modelId: job.entry.id,
+                quant: job.file.quant,
+                name: job.entry.name,
+                receivedBytes: 0,
+                totalBytes: job.file.sizeBytes,
+                bytesPerSecond: 0,
+                state: 'queued',
+            },
+        };
+        const download: RunningDownload = Object.assign(state, { done: this.run(state).finally(() => this.running.delete(key)) });
+        this.running.set(key, download);
+        download.done.catch(() => undefined);
+        return download;
+    }
+
+    private async attach(download: RunningDownload, job: DownloadJob): Promise<DownloadResult> {
+        download.requesters++;
+        if (job.onProgress) {
+            download.listeners.add(job.onProgress);
+            job.onProgress(download.progress);
+        }
+        const detach = () => {
+            if (job.onProgress) download.listeners.delete(job.onProgress);
+            if (--download.requesters === 0) download.controller.abort();
+        };
+        if (job.signal?.aborted) detach();
+        job.signal?.addEventListener('abort', detach, { once: true });
+        try {
+            return await download.done;
+        } finally {
+            job.signal?.removeEventListener('abort', detach);
+            if (!job.signal?.aborted && job.onProgress) download.listeners.delete(job.onProgress);
+        }
+    }
+
+    private report(download: DownloadState, update: Partial<DownloadProgress>): void {
+        download.progress = { ...download.progress, ...update };
+        for (const listener of download.listeners) listener(download.progress);
+        this.options.context.status.setDownload(download.progress);
+        if (update.state && update.state !== 'downloading') this.emit('state', download.progress);
+    }
+
+    private async run(download: DownloadState): Promise<DownloadResult> {
+        const { entry, file, controller } = download;
+        const repo = entry.repo ?? '';
+        const signal = controller.signal;
+        this.report(download, { state: 'queued' });
+        try {
+            await this.acquireSlot(signal);
+            try {
+                const result = await this.fetchFile(download, repo, signal);
+                this.report(download, { state: 'done', receivedBytes: download.progress.totalBytes, etaSeconds: 0 });
+                return result;
+            } finally {
+                this.releaseSlot();
+            }
+        } catch (error) {
+            if (signal.aborted) {
+                this.report(download, { state: 'cancelled', message: 'Cancelled; the partial file is kept for a resume.' });
+                throw new LocalAiError(ErrorCode.Cancelled, `Download of ${entry.name} ${file.quant} cancelled; it will resume from where it stopped.`);
+            }
+            const reported = error instanceof LocalAiError ? error : new LocalAiError(ErrorCode.DownloadFailed, String(error));
+            this.report(download, { state: 'failed', message: reported.message });
+            throw reported;
+        }
+    }
+
+    private async fetchFile(download: DownloadState, repo: string, signal: AbortSignal): Promise<DownloadResult> {
+        const { entry, file } = download;
+        const { store, hub, context } = this.options;
+        const revision = entry.revision ?? 'main';
+        const paths = store.paths(repo, file.file);
+        const already = await store.installed(repo, file.file);
+        if (already) return { modelId: entry.id, quant: file.quant, path: already.path, downloaded: false, bytesFetched: 0 };
+
+        const info = await hub.fileInfo(repo, file.file, revision);
+        if (file.sha256 && info.sha256 && file.sha256 !== info.sha256) {
+            context.log.warn(`${repo}/${file.file}: the catalog's sha256 differs from the hub's; the hub's is used.`);
+        }
+        const expectedSha = info.sha256 ?? file.sha256;
+        let { offset, hash } = await this.resumeState(paths, { repo, revision, file: file.file, sizeBytes: info.sizeBytes, sha256: expectedSha });
+        await this.checkDiskSpace(paths, info.sizeBytes - offset);
+        if (offset === 0) await fs.writeFile(paths.partial, '');
+
+        const startOffset = offset;
+        let fetched = 0;
+        const meter = new SpeedMeter();
+        this.report(download, { state: 'downloading', totalBytes: info.sizeBytes, receivedBytes: offset, message: undefined });
+        let failuresInARow = 0;
+        for (;;) {
+            const before = offset;
+            try {
+                ({ offset, hash } = await transferRest(
+                    {
+                        url: hub.resolveUrl(repo, file.file, revision),
+                        headers: hub.authHeaders(),
+                        dispatcher: hub.dispatcher(),
+                        partialPath: paths.partial,
+                        expectedSize: info.sizeBytes,
+                        offset,
+                        hash,
+                        signal,
+                        stallTimeoutMs: this.options.stallTimeoutMs ?? 30_000,
+                        refusal: (status) => hub.describeStatus(status, repo, file.file),
+                        onBytes: (received, nowAt) => {
+                            fetched += received;
+                            download.progress.receivedBytes = nowAt;
+                            const rate = meter.add(received, info.sizeBytes - nowAt);
+                            if (rate) this.report(download, { state: 'downloading', ...rate });
+                        },
+                    },
+                    () => createHash('sha256'),
+                ));
+                break;
+            } catch (error) {
+                if (!(error instanceof TransferError)) throw error;
+                ({ offset, hash } = error.outcome);
+                if (!error.retryable) throw error.refusal ?? new LocalAiError(ErrorCode.DownloadFailed, `Download of ${file.file} failed: ${error.message}.`, { file: paths.partial });
+                failuresInARow = offset > before ? 1 : failuresInARow + 1;
+                const attempts = this.options.maxAttemptsWithoutProgress ?? 5;
+                if (failuresInARow >= attempts) {
+                    throw new LocalAiError(ErrorCode.DownloadFailed, `Download of ${file.file} failed after ${attempts} attempts: ${error.message}. ${offset} bytes are kept; downloading again resumes from there.`, { file: paths.partial });
+                }
+                const wait = Math.min(15_000, (this.options.retryBaseDelayMs ?? 500) * 2 ** (failuresInARow - 1));
+                this.report(download, { state: 'retrying', receivedBytes: offset, message: `${error.message}; retrying in ${Math.round(wait / 100) / 10} s` });
+                context.log.info(`${repo}/${file.file}: ${error.message}; retry in ${wait} ms from byte ${offset}.`);
+                await delay(wait, undefined, { signal });
+                this.report(download, { state: 'downloading', message: undefined });
+            }
+        }
+
+        this.report(download, { state: 'verifying', receivedBytes: offset });
+        const actual = hash.digest('hex');
+        if (expectedSha && actual !== expectedSha) {
+            await store.discardPartial(paths);
+            throw new LocalAiError(
+                ErrorCode.ChecksumMismatch,
+                `${file.file} arrived corrupted (sha256 ${actual.slice(0, 12)}…, the hub says ${expectedSha.slice(0, 12)}…); the bad bytes were deleted. Download again to fetch a fresh copy.`,
+                { file: paths.file },
+            );
+        }
+        await store.install(paths, {
+            modelId: entry.id,
+            repo,
+            revision,
+            file: file.file,
+            quant: file.quant,
+            sizeBytes: info.sizeBytes,
+            sha256: expectedSha ?? actual,
+            installedAt: new Date().toISOString(),
+            source: hub.resolveUrl(repo, file.file, revision),
+        });
+        context.log.info(`${repo}/${file.file}: installed (${fetched} bytes fetched, resumed from ${startOffset}).`);
+        return { modelId: entry.id, quant: file.quant, path: paths.file, downloaded: true, bytesFetched: fetched };
+    }
+
+    /**
+     * Where to continue from. A partial is kept only when its journal names the same size and sha256
+     * the hub lists now; its bytes are then hashed once (Node cannot persist a hash's inner state), which
+     * reads at disk speed and costs far less than fetching them again.
+     */
+    private async resumeState(paths: StorePaths, journal: Omit<DownloadJournal, 'startedAt'>): Promise<{ offset: number; hash: Hash }> {
+        const { store } = this.options;
+        const hash = createHash('sha256');
+        const previous = await store.readJournal(paths);
+        const bytes = await fileSize(paths.partial);
+        const sameFile = previous && previous.sizeBytes === journal.sizeBytes && previous.sha256 === journal.sha256 && previous.revision === journal.revision;
+        if (bytes !== undefined && bytes > 0 && sameFile && bytes <= journal.sizeBytes) {
+            for await (const chunk of createReadStream(paths.partial, { end: bytes - 1, highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+            return { offset: bytes, hash };
+        }
+        if (bytes !== undefined) await store.discardPartial(paths);
+        await store.writeJournal(paths, { ...journal, startedAt: new Date().toISOString() });
+        return { offset: 0, hash };
+    }
+
+    /** Fails fast on a full disk; the partial (if any) stays for when space is freed. */
+    private async checkDiskSpace(paths: StorePaths, needed: number): Promise<void> {
+        const folder = path.dirname(paths.partial);
+        await fs.mkdir(folder, { recursive: true });
+        const free = await (this.options.freeDiskBytes ?? statfsFree)(folder);
+        if (needed > free) {
+            const gb = (bytes: number) => `${(bytes / 1e9).toFixed(1)} GB`;
+            throw new LocalAiError(ErrorCode.DiskFull, `Not enough disk space: the download needs ${gb(needed)} more, ${gb(free)} is free in ${folder}.`, {
+                file: paths.partial,
+                needed,
+                available: free,
+                unit: 'bytes',
+                hint: 'Free some space or choose another models folder (localAi.modelsPath); the partial download is kept.',
+            });
+        }
+    }
+
+    private async acquireSlot(signal: AbortSignal): Promise<void> {
+        const limit = () => Math.max(1, this.options.context.settings.maxConcurrentDownloads || 1);
+        while (this.slotsInUse >= limit()) {
+            await new Promise<void>((resolve, reject) => {
+                const onAbort = () => reject(signal.reason);
+                signal.addEventListener('abort', onAbort, { once: true });
+                this.waiting.push(() => {
+                    signal.removeEventListener('abort', onAbort);
+                    resolve();
+                });
+            });
+        }
+        signal.throwIfAborted();
+        this.slotsInUse++;
+    }
+
+    private releaseSlot(): void {
+        this.slotsInUse--;
+        this.waiting.shift()?.();
+    }
+}
+
+async function statfsFree(folder: string): Promise<number> {
+    const stats = await fs.statfs(folder);
+    return stats.bavail * stats.bsize;
+}
+
+/** Speed over the last few seconds, reported at most 5 times a second. */
+class SpeedMeter {
+    private readonly samples: { time: number; bytes: number }[] = [];
+    private pending = 0;
+    private lastReport = Date.now();
+
+    add(bytes: number, remaining: number): Pick<DownloadProgress, 'bytesPerSecond' | 'etaSeconds'> | undefined {
+        this.pending += bytes;
+        const now = Date.now();
+        if (now - this.lastReport < 200) return undefined;
+        this.samples.push({ time: now, bytes: this.pending });
+        const since = this.samples.length > 1 ? this.samples[0].time : this.lastReport;
+        this.lastReport = now;
+        this.pending = 0;
+        while (this.samples.length > 1 && now - this.samples[0].time > 5_000) this.samples.shift();
+        const first = this.samples.length > 1 ? this.samples[0].time : since;
+        const bytesInSpan = this.samples.slice(this.samples.length > 1 ? 1 : 0).reduce((sum, s) => sum + s.bytes, 0);
+        const bytesPerSecond = now > first ? (bytesInSpan * 1000) / (now - first) : 0;
+        return { bytesPerSecond, etaSeconds: bytesPerSecond > 0 ? Math.ceil(remaining / bytesPerSecond) : undefined };
+    }
+}

@@ -1,0 +1,44 @@
+/** The models part of the protocol: list, download (with progress), cancel, delete, check, cleanup. */
+import type { Connection } from 'vscode-languageserver/node';
+import {
+    CancelDownloadRequest,
+    CheckModelsRequest,
+    CleanupRequest,
+    DeleteModelRequest,
+    DownloadProgressType,
+    DownloadRequest,
+    ModelListRequest,
+    ModelsChangedNotification,
+} from '../../common/protocol';
+import type { SidecarContext } from '../context';
+import { onRequest, onRequest0 } from '../rpc';
+import type { ModelServices } from './index';
+
+export function registerModelHandlers(connection: Connection, s: { context: SidecarContext; models: ModelServices }): void {
+    const { log } = s.context;
+    const { registry, downloads, maintenance } = s.models;
+    let pending: NodeJS.Timeout | undefined;
+    // Downloads and discovery can change the list in bursts; one notification per burst is enough.
+    registry.on('changed', () => {
+        pending ??= setTimeout(() => {
+            pending = undefined;
+            void connection.sendNotification(ModelsChangedNotification.type, undefined);
+        }, 100);
+    });
+
+    onRequest(connection, log, ModelListRequest.type, (params) => registry.list(params?.refresh));
+    onRequest(connection, log, DownloadRequest.type, (params, signal) => {
+        const token = params.partialResultToken;
+        return registry.download({
+            model: params.model,
+            quant: params.quant,
+            force: params.force,
+            signal,
+            onProgress: token === undefined ? undefined : (progress) => void connection.sendProgress(DownloadProgressType, token, progress),
+        });
+    });
+    onRequest(connection, log, CancelDownloadRequest.type, async (params) => ({ cancelled: downloads.cancel(params.model, params.quant) }));
+    onRequest(connection, log, DeleteModelRequest.type, async (params) => ({ deletedFiles: await maintenance.delete(params.model, params.quant) }));
+    onRequest(connection, log, CheckModelsRequest.type, async (params, signal) => ({ results: await maintenance.check(params?.model, signal) }));
+    onRequest0(connection, log, CleanupRequest.type, () => maintenance.cleanup());
+}

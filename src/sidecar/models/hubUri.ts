@@ -1,0 +1,72 @@
+/**
+ * Hub model references as users write them in settings and on the command line:
+ *   hf:owner/repo/path/file.gguf      one file
+ *   hf:owner/repo:Q4_K_M              the repository's file for that quantization (looked up on the hub)
+ *   hf:owner/repo@revision/file.gguf  a branch or commit
+ *   https://huggingface.co/owner/repo/resolve/main/file.gguf (or /blob/), as copied from the browser
+ */
+
+export interface HubReference {
+    repo: string;
+    /** Default: main. */
+    revision: string;
+    /** Set for a file reference. */
+    file?: string;
+    /** Set for a quantization reference (upper case). */
+    quant?: string;
+}
+
+const REPO_PART = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+const QUANT = /(?:^|[-_.])((?:I?Q[1-8](?:_[0-9A-Z]+)*)|BF16|F16|F32)(?=[-_.]|$)/i;
+
+export function isHubUri(value: string): boolean {
+    return value.startsWith('hf:') || /^https?:\/\/(?:[^/]+\.)?huggingface\.co\//.test(value);
+}
+
+/** Parses a hub reference; undefined when `value` is not one (or is malformed). */
+export function parseHubUri(value: string): HubReference | undefined {
+    const web = /^https?:\/\/(?:[^/]+\.)?huggingface\.co\/([^/]+)\/([^/]+)\/(?:resolve|blob)\/([^/]+)\/(.+?)(?:\?.*)?$/.exec(value);
+    if (web) return checked({ repo: `${web[1]}/${web[2]}`, revision: decodeURIComponent(web[3]), file: decodeURIComponent(web[4]) });
+    if (!value.startsWith('hf:')) return undefined;
+    const rest = value.slice(3).replace(/^\/\//, '');
+    const quantMatch = /^([^/]+)\/([^/:@]+)(?:@([^/:]+))?:([^/:]+)$/.exec(rest);
+    if (quantMatch) {
+        return checked({
+            repo: `${quantMatch[1]}/${quantMatch[2]}`,
+            revision: quantMatch[3] ?? 'main',
+            quant: quantMatch[4].toUpperCase(),
+        });
+    }
+    const fileMatch = /^([^/]+)\/([^/@]+)(?:@([^/]+))?\/(.+)$/.exec(rest);
+    if (!fileMatch) return undefined;
+    return checked({ repo: `${fileMatch[1]}/${fileMatch[2]}`, revision: fileMatch[3] ?? 'main', file: fileMatch[4] });
+}
+
+function checked(ref: HubReference): HubReference | undefined {
+    const [owner, name] = ref.repo.split('/');
+    if (!REPO_PART.test(owner) || !REPO_PART.test(name)) return undefined;
+    if (ref.file !== undefined && !isSafeRelativePath(ref.file)) return undefined;
+    return ref;
+}
+
+/** The stable id of one hub file: `hf:owner/repo/file.gguf` (with `@revision` when not main). */
+export function hubFileId(repo: string, file: string, revision = 'main'): string {
+    return `hf:${repo}${revision === 'main' ? '' : `@${revision}`}/${file}`;
+}
+
+/** The quantization named in a GGUF file name (`Llama-3.2-3B-Instruct-Q4_K_M.gguf` → Q4_K_M), upper case. */
+export function quantFromFileName(file: string): string | undefined {
+    const base = file.split('/').pop() ?? file;
+    return QUANT.exec(base.replace(/\.gguf$/i, ''))?.[1].toUpperCase();
+}
+
+/** True for split GGUF parts (`…-00001-of-00003.gguf`), which llama.cpp loads as a set. */
+export function isSplitPart(file: string): boolean {
+    return /-\d{5}-of-\d{5}\.gguf$/i.test(file);
+}
+
+/** Rejects absolute paths and `..` so a hub file name can never write outside the store. */
+export function isSafeRelativePath(file: string): boolean {
+    if (!file || file.startsWith('/') || file.includes('\\') || file.includes('\0')) return false;
+    return file.split('/').every((part) => part !== '' && part !== '.' && part !== '..');
+}

@@ -1,0 +1,48 @@
+/** The models domain, built once per sidecar or CLI run: store → hub → downloads → registry → maintenance. */
+import type { SidecarContext } from '../context';
+import { DownloadManager, type DownloadManagerOptions } from './download';
+import { HubClient } from './hub';
+import { ModelMaintenance } from './maintenance';
+import { ModelRegistry, type FitAdvisor } from './registry';
+import { ModelStore } from './store';
+import { UserModelResolver } from './userModels';
+
+export interface ModelServices {
+    store: ModelStore;
+    hub: HubClient;
+    downloads: DownloadManager;
+    registry: ModelRegistry;
+    maintenance: ModelMaintenance;
+    dispose(): Promise<void>;
+}
+
+export interface ModelServicesOptions {
+    /** The hardware service, read lazily (it may be built after the models). Default: none (no fit badges). */
+    hardware?: () => FitAdvisor | undefined;
+    /** Download tuning for tests and benchmarks. Default: the DownloadManager defaults. */
+    downloads?: Omit<DownloadManagerOptions, 'context' | 'store' | 'hub'>;
+}
+
+export function createModelServices(context: SidecarContext, options: ModelServicesOptions = {}): ModelServices {
+    const store = new ModelStore(() => context.modelsPath);
+    const hub = new HubClient(context);
+    const downloads = new DownloadManager({ context, store, hub, ...options.downloads });
+    const userModels = new UserModelResolver(hub, store);
+    const registry = new ModelRegistry({ context, store, downloads, userModels, hardware: options.hardware });
+    const maintenance = new ModelMaintenance({ store, downloads, registry, hub });
+    let disposed = false;
+    return {
+        store,
+        hub,
+        downloads,
+        registry,
+        maintenance,
+        async dispose() {
+            if (disposed) return;
+            disposed = true;
+            registry.dispose();
+            await downloads.dispose();
+            hub.dispose();
+        },
+    };
+}

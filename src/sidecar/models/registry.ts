@@ -1,0 +1,222 @@
+/**
+ * Every model Local AI knows, in one list: the catalog, the user's own models, what the store holds and
+ * GGUF files found on disk, each file with its state (available, partial, downloading, installed) and,
+ * when the hardware service is there, how it fits this machine.
+ */
+import { EventEmitter } from 'node:events';
+import { ErrorCode, LocalAiError } from '../../common/errors';
+import type { FitEstimate } from '../../common/hardware';
+import type { DownloadProgress, ModelEntry, ModelFile, Recommendation } from '../../common/models';
+import type { DownloadResult, ModelListResult } from '../../common/protocol';
+import type { SidecarContext } from '../context';
+import { catalogEntries, catalogModels, type CatalogModel } from './catalog';
+import { defaultDiscoveryFolders, discoverModelFiles, type DiscoveredFile, type DiscoveryFolders } from './discovery';
+import type { DownloadManager } from './download';
+import { hubFileId, quantFromFileName } from './hubUri';
+import type { ModelStore } from './store';
+import { localEntry, type ResolvedModel, type UserModelResolver } from './userModels';
+
+/** What the registry needs from the hardware service (engineer "hardware"), when it exists. */
+export interface FitAdvisor {
+    estimateCatalogFile(entry: ModelEntry, file: ModelFile, contextSize?: number): FitEstimate;
+    recommend(models: ModelEntry[]): Recommendation | undefined;
+}
+
+export interface ModelRegistryOptions {
+    context: SidecarContext;
+    store: ModelStore;
+    downloads: DownloadManager;
+    userModels: UserModelResolver;
+    /** Default: models/catalog.json. */
+    catalog?: CatalogModel[];
+    /** Default: the HF cache, LM Studio's folders and localAi.extraModelFolders. */
+    discoveryFolders?: () => DiscoveryFolders;
+    /** Read on every list, because the hardware service may start after the registry. */
+    hardware?: () => FitAdvisor | undefined;
+}
+
+export interface InstalledModel extends ResolvedModel {
+    path: string;
+}
+
+/** Emits 'changed' when the list may look different (install, delete, download state, settings). */
+export class ModelRegistry extends EventEmitter {
+    private discovered: Promise<DiscoveredFile[]> | undefined;
+    private readonly onSettings = () => {
+        this.discovered = undefined;
+        this.emit('changed');
+    };
+    private readonly onDownloadState = () => this.emit('changed');
+
+    constructor(private readonly options: ModelRegistryOptions) {
+        super();
+        options.context.on('settings', this.onSettings);
+        options.downloads.on('state', this.onDownloadState);
+    }
+
+    get catalog(): CatalogModel[] {
+        return this.options.catalog ?? catalogModels();
+    }
+
+    async list(refresh = false): Promise<ModelListResult> {
+        if (refresh) this.discovered = undefined;
+        const models = await this.entries();
+        const hardware = this.options.hardware?.();
+        let recommended: Recommendation | undefined;
+        if (hardware) {
+            for (const entry of models) {
+                if (!entry.architecture) continue;
+                for (const file of entry.files) file.fit = safely(() => hardware.estimateCatalogFile(entry, file));
+            }
+            recommended = safely(() => hardware.recommend(models.filter((entry) => entry.source === 'catalog')));
+        }
+        const installedIds = new Set(models.filter((m) => m.files.some((f) => f.state === 'installed')).map((m) => m.id));
+        const configured = this.options.context.settings.defaultModel;
+        const activeModelId = configured || (recommended && installedIds.has(recommended.modelId) ? recommended.modelId : [...installedIds][0]);
+        return { models, recommended, activeModelId, modelsPath: this.options.store.folder };
+    }
+
+    /** A catalog id, an entry id from the list, a `hf:` URI or a path; throws ModelNotFound. */
+    async resolve(model: string, quant?: string): Promise<ResolvedModel> {
+        const entries = await this.entries();
+        const known = entries.find((entry) => entry.id === model);
+        if (known) return { entry: known, file: pickFile(known, quant) };
+        const resolved = await this.options.userModels.resolve(model, quant);
+        const again = entries.find((entry) => entry.id === resolved.entry.id);
+        if (again) return { entry: again, file: pickFile(again, quant ?? resolved.file.quant) };
+        await this.decorate(resolved.entry, resolved.file, await this.discoveredFiles(), new Set());
+        return resolved;
+    }
+
+    /** Like resolve, but only a file that is on disk; throws ModelNotInstalled otherwise. */
+    async resolveInstalled(model: string, quant?: string): Promise<InstalledModel> {
+        const resolved = await this.resolve(model, quant);
+        if (resolved.file.state !== 'installed' || !resolved.file.path) {
+            throw new LocalAiError(ErrorCode.ModelNotInstalled, `${resolved.entry.name} ${resolved.file.quant} is not downloaded yet.`, {
+                hint: `Download it first (Local AI: Download Model…, or local-ai models download --model ${resolved.entry.id} --quant ${resolved.file.quant}).`,
+            });
+        }
+        return { ...resolved, path: resolved.file.path };
+    }
+
+    /** Downloads a model file unless it is already on disk; refuses one that cannot fit unless forced. */
+    async download(options: {
+        model: string;
+        quant?: string;
+        force?: boolean;
+        signal?: AbortSignal;
+        onProgress?: (progress: DownloadProgress) => void;
+    }): Promise<DownloadResult> {
+        const { entry, file } = await this.resolve(options.model, options.quant);
+        if (file.state === 'installed' && file.path) {
+            return { modelId: entry.id, quant: file.quant, path: file.path, downloaded: false, bytesFetched: 0 };
+        }
+        const fit = entry.architecture ? safely(() => this.options.hardware?.()?.estimateCatalogFile(entry, file)) : undefined;
+        if (fit?.fit === 'none' && !options.force) {
+            throw new LocalAiError(ErrorCode.ModelDoesNotFit, `${entry.name} ${file.quant} does not fit this machine: ${fit.reason}`, {
+                needed: fit.ramBytes,
+                unit: 'bytes',
+                hint: 'Choose a smaller quantization or model, or download anyway with force.',
+            });
+        }
+        const result = await this.options.downloads.download({ entry, file, signal: options.signal, onProgress: options.onProgress });
+        this.emit('changed');
+        return result;
+    }
+
+    dispose(): void {
+        this.options.context.off('settings', this.onSettings);
+        this.options.downloads.off('state', this.onDownloadState);
+    }
+
+    /** All entries with their files' states. */
+    async entries(): Promise<ModelEntry[]> {
+        const { context, store, userModels } = this.options;
+        const discovered = await this.discoveredFiles();
+        const used = new Set<string>();
+        const catalog = catalogEntries(this.catalog);
+        const users = await userModels.entries(context.settings.userModels, (message) => context.log.warn(message));
+        const known = [...catalog, ...users];
+        const covered = new Set(known.flatMap((entry) => entry.files.map((file) => `${entry.repo}/${file.file}`)));
+        for (const { manifest } of await store.listManifests()) {
+            if (!manifest.repo || covered.has(`${manifest.repo}/${manifest.file}`)) continue;
+            covered.add(`${manifest.repo}/${manifest.file}`);
+            known.push(storedEntry(manifest.repo, manifest.file, manifest.revision ?? 'main', manifest.sizeBytes, manifest.sha256));
+        }
+        for (const entry of known) for (const file of entry.files) await this.decorate(entry, file, discovered, used);
+        const others = discovered.filter((file) => !used.has(file.path)).map((file) => discoveredEntry(file));
+        return [...known, ...others];
+    }
+
+    private discoveredFiles(): Promise<DiscoveredFile[]> {
+        const folders = this.options.discoveryFolders?.() ?? defaultDiscoveryFolders(this.options.context.settings.extraModelFolders);
+        this.discovered ??= discoverModelFiles(folders);
+        return this.discovered;
+    }
+
+    private async decorate(entry: ModelEntry, file: ModelFile, discovered: DiscoveredFile[], used: Set<string>): Promise<void> {
+        if (file.state === 'installed' || !entry.repo) return;
+        const { store, downloads } = this.options;
+        const installed = await store.installed(entry.repo, file.file);
+        if (installed) {
+            Object.assign(file, { state: 'installed', path: installed.path, sizeBytes: installed.manifest.sizeBytes, sha256: installed.manifest.sha256 });
+            return;
+        }
+        const onDisk = discovered.find((found) => found.repo === entry.repo && found.file === file.file);
+        if (onDisk) {
+            used.add(onDisk.path);
+            Object.assign(file, { state: 'installed', path: onDisk.path });
+            return;
+        }
+        const running = downloads.progressOf(entry.repo, file.file);
+        if (running) {
+            Object.assign(file, { state: 'downloading', partialBytes: running.receivedBytes });
+            return;
+        }
+        const partial = await store.partialBytes(entry.repo, file.file);
+        if (partial !== undefined) Object.assign(file, { state: 'partial', partialBytes: partial });
+    }
+}
+
+/** The requested quantization, else the entry's default, else its first file. */
+function pickFile(entry: ModelEntry, quant?: string): ModelFile {
+    const wanted = (quant ?? entry.defaultQuant)?.toUpperCase();
+    const file = entry.files.find((f) => f.quant.toUpperCase() === wanted) ?? (quant ? undefined : entry.files[0]);
+    if (!file) {
+        throw new LocalAiError(ErrorCode.ModelNotFound, `${entry.name} has no ${quant} file; it has ${entry.files.map((f) => f.quant).join(', ')}.`);
+    }
+    return file;
+}
+
+/** A hub file in the store that neither the catalog nor the settings mention (downloaded by URI). */
+function storedEntry(repo: string, file: string, revision: string, sizeBytes: number, sha256?: string): ModelEntry {
+    const quant = quantFromFileName(file) ?? 'GGUF';
+    return {
+        id: hubFileId(repo, file, revision),
+        name: file.split('/').pop()?.replace(/\.gguf$/i, '') ?? file,
+        family: repo.split('/')[1],
+        source: 'user',
+        repo,
+        revision,
+        tags: [],
+        files: [{ quant, file, sizeBytes, sha256, state: 'available' }],
+        defaultQuant: quant,
+    };
+}
+
+function discoveredEntry(found: DiscoveredFile): ModelEntry {
+    const { entry } = localEntry(found.path, found.sizeBytes, 'discovered');
+    if (found.repo && found.file) {
+        // Keep the hub identity so the same file is recognised whichever tool downloaded it.
+        return { ...entry, id: hubFileId(found.repo, found.file), repo: found.repo, family: found.repo.split('/')[1], tags: [found.origin] };
+    }
+    return { ...entry, tags: [found.origin] };
+}
+
+function safely<T>(compute: () => T): T | undefined {
+    try {
+        return compute();
+    } catch {
+        return undefined;
+    }
+}

@@ -1,0 +1,167 @@
+/**
+ * The model store on disk. For a hub file `owner/repo/dir/file.gguf` it holds, under the models folder:
+ *   owner/repo/dir/file.gguf                 the verified model (only ever appears by atomic rename)
+ *   owner/repo/dir/file.gguf.manifest.json   what it is and where it came from (written before the rename)
+ *   owner/repo/dir/file.gguf.partial         bytes of an unfinished download
+ *   owner/repo/dir/file.gguf.partial.json    the journal that lets a later process resume that partial
+ * A file counts as installed only when the model file and its manifest both exist and the sizes agree.
+ */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import type { ModelManifest } from '../../common/models';
+import { isSafeRelativePath } from './hubUri';
+
+export interface StorePaths {
+    file: string;
+    manifest: string;
+    partial: string;
+    journal: string;
+}
+
+/** Written when a download starts; a partial is resumed only if the hub still lists the same bytes. */
+export interface DownloadJournal {
+    repo: string;
+    revision: string;
+    file: string;
+    sizeBytes: number;
+    sha256?: string;
+    startedAt: string;
+}
+
+export interface InstalledFile {
+    path: string;
+    manifest: ModelManifest;
+}
+
+export interface StoredFileSummary {
+    path: string;
+    bytes: number;
+}
+
+export class ModelStore {
+    /** `root` is read on every call because the models folder setting can change at run time. */
+    constructor(private readonly root: () => string) {}
+
+    get folder(): string {
+        return this.root();
+    }
+
+    paths(repo: string, file: string): StorePaths {
+        if (!isSafeRelativePath(repo) || !isSafeRelativePath(file)) throw new Error(`Unsafe model path: ${repo}/${file}`);
+        const target = path.join(this.root(), ...repo.split('/'), ...file.split('/'));
+        return { file: target, manifest: `${target}.manifest.json`, partial: `${target}.partial`, journal: `${target}.partial.json` };
+    }
+
+    async installed(repo: string, file: string): Promise<InstalledFile | undefined> {
+        const paths = this.paths(repo, file);
+        const manifest = await readJson<ModelManifest>(paths.manifest);
+        if (!manifest) return undefined;
+        const size = await fileSize(paths.file);
+        if (size === undefined || size !== manifest.sizeBytes) return undefined;
+        return { path: paths.file, manifest };
+    }
+
+    /** Bytes of an unfinished download, undefined when there is none. */
+    async partialBytes(repo: string, file: string): Promise<number | undefined> {
+        return fileSize(this.paths(repo, file).partial);
+    }
+
+    readJournal(paths: StorePaths): Promise<DownloadJournal | undefined> {
+        return readJson<DownloadJournal>(paths.journal);
+    }
+
+    async writeJournal(paths: StorePaths, journal: DownloadJournal): Promise<void> {
+        await fs.mkdir(path.dirname(paths.journal), { recursive: true });
+        await writeAtomically(paths.journal, JSON.stringify(journal, null, 2));
+    }
+
+    /**
+     * Makes a verified partial the installed file: the manifest first, then one rename, so a crash at
+     * any point leaves either a resumable partial or a complete install, never a half-named model.
+     */
+    async install(paths: StorePaths, manifest: ModelManifest): Promise<void> {
+        await writeAtomically(paths.manifest, JSON.stringify(manifest, null, 2));
+        await fs.rename(paths.partial, paths.file);
+        await fs.rm(paths.journal, { force: true });
+    }
+
+    /** Removes the partial and its journal (after a checksum mismatch, or a file that changed upstream). */
+    async discardPartial(paths: StorePaths): Promise<void> {
+        await fs.rm(paths.partial, { force: true });
+        await fs.rm(paths.journal, { force: true });
+    }
+
+    /** Deletes every trace of a file; returns what existed. */
+    async remove(repo: string, file: string): Promise<string[]> {
+        const paths = this.paths(repo, file);
+        const deleted: string[] = [];
+        for (const target of [paths.file, paths.manifest, paths.partial, paths.journal]) {
+            if ((await fileSize(target)) !== undefined) {
+                await fs.rm(target, { force: true });
+                deleted.push(target);
+            }
+        }
+        await this.pruneEmptyFolders(path.dirname(paths.file));
+        return deleted;
+    }
+
+    /** Every unfinished download in the store. */
+    async listPartials(): Promise<StoredFileSummary[]> {
+        return (await this.walk()).filter((file) => file.path.endsWith('.partial'));
+    }
+
+    /** Every manifest in the store, with the model path it describes. */
+    async listManifests(): Promise<{ path: string; manifest: ModelManifest }[]> {
+        const found: { path: string; manifest: ModelManifest }[] = [];
+        for (const file of await this.walk()) {
+            if (!file.path.endsWith('.manifest.json')) continue;
+            const manifest = await readJson<ModelManifest>(file.path);
+            if (manifest) found.push({ path: file.path.slice(0, -'.manifest.json'.length), manifest });
+        }
+        return found;
+    }
+
+    /** Removes now-empty owner/repo folders up to (not including) the store root. */
+    async pruneEmptyFolders(folder: string): Promise<void> {
+        const root = path.resolve(this.root());
+        let current = path.resolve(folder);
+        while (current.startsWith(root + path.sep)) {
+            const entries = await fs.readdir(current).catch(() => undefined);
+            if (!entries || entries.length > 0) return;
+            await fs.rmdir(current).catch(() => undefined);
+            current = path.dirname(current);
+        }
+    }
+
+    private async walk(): Promise<StoredFileSummary[]> {
+        const root = this.root();
+        const names = await fs.readdir(root, { recursive: true }).catch(() => [] as string[]);
+        const files: StoredFileSummary[] = [];
+        for (const name of names) {
+            const full = path.join(root, String(name));
+            const size = await fileSize(full);
+            if (size !== undefined) files.push({ path: full, bytes: size });
+        }
+        return files;
+    }
+}
+
+/** Size of a regular file, undefined when it does not exist (or is not a file). */
+export async function fileSize(file: string): Promise<number | undefined> {
+    const stat = await fs.stat(file).catch(() => undefined);
+    return stat?.isFile() ? stat.size : undefined;
+}
+
+async function readJson<T>(file: string): Promise<T | undefined> {
+    try {
+        return JSON.parse(await fs.readFile(file, 'utf8')) as T;
+    } catch {
+        return undefined;
+    }
+}
+
+async function writeAtomically(file: string, text: string): Promise<void> {
+    const temporary = `${file}.${process.pid}.tmp`;
+    await fs.writeFile(temporary, text);
+    await fs.rename(temporary, file);
+}

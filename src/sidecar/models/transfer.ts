@@ -1,0 +1,154 @@
+/**
+ * One HTTP attempt at the rest of a file: follows the hub's redirect to its CDN, asks for the missing
+ * range, and appends what arrives to the partial file while hashing it, so the finished file never
+ * needs a second read. The caller decides about retries from the thrown TransferError.
+ */
+import type { Hash } from 'node:crypto';
+import { createWriteStream, promises as fs } from 'node:fs';
+import { once } from 'node:events';
+import { request, type Dispatcher } from 'undici';
+import type { LocalAiError } from '../../common/errors';
+
+export interface TransferOptions {
+    url: string;
+    /** Sent to the first host only; dropped when a redirect leaves its origin (the CDN URL is signed). */
+    headers: Record<string, string>;
+    dispatcher: Dispatcher;
+    partialPath: string;
+    /** The size the hub listed; bytes beyond it mean the server sends something else. */
+    expectedSize: number;
+    /** Bytes already in the partial file, already fed to `hash`. */
+    offset: number;
+    hash: Hash;
+    signal: AbortSignal;
+    /** No byte for this long (headers or body) ends the attempt as retryable. */
+    stallTimeoutMs: number;
+    /** Turns a refusal (401/403/404/other 4xx) into the error to report. */
+    refusal(status: number): LocalAiError;
+    /** After each chunk: its size, and the bytes now in the partial file. */
+    onBytes(received: number, offset: number): void;
+}
+
+export interface TransferOutcome {
+    /** Bytes in the partial file now (equals expectedSize unless the server refused the range). */
+    offset: number;
+    /** The hash to finish with (a fresh one when the server ignored the range and we started over). */
+    hash: Hash;
+}
+
+/** Why an attempt stopped; `retryable` errors are worth another attempt after a backoff. */
+export class TransferError extends Error {
+    constructor(
+        message: string,
+        readonly retryable: boolean,
+        readonly outcome: TransferOutcome,
+        readonly refusal?: LocalAiError,
+    ) {
+        super(message);
+    }
+}
+
+const MAX_REDIRECTS = 5;
+
+export async function transferRest(options: TransferOptions, newHash: () => Hash): Promise<TransferOutcome> {
+    let { offset, hash } = options;
+    const response = await openResponse(options, offset);
+    const { statusCode, headers, body } = response;
+    const state = (): TransferOutcome => ({ offset, hash });
+
+    if (statusCode === 416 && offset === options.expectedSize) {
+        await body.dump();
+        return state();
+    }
+    if (statusCode >= 500 || statusCode === 429 || statusCode === 408) {
+        await body.dump();
+        throw new TransferError(`the server answered HTTP ${statusCode}`, true, state());
+    }
+    if (statusCode !== 200 && statusCode !== 206) {
+        await body.dump();
+        throw new TransferError(`the server answered HTTP ${statusCode}`, false, state(), options.refusal(statusCode));
+    }
+    const rangeStart = statusCode === 206 ? parseRangeStart(headers['content-range']) : 0;
+    if (rangeStart !== offset) {
+        // The server sent the file from byte 0 (or from somewhere else): start over rather than guess.
+        offset = 0;
+        hash = newHash();
+        await fs.truncate(options.partialPath, 0).catch(() => undefined);
+    }
+
+    const output = createWriteStream(options.partialPath, { flags: offset === 0 ? 'w' : 'a' });
+    const outputFailed = new Promise<never>((_, reject) => output.once('error', reject));
+    outputFailed.catch(() => undefined);
+    try {
+        for await (const chunk of body as AsyncIterable<Buffer>) {
+            if (offset + chunk.length > options.expectedSize) {
+                throw new TransferError(
+                    `the server sent more than the ${options.expectedSize} bytes the hub listed`,
+                    false,
+                    state(),
+                );
+            }
+            hash.update(chunk);
+            offset += chunk.length;
+            options.onBytes(chunk.length, offset);
+            if (!output.write(chunk)) await Promise.race([once(output, 'drain'), outputFailed]);
+        }
+    } catch (error) {
+        if (error instanceof TransferError) throw error;
+        if (options.signal.aborted) throw error;
+        throw new TransferError(describeNetworkError(error), true, state());
+    } finally {
+        output.end();
+        await Promise.race([once(output, 'close'), outputFailed]);
+    }
+    if (offset < options.expectedSize) {
+        throw new TransferError(`the connection closed after ${offset} of ${options.expectedSize} bytes`, true, state());
+    }
+    return state();
+}
+
+async function openResponse(options: TransferOptions, offset: number): Promise<Dispatcher.ResponseData> {
+    let url = new URL(options.url);
+    const origin = url.origin;
+    for (let redirects = 0; ; redirects++) {
+        const headers: Record<string, string> = {
+            'accept-encoding': 'identity',
+            ...(url.origin === origin ? options.headers : {}),
+            ...(offset > 0 ? { range: `bytes=${offset}-` } : {}),
+        };
+        let response: Dispatcher.ResponseData;
+        try {
+            response = await request(url, {
+                method: 'GET',
+                headers,
+                dispatcher: options.dispatcher,
+                signal: options.signal,
+                headersTimeout: options.stallTimeoutMs,
+                bodyTimeout: options.stallTimeoutMs,
+            });
+        } catch (error) {
+            if (options.signal.aborted) throw error;
+            throw new TransferError(describeNetworkError(error), true, { offset, hash: options.hash });
+        }
+        const location = response.headers.location;
+        if (response.statusCode >= 300 && response.statusCode < 400 && typeof location === 'string') {
+            await response.body.dump();
+            if (redirects >= MAX_REDIRECTS) throw new TransferError('too many redirects', false, { offset, hash: options.hash });
+            url = new URL(location, url);
+            continue;
+        }
+        return response;
+    }
+}
+
+function parseRangeStart(header: string | string[] | undefined): number {
+    const match = /^bytes (\d+)-/.exec(Array.isArray(header) ? header[0] : (header ?? ''));
+    return match ? Number(match[1]) : -1;
+}
+
+function describeNetworkError(error: unknown): string {
+    if (!(error instanceof Error)) return String(error);
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT') return 'the download stalled';
+    return code ? `${error.message} (${code})` : error.message;
+}
