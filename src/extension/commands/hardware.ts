@@ -1,0 +1,161 @@
+/**
+ * "Local AI: Show Hardware Report": the sidecar's report as a readable Markdown document, and
+ * "Copy for a Bug Report": the same facts as plain text on the clipboard (no paths, no secrets).
+ */
+import * as vscode from 'vscode';
+import type { GpuInfo, HardwareReport } from '../../common/hardware';
+import { HardwareRequest } from '../../common/protocol';
+import type { ExtensionServices } from '../services';
+import type { CommandRow } from './index';
+
+/** Read-only documents of this scheme hold the last report; nothing is written to disk. */
+export const HARDWARE_REPORT_SCHEME = 'local-ai-hardware';
+const REPORT_URI = vscode.Uri.from({ scheme: HARDWARE_REPORT_SCHEME, path: '/Local AI Hardware Report.md' });
+const COPY_ACTION = 'Copy for a Bug Report';
+
+function bytes(value: number): string {
+    return value >= 1024 ** 3 ? `${(value / 1024 ** 3).toFixed(1)} GB` : `${Math.round(value / 1024 ** 2)} MB`;
+}
+
+function simdText(report: HardwareReport): string {
+    const { simd } = report.cpu;
+    const found = [simd.avx ? 'AVX' : '', simd.avx2 ? 'AVX2' : '', simd.avx512 ? 'AVX-512' : '', simd.neon ? 'NEON' : ''].filter(Boolean);
+    return found.length ? found.join(', ') : 'none of AVX/AVX2/AVX-512/NEON';
+}
+
+function gpuState(gpu: GpuInfo): string {
+    return gpu.usable ? `usable with ${gpu.backend?.toUpperCase() ?? 'a GPU backend'}` : `not usable: ${gpu.unusableReason ?? 'unknown reason'}`;
+}
+
+function summary(report: HardwareReport): string {
+    const active = report.backend.active;
+    return active === 'cpu' ? 'llama.cpp runs on the CPU.' : `llama.cpp runs on the GPU with ${active.toUpperCase()}.`;
+}
+
+/** The facts as label/value pairs, shared by the Markdown and the plain-text versions. */
+function sections(report: HardwareReport): { title: string; rows: [string, string][] }[] {
+    const { os, cpu, memory, gpus, backend } = report;
+    return [
+        { title: 'System', rows: [['OS', `${os.distro ?? os.platform} ${os.release} (${os.platform}, ${os.arch})`]] },
+        {
+            title: 'CPU',
+            rows: [
+                ['Model', cpu.model],
+                ['Cores', `${cpu.physicalCores} physical, ${cpu.logicalCores} logical, ${cpu.mathCores} used for inference`],
+                ['SIMD', simdText(report)],
+            ],
+        },
+        {
+            title: 'Memory',
+            rows: [
+                ['RAM', `${bytes(memory.totalBytes)} total, ${bytes(memory.freeBytes)} free${memory.unified ? ' (unified: shared with the GPU)' : ''}`],
+                ['Swap', memory.swapTotalBytes > 0 ? `${bytes(memory.swapTotalBytes)} total, ${bytes(memory.swapFreeBytes)} free` : 'none'],
+                ['Bandwidth', `about ${Math.round(memory.bandwidthBytesPerSecond / 1e9)} GB/s (estimated)`],
+            ],
+        },
+        {
+            title: 'GPUs',
+            rows: gpus.length === 0
+                ? [['GPU', 'none detected']]
+                : gpus.map((gpu, i): [string, string] => [
+                      `GPU ${i + 1}`,
+                      `${gpu.vendor} ${gpu.model}, ${bytes(gpu.vramTotalBytes)} VRAM${gpu.vramFreeBytes !== undefined ? ` (${bytes(gpu.vramFreeBytes)} free)` : ''}, driver ${gpu.driver ?? 'unknown'}; ${gpuState(gpu)}`,
+                  ]),
+        },
+        {
+            title: 'llama.cpp',
+            rows: [
+                ['Runs on', backend.active.toUpperCase()],
+                ['Available', backend.available.map((b) => b.toUpperCase()).join(', ')],
+                ...(backend.cpuReason ? [['Why the CPU', backend.cpuReason] as [string, string]] : []),
+            ],
+        },
+    ];
+}
+
+function escapeCell(text: string): string {
+    return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+export function reportMarkdown(report: HardwareReport): string {
+    const parts = [
+        '# Local AI hardware report',
+        '',
+        `${summary(report)}${report.backend.cpuReason ? ` ${report.backend.cpuReason}` : ''}`,
+        '',
+        `_Detected ${report.detectedAt}. Run **Local AI: Copy for a Bug Report** to copy a plain-text version._`,
+    ];
+    for (const section of sections(report)) {
+        parts.push('', `## ${section.title}`, '', '| | |', '|---|---|', ...section.rows.map(([label, value]) => `| ${escapeCell(label)} | ${escapeCell(value)} |`));
+    }
+    return `${parts.join('\n')}\n`;
+}
+
+/** Plain text for an issue: the machine's facts and versions, never a path, a token or a user name. */
+export function reportPlainText(report: HardwareReport, versions: { extension: string; vscode: string }): string {
+    const lines = [`Local AI ${versions.extension}, VS Code ${versions.vscode}`, summary(report)];
+    for (const section of sections(report)) {
+        lines.push('', `[${section.title}]`, ...section.rows.map(([label, value]) => `${label}: ${value}`));
+    }
+    lines.push('', `Detected: ${report.detectedAt}`);
+    return `${lines.join('\n')}\n`;
+}
+
+/** Serves the last report to the editor and the Markdown preview; refreshed on every Show. */
+class HardwareReportProvider implements vscode.TextDocumentContentProvider {
+    private readonly changes = new vscode.EventEmitter<vscode.Uri>();
+    readonly onDidChange = this.changes.event;
+    report: HardwareReport | undefined;
+
+    set(report: HardwareReport): void {
+        this.report = report;
+        this.changes.fire(REPORT_URI);
+    }
+
+    provideTextDocumentContent(): string {
+        return this.report ? reportMarkdown(this.report) : '# Local AI hardware report\n\nRun **Local AI: Show Hardware Report** to detect the hardware.\n';
+    }
+
+    dispose(): void {
+        this.changes.dispose();
+    }
+}
+
+export function hardwareCommands(services: ExtensionServices): CommandRow[] {
+    const provider = new HardwareReportProvider();
+    services.context.subscriptions.push(provider, vscode.workspace.registerTextDocumentContentProvider(HARDWARE_REPORT_SCHEME, provider));
+
+    const fetchReport = (refresh: boolean) =>
+        vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'Local AI: detecting hardware…' }, () =>
+            services.sidecar.request(HardwareRequest.type, { refresh }),
+        );
+
+    const copy = async () => {
+        const report = provider.report ?? (await fetchReport(false));
+        const extension = (services.context.extension.packageJSON as { version?: string }).version ?? 'unknown';
+        await vscode.env.clipboard.writeText(reportPlainText(report, { extension, vscode: vscode.version }));
+        void vscode.window.showInformationMessage('Local AI: the hardware report was copied; paste it into your bug report.');
+    };
+
+    const show = async () => {
+        provider.set(await fetchReport(true));
+        const document = await vscode.workspace.openTextDocument(REPORT_URI);
+        await vscode.languages.setTextDocumentLanguage(document, 'markdown');
+        try {
+            await vscode.commands.executeCommand('markdown.showPreview', REPORT_URI);
+        } catch {
+            // Without the built-in Markdown extension the source is still readable.
+            await vscode.window.showTextDocument(document, { preview: true });
+        }
+        void vscode.window.showInformationMessage(`Local AI: ${summary(provider.report!)}`, COPY_ACTION).then((choice) => {
+            if (choice === COPY_ACTION) return copy();
+            return undefined;
+        });
+        return document.uri.toString();
+    };
+
+    return [
+        { id: 'localAi.showHardwareReport', run: show },
+        { id: 'localAi.copyHardwareReport', run: copy },
+    ];
+}
