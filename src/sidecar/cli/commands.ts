@@ -1,4 +1,5 @@
 /** The table of CLI commands; each command's module owns its arguments and help text. */
+import { chatCommand } from './chat';
 import { fitCommand, hardwareCommand } from './hardware';
 
 export interface CliCommand {
@@ -10,6 +11,7 @@ export interface CliCommand {
 export const commands: Record<string, CliCommand> = {
     hardware: hardwareCommand,
     fit: fitCommand,
+    chat: chatCommand,
 };
 
 export function usage(): string {

@@ -119,7 +119,9 @@ export async function generateChat(
                 completionTokens += tokens.length;
                 hooks.onTokens?.(tokens);
             },
-            onTextChunk: text => hooks.onText?.(text),
+            onTextChunk: text => {
+                if (text.length > 0) hooks.onText?.(text);
+            },
         });
         const ended = performance.now();
         const reason = response.metadata.stopReason;
