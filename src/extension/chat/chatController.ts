@@ -5,9 +5,8 @@
  */
 import * as vscode from 'vscode';
 import type { ChatMessage } from '../../common/chat';
-import { ChatChunkType, ChatRequest, CountTokensRequest, ModelListRequest, ModelsChangedNotification, type ChatParams } from '../../common/protocol';
+import { ChatChunkType, ChatRequest, CountTokensRequest, type ChatParams } from '../../common/protocol';
 import type { Attachment, ChatTurn, ChatViewState, ContextGauge, ExtensionToWebview, ModelChoice, WebviewToExtension } from '../../common/webviewProtocol';
-import { SECTION, readSidecarSettings } from '../config';
 import type { ExtensionServices } from '../services';
 import { ACTION_COMMANDS, describeChatError } from './chatErrors';
 import { CodeActions } from './codeActions';
@@ -40,15 +39,13 @@ export class ChatController implements vscode.Disposable {
         this.history = new ChatHistory(services.context.workspaceState);
         this.conversation = this.history.active();
         this.code = new CodeActions({ review, lastEditor: () => this.lastEditor });
+        this.refreshModels();
         this.disposables.push(
             vscode.window.onDidChangeActiveTextEditor((editor) => {
                 // The webview takes focus from the editor; remember the editor the user was in.
                 if (editor && editor.document.uri.scheme !== 'output') this.lastEditor = editor;
             }),
-            services.sidecar.onNotification(ModelsChangedNotification.type, () => void this.refreshModels()),
-            vscode.workspace.onDidChangeConfiguration((event) => {
-                if (event.affectsConfiguration(`${SECTION}.fallback.providers`) || event.affectsConfiguration(`${SECTION}.models`)) void this.refreshModels();
-            }),
+            services.models.onDidChange(() => this.refreshModels()),
         );
     }
 
@@ -81,7 +78,7 @@ export class ChatController implements vscode.Disposable {
         switch (message.type) {
             case 'ready':
                 surface.post({ type: 'state', state: this.state() });
-                void this.refreshModels();
+                if (!this.services.models.loaded) void this.services.models.refresh();
                 return;
             case 'chat/send':
                 return this.send(message.text);
@@ -261,18 +258,13 @@ export class ChatController implements vscode.Disposable {
         }
     }
 
-    private async refreshModels(): Promise<void> {
-        const cloud: ModelChoice[] = readSidecarSettings().fallback.providers.map((p) => ({ id: `cloud:${p.id}:${p.model}`, label: p.model, detail: p.id }));
-        let local: ModelChoice[] = [];
-        try {
-            const list = await this.services.sidecar.request(ModelListRequest.type, {});
-            local = list.models
-                .filter((m) => m.files.some((f) => f.state === 'installed'))
-                .map((m) => ({ id: `local:${m.id}`, label: m.name, detail: 'Local' }));
-        } catch (error) {
-            this.services.log.debug(`Chat model list: ${error instanceof Error ? error.message : String(error)}`);
-        }
-        this.models = [DEFAULT_CHOICE, ...local, ...cloud];
+    /** The picker: the default model, each installed local model once, then the configured providers. */
+    private refreshModels(): void {
+        const { models } = this.services;
+        const local = new Map<string, ModelChoice>();
+        for (const { entry } of models.installed()) local.set(entry.id, { id: `local:${entry.id}`, label: entry.name, detail: 'Local' });
+        const cloud = models.cloudProviders.map((p) => ({ id: `cloud:${p.id}:${p.model}`, label: p.model, detail: p.id }));
+        this.models = [DEFAULT_CHOICE, ...local.values(), ...cloud];
         this.broadcastState();
     }
 

@@ -13,6 +13,8 @@ import type { EditReview } from './editReview';
 
 /** Lines of the file around the edit sent as context, on each side. */
 const CONTEXT_LINES = 20;
+/** The fewest tokens a replacement may use; bigger selections get about twice their own size. */
+const MIN_REPLACEMENT_TOKENS = 256;
 
 export interface InlineChatRequest {
     /** The change to make; default: asked with an input box. */
@@ -55,7 +57,7 @@ export class InlineChat {
                     const result = await this.services.sidecar.requestWithProgress(
                         ChatRequest.type,
                         ChatChunkType,
-                        { messages: editMessages({ document, range, instruction }), options: { temperature: 0.2 } },
+                        { messages: editMessages({ document, range, instruction }), options: { temperature: 0.2, maxTokens: replacementBudget(document.getText(range)) } },
                         (chunk) => {
                             if (chunk.kind !== 'text' || cancel.token.isCancellationRequested) return;
                             text += chunk.text;
@@ -89,6 +91,11 @@ export class InlineChat {
     cancel(): void {
         this.running?.cancel();
     }
+}
+
+/** Bounds a runaway answer: a rewrite is rarely much longer than what it replaces (about 4 characters a token). */
+function replacementBudget(original: string): number {
+    return Math.max(MIN_REPLACEMENT_TOKENS, Math.ceil(original.length / 2));
 }
 
 /** The selection; else the current line when it has text; else an empty range at the cursor. */

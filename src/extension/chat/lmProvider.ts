@@ -5,7 +5,7 @@
  */
 import * as vscode from 'vscode';
 import type { ChatMessage } from '../../common/chat';
-import { ChatChunkType, ChatRequest, CountTokensRequest, ModelListRequest, ModelsChangedNotification } from '../../common/protocol';
+import { ChatChunkType, ChatRequest, CountTokensRequest } from '../../common/protocol';
 import type { ExtensionServices } from '../services';
 
 /** Must match `contributes.languageModelChatProviders[].vendor` in package.json. */
@@ -26,14 +26,14 @@ class LocalModelsProvider implements vscode.LanguageModelChatProvider, vscode.Di
     private readonly subscription: vscode.Disposable;
 
     constructor(private readonly services: ExtensionServices) {
-        this.subscription = services.sidecar.onNotification(ModelsChangedNotification.type, () => this.changed.fire());
+        this.subscription = services.models.onDidChange(() => this.changed.fire());
     }
 
-    async provideLanguageModelChatInformation(_options: vscode.PrepareLanguageModelChatModelOptions, token: vscode.CancellationToken): Promise<vscode.LanguageModelChatInformation[]> {
-        const list = await this.services.sidecar.request(ModelListRequest.type, {}, token);
-        return list.models
-            .filter((model) => model.files.some((file) => file.state === 'installed'))
-            .map((model) => ({
+    async provideLanguageModelChatInformation(): Promise<vscode.LanguageModelChatInformation[]> {
+        const { models } = this.services;
+        if (!models.loaded) await models.refresh();
+        const installed = new Map(models.installed().map(({ entry }) => [entry.id, entry]));
+        return [...installed.values()].map((model) => ({
                 id: model.id,
                 name: model.name,
                 family: model.family,
