@@ -61,8 +61,10 @@ function backendsFor(gpu: GpuFacts): GpuBackend[] {
     }
 }
 
+/** "NVIDIA GeForce RTX 4090", not "NVIDIA Corporation NVIDIA GeForce RTX 4090". */
 export function gpuName(gpu: Pick<GpuFacts, 'vendor' | 'model'>): string {
-    return gpu.model.toLowerCase().startsWith(gpu.vendor.toLowerCase().split(' ')[0]) ? gpu.model : `${gpu.vendor} ${gpu.model}`;
+    const vendor = gpu.vendor.replace(/,?\s+(corporation|corp\.?|inc\.?|ltd\.?)$/i, '').trim();
+    return gpu.model.toLowerCase().startsWith(vendor.toLowerCase().split(' ')[0]) ? gpu.model : `${vendor} ${gpu.model}`;
 }
 
 /**
