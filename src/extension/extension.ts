@@ -5,6 +5,7 @@
 import * as vscode from 'vscode';
 import { createChatFeatures } from './chat/chatFeatures';
 import { registerCommands } from './commands/index';
+import { FallbackPrompts } from './fallback';
 import { logChannel } from './log';
 import { SecretStore } from './secrets';
 import type { ExtensionServices } from './services';
@@ -40,6 +41,7 @@ export function activate(context: vscode.ExtensionContext): LocalAiApi {
         modelsTree,
         vscode.window.createTreeView('localAi.models', { treeDataProvider: modelsTree, showCollapseAll: true }),
         new StatusBar(sidecar, models),
+        new FallbackPrompts(services),
         ...registerCommands(services),
     );
 

@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import { showError } from '../errors';
 import type { ExtensionServices } from '../services';
 import { chatCommands } from './chat';
+import { cloudCommands } from './cloud';
 import { hardwareCommands } from './hardware';
 import { modelCommands } from './models';
 import { sidecarCommands } from './sidecar';
@@ -17,7 +18,7 @@ export interface CommandRow {
 }
 
 export function registerCommands(services: ExtensionServices): vscode.Disposable[] {
-    const rows: CommandRow[] = [...sidecarCommands(services), ...chatCommands(services), ...modelCommands(services), ...hardwareCommands(services)];
+    const rows: CommandRow[] = [...sidecarCommands(services), ...chatCommands(services), ...modelCommands(services), ...hardwareCommands(services), ...cloudCommands(services)];
     return rows.map((row) =>
         vscode.commands.registerCommand(row.id, async (...args: unknown[]) => {
             try {

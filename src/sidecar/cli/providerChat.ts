@@ -1,0 +1,148 @@
+/**
+ * `local-ai chat "…" --provider openai|anthropic|gemini|ollama|openai-compatible [--base-url URL] --model NAME`:
+ * one answer from a cloud or remote provider, streamed to stdout. `local-ai chat` hands over here when
+ * `--provider` is given. Naming a provider on the command line is the consent to send the prompt to it;
+ * LOCAL_AI_OFFLINE=1 still forbids it.
+ *
+ * The key comes from LOCAL_AI_API_KEY, else the provider's usual variable. An OpenAI-compatible server
+ * gets only LOCAL_AI_API_KEY: OPENAI_API_KEY is a secret for api.openai.com, not for any server named
+ * with --base-url.
+ */
+import { parseArgs } from 'node:util';
+import type { ChatChunk, ChatMessage, ProviderId } from '../../common/chat';
+import { isLocalAiError } from '../../common/errors';
+import { defaultSettings } from '../context';
+import { createProvider } from '../engine/cloud/index';
+import { BLOCK_HINTS, explicitBlock } from '../engine/cloud/policy';
+
+const PROVIDERS: ProviderId[] = ['openai', 'anthropic', 'gemini', 'ollama', 'openai-compatible'];
+
+/** Environment variables read for each provider's key, after LOCAL_AI_API_KEY. */
+export const KEY_VARIABLES: Record<ProviderId, string[]> = {
+    openai: ['OPENAI_API_KEY'],
+    anthropic: ['ANTHROPIC_API_KEY'],
+    gemini: ['GEMINI_API_KEY', 'GOOGLE_API_KEY'],
+    ollama: ['OLLAMA_API_KEY'],
+    'openai-compatible': [],
+};
+
+export const providerHelp = `Usage: local-ai chat "PROMPT" --provider ID --model NAME [options]
+
+Options:
+  --provider ID        openai, anthropic, gemini, ollama or openai-compatible
+  --model NAME         the model name at the provider
+  --base-url URL       the endpoint (required for openai-compatible; default: the provider's public one,
+                       Ollama: http://127.0.0.1:11434)
+  --system TEXT        a system prompt
+  --max-tokens N       stop after N tokens
+  --temperature T      sampling temperature
+  --timeout SECONDS    give up when the provider sends nothing for this long (default 60)
+  --json               JSON lines: each streamed chunk, then {"kind":"result",...}
+
+The API key is read from LOCAL_AI_API_KEY, else OPENAI_API_KEY, ANTHROPIC_API_KEY,
+GEMINI_API_KEY/GOOGLE_API_KEY or OLLAMA_API_KEY. LOCAL_AI_OFFLINE=1 refuses to send anything.
+`;
+
+export function providerKeyFromEnv(provider: ProviderId, env: NodeJS.ProcessEnv): string | undefined {
+    for (const name of ['LOCAL_AI_API_KEY', ...KEY_VARIABLES[provider]]) {
+        if (env[name]) return env[name];
+    }
+    return undefined;
+}
+
+function positiveNumber(name: string, value: string | undefined): number | undefined {
+    if (value === undefined) return undefined;
+    const parsed = Number(value);
+    if (!Number.isFinite(parsed) || parsed < 0) throw new Error(`--${name} needs a number, got "${value}".`);
+    return parsed;
+}
+
+export async function runProviderChat(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+    let parsed;
+    try {
+        parsed = parseArgs({
+            args,
+            allowPositionals: true,
+            options: {
+                provider: { type: 'string' },
+                model: { type: 'string' },
+                'base-url': { type: 'string' },
+                system: { type: 'string' },
+                'max-tokens': { type: 'string' },
+                temperature: { type: 'string' },
+                timeout: { type: 'string' },
+                json: { type: 'boolean', default: false },
+                help: { type: 'boolean', short: 'h', default: false },
+            },
+        });
+    } catch (error) {
+        process.stderr.write(`local-ai chat: ${(error as Error).message}\n\n${providerHelp}`);
+        return 2;
+    }
+    const { values, positionals } = parsed;
+    if (values.help) {
+        process.stdout.write(providerHelp);
+        return 0;
+    }
+    const provider = values.provider as ProviderId;
+    const prompt = positionals.join(' ').trim();
+    const problem = !PROVIDERS.includes(provider)
+        ? `--provider must be one of ${PROVIDERS.join(', ')}.`
+        : !values.model
+          ? '--model is required with --provider.'
+          : !prompt
+            ? 'Give a prompt: local-ai chat "Hello" --provider openai --model gpt-4o-mini'
+            : undefined;
+    if (problem) {
+        process.stderr.write(`local-ai chat: ${problem}\n\n${providerHelp}`);
+        return 2;
+    }
+    const settings = defaultSettings();
+    settings.offline = env.LOCAL_AI_OFFLINE === '1';
+    const block = explicitBlock(settings);
+    if (block) {
+        process.stderr.write(`local-ai chat: ${BLOCK_HINTS[block]}\n`);
+        return 1;
+    }
+
+    const controller = new AbortController();
+    const onInterrupt = () => controller.abort();
+    process.once('SIGINT', onInterrupt);
+    const write = (chunk: ChatChunk) => {
+        if (values.json) process.stdout.write(`${JSON.stringify(chunk)}\n`);
+        else if (chunk.kind === 'text') process.stdout.write(chunk.text);
+    };
+    try {
+        const timeout = positiveNumber('timeout', values.timeout);
+        const engine = createProvider({
+            setting: { id: provider, baseUrl: values['base-url'], model: values.model ?? '' },
+            apiKey: providerKeyFromEnv(provider, env),
+            idleTimeoutMs: timeout === undefined ? undefined : timeout * 1000,
+        });
+        const messages: ChatMessage[] = values.system ? [{ role: 'system', content: values.system }] : [];
+        messages.push({ role: 'user', content: prompt });
+        const result = await engine.chat({
+            messages,
+            options: { maxTokens: positiveNumber('max-tokens', values['max-tokens']), temperature: positiveNumber('temperature', values.temperature) },
+            onChunk: write,
+            signal: controller.signal,
+        });
+        if (values.json) {
+            process.stdout.write(`${JSON.stringify({ kind: 'result', result })}\n`);
+        } else {
+            process.stdout.write('\n');
+            const { usage, timings } = result;
+            process.stderr.write(
+                `[${result.engine.model} at ${provider}: ${usage.promptTokens} prompt + ${usage.completionTokens} answer tokens, ` +
+                    `first token in ${Math.round(timings.timeToFirstTokenMs)} ms, ${result.finishReason}]\n`,
+            );
+        }
+        return result.finishReason === 'cancelled' ? 130 : 0;
+    } catch (error) {
+        const hint = isLocalAiError(error) && error.data.hint ? `\n${error.data.hint}` : '';
+        process.stderr.write(`local-ai chat: ${error instanceof Error ? error.message : String(error)}${hint}\n`);
+        return 1;
+    } finally {
+        process.off('SIGINT', onInterrupt);
+    }
+}
