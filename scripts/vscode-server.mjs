@@ -14,10 +14,10 @@
 //   node scripts/vscode-server.mjs paths     print where things are
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, renameSync, writeFileSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const CODE_SERVER_VERSION = '4.139.1';
@@ -65,8 +65,8 @@ export async function ensureServer({ log = (line) => console.log(line) } = {}) {
     }
     const started = Date.now();
     log(`[vscode-server] installing code-server ${CODE_SERVER_VERSION} with ${NODE_SPEC} into ${paths.root}`);
+    removeAbandonedStages(paths.root);
     const stage = serverPaths(`${paths.root}.partial-${process.pid}`);
-    rmSync(stage.root, { recursive: true, force: true });
     mkdirSync(stage.root, { recursive: true });
     try {
         await installInto(stage, log);
@@ -88,6 +88,27 @@ export async function ensureServer({ log = (line) => console.log(line) } = {}) {
     }
     log(`[vscode-server] installed in ${Math.round((Date.now() - started) / 1000)} s`);
     return paths;
+}
+
+/** Staging folders of installs whose process is gone (interrupted, killed) are only disk waste. */
+function removeAbandonedStages(root) {
+    const prefix = `${basename(root)}.partial-`;
+    if (!existsSync(dirname(root))) return;
+    for (const name of readdirSync(dirname(root))) {
+        if (!name.startsWith(prefix)) continue;
+        const pid = Number(name.slice(prefix.length));
+        if (pid !== process.pid && isAlive(pid)) continue;
+        rmSync(join(dirname(root), name), { recursive: true, force: true });
+    }
+}
+
+function isAlive(pid) {
+    try {
+        process.kill(pid, 0);
+        return true;
+    } catch (error) {
+        return error.code === 'EPERM';
+    }
 }
 
 /** @param {ReturnType<typeof serverPaths>} stage */

@@ -72,7 +72,7 @@ function tagReporterOutput(): () => void {
 
 function findTestFiles(folder: string): string[] {
     return fs.readdirSync(folder, { recursive: true, encoding: 'utf8' })
-        .filter((name) => name.endsWith('.test.js'))
+        .filter((name) => name.endsWith('.test.js') && !name.split(path.sep).includes('node_modules'))
         .sort()
         .map((name) => path.join(folder, name));
 }
