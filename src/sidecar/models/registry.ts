@@ -18,6 +18,8 @@ import { localEntry, type ResolvedModel, type UserModelResolver } from './userMo
 
 /** What the registry needs from the hardware service (engineer "hardware"), when it exists. */
 export interface FitAdvisor {
+    /** Detects the machine once; the estimates below use its last answer. */
+    report(): Promise<unknown>;
     estimateCatalogFile(entry: ModelEntry, file: ModelFile, contextSize?: number): FitEstimate;
     recommend(models: ModelEntry[]): Recommendation | undefined;
 }
@@ -61,7 +63,7 @@ export class ModelRegistry extends EventEmitter {
     async list(refresh = false): Promise<ModelListResult> {
         if (refresh) this.discovered = undefined;
         const models = await this.entries();
-        const hardware = this.options.hardware?.();
+        const hardware = await this.readyHardware();
         let recommended: Recommendation | undefined;
         if (hardware) {
             for (const entry of models) {
@@ -111,7 +113,8 @@ export class ModelRegistry extends EventEmitter {
         if (file.state === 'installed' && file.path) {
             return { modelId: entry.id, quant: file.quant, path: file.path, downloaded: false, bytesFetched: 0 };
         }
-        const fit = entry.architecture ? safely(() => this.options.hardware?.()?.estimateCatalogFile(entry, file)) : undefined;
+        const hardware = entry.architecture ? await this.readyHardware() : undefined;
+        const fit = hardware ? safely(() => hardware.estimateCatalogFile(entry, file)) : undefined;
         if (fit?.fit === 'none' && !options.force) {
             throw new LocalAiError(ErrorCode.ModelDoesNotFit, `${entry.name} ${file.quant} does not fit this machine: ${fit.reason}`, {
                 needed: fit.ramBytes,
@@ -146,6 +149,19 @@ export class ModelRegistry extends EventEmitter {
         for (const entry of known) for (const file of entry.files) await this.decorate(entry, file, discovered, used);
         const others = discovered.filter((file) => !used.has(file.path)).map((file) => discoveredEntry(file));
         return [...known, ...others];
+    }
+
+    /** The hardware service once it has a report; undefined without one (no fit badges then). */
+    private async readyHardware(): Promise<FitAdvisor | undefined> {
+        const hardware = this.options.hardware?.();
+        if (!hardware) return undefined;
+        try {
+            await hardware.report();
+            return hardware;
+        } catch (error) {
+            this.options.context.log.warn(`No fit estimates: hardware detection failed (${error instanceof Error ? error.message : String(error)}).`);
+            return undefined;
+        }
     }
 
     private discoveredFiles(): Promise<DiscoveredFile[]> {

@@ -4,7 +4,7 @@
  * needs a second read. The caller decides about retries from the thrown TransferError.
  */
 import type { Hash } from 'node:crypto';
-import { createWriteStream, promises as fs } from 'node:fs';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { request, type Dispatcher } from 'undici';
 import type { LocalAiError } from '../../common/errors';
@@ -69,18 +69,36 @@ export async function transferRest(options: TransferOptions, newHash: () => Hash
         throw new TransferError(`the server answered HTTP ${statusCode}`, false, state(), options.refusal(statusCode));
     }
     const rangeStart = statusCode === 206 ? parseRangeStart(headers['content-range']) : 0;
-    if (rangeStart !== offset) {
-        // The server sent the file from byte 0 (or from somewhere else): start over rather than guess.
-        offset = 0;
-        hash = newHash();
-        await fs.truncate(options.partialPath, 0).catch(() => undefined);
+    if (statusCode === 206 && rangeStart !== offset) {
+        await body.dump();
+        throw new TransferError(`the server answered bytes from ${rangeStart} when asked from ${offset}`, true, state());
     }
+    const declared = Number(headers['content-length'] ?? Number.NaN);
+    if (statusCode === 200 && Number.isFinite(declared) && declared !== options.expectedSize) {
+        // A whole-file answer of the wrong length (an empty body from a proxy, an error page) must not
+        // cost us the partial.
+        await body.dump();
+        throw new TransferError(`the server sent ${declared} bytes instead of the file's ${options.expectedSize}`, true, state());
+    }
+    // The server sent the whole file (it ignored the range): start over from byte 0,
+    // but only once bytes actually arrive, so an answer that dies at once keeps the partial.
+    let restart = rangeStart !== offset;
 
-    const output = createWriteStream(options.partialPath, { flags: offset === 0 ? 'w' : 'a' });
-    const outputFailed = new Promise<never>((_, reject) => output.once('error', reject));
-    outputFailed.catch(() => undefined);
+    let output: WriteStream | undefined;
+    let outputFailed: Promise<never> = new Promise<never>(() => undefined);
     try {
         for await (const chunk of body as AsyncIterable<Buffer>) {
+            if (!output) {
+                if (restart) {
+                    offset = 0;
+                    hash = newHash();
+                    restart = false;
+                }
+                output = createWriteStream(options.partialPath, { flags: offset === 0 ? 'w' : 'a' });
+                const opened = output;
+                outputFailed = new Promise<never>((_, reject) => opened.once('error', reject));
+                outputFailed.catch(() => undefined);
+            }
             if (offset + chunk.length > options.expectedSize) {
                 throw new TransferError(
                     `the server sent more than the ${options.expectedSize} bytes the hub listed`,
@@ -98,8 +116,10 @@ export async function transferRest(options: TransferOptions, newHash: () => Hash
         if (options.signal.aborted) throw error;
         throw new TransferError(describeNetworkError(error), true, state());
     } finally {
-        output.end();
-        await Promise.race([once(output, 'close'), outputFailed]);
+        if (output) {
+            output.end();
+            await Promise.race([once(output, 'close'), outputFailed]);
+        }
     }
     if (offset < options.expectedSize) {
         throw new TransferError(`the connection closed after ${offset} of ${options.expectedSize} bytes`, true, state());

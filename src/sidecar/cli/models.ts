@@ -1,0 +1,250 @@
+/**
+ * `local-ai models list|check|download|cleanup|delete`: the model store from a terminal or a script.
+ * Exit codes say what happened, so scripts can react without parsing text (see MODELS_HELP).
+ */
+import { ErrorCode, LocalAiError } from '../../common/errors';
+import type { DownloadProgress } from '../../common/models';
+import { disposeServices, type Services } from '../services';
+import type { CliCommand } from './commands';
+import { createCliServices } from './context';
+
+const MODELS_HELP = `Usage: local-ai models <list|check|download|cleanup|delete> [options]
+
+  list                         every catalog, user and on-disk model with its state and size
+  check    [--model M]         verify installed files: size, then sha256 against the hub's LFS hash
+  download --model M [--quant Q] [--force]
+                               download unless already installed; resumes an interrupted download
+  cleanup                      delete partial downloads no download is using
+  delete   --model M [--quant Q]
+                               delete a downloaded model (every quantization unless --quant)
+
+Options:
+  --model M        catalog id, hf:owner/repo/file.gguf, hf:owner/repo:Q4_K_M, or a .gguf path
+  --quant Q        quantization (default: the model's default)
+  --force          download even when the model does not fit this machine
+  --json           print JSON instead of text
+  --models-dir D   models folder (default: LOCAL_AI_MODELS_PATH, else ~/.local-ai/models)
+  --verbose        log details on stderr
+
+Environment: HF_ENDPOINT (hub mirror), HF_TOKEN (gated models), HTTPS_PROXY, LOCAL_AI_OFFLINE=1.
+
+Exit codes:
+  0  done            1  unexpected error       2  bad usage
+  3  check found a damaged file, or a download arrived corrupted (its bytes were deleted)
+  4  no such model or quantization              5  network or download failure (the partial is kept)
+  6  the hub refused: gated model, token needed  7  not enough disk space (the partial is kept)
+  8  the model does not fit this machine (use --force)   130  interrupted (the partial is kept)
+`;
+
+const EXIT_BY_CODE: Partial<Record<ErrorCode, number>> = {
+    [ErrorCode.ChecksumMismatch]: 3,
+    [ErrorCode.ModelNotFound]: 4,
+    [ErrorCode.ModelNotInstalled]: 4,
+    [ErrorCode.DownloadFailed]: 5,
+    [ErrorCode.NetworkError]: 5,
+    [ErrorCode.Unauthorized]: 6,
+    [ErrorCode.DiskFull]: 7,
+    [ErrorCode.ModelDoesNotFit]: 8,
+    [ErrorCode.InvalidParams]: 2,
+    [ErrorCode.Cancelled]: 130,
+};
+
+interface ModelsArgs {
+    action: string;
+    model?: string;
+    quant?: string;
+    force: boolean;
+    json: boolean;
+    verbose: boolean;
+    modelsDir?: string;
+}
+
+function parseArgs(args: string[]): ModelsArgs | string {
+    const [action, ...rest] = args;
+    const parsed: ModelsArgs = { action: action ?? '', force: false, json: false, verbose: false };
+    for (let i = 0; i < rest.length; i++) {
+        const flag = rest[i];
+        const value = () => {
+            const next = rest[++i];
+            if (next === undefined) throw new Error(`${flag} needs a value`);
+            return next;
+        };
+        try {
+            if (flag === '--model') parsed.model = value();
+            else if (flag === '--quant') parsed.quant = value();
+            else if (flag === '--models-dir') parsed.modelsDir = value();
+            else if (flag === '--force') parsed.force = true;
+            else if (flag === '--json') parsed.json = true;
+            else if (flag === '--verbose') parsed.verbose = true;
+            else if (!flag.startsWith('-') && !parsed.model) parsed.model = flag;
+            else return `unknown option ${flag}`;
+        } catch (error) {
+            return (error as Error).message;
+        }
+    }
+    return parsed;
+}
+
+export const modelsCommand: CliCommand = {
+    summary: 'List, check, download, clean up and delete models',
+    async run(args) {
+        if (args.length === 0 || args.includes('--help') || args.includes('-h')) {
+            process.stdout.write(MODELS_HELP);
+            return args.length === 0 ? 2 : 0;
+        }
+        const parsed = parseArgs(args);
+        if (typeof parsed === 'string') {
+            process.stderr.write(`local-ai models: ${parsed}\n\n${MODELS_HELP}`);
+            return 2;
+        }
+        const action = ACTIONS[parsed.action];
+        if (!action) {
+            process.stderr.write(`local-ai models: unknown action '${parsed.action}'\n\n${MODELS_HELP}`);
+            return 2;
+        }
+        if ((parsed.action === 'download' || parsed.action === 'delete') && !parsed.model) {
+            process.stderr.write(`local-ai models ${parsed.action}: --model is required\n`);
+            return 2;
+        }
+        const services = createCliServices({ modelsDir: parsed.modelsDir, verbose: parsed.verbose });
+        try {
+            return await action(services, parsed);
+        } catch (error) {
+            return reportError(error, parsed.json);
+        } finally {
+            await disposeServices(services);
+        }
+    },
+};
+
+const ACTIONS: Record<string, (s: Services, args: ModelsArgs) => Promise<number>> = {
+    async list(s, args) {
+        const result = await s.models.registry.list(true);
+        if (args.json) return printJson(result);
+        const rows = result.models.flatMap((entry) =>
+            entry.files.map((file) => [
+                entry.id,
+                file.quant,
+                file.state === 'partial' ? `partial ${gb(file.partialBytes ?? 0)}` : file.state,
+                gb(file.sizeBytes),
+                file.fit ? file.fit.fit : '',
+                file.path ?? '',
+            ]),
+        );
+        process.stdout.write(table([['MODEL', 'QUANT', 'STATE', 'SIZE', 'FIT', 'PATH'], ...rows]));
+        process.stdout.write(`\nModels folder: ${result.modelsPath}\n`);
+        if (result.recommended) process.stdout.write(`Recommended here: ${result.recommended.modelId} ${result.recommended.quant} (${result.recommended.reason})\n`);
+        return 0;
+    },
+
+    async check(s, args) {
+        const results = await s.models.maintenance.check(args.model);
+        if (args.json) printJson({ results });
+        else if (results.length === 0) process.stdout.write('No downloaded models to check.\n');
+        else for (const r of results) process.stdout.write(`${r.ok ? 'ok     ' : 'DAMAGED'} ${r.modelId} ${r.quant}  ${r.path}${r.problem ? `\n        ${r.problem}` : ''}\n`);
+        return results.every((r) => r.ok) ? 0 : 3;
+    },
+
+    async download(s, args) {
+        const controller = new AbortController();
+        const interrupt = () => controller.abort();
+        process.once('SIGINT', interrupt);
+        process.once('SIGTERM', interrupt);
+        const progress = progressPrinter(args.json);
+        try {
+            const result = await s.models.registry.download({
+                model: args.model ?? '',
+                quant: args.quant,
+                force: args.force,
+                signal: controller.signal,
+                onProgress: progress.update,
+            });
+            progress.finish();
+            if (args.json) return printJson(result);
+            process.stdout.write(result.downloaded ? `Installed ${result.path} (${gb(result.bytesFetched)} fetched)\n` : `Already installed: ${result.path}\n`);
+            return 0;
+        } finally {
+            progress.finish();
+            process.off('SIGINT', interrupt);
+            process.off('SIGTERM', interrupt);
+        }
+    },
+
+    async cleanup(s, args) {
+        const result = await s.models.maintenance.cleanup();
+        if (args.json) return printJson(result);
+        for (const file of result.removedFiles) process.stdout.write(`removed ${file}\n`);
+        process.stdout.write(`Freed ${gb(result.freedBytes)}.\n`);
+        return 0;
+    },
+
+    async delete(s, args) {
+        const deletedFiles = await s.models.maintenance.delete(args.model ?? '', args.quant);
+        if (args.json) return printJson({ deletedFiles });
+        if (deletedFiles.length === 0) process.stdout.write('Nothing to delete.\n');
+        for (const file of deletedFiles) process.stdout.write(`deleted ${file}\n`);
+        return 0;
+    },
+};
+
+/** A redrawn bar on a terminal; one line per state change (and every 10%) otherwise, for logs. */
+function progressPrinter(json: boolean): { update(p: DownloadProgress): void; finish(): void } {
+    const tty = process.stderr.isTTY && !json;
+    let lastState = '';
+    let lastTenth = -1;
+    let drawn = false;
+    return {
+        update(p) {
+            const fraction = p.totalBytes > 0 ? p.receivedBytes / p.totalBytes : 0;
+            const speed = p.bytesPerSecond > 0 ? `${(p.bytesPerSecond / 1e6).toFixed(1)} MB/s` : '';
+            const eta = p.etaSeconds !== undefined ? `ETA ${formatEta(p.etaSeconds)}` : '';
+            const facts = `${gb(p.receivedBytes)} / ${gb(p.totalBytes)} ${speed} ${eta}`.trim();
+            if (tty) {
+                const width = 30;
+                const filled = Math.round(fraction * width);
+                const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
+                process.stderr.write(`\r\x1b[K${p.name} ${p.quant} ${bar} ${(fraction * 100).toFixed(1)}% ${facts}${p.message ? `  ${p.message}` : ''}`);
+                drawn = true;
+                return;
+            }
+            const tenth = Math.floor(fraction * 10);
+            if (p.state !== lastState || (p.state === 'downloading' && tenth !== lastTenth)) {
+                process.stderr.write(`${p.state} ${p.name} ${p.quant} ${(fraction * 100).toFixed(0)}% ${facts}${p.message ? ` (${p.message})` : ''}\n`);
+                lastState = p.state;
+                lastTenth = tenth;
+            }
+        },
+        finish() {
+            if (drawn) process.stderr.write('\n');
+            drawn = false;
+        },
+    };
+}
+
+function reportError(error: unknown, json: boolean): number {
+    if (!(error instanceof LocalAiError)) throw error;
+    const exit = EXIT_BY_CODE[error.code] ?? 1;
+    if (json) process.stdout.write(`${JSON.stringify({ error: { code: error.code, message: error.message, data: error.data } })}\n`);
+    process.stderr.write(`local-ai: ${error.message}\n`);
+    if (error.data.hint) process.stderr.write(`  ${error.data.hint}\n`);
+    if (error.data.url) process.stderr.write(`  ${error.data.url}\n`);
+    return exit;
+}
+
+function printJson(value: unknown): number {
+    process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+    return 0;
+}
+
+function gb(bytes: number): string {
+    return bytes >= 1e9 ? `${(bytes / 1e9).toFixed(2)} GB` : `${(bytes / 1e6).toFixed(1)} MB`;
+}
+
+function formatEta(seconds: number): string {
+    return seconds >= 3600 ? `${Math.floor(seconds / 3600)}h${Math.floor((seconds % 3600) / 60)}m` : seconds >= 60 ? `${Math.floor(seconds / 60)}m${seconds % 60}s` : `${seconds}s`;
+}
+
+function table(rows: string[][]): string {
+    const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
+    return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd()).join('\n') + '\n';
+}
