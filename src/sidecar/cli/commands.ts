@@ -1,6 +1,7 @@
 /** The table of CLI commands; each command's module owns its arguments and help text. */
 import { chatCommand } from './chat';
 import { fitCommand, hardwareCommand } from './hardware';
+import { modelsCommand } from './models';
 
 export interface CliCommand {
     /** One line for `local-ai --help`. */
@@ -12,6 +13,7 @@ export const commands: Record<string, CliCommand> = {
     hardware: hardwareCommand,
     fit: fitCommand,
     chat: chatCommand,
+    models: modelsCommand,
 };
 
 export function usage(): string {
