@@ -1,5 +1,6 @@
 /** The models domain, built once per sidecar or CLI run: store → hub → downloads → registry → maintenance. */
 import type { SidecarContext } from '../context';
+import type { DiscoveryFolders } from './discovery';
 import { DownloadManager, type DownloadManagerOptions } from './download';
 import { HubClient } from './hub';
 import { ModelMaintenance } from './maintenance';
@@ -19,6 +20,8 @@ export interface ModelServices {
 export interface ModelServicesOptions {
     /** The hardware service, read lazily (it may be built after the models). Default: none (no fit badges). */
     hardware?: () => FitAdvisor | undefined;
+    /** Where to look for GGUF files already on disk. Default: the HF cache, LM Studio, localAi.extraModelFolders. */
+    discoveryFolders?: () => DiscoveryFolders;
     /** Download tuning for tests and benchmarks. Default: the DownloadManager defaults. */
     downloads?: Omit<DownloadManagerOptions, 'context' | 'store' | 'hub'>;
 }
@@ -28,7 +31,7 @@ export function createModelServices(context: SidecarContext, options: ModelServi
     const hub = new HubClient(context);
     const downloads = new DownloadManager({ context, store, hub, ...options.downloads });
     const userModels = new UserModelResolver(hub, store);
-    const registry = new ModelRegistry({ context, store, downloads, userModels, hardware: options.hardware });
+    const registry = new ModelRegistry({ context, store, downloads, userModels, hardware: options.hardware, discoveryFolders: options.discoveryFolders });
     const maintenance = new ModelMaintenance({ store, downloads, registry, hub });
     let disposed = false;
     return {

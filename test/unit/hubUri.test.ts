@@ -1,0 +1,59 @@
+/** Hub references as users type them in settings and on the command line. */
+import { strict as assert } from 'node:assert';
+import { hubFileId, isSafeRelativePath, isSplitPart, parseHubUri, quantFromFileName } from '../../src/sidecar/models/hubUri';
+
+describe('hub URIs', () => {
+    it('parses file references, with folders and revisions', () => {
+        assert.deepEqual(parseHubUri('hf:bartowski/Llama-3.2-3B-Instruct-GGUF/Llama-3.2-3B-Instruct-Q4_K_M.gguf'), {
+            repo: 'bartowski/Llama-3.2-3B-Instruct-GGUF',
+            revision: 'main',
+            file: 'Llama-3.2-3B-Instruct-Q4_K_M.gguf',
+        });
+        assert.deepEqual(parseHubUri('hf:owner/repo@v1.0/sub/dir/model.gguf'), { repo: 'owner/repo', revision: 'v1.0', file: 'sub/dir/model.gguf' });
+    });
+
+    it('parses quantization references, normalising case', () => {
+        assert.deepEqual(parseHubUri('hf:Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF:q4_k_m'), {
+            repo: 'Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF',
+            revision: 'main',
+            quant: 'Q4_K_M',
+        });
+        assert.equal(parseHubUri('hf:owner/repo@dev:Q8_0')?.revision, 'dev');
+    });
+
+    it('accepts links copied from the hub website', () => {
+        assert.deepEqual(parseHubUri('https://huggingface.co/owner/repo/resolve/main/model-Q8_0.gguf?download=true'), {
+            repo: 'owner/repo',
+            revision: 'main',
+            file: 'model-Q8_0.gguf',
+        });
+        assert.equal(parseHubUri('https://huggingface.co/owner/repo/blob/main/a%20b.gguf')?.file, 'a b.gguf');
+    });
+
+    it('rejects what is not a hub reference or would escape the store', () => {
+        assert.equal(parseHubUri('qwen2.5-coder-7b-instruct'), undefined);
+        assert.equal(parseHubUri('/home/me/model.gguf'), undefined);
+        assert.equal(parseHubUri('hf:owner'), undefined);
+        assert.equal(parseHubUri('hf:owner/repo/../../etc/passwd'), undefined);
+        assert.equal(parseHubUri('hf:../repo/file.gguf'), undefined);
+        assert.equal(isSafeRelativePath('a/./b'), false);
+        assert.equal(isSafeRelativePath('a/b.gguf'), true);
+    });
+
+    it('reads the quantization from file names the way the hub names them', () => {
+        assert.equal(quantFromFileName('qwen2.5-coder-1.5b-instruct-q4_k_m.gguf'), 'Q4_K_M');
+        assert.equal(quantFromFileName('Meta-Llama-3.1-8B-Instruct-Q8_0.gguf'), 'Q8_0');
+        assert.equal(quantFromFileName('gemma-2-2b-it-IQ4_XS.gguf'), 'IQ4_XS');
+        assert.equal(quantFromFileName('model.f16.gguf'), 'F16');
+        assert.equal(quantFromFileName('Qwen2.5-7B-Instruct-Q6_K.gguf'), 'Q6_K');
+        assert.equal(quantFromFileName('tokenizer.gguf'), undefined);
+    });
+
+    it('recognises split parts and builds stable ids', () => {
+        assert.equal(isSplitPart('qwen2.5-7b-instruct-q4_k_m-00001-of-00002.gguf'), true);
+        assert.equal(isSplitPart('qwen2.5-7b-instruct-q4_k_m.gguf'), false);
+        assert.equal(hubFileId('o/r', 'f.gguf'), 'hf:o/r/f.gguf');
+        assert.equal(hubFileId('o/r', 'f.gguf', 'dev'), 'hf:o/r@dev/f.gguf');
+        assert.deepEqual(parseHubUri(hubFileId('o/r', 'd/f.gguf', 'dev')), { repo: 'o/r', revision: 'dev', file: 'd/f.gguf' });
+    });
+});
