@@ -4,6 +4,8 @@
  * needs; cancellation closes the connection at the server; the API key never shows in a message.
  */
 import * as assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import * as path from 'node:path';
 import type { ChatChunk, ProviderId } from '../../src/common/chat';
 import { ErrorCode, LocalAiError } from '../../src/common/errors';
 import { SidecarContext, defaultSettings } from '../../src/sidecar/context';
@@ -215,6 +217,48 @@ describe('cloud providers', function () {
             assert.equal(result.fallback?.provider, 'anthropic');
             await mock.whenClosedEarly();
         });
+    });
+});
+
+describe('local-ai chat --provider', function () {
+    this.timeout(60_000);
+    const cli = path.join(process.cwd(), 'dist', 'cli.mjs');
+    const run = (args: string[], env: NodeJS.ProcessEnv) =>
+        new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+            execFile(process.execPath, [cli, 'chat', ...args], { env: { PATH: process.env.PATH, ...env } }, (error, stdout, stderr) =>
+                resolve({ code: error ? Number(error.code) : 0, stdout, stderr }),
+            );
+        });
+
+    it('streams a provider\'s answer with the key from the provider\'s usual variable', async () => {
+        const mock = await startMockProvider({ provider: 'gemini', answer: ['Forty', '-two.'] });
+        try {
+            const result = await run(['What is six times seven?', '--provider', 'gemini', '--base-url', mock.baseUrl, '--model', 'gemini-x'], { GEMINI_API_KEY: KEY });
+            assert.equal(result.code, 0, result.stderr);
+            assert.equal(result.stdout, 'Forty-two.\n');
+            assert.equal(mock.requests[0].apiKey, KEY);
+            assert.match(mock.requests[0].path, /models\/gemini-x:streamGenerateContent\?alt=sse/);
+        } finally {
+            await mock.stop();
+        }
+    });
+
+    it('LOCAL_AI_API_KEY wins; a failure names the provider and not the key; offline sends nothing', async () => {
+        const mock = await startMockProvider({ provider: 'openai-compatible', mode: 'serverError' });
+        try {
+            const args = ['hi', '--provider', 'openai-compatible', '--base-url', mock.baseUrl, '--model', 'team'];
+            const failed = await run(args, { LOCAL_AI_API_KEY: KEY, OPENAI_API_KEY: 'sk-not-for-a-team-server' });
+            assert.equal(failed.code, 1);
+            assert.match(failed.stderr, /OpenAI-compatible server \(team\) failed \(HTTP 500\)/);
+            assert.ok(!failed.stderr.includes(KEY) && !failed.stdout.includes(KEY));
+            assert.equal(mock.requests[0].apiKey, KEY);
+            const offline = await run(args, { LOCAL_AI_API_KEY: KEY, LOCAL_AI_OFFLINE: '1' });
+            assert.equal(offline.code, 1);
+            assert.match(offline.stderr, /Offline/);
+            assert.equal(mock.requests.length, 1);
+        } finally {
+            await mock.stop();
+        }
     });
 });
 

@@ -9,11 +9,13 @@ import { createLocalEngine } from '../engine/index';
 import type { CliCommand } from './commands';
 import { disposeServices } from '../services';
 import { createCliServices } from './context';
+import { runProviderChat } from './providerChat';
 
 const help = `Usage: local-ai chat "PROMPT" --model ID|PATH [options]
 
 Options:
   --model ID|PATH      a model id, hub URI or .gguf path (default: the active model)
+  --provider ID        answer with a cloud or remote provider instead (see: local-ai chat --provider openai --help)
   --system TEXT        a system prompt
   --max-tokens N       stop after N tokens (default: until the model stops)
   --temperature T      sampling temperature (default 0.7)
@@ -81,6 +83,7 @@ export function parseChatArgs(args: string[]): ChatArgs | 'help' {
 }
 
 async function run(args: string[]): Promise<number> {
+    if (args.some((arg) => arg === '--provider' || arg.startsWith('--provider='))) return runProviderChat(args);
     let parsed: ReturnType<typeof parseChatArgs>;
     try {
         parsed = parseChatArgs(args);

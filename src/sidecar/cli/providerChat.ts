@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import type { ChatChunk, ChatMessage, ProviderId } from '../../common/chat';
 import { isLocalAiError } from '../../common/errors';
 import { defaultSettings } from '../context';
-import { createProvider } from '../engine/cloud/index';
+import { createProvider, needsApiKey } from '../engine/cloud/index';
 import { BLOCK_HINTS, explicitBlock } from '../engine/cloud/policy';
 
 const PROVIDERS: ProviderId[] = ['openai', 'anthropic', 'gemini', 'ollama', 'openai-compatible'];
@@ -105,6 +105,11 @@ export async function runProviderChat(args: string[], env: NodeJS.ProcessEnv = p
         return 1;
     }
 
+    const apiKey = providerKeyFromEnv(provider, env);
+    if (!apiKey && needsApiKey(provider)) {
+        process.stderr.write(`local-ai chat: ${provider} needs an API key: set LOCAL_AI_API_KEY or ${KEY_VARIABLES[provider].join(' or ')}.\n`);
+        return 1;
+    }
     const controller = new AbortController();
     const onInterrupt = () => controller.abort();
     process.once('SIGINT', onInterrupt);
@@ -116,7 +121,7 @@ export async function runProviderChat(args: string[], env: NodeJS.ProcessEnv = p
         const timeout = positiveNumber('timeout', values.timeout);
         const engine = createProvider({
             setting: { id: provider, baseUrl: values['base-url'], model: values.model ?? '' },
-            apiKey: providerKeyFromEnv(provider, env),
+            apiKey,
             idleTimeoutMs: timeout === undefined ? undefined : timeout * 1000,
         });
         const messages: ChatMessage[] = values.system ? [{ role: 'system', content: values.system }] : [];

@@ -18,7 +18,7 @@ import type { ChatChunk, ChatResult, FallbackInfo, FallbackReason, ProviderId } 
 import { ErrorCode, LocalAiError } from '../../common/errors';
 import type { FallbackConfirmParams } from '../../common/protocol';
 import type { SidecarContext } from '../context';
-import { createProvider, PROVIDER_NAMES, ProviderFailure } from './cloud/index';
+import { createProvider, needsApiKey, PROVIDER_NAMES, ProviderFailure } from './cloud/index';
 import { BLOCK_HINTS, explicitBlock, fallbackBlock, fallbackReasonFor, reasonMessage, usableProviders, type UsableProvider } from './cloud/policy';
 import type { ChatCall, ChatEngine } from './types';
 
@@ -105,6 +105,10 @@ export class ChatRouter implements ChatEngine {
         const model = call.providerModel ?? configured?.model;
         if (!model) throw new LocalAiError(ErrorCode.InvalidParams, `Which ${PROVIDER_NAMES[provider]} model? None is configured for it.`, { provider });
         const apiKey = this.context.secrets.providerKeys[provider];
+        if (!apiKey && needsApiKey(provider)) {
+            this.client.keyRejected?.(provider);
+            throw new LocalAiError(ErrorCode.Unauthorized, `${PROVIDER_NAMES[provider]} needs an API key.`, { provider, hint: 'Set one with "Local AI: Set Cloud API Key…".' });
+        }
         return this.runChain(call, [{ setting: { id: provider, baseUrl: configured?.baseUrl, model }, apiKey }]);
     }
 
