@@ -23,6 +23,38 @@ const ggmlTypeSizes: Record<number, [number, number]> = {
 const minScalarSize: Record<number, number> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 8: 8, 10: 8, 11: 8, 12: 8 };
 const arrayType = 9;
 const stringType = 8;
+const uint32Type = 4;
+
+/** ggml tensor types llama.cpp knows (0..42, minus those it removed); anything else makes node-llama-cpp throw untyped. */
+const removedGgmlTypes = new Set([4, 5, 31, 32, 33, 36, 37, 38]);
+const isKnownGgmlType = (type: number) => type >= 0 && type <= 42 && !removedGgmlTypes.has(type);
+
+/** llama.cpp's LLAMA_MAX_LAYERS: more blocks abort the process (GGML_ASSERT) or stall the layer loops. */
+const maxBlocks = 512;
+
+/** The item type each tokenizer array must have; llama.cpp reads them without checking. */
+const tokenizerArrayTypes: Record<string, number> = {
+    'tokenizer.ggml.tokens': stringType,
+    'tokenizer.ggml.merges': stringType,
+    'tokenizer.ggml.token_type': 5,
+    'tokenizer.ggml.scores': 6,
+};
+
+/**
+ * Hyperparameters that llama.cpp divides by or loops over; 0 (or an absurd count) aborts the whole
+ * process with GGML_ASSERT instead of failing the load. Per-layer arrays are not checked.
+ */
+const hyperparameterRanges: Record<string, [number, number]> = {
+    block_count: [1, maxBlocks],
+    embedding_length: [1, Number.MAX_SAFE_INTEGER],
+    'attention.head_count': [1, Number.MAX_SAFE_INTEGER],
+    'attention.head_count_kv': [1, Number.MAX_SAFE_INTEGER],
+};
+const typeNames: Record<number, string> = { 4: 'uint32', 5: 'int32', 6: 'float32', 8: 'string', 9: 'array' };
+const typeName = (type: number) => typeNames[type] ?? `type ${type}`;
+const integerTypes: Record<number, (b: Buffer) => number> = {
+    4: (b) => b.readUInt32LE(0), 5: (b) => b.readInt32LE(0), 10: (b) => Number(b.readBigUInt64LE(0)), 11: (b) => Number(b.readBigInt64LE(0)),
+};
 
 class Problem extends Error {}
 
@@ -107,38 +139,79 @@ async function checkStructure(reader: BoundedReader): Promise<void> {
     const tensorCount = await reader.count('the tensor count', Math.floor((reader.remaining - 8) / 25));
     const kvCount = await reader.count('the metadata count', Math.floor(reader.remaining / 13));
     let alignment = 32;
+    const keys = new Set<string>();
+    const integers = new Map<string, number>();
+    let architecture: string | undefined;
     for (let i = 0; i < kvCount; i++) {
         const key = await reader.string(`metadata key ${i}`);
+        if (keys.has(key)) throw new Problem(`the metadata key ${key} appears twice`);
+        keys.add(key);
         const type = await reader.u32(`the type of ${key}`);
-        if (key === 'general.alignment' && type === 4) {
+        if (key === 'general.alignment') {
+            if (type !== uint32Type) throw new Problem(`general.alignment has type ${type}, not uint32`);
             alignment = (await reader.bytes(4, key)).readUInt32LE(0);
             if (alignment === 0 || (alignment & (alignment - 1)) !== 0) throw new Problem(`general.alignment ${alignment} is not a power of two`);
             continue;
         }
+        if (key === 'general.architecture' && type === stringType) {
+            architecture = await reader.string(key);
+            continue;
+        }
+        const readInteger = integerTypes[type];
+        if (readInteger) {
+            integers.set(key, readInteger(await reader.bytes(type === 4 || type === 5 ? 4 : 8, key)));
+            continue;
+        }
+        const expectedItemType = tokenizerArrayTypes[key];
+        if (expectedItemType !== undefined) {
+            const itemType = type === arrayType ? (await reader.bytes(4, `the item type of ${key}`)).readUInt32LE(0) : undefined;
+            if (itemType !== expectedItemType) {
+                const actual = itemType === undefined ? `a single ${typeName(type)}` : `an array of ${typeName(itemType)}`;
+                throw new Problem(`${key} must be an array of ${typeName(expectedItemType)}, not ${actual}`);
+            }
+            reader.position -= 4;
+        }
         await skipValue(reader, type, key);
     }
+    for (const [name, [min, max]] of Object.entries(hyperparameterRanges)) {
+        const value = architecture === undefined ? undefined : integers.get(`${architecture}.${name}`);
+        if (value !== undefined && (value < min || value > max)) {
+            throw new Problem(`${architecture}.${name} is ${value} (${max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `${min} to ${max}`} allowed)`);
+        }
+    }
     const tensors: { name: string; type: number; elements: number; offset: number }[] = [];
+    const names = new Set<string>();
     for (let i = 0; i < tensorCount; i++) {
         const name = await reader.string(`the name of tensor ${i}`);
+        if (names.has(name)) throw new Problem(`two tensors are named ${name}`);
+        names.add(name);
         const nDims = await reader.u32(`the dimensions of ${name}`);
         if (nDims < 1 || nDims > maxDims) throw new Problem(`tensor ${name} has ${nDims} dimensions (1 to ${maxDims} allowed)`);
         let elements = 1;
         for (let d = 0; d < nDims; d++) {
-            elements *= await reader.count(`dimension ${d} of ${name}`, reader.size * 8);
+            const dimension = await reader.count(`dimension ${d} of ${name}`, reader.size * 8);
+            if (dimension === 0) throw new Problem(`dimension ${d} of tensor ${name} is 0`);
+            elements *= dimension;
         }
         if (elements > reader.size * 8) throw new Problem(`tensor ${name} claims ${elements} elements, more than the file can hold`);
         const type = await reader.u32(`the type of ${name}`);
+        if (!isKnownGgmlType(type)) throw new Problem(`tensor ${name} has the unknown ggml type ${type}`);
         const offset = await reader.count(`the data offset of ${name}`, reader.size);
+        if (offset % alignment !== 0) throw new Problem(`the data offset ${offset} of tensor ${name} is not a multiple of the alignment ${alignment}`);
         tensors.push({ name, type, elements, offset });
     }
     const dataStart = Math.ceil(reader.position / alignment) * alignment;
-    for (const tensor of tensors) {
+    let previous: { name: string; end: number } | undefined;
+    for (const tensor of [...tensors].sort((a, b) => a.offset - b.offset)) {
         const sizes = ggmlTypeSizes[tensor.type];
         const bytes = sizes ? Math.ceil(tensor.elements / sizes[0]) * sizes[1] : 0;
         const end = dataStart + tensor.offset + bytes;
         if (end > reader.size) {
             throw new Problem(`the file is truncated: tensor ${tensor.name} needs bytes up to ${end} but the file has ${reader.size}`);
         }
+        // Overlapping tensors alias each other's weights; llama.cpp refuses them only after reading the whole header.
+        if (previous && dataStart + tensor.offset < previous.end) throw new Problem(`tensors ${previous.name} and ${tensor.name} overlap`);
+        if (sizes) previous = { name: tensor.name, end };
     }
 }
 
