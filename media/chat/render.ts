@@ -107,14 +107,15 @@ export function renderTurn(turn: ChatTurn, markdown: MarkdownRenderer, isLast: b
     if (turn.status === 'stopped') node.append(el('div', { class: 'note' }, 'Stopped.'));
     if (turn.error) {
         const action = ERROR_ACTION_LABELS[turn.error.action];
-        const box = el('div', { class: 'error', role: 'alert' });
+        const box = el('div', { class: 'error-box', role: 'alert' });
         box.append(el('span', { class: 'codicon codicon-error', 'aria-hidden': 'true' }), el('span', { class: 'error-text' }, turn.error.message));
         const fix = iconButton({ action: 'error-action', icon: action.icon, title: action.label, label: action.label });
         fix.dataset.errorAction = turn.error.action;
         box.append(fix);
         node.append(box);
     }
-    if (isLast && turn.status !== 'streaming') {
+    // An error brings its own Retry (or the fixing action) instead.
+    if (isLast && turn.status !== 'streaming' && !turn.error) {
         const actions = el('div', { class: 'turn-actions' });
         actions.append(iconButton({ action: 'regenerate', icon: 'refresh', title: 'Regenerate', label: 'Regenerate' }));
         node.append(actions);

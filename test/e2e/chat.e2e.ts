@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import type { FrameLocator, Locator, Page } from 'playwright-core';
 import { benchModel, defaultFixtureDir, ensureFixtureModel } from '../fixtures/gguf/model';
 import { startMockProvider, type MockProvider } from '../fixtures/mockProviders/server';
-import { openWorkbench, runCommand, UI_TIMEOUT_MS, type Workbench } from './workbench';
+import { openWorkbench, runCommand, UI_TIMEOUT_MS, waitForStatusBarItem, type Workbench } from './workbench';
 
 /** A generated model answers slowly on two cores; generous, never asserted. */
 const ANSWER_TIMEOUT_MS = 4 * 60_000;
@@ -103,6 +103,8 @@ describe('Chat in the workbench', function () {
 
     it('streams an answer from the local model into the Chat view, with the engine badge', async () => {
         const { page } = workbench!;
+        // The extension's commands reach the Command Palette once it has activated.
+        await waitForStatusBarItem(page, 'localAi.status');
         await runCommand(page, 'Local AI: Open Chat');
         const chat = chatFrame(page);
         await chat.locator('#question').waitFor({ timeout: UI_TIMEOUT_MS });

@@ -165,6 +165,31 @@ describe('Chat', function () {
         });
     });
 
+    describe('native chat', () => {
+        it('offers the installed local model in VS Code\'s model picker and answers through it', async function () {
+            const lm: Partial<typeof vscode.lm> = vscode.lm;
+            if (typeof lm.registerLanguageModelChatProvider !== 'function') {
+                assert.equal(local.services.chat!.languageModelsRegistered, false);
+                this.skip();
+            }
+            assert.equal(local.services.chat!.languageModelsRegistered, true);
+            let models: vscode.LanguageModelChat[] = [];
+            const deadline = Date.now() + 60_000;
+            // The list follows the settings written in before(): wait for the sidecar to pick them up.
+            while (!models.some((m) => m.name === 'Tiny fixture')) {
+                assert.ok(Date.now() < deadline, `the fixture never appeared; models: ${models.map((m) => m.name).join(', ') || 'none'}`);
+                models = await vscode.lm.selectChatModels({ vendor: 'local-ai' });
+                if (!models.length) await new Promise((resolve) => setTimeout(resolve, 250));
+            }
+            const model = models.find((m) => m.name === 'Tiny fixture')!;
+            assert.ok(model.maxInputTokens > 0);
+            const response = await model.sendRequest([vscode.LanguageModelChatMessage.User('Hello')], {}, new vscode.CancellationTokenSource().token);
+            let text = '';
+            for await (const piece of response.text) text += piece;
+            assert.ok(text.length > 0, 'the local model streamed nothing through the language-model API');
+        });
+    });
+
     describe('edit review', () => {
         it('writes nothing until Accept, then applies the change as a single undo step', async () => {
             const { review } = local.services.chat!;
