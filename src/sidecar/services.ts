@@ -20,6 +20,8 @@ export function createServices(context: SidecarContext): Services {
     const llama = new LlamaRuntime({ log: context.log, gpu: context.settings.gpu });
     const hardware = new HardwareService({ context, llama: () => llama.get() });
     const models = createModelServices(context, { hardware: () => hardware });
+    // Fit badges and the recommendation appear once hardware detection (started by the first list) ends.
+    hardware.on('changed', () => models.registry.emit('changed'));
     return { context, llama, hardware, models };
 }
 

@@ -66,8 +66,6 @@ export async function estimateModel(s: HardwareHandlerServices, params: FitParam
 
 export function registerHardwareHandlers(connection: Connection, s: HardwareHandlerServices): void {
     const log = s.context.log;
-    // Detect now, in the background: the model list's fit badges and recommendation need the report.
-    s.hardware.report().catch((error: unknown) => log.warn(`Hardware detection failed: ${error instanceof Error ? error.message : String(error)}`));
     onRequest(connection, log, HardwareRequest.type, (params) => s.hardware.report(params?.refresh === true));
     onRequest(connection, log, FitRequest.type, (params, signal) => {
         if (!params || typeof params.model !== 'string' || params.model.length === 0) {

@@ -2,6 +2,7 @@
  * The hardware service: what this machine has (or what an injected profile pretends it has), how each
  * model fits it, which model to recommend, and the measurements that keep those estimates honest.
  */
+import { EventEmitter } from 'node:events';
 import type { Llama } from 'node-llama-cpp';
 import type { FitEstimate, HardwareReport } from '../../common/hardware';
 import type { ModelEntry, ModelFile, Recommendation } from '../../common/models';
@@ -22,7 +23,8 @@ export interface HardwareServiceOptions {
     profile?: HardwareProfile;
 }
 
-export class HardwareService {
+/** Emits 'changed' with each new report, so lists that show fit badges can refresh. */
+export class HardwareService extends EventEmitter {
     private current: HardwareReport | undefined;
     private detecting: Promise<HardwareReport> | undefined;
     private readonly profile: HardwareProfile | undefined;
@@ -34,6 +36,7 @@ export class HardwareService {
     private disposed = false;
 
     constructor(private readonly options: HardwareServiceOptions) {
+        super();
         this.profile = options.profile ?? profileFromEnvironment();
         this.measurements = new MeasurementStore(options.context.statePath);
         this.gpuMode = options.context.settings.gpu;
@@ -48,6 +51,7 @@ export class HardwareService {
             (report) => {
                 this.current = report;
                 this.detecting = undefined;
+                if (!this.disposed) this.emit('changed', report);
                 return report;
             },
             (error: unknown) => {
@@ -64,8 +68,8 @@ export class HardwareService {
     }
 
     /**
-     * How a catalog file fits, from the catalog's size and architecture (no I/O). Uses the last report:
-     * await `report()` once before (the model registry does when it lists models).
+     * How a catalog file fits, from the catalog's size and architecture (no I/O). Uses the last report;
+     * before the first one it starts detection, throws, and emits 'changed' when the report is ready.
      */
     estimateCatalogFile(entry: ModelEntry, file: ModelFile, contextSize?: number): FitEstimate {
         const hardware = this.requireReport();
@@ -104,6 +108,7 @@ export class HardwareService {
         if (this.disposed) return;
         this.disposed = true;
         this.options.context.off('settings', this.onSettings);
+        this.removeAllListeners();
     }
 
     private invalidate(): void {
@@ -112,8 +117,10 @@ export class HardwareService {
     }
 
     private requireReport(): HardwareReport {
-        if (!this.current) throw new Error('The hardware report is not ready yet: await HardwareService.report() first.');
-        return this.current;
+        if (this.current) return this.current;
+        // Detection loads llama.cpp (seconds), so it starts on first need rather than at every sidecar start.
+        this.report().catch((error: unknown) => this.options.context.log.warn(`Hardware detection failed: ${error instanceof Error ? error.message : String(error)}`));
+        throw new Error('The hardware report is not ready yet; it is being detected.');
     }
 
     private async detect(): Promise<HardwareReport> {
