@@ -51,7 +51,7 @@ async function main() {
     const serverLog = [];
     const server = await startServer({
         serverDataDir: join(scratch, 'server'),
-        env: { LOCAL_AI_MOCHA_STATS: statsFile, LOCAL_AI_TEST_MODE: '1' },
+        env: { LOCAL_AI_MOCHA_STATS: statsFile },
         onOutput: (line) => {
             serverLog.push(line);
             if (process.env.LOCAL_AI_SERVER_LOG) console.log(`[server] ${line}`);
@@ -63,9 +63,9 @@ async function main() {
         const launched = await launchChromium();
         browser = launched.browser;
         const { page } = launched;
-        const testsEnded = new Promise((resolvePromise) => {
-            page.exposeFunction('codeAutomationExit', (code) => resolvePromise(Number(code)));
-        });
+        let testsEnded;
+        const exitCodePromise = new Promise((resolvePromise) => { testsEnded = resolvePromise; });
+        await page.exposeFunction('codeAutomationExit', (code) => testsEnded(Number(code)));
         await page.exposeFunction('codeAutomationLog', (type, args) => printLog(type, args));
         if (showWorkbenchLog) page.on('pageerror', (error) => console.log(`[page error] ${error.message}`));
 
@@ -83,7 +83,7 @@ async function main() {
         const timedOut = new Promise((resolvePromise) => {
             timer = setTimeout(() => resolvePromise('timeout'), timeoutMs);
         });
-        const outcome = await Promise.race([testsEnded, timedOut]);
+        const outcome = await Promise.race([exitCodePromise, timedOut]);
         clearTimeout(timer);
         if (outcome === 'timeout') {
             console.error(`Extension tests did not finish within ${timeoutMs / 1000} s (LOCAL_AI_EXT_TEST_TIMEOUT).`);
@@ -100,21 +100,30 @@ async function main() {
         await server.stop();
     }
     if (exitCode !== 0 && !existsSync(statsFile)) {
-        // The tests never ran to the end (no tally): say so rather than report 0 failures.
-        console.error('Extension tests did not report results (activation failure, crash or timeout).');
+        // The tests never ran to the end (no tally): a test file that failed to load, an
+        // extension host crash or a timeout. The cause is among the errors the workbench logged.
+        console.error('Extension tests did not report results. Last errors the workbench logged:');
+        console.error(recentErrors.join('\n') || '(none)');
     }
     rmSync(scratch, { recursive: true, force: true });
     return exitCode;
 }
+
+/** Untagged errors, kept to explain a run that ended without results. */
+const recentErrors = [];
 
 /** Prints the tagged test log; the workbench's own log only when asked for. */
 function printLog(type, args) {
     const text = format(...(Array.isArray(args) ? args : [args]));
     if (text.startsWith(TEST_LOG_TAG)) {
         console.log(text.slice(TEST_LOG_TAG.length));
-    } else if (showWorkbenchLog) {
-        console.log(`[workbench ${type}] ${text}`);
+        return;
     }
+    if (type === 'error') {
+        recentErrors.push(text);
+        if (recentErrors.length > 20) recentErrors.shift();
+    }
+    if (showWorkbenchLog) console.log(`[workbench ${type}] ${text}`);
 }
 
 main().then(
