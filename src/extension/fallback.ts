@@ -4,7 +4,7 @@
  * session, and an offer to set a key when a provider refused one.
  */
 import * as vscode from 'vscode';
-import type { ProviderId } from '../common/chat';
+import type { FallbackInfo, ProviderId } from '../common/chat';
 import { FallbackConfirmRequest, FallbackUsedNotification, ProviderKeyRejectedNotification, type FallbackConfirmParams } from '../common/protocol';
 import { PROVIDERS, promptForKey } from './commands/cloud';
 import type { ExtensionServices } from './services';
@@ -19,7 +19,7 @@ export class FallbackPrompts implements vscode.Disposable {
         const { sidecar, secrets } = services;
         this.disposables = [
             sidecar.onRequest(FallbackConfirmRequest.type, (params) => this.confirm(params)),
-            sidecar.onNotification(FallbackUsedNotification.type, (info: { provider: ProviderId; message: string }) => this.firstFallback(info)),
+            sidecar.onNotification(FallbackUsedNotification.type, (info: FallbackInfo) => this.firstFallback(info)),
             sidecar.onNotification(ProviderKeyRejectedNotification.type, ({ provider }: { provider: ProviderId }) => void this.keyRejected(provider)),
             secrets.onDidChange(() => this.keyPrompted.clear()),
         ];
@@ -39,7 +39,7 @@ export class FallbackPrompts implements vscode.Disposable {
         return { allow: choice === send };
     }
 
-    private firstFallback(info: { provider: ProviderId; message: string }): void {
+    private firstFallback(info: FallbackInfo): void {
         if (this.noticeShown) return;
         this.noticeShown = true;
         this.services.log.info(`Fallback to ${info.provider}: ${info.message}`);

@@ -33,7 +33,7 @@ export function fallbackReasonFor(error: unknown, downloading: boolean): Fallbac
 
 /** Plain words for the user: why the local model is not answering. */
 export function reasonMessage(reason: FallbackReason, settings: SidecarSettings, error?: unknown): string {
-    const detail = error instanceof Error ? ` (${error.message})` : '';
+    const detail = error instanceof Error && error.message ? ` (${error.message.replace(/\.$/, '')})` : '';
     switch (reason) {
         case 'noLocalModel':
             return 'No local model is installed yet.';
