@@ -141,10 +141,12 @@ export class ModelRegistry extends EventEmitter {
         const users = await userModels.entries(context.settings.userModels, (message) => context.log.warn(message));
         const known = [...catalog, ...users];
         const covered = new Set(known.flatMap((entry) => entry.files.map((file) => `${entry.repo}/${file.file}`)));
-        for (const { manifest } of await store.listManifests()) {
-            if (!manifest.repo || covered.has(`${manifest.repo}/${manifest.file}`)) continue;
-            covered.add(`${manifest.repo}/${manifest.file}`);
-            known.push(storedEntry(manifest.repo, manifest.file, manifest.revision ?? 'main', manifest.sizeBytes, manifest.sha256));
+        // Files downloaded (or half downloaded) by URI stay listed even when no setting names them.
+        const stored = [...(await store.listManifests()).map(({ manifest }) => manifest), ...(await store.listJournals())];
+        for (const item of stored) {
+            if (!item.repo || covered.has(`${item.repo}/${item.file}`)) continue;
+            covered.add(`${item.repo}/${item.file}`);
+            known.push(storedEntry(item.repo, item.file, item.revision ?? 'main', item.sizeBytes, item.sha256));
         }
         for (const entry of known) for (const file of entry.files) await this.decorate(entry, file, discovered, used);
         const others = discovered.filter((file) => !used.has(file.path)).map((file) => discoveredEntry(file));

@@ -110,6 +110,17 @@ export class ModelStore {
         return (await this.walk()).filter((file) => file.path.endsWith('.partial'));
     }
 
+    /** The journals of unfinished downloads (they name the hub file a partial belongs to). */
+    async listJournals(): Promise<DownloadJournal[]> {
+        const journals: DownloadJournal[] = [];
+        for (const file of await this.walk()) {
+            if (!file.path.endsWith('.partial.json')) continue;
+            const journal = await readJson<DownloadJournal>(file.path);
+            if (journal) journals.push(journal);
+        }
+        return journals;
+    }
+
     /** Every manifest in the store, with the model path it describes. */
     async listManifests(): Promise<{ path: string; manifest: ModelManifest }[]> {
         const found: { path: string; manifest: ModelManifest }[] = [];
