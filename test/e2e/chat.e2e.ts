@@ -108,6 +108,9 @@ describe('Chat in the workbench', function () {
         await runCommand(page, 'Local AI: Open Chat');
         const chat = chatFrame(page);
         await chat.locator('#question').waitFor({ timeout: UI_TIMEOUT_MS });
+        const csp = await chat.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content');
+        assert.match(csp ?? '', /default-src 'none'/);
+        assert.match(csp ?? '', /script-src 'nonce-[^']+'/);
         const answer = await ask(chat, 'Tell me about adding numbers');
         const body = answer.locator('.markdown-body');
         // Streaming: the text is seen growing while the answer is still marked as streaming.

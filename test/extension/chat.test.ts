@@ -6,9 +6,12 @@
  */
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
-import type { ExtensionToWebview, ChatViewState } from '../../src/common/webviewProtocol';
+import { ErrorCode } from '../../src/common/errors';
+import type { ChatViewState, ErrorAction, ExtensionToWebview } from '../../src/common/webviewProtocol';
+import { describeChatError } from '../../src/extension/chat/chatErrors';
 import type { ChatSurface } from '../../src/extension/chat/chatController';
 import type { LocalAiApi } from '../../src/extension/extension';
+import { SidecarError } from '../../src/extension/sidecarClient';
 import { defaultFixtureDir, ensureFixtureModel, tinyModel } from '../fixtures/gguf/model';
 
 const EXTENSION_ID = 'local-ai.local-ai';
@@ -156,6 +159,17 @@ describe('Chat', function () {
             }
         });
 
+        it('turns failures into the action that fixes them', () => {
+            const cases: [Error, ErrorAction][] = [
+                [new SidecarError('The Local AI sidecar is not running; it is being restarted.', ErrorCode.NoEngineAvailable), 'restartSidecar'],
+                [new SidecarError('Model qwen is not installed.', ErrorCode.ModelNotInstalled), 'downloadModel'],
+                [new SidecarError('The prompt is larger than the context.', ErrorCode.ContextOverflow), 'newChat'],
+                [new SidecarError('Key refused.', ErrorCode.Unauthorized), 'setApiKey'],
+                [new Error('socket hang up'), 'retry'],
+            ];
+            for (const [error, action] of cases) assert.equal(describeChatError(error).action, action, error.message);
+        });
+
         it('inserts a code block at the cursor of the editor the user was in', async () => {
             const chat = local.services.chat!;
             const editor = await openSample('first\nlast\n');
@@ -178,8 +192,18 @@ describe('Chat', function () {
             // The list follows the settings written in before(): wait for the sidecar to pick them up.
             while (!models.some((m) => m.name === 'Tiny fixture')) {
                 assert.ok(Date.now() < deadline, `the fixture never appeared; models: ${models.map((m) => m.name).join(', ') || 'none'}`);
+                const changed = new Promise<void>((resolve) => {
+                    const subscription = vscode.lm.onDidChangeChatModels(() => {
+                        subscription.dispose();
+                        resolve();
+                    });
+                    setTimeout(() => {
+                        subscription.dispose();
+                        resolve();
+                    }, 5_000);
+                });
                 models = await vscode.lm.selectChatModels({ vendor: 'local-ai' });
-                if (!models.length) await new Promise((resolve) => setTimeout(resolve, 250));
+                if (!models.some((m) => m.name === 'Tiny fixture')) await changed;
             }
             const model = models.find((m) => m.name === 'Tiny fixture')!;
             assert.ok(model.maxInputTokens > 0);
