@@ -1,0 +1,182 @@
+/**
+ * Downloads through real processes: the `local-ai models` CLI killed with SIGKILL mid-download and run
+ * again, its exit codes, and the real sidecar over JSON-RPC (progress, cancel, resume, list state).
+ */
+import { strict as assert } from 'node:assert';
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { ResponseError } from 'vscode-jsonrpc/node';
+import { ErrorCode } from '../../src/common/errors';
+import type { DownloadProgress } from '../../src/common/models';
+import {
+    CancelDownloadRequest,
+    CheckModelsRequest,
+    DownloadProgressType,
+    DownloadRequest,
+    ModelListRequest,
+    ModelsChangedNotification,
+} from '../../src/common/protocol';
+import { startFakeHub, type FakeHub } from '../fixtures/fakeHub/server';
+import { repoRoot, startSidecar } from '../fixtures/sidecarProcess';
+
+const REPO = 'test/process-GGUF';
+const FILE = 'process-Q4_K_M.gguf';
+const URI = `hf:${REPO}/${FILE}`;
+const SIZE = 8 * 1024 * 1024;
+const STALL_AT = 2 * 1024 * 1024;
+
+const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+/** Polls a condition the code under test makes true (a file reaching a size), with a deadline. */
+async function waitFor(condition: () => boolean, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!condition()) {
+        if (Date.now() > deadline) throw new Error('condition not met in time');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+}
+
+const sizeOf = (file: string) => (existsSync(file) ? statSync(file).size : -1);
+
+interface CliRun {
+    code: number | null;
+    signal: NodeJS.Signals | null;
+    stdout: string;
+    stderr: string;
+}
+
+function cli(args: string[], env: NodeJS.ProcessEnv): { child: ReturnType<typeof spawn>; done: Promise<CliRun> } {
+    const child = spawn(process.execPath, [path.join(repoRoot(), 'dist', 'cli.mjs'), 'models', ...args], { env: { ...process.env, ...env }, stdio: 'pipe' });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const done = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null, stdout, stderr }));
+    return { child, done };
+}
+
+describe('downloads through real processes', function () {
+    this.timeout(120_000);
+    let hub: FakeHub;
+    let data: Buffer;
+    let dir: string;
+    let env: NodeJS.ProcessEnv;
+
+    beforeEach(async () => {
+        data = randomBytes(SIZE);
+        hub = await startFakeHub({
+            files: [
+                { repo: REPO, path: FILE, data },
+                { repo: 'test/gated-GGUF', path: 'gated-Q4_K_M.gguf', data: randomBytes(1024), gatedToken: 'hf_ok' },
+            ],
+        });
+        dir = mkdtempSync(path.join(tmpdir(), 'local-ai-proc-'));
+        const home = mkdtempSync(path.join(tmpdir(), 'local-ai-home-'));
+        env = { HF_ENDPOINT: hub.url, HOME: home, HF_TOKEN: '', LOCAL_AI_MODELS_PATH: '' };
+    });
+
+    afterEach(async () => {
+        await hub.stop();
+    });
+
+    it('the CLI resumes after being killed with SIGKILL mid-download, fetching only the missing bytes', async () => {
+        hub.addFault({ kind: 'stall', afterBytes: STALL_AT });
+        const stalled = once(hub.events, 'stalled');
+        const first = cli(['download', '--model', URI, '--models-dir', dir], env);
+        await stalled;
+        const partial = path.join(dir, REPO, `${FILE}.partial`);
+        await waitFor(() => sizeOf(partial) === STALL_AT);
+        first.child.kill('SIGKILL');
+        assert.equal((await first.done).signal, 'SIGKILL');
+        assert.equal(existsSync(path.join(dir, REPO, FILE)), false, 'nothing installed by the killed process');
+
+        hub.resetCounters();
+        const second = await cli(['download', '--model', URI, '--models-dir', dir], env).done;
+        assert.equal(second.code, 0, second.stderr);
+        assert.match(second.stdout, /Installed/);
+        const cdn = hub.requests.filter((r) => r.port === 'cdn');
+        assert.deepEqual(cdn.map((r) => r.range), [`bytes=${STALL_AT}-`]);
+        assert.equal(hub.bytesServed(), SIZE - STALL_AT, 'only the missing bytes were fetched');
+        assert.equal(sha(readFileSync(path.join(dir, REPO, FILE))), sha(data));
+
+        const check = await cli(['check', '--models-dir', dir, '--json'], env).done;
+        assert.equal(check.code, 0, check.stderr);
+        assert.deepEqual((JSON.parse(check.stdout) as { results: { ok: boolean }[] }).results.map((r) => r.ok), [true]);
+    });
+
+    it('the CLI exit codes say what went wrong', async () => {
+        const gated = await cli(['download', '--model', 'hf:test/gated-GGUF:Q4_K_M', '--models-dir', dir], env).done;
+        assert.equal(gated.code, 6, gated.stderr);
+        assert.match(gated.stderr, /licence/);
+        assert.ok(gated.stderr.includes(`${hub.url}/test/gated-GGUF`), 'prints the licence URL');
+
+        const withToken = await cli(['download', '--model', 'hf:test/gated-GGUF:Q4_K_M', '--models-dir', dir], { ...env, HF_TOKEN: 'hf_ok' }).done;
+        assert.equal(withToken.code, 0, withToken.stderr);
+
+        const missing = await cli(['download', '--model', `hf:${REPO}:Q8_0`, '--models-dir', dir], env).done;
+        assert.equal(missing.code, 4, missing.stderr);
+        assert.match(missing.stderr, /has no Q8_0/);
+
+        hub.addFault({ kind: 'corrupt' });
+        const corrupt = await cli(['download', '--model', URI, '--models-dir', dir], env).done;
+        assert.equal(corrupt.code, 3, corrupt.stderr);
+        assert.equal(existsSync(path.join(dir, REPO, FILE)), false);
+
+        const offline = await cli(['download', '--model', URI, '--models-dir', dir], { ...env, LOCAL_AI_OFFLINE: '1' }).done;
+        assert.equal(offline.code, 5, offline.stderr);
+        assert.equal(await cli(['frobnicate'], env).done.then((r) => r.code), 2);
+    });
+
+    it('the real sidecar streams progress, cancels keeping the partial, lists it, and resumes', async () => {
+        const sidecar = await startSidecar({ settings: { hubEndpoint: hub.url }, modelsPath: dir, env });
+        try {
+            const { connection } = sidecar;
+            let changes = 0;
+            connection.onNotification(ModelsChangedNotification.type, () => changes++);
+            hub.addFault({ kind: 'stall', afterBytes: STALL_AT });
+            const stalled = once(hub.events, 'stalled');
+            const firstProgress: DownloadProgress[] = [];
+            connection.onProgress(DownloadProgressType, 'first', (p) => firstProgress.push(p));
+            const first = connection.sendRequest(DownloadRequest.type, { model: URI, partialResultToken: 'first' });
+            const firstOutcome = first.then(
+                () => assert.fail('the cancelled download resolved'),
+                (error: unknown) => error,
+            );
+            await stalled;
+            const partial = path.join(dir, REPO, `${FILE}.partial`);
+            await waitFor(() => sizeOf(partial) === STALL_AT);
+            assert.deepEqual(await connection.sendRequest(CancelDownloadRequest.type, { model: URI }), { cancelled: true });
+            const error = await firstOutcome;
+            assert.ok(error instanceof ResponseError);
+            assert.equal(error.code, ErrorCode.Cancelled);
+            assert.ok(firstProgress.some((p) => p.state === 'downloading'));
+            assert.equal(sizeOf(partial), STALL_AT, 'the partial is kept');
+
+            const listed = await connection.sendRequest(ModelListRequest.type, {});
+            const entry = listed.models.find((m) => m.id === URI);
+            assert.equal(entry?.files[0].state, 'partial');
+            assert.equal(entry?.files[0].partialBytes, STALL_AT);
+
+            hub.resetCounters();
+            const progress: DownloadProgress[] = [];
+            connection.onProgress(DownloadProgressType, 'second', (p) => progress.push(p));
+            const result = await connection.sendRequest(DownloadRequest.type, { model: URI, partialResultToken: 'second' });
+            assert.equal(result.downloaded, true);
+            assert.equal(result.bytesFetched, SIZE - STALL_AT);
+            assert.equal(hub.bytesServed(), SIZE - STALL_AT);
+            await waitFor(() => progress.some((p) => p.state === 'done'));
+            assert.equal(progress.at(-1)?.receivedBytes, SIZE);
+            assert.ok(sidecar.statuses.some((s) => s.downloads.some((d) => d.modelId === URI)), 'status carried the download');
+            assert.ok(changes > 0, 'models/changed was sent');
+
+            const check = await connection.sendRequest(CheckModelsRequest.type, { model: URI });
+            assert.deepEqual(check.results.map((r) => r.ok), [true]);
+        } finally {
+            await sidecar.stop();
+        }
+    });
+});
