@@ -12,7 +12,8 @@ import { ResponseError } from 'vscode-jsonrpc/node';
 import { ErrorCode } from '../../src/common/errors';
 import type { HardwareReport } from '../../src/common/hardware';
 import { FitRequest, HardwareRequest, type FitResult } from '../../src/common/protocol';
-import { defaultFixtureDir, ensureFixtureModel, tinyModel } from '../fixtures/gguf/model';
+import { startFakeHub } from '../fixtures/fakeHub/server';
+import { benchModel, defaultFixtureDir, ensureFixtureModel, tinyModel } from '../fixtures/gguf/model';
 import { profilePath } from '../fixtures/hardware/profiles';
 import { repoRoot, startSidecar, type SidecarProcess } from '../fixtures/sidecarProcess';
 
@@ -80,6 +81,22 @@ describe('hardware through the real sidecar', function () {
         const byQuant = Object.fromEntries(result.estimates.map((e) => [e.quant, e.estimate.fit]));
         assert.equal(byQuant.Q4_K_M, 'gpu');
         assert.equal(byQuant.Q8_0, 'partial');
+    });
+
+    it('estimates a file on the hub from its header only, without downloading the weights', async () => {
+        const benchPath = ensureFixtureModel(defaultFixtureDir(), benchModel);
+        const size = fs.statSync(benchPath).size;
+        const hub = await startFakeHub({ files: [{ repo: 'test/bench-GGUF', path: 'bench-F16.gguf', filePath: benchPath }] });
+        try {
+            sidecar = await startSidecar({ settings: { hubEndpoint: hub.url }, env: { LOCAL_AI_HARDWARE_PROFILE: profilePath('desktop-8gb-cpu') } });
+            const result = await sidecar.connection.sendRequest(FitRequest.type, { model: 'hf:test/bench-GGUF/bench-F16.gguf', contextSize: 2048 });
+            assert.equal(result.estimates.length, 1);
+            assert.equal(result.estimates[0].estimate.fit, 'cpu');
+            assert.equal(result.estimates[0].estimate.contextSize, 2048);
+            assert.ok(hub.bytesServed() > 0 && hub.bytesServed() < size / 4, `the hub served ${hub.bytesServed()} of ${size} bytes`);
+        } finally {
+            await hub.stop();
+        }
     });
 
     it('answers a fit request without a model with InvalidParams', async () => {

@@ -3,6 +3,7 @@
  * node-llama-cpp can actually use (its backend, prebuilt binaries, drivers it found, VRAM it sees).
  */
 import { createRequire } from 'node:module';
+import * as os from 'node:os';
 import si from 'systeminformation';
 import type { Llama } from 'node-llama-cpp';
 import type { GpuBackend } from '../../common/hardware';
@@ -60,8 +61,10 @@ export async function detectFacts(llama: Llama): Promise<HardwareFacts> {
         getLlamaGpuTypes('supported'),
         llama.gpu === false ? Promise.resolve(undefined) : llama.getVramState(),
     ]);
-    // systeminformation splits "AMD EPYC" into manufacturer and brand; Intel brands already name Intel.
-    const model = (cpu.brand && cpu.manufacturer && !cpu.brand.startsWith(cpu.manufacturer) ? `${cpu.manufacturer} ${cpu.brand}` : cpu.brand || cpu.manufacturer) || 'Unknown CPU';
+    // The OS's own name ("Intel(R) Core(TM) i7-12700H", "Apple M2") is what users recognise and search for;
+    // systeminformation's brand is a trimmed version of it.
+    const siModel = cpu.brand && cpu.manufacturer && !cpu.brand.startsWith(cpu.manufacturer) ? `${cpu.manufacturer} ${cpu.brand}` : cpu.brand || cpu.manufacturer;
+    const model = os.cpus()[0]?.model.trim() || siModel || 'Unknown CPU';
     return {
         os: { platform: osInfo.platform || process.platform, release: osInfo.release || '', arch: osInfo.arch || process.arch, distro: osInfo.distro || undefined },
         cpu: {
