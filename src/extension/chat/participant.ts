@@ -7,6 +7,7 @@ import type { ChatMessage, EngineInfo } from '../../common/chat';
 import { ChatChunkType, ChatRequest } from '../../common/protocol';
 import type { ExtensionServices } from '../services';
 import { describeChatError } from './chatErrors';
+import { ImageLinksOnly } from './imageLinks';
 
 export const PARTICIPANT_ID = 'localAi.local';
 
@@ -27,6 +28,7 @@ interface AnswerOptions {
 async function answer({ services, request, context, stream, token }: AnswerOptions): Promise<vscode.ChatResult> {
     const messages: ChatMessage[] = [...historyMessages(context), { role: 'user', content: [...(await referenceTexts(request.references)), request.prompt].join('\n\n') }];
     let engine: EngineInfo | undefined;
+    const images = new ImageLinksOnly();
     try {
         const result = await services.sidecar.requestWithProgress(
             ChatRequest.type,
@@ -37,12 +39,13 @@ async function answer({ services, request, context, stream, token }: AnswerOptio
                     engine = chunk.engine;
                     stream.progress(`Answering with ${chunk.engine.modelName} (${chunk.engine.device})…`);
                 } else {
-                    stream.markdown(chunk.text);
+                    stream.markdown(images.push(chunk.text));
                 }
             },
             token,
         );
         engine = result.engine;
+        stream.markdown(images.flush());
         if (result.fallback) stream.markdown(`\n\n_${result.fallback.message}_`);
         return { metadata: { engine } };
     } catch (error) {
@@ -83,3 +86,4 @@ async function referenceTexts(references: readonly vscode.ChatPromptReference[])
     }
     return texts;
 }
+
