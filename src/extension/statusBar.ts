@@ -74,6 +74,9 @@ export class StatusBar implements vscode.Disposable {
         if (active && installed.some((choice) => choice.entry.id === active.id)) {
             item.text = `$(hubot) ${active.name} · not loaded`;
             item.tooltip = `Local AI: ${active.name} loads on the first chat. Click to switch models.`;
+        } else if (active) {
+            item.text = `$(hubot) ${active.name} · not downloaded`;
+            item.tooltip = `Local AI: chat is set to ${active.name}, which is not downloaded yet. Click to pick another model or download one.`;
         } else if (installed.length > 0) {
             item.text = '$(hubot) Local AI · pick a model';
             item.tooltip = 'Local AI: models are installed but none is chosen for chat. Click to pick one.';

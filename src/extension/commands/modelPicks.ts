@@ -4,7 +4,7 @@
  */
 import * as vscode from 'vscode';
 import type { ModelEntry, ModelFile } from '../../common/models';
-import { describeFile, fitBadge, preferredFile } from '../views/modelFormat';
+import { describeFile, fitBadge, fitSentence, preferredFile } from '../views/modelFormat';
 import type { ModelChoice, ModelsModel } from '../views/modelsModel';
 import type { ModelNode } from '../views/modelsTree';
 
@@ -47,7 +47,7 @@ export function modelPickItem(model: ModelsModel, entry: ModelEntry, file: Model
     return {
         label: `$(${badge.icon}) ${entry.name}`,
         description: [...marks, describeFile(entry, file)].join(' · '),
-        detail: `${badge.label}${file.fit ? `: ${file.fit.reason}` : ''}`,
+        detail: fitSentence(file.fit),
         choice: { entry, file },
     };
 }
@@ -127,7 +127,7 @@ export async function pickQuantization(model: ModelsModel, entry: ModelEntry): P
         return {
             label: `$(${badge.icon}) ${file.quant}`,
             description: [describeFile({ ...entry, quality: undefined, speed: undefined, parametersB: undefined }, file), ...states].join(' · '),
-            detail: `${badge.label}${file.fit ? `: ${file.fit.reason}` : ''}`,
+            detail: fitSentence(file.fit),
             file,
         };
     });

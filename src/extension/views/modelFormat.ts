@@ -47,11 +47,18 @@ const FIT_BADGES: Record<FitClass | 'unknown', FitBadge> = {
     partial: { icon: 'layers-active', color: 'charts.yellow', label: 'Partly on the GPU' },
     cpu: { icon: 'chip', color: 'charts.blue', label: 'Runs on the CPU' },
     none: { icon: 'circle-slash', color: 'errorForeground', label: 'Does not fit this machine' },
-    unknown: { icon: 'circle-large-outline', color: 'descriptionForeground', label: 'Fit not estimated yet' },
+    unknown: { icon: 'question', color: 'descriptionForeground', label: 'Fit not estimated yet' },
 };
 
 export function fitBadge(fit: FitEstimate | undefined): FitBadge {
     return FIT_BADGES[fit?.fit ?? 'unknown'];
+}
+
+/** The badge's words and the estimate's reason, without saying the same thing twice. */
+export function fitSentence(fit: FitEstimate | undefined): string {
+    const label = fitBadge(fit).label;
+    if (!fit) return label;
+    return fit.reason.toLowerCase().startsWith(label.toLowerCase()) ? fit.reason : `${label}: ${fit.reason}`;
 }
 
 export function fitIcon(fit: FitEstimate | undefined): vscode.ThemeIcon {
@@ -95,7 +102,7 @@ export function modelTooltip(entry: ModelEntry, file: ModelFile | undefined, ext
     for (const line of extra) md.appendMarkdown(`${line}\n\n`);
     const fit = file?.fit;
     const badge = fitBadge(fit);
-    md.appendMarkdown(`$(${badge.icon}) ${badge.label}${fit ? `: ${escape(fit.reason)}` : ''}\n\n`);
+    md.appendMarkdown(`$(${badge.icon}) ${fitSentence(fit)}\n\n`);
     const rows: [string, string][] = [];
     if (fit) {
         rows.push(['RAM needed', formatBytes(fit.ramBytes)]);

@@ -173,6 +173,7 @@ export class ModelsTreeProvider implements vscode.TreeDataProvider<ModelsTreeNod
         } else if (group === 'downloading') {
             item.description = `${this.model.downloads.length}`;
         }
+        item.accessibilityInformation = { label: [GROUP_LABELS[group], item.description].filter(Boolean).join(': ') };
         return item;
     }
 

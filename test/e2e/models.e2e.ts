@@ -1,0 +1,172 @@
+// The model manager as a user meets it, in the real workbench: the Models tree with the recommended
+// model and its fit badge, a download from a (fake, loopback) Hugging Face hub watched in the status
+// bar from percentages to the model's name, switching models from the status bar, and a download
+// cancelled and resumed. Screenshots go to test-results/.
+//
+// The downloads are small generated GGUF files configured as user models (`localAi.models` with hf:
+// URIs served by test/fixtures/fakeHub). A "stall" fault holds each download at a known fraction,
+// so the percentage stays on screen long enough to see and to cancel.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Page } from 'playwright-core';
+import { startFakeHub, type FakeHub } from '../fixtures/fakeHub/server';
+import { defaultFixtureDir, ensureFixtureModel, tinyModel } from '../fixtures/gguf/model';
+import { openLocalAiView, openWorkbench, runCommand, statusBarText, treeRows, UI_TIMEOUT_MS, type Workbench } from './workbench';
+
+const STATUS = '.part.statusbar [id*="localAi.status"]';
+const CODER = { repo: 'local-ai-test/Tiny-Coder-GGUF', path: 'Tiny-Coder-Q8_0.gguf', name: 'Tiny Coder' };
+const CHAT = { repo: 'local-ai-test/Tiny-Chat-GGUF', path: 'Tiny-Chat-Q4_0.gguf', name: 'Tiny Chat' };
+/** Already on disk (found in localAi.extraModelFolders), so there are two models to switch between. */
+const LOCAL_NAME = 'Tiny-Local-F32';
+const FIT_WORDS = /Fits on the GPU|Partly on the GPU|Runs on the CPU|Does not fit this machine/;
+
+async function waitForStatus(page: Page, pattern: RegExp, timeout = UI_TIMEOUT_MS): Promise<string> {
+    const started = Date.now();
+    let text = '';
+    while (Date.now() - started < timeout) {
+        text = await statusBarText(page, 'localAi.status');
+        if (pattern.test(text)) return text;
+        await page.waitForTimeout(200);
+    }
+    throw new Error(`status bar never matched ${pattern}; it says "${text}"`);
+}
+
+async function waitForRow(page: Page, pattern: RegExp): Promise<string> {
+    const started = Date.now();
+    let rows: string[] = [];
+    while (Date.now() - started < UI_TIMEOUT_MS) {
+        rows = await treeRows(page);
+        const row = rows.find((candidate) => pattern.test(candidate));
+        if (row) return row;
+        await page.waitForTimeout(250);
+    }
+    throw new Error(`no side bar row matched ${pattern}; rows: ${rows.join(' | ')}`);
+}
+
+/** Picks a model in the Download Model quick pick by typing its name. */
+async function downloadFromPalette(page: Page, name: string): Promise<void> {
+    await runCommand(page, 'Local AI: Download Model…');
+    const input = page.locator('.quick-input-widget .quick-input-box input');
+    await page.locator('.quick-input-widget .quick-input-title', { hasText: 'Download a model' }).waitFor({ timeout: UI_TIMEOUT_MS });
+    await input.fill(name);
+    await page.locator('.quick-input-widget .monaco-list-row', { hasText: name }).first().waitFor({ timeout: UI_TIMEOUT_MS });
+    await input.press('Enter');
+}
+
+describe('Model manager in the workbench', function () {
+    this.timeout(6 * 60_000);
+    let workbench: Workbench | undefined;
+    let hub: FakeHub | undefined;
+    const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'local-ai-models-e2e-'));
+
+    before(async () => {
+        const fixture = ensureFixtureModel(defaultFixtureDir(), tinyModel);
+        const localFolder = path.join(scratch, 'local');
+        fs.mkdirSync(localFolder, { recursive: true });
+        fs.copyFileSync(fixture, path.join(localFolder, `${LOCAL_NAME}.gguf`));
+        const size = fs.statSync(fixture).size;
+        hub = await startFakeHub({
+            files: [
+                { repo: CODER.repo, path: CODER.path, filePath: fixture },
+                { repo: CHAT.repo, path: CHAT.path, filePath: fixture },
+            ],
+            // Each file stops once at a known point: the downloader's stall timeout then resumes the
+            // Coder by itself, and the Chat download is cancelled there by the test.
+            faults: [
+                { kind: 'stall', path: CODER.path, times: 1, afterBytes: Math.floor(size * 0.42) },
+                { kind: 'stall', path: CHAT.path, times: 1, afterBytes: Math.floor(size * 0.3) },
+            ],
+        });
+        workbench = await openWorkbench({
+            settings: {
+                'localAi.hubEndpoint': hub.url,
+                'localAi.modelsPath': path.join(scratch, 'models'),
+                'localAi.extraModelFolders': [localFolder],
+                // Chat is set to the model the test downloads, so the status bar names it once it is there.
+                'localAi.defaultModel': `hf:${CODER.repo}/${CODER.path}`,
+                'localAi.models': [
+                    { source: `hf:${CODER.repo}/${CODER.path}`, name: CODER.name },
+                    { source: `hf:${CHAT.repo}/${CHAT.path}`, name: CHAT.name },
+                ],
+            },
+        });
+    });
+
+    after(async () => {
+        await workbench?.close();
+        await hub?.stop();
+        fs.rmSync(scratch, { recursive: true, force: true });
+    });
+
+    it('shows the recommended model with its fit badge, and what is installed', async () => {
+        const { page } = workbench!;
+        await openLocalAiView(page);
+        await waitForRow(page, /^Recommended for this machine/);
+        const installedRow = await waitForRow(page, new RegExp(`^${LOCAL_NAME}\\b`));
+        assert.match(installedRow, /F32/);
+        const rows = await treeRows(page);
+        const recommended = rows[rows.findIndex((row) => row.startsWith('Recommended for this machine')) + 1];
+        assert.match(recommended, FIT_WORDS, `recommended row: ${recommended}`);
+        assert.ok(rows.some((row) => /^Catalog/.test(row)), rows.join(' | '));
+        // The badge is an icon on the row, coloured by how it fits.
+        const badge = page.locator('.part.sidebar .monaco-list-row').nth(rows.indexOf(recommended)).locator('.codicon').first();
+        assert.match((await badge.getAttribute('class')) ?? '', /codicon-(rocket|layers-active|chip|circle-slash)/);
+        await workbench!.screenshot('e2e-models-tree');
+        await page.locator('.part.sidebar .monaco-list-row').nth(rows.indexOf(recommended)).hover();
+        await page.locator('.monaco-hover', { hasText: 'RAM needed' }).first().waitFor({ timeout: UI_TIMEOUT_MS });
+        await workbench!.screenshot('e2e-models-tooltip');
+        await page.mouse.move(0, 0);
+    });
+
+    it('downloads a model from the hub, the status bar going from percentages to its name', async () => {
+        const { page } = workbench!;
+        await downloadFromPalette(page, CODER.name);
+        const progress = await waitForStatus(page, new RegExp(`\\d+% · ${CODER.name}`));
+        assert.match(progress, /\d+%/);
+        await waitForRow(page, /^Downloading/);
+        await workbench!.screenshot('e2e-download-progress');
+        // The hub stalls at 42%; the downloader gives up on that connection and resumes by itself.
+        const done = await waitForStatus(page, new RegExp(`^${CODER.name} · (not loaded|CPU|GPU)`), 3 * UI_TIMEOUT_MS);
+        assert.doesNotMatch(done, /%/);
+        await waitForRow(page, new RegExp(`^${CODER.name}, .*active`));
+        await workbench!.screenshot('e2e-download-done');
+    });
+
+    it('switches models from the status bar, with fit badges in the pick', async () => {
+        const { page } = workbench!;
+        await page.locator(STATUS).click();
+        await page.locator('.quick-input-widget .quick-input-title', { hasText: 'Select the model chat uses' }).waitFor({ timeout: UI_TIMEOUT_MS });
+        const localRow = page.locator('.quick-input-widget .monaco-list-row', { hasText: LOCAL_NAME }).first();
+        await localRow.waitFor({ timeout: UI_TIMEOUT_MS });
+        // Files outside the catalog carry no architecture facts, so their badge may say it was not estimated.
+        assert.match(await localRow.innerText(), new RegExp(`${FIT_WORDS.source}|Fit not estimated yet`));
+        await workbench!.screenshot('e2e-switch-model');
+        await localRow.click();
+        const status = await waitForStatus(page, new RegExp(`^${LOCAL_NAME}`), 3 * UI_TIMEOUT_MS);
+        assert.doesNotMatch(status, new RegExp(CODER.name));
+        await workbench!.screenshot('e2e-switched');
+    });
+
+    it('cancels a download, keeps what it fetched, and resumes it from there', async () => {
+        const { page } = workbench!;
+        hub!.resetCounters();
+        await downloadFromPalette(page, CHAT.name);
+        await waitForStatus(page, new RegExp(`\\d+% · ${CHAT.name}`));
+        await runCommand(page, 'Local AI: Cancel Download');
+        await waitForStatus(page, /^(?!.*%)/);
+        await workbench!.screenshot('e2e-download-paused');
+        const fetchedBefore = hub!.bytesServed(CHAT.path);
+        assert.ok(fetchedBefore > 0, 'the first attempt fetched part of the file');
+
+        await downloadFromPalette(page, CHAT.name);
+        // Installed: its row leaves Downloading (where it shows a percentage) for Installed.
+        await waitForRow(page, new RegExp(`^${CHAT.name}, (?!.*%)`));
+        const size = fs.statSync(ensureFixtureModel(defaultFixtureDir(), tinyModel)).size;
+        const resumed = hub!.requests.filter((request) => request.port === 'cdn' && request.url.includes(CHAT.path) && request.range);
+        assert.ok(resumed.some((request) => /bytes=[1-9]\d*-/.test(request.range ?? '')), `a range request resumed the file: ${JSON.stringify(resumed)}`);
+        assert.equal(hub!.bytesServed(CHAT.path), size, 'the resume fetched only what was missing');
+        await workbench!.screenshot('e2e-download-resumed');
+    });
+});
