@@ -188,7 +188,7 @@ export class DownloadManager extends EventEmitter {
                 this.report(download, { state: 'cancelled', message: 'Cancelled; the partial file is kept for a resume.' });
                 throw new LocalAiError(ErrorCode.Cancelled, `Download of ${entry.name} ${file.quant} cancelled; it will resume from where it stopped.`);
             }
-            const reported = error instanceof LocalAiError ? error : new LocalAiError(ErrorCode.DownloadFailed, String(error));
+            const reported = error instanceof LocalAiError ? error : diskFullError(error, this.options.store.paths(repo, file.file).partial) ?? new LocalAiError(ErrorCode.DownloadFailed, String(error));
             this.report(download, { state: 'failed', message: reported.message });
             throw reported;
         }
@@ -340,6 +340,19 @@ export class DownloadManager extends EventEmitter {
         this.slotsInUse--;
         this.waiting.shift()?.();
     }
+}
+
+/**
+ * The disk filling up while bytes are written (another program took the space after the up-front
+ * check) surfaces as a raw ENOSPC from the write stream; it is a full disk, not a network failure.
+ */
+function diskFullError(error: unknown, partial: string): LocalAiError | undefined {
+    const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    if (code !== 'ENOSPC' && code !== 'EDQUOT') return undefined;
+    return new LocalAiError(ErrorCode.DiskFull, `The disk filled up during the download: no space is left in ${path.dirname(partial)}. The partial download is kept; it resumes once space is freed.`, {
+        file: partial,
+        hint: 'Free some space or choose another models folder (localAi.modelsPath); the partial download is kept.',
+    });
 }
 
 async function statfsFree(folder: string): Promise<number> {
