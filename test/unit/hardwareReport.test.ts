@@ -61,6 +61,18 @@ describe('hardware report', () => {
         assert.match(buildReport(driverButNoCuda, 'auto').backend.cpuReason ?? '', /NVIDIA driver 551\.61 is installed, but neither the CUDA libraries/);
     });
 
+    it('takes the GPU from llama.cpp when the OS does not list it (containers)', () => {
+        const container = facts('laptop-16gb-nvidia-6gb');
+        container.gpus = [];
+        container.llama = { ...container.llama, deviceNames: ['NVIDIA GeForce RTX 3060 Laptop GPU'] };
+        const report = buildReport(container, 'auto');
+        assert.equal(report.gpus.length, 1);
+        assert.deepEqual(
+            [report.gpus[0].vendor, report.gpus[0].model, report.gpus[0].usable, report.gpus[0].backend, report.gpus[0].vramTotalBytes],
+            ['NVIDIA', 'NVIDIA GeForce RTX 3060 Laptop GPU', true, 'cuda', 6 * 1024 ** 3],
+        );
+    });
+
     it('counts Apple unified memory as both RAM and VRAM', () => {
         const report = profileReport('apple-m2-16gb');
         assert.equal(report.memory.unified, true);

@@ -52,7 +52,7 @@ function gpuFacts(controller: si.Systeminformation.GraphicsControllerData): GpuF
 /** Reads the real machine. `llama` is the process's one instance, created with the GPU mode from the settings. */
 export async function detectFacts(llama: Llama): Promise<HardwareFacts> {
     const { getLlamaGpuTypes } = await importNodeLlamaCpp();
-    const [cpu, flags, mem, graphics, osInfo, supported, vram] = await Promise.all([
+    const [cpu, flags, mem, graphics, osInfo, supported, vram, deviceNames] = await Promise.all([
         si.cpu(),
         si.cpuFlags(),
         si.mem(),
@@ -60,6 +60,7 @@ export async function detectFacts(llama: Llama): Promise<HardwareFacts> {
         si.osInfo(),
         getLlamaGpuTypes('supported'),
         llama.gpu === false ? Promise.resolve(undefined) : llama.getVramState(),
+        llama.gpu === false ? Promise.resolve([]) : llama.getGpuDeviceNames(),
     ]);
     // The OS's own name ("Intel(R) Core(TM) i7-12700H", "Apple M2") is what users recognise and search for;
     // systeminformation's brand is a trimmed version of it.
@@ -88,6 +89,7 @@ export async function detectFacts(llama: Llama): Promise<HardwareFacts> {
             supported: supported.filter((type): type is GpuBackend => type !== false),
             mathCores: llama.cpuMathCores,
             vram: vram ? { total: vram.total, free: vram.free, unifiedSize: vram.unifiedSize } : undefined,
+            deviceNames,
         },
     };
 }

@@ -33,6 +33,8 @@ export interface HardwareFacts {
         mathCores: number;
         /** VRAM as llama.cpp sees it, when it runs on a GPU. */
         vram?: { total: number; free: number; unifiedSize: number };
+        /** The GPUs llama.cpp drives (`getGpuDeviceNames()`), when it runs on one. */
+        deviceNames?: string[];
     };
 }
 
@@ -91,7 +93,7 @@ export function buildReport(facts: HardwareFacts, mode: GpuMode, detectedAt = ne
         ...facts.llama.supported.filter((backend) => facts.llama.binaries.includes(backend)),
         'cpu',
     ];
-    const gpus = facts.gpus.map((gpu) => describeGpu(gpu, { facts, active, mode, unified }));
+    const gpus = withLlamaDevices(facts, active).map((gpu) => describeGpu(gpu, { facts, active, mode, unified }));
     const physical = facts.cpu.physicalCores || facts.cpu.logicalCores;
     const mathCores = Math.max(1, Math.min(physical, facts.cpu.performanceCores || facts.llama.mathCores || physical));
     return {
@@ -121,6 +123,34 @@ export function buildReport(facts: HardwareFacts, mode: GpuMode, detectedAt = ne
         backend: { active, available, cpuReason: explainCpu(facts, active, mode) },
         detectedAt: detectedAt.toISOString(),
     };
+}
+
+const BACKEND_VENDOR: Record<GpuBackend, string> = { cuda: 'NVIDIA', metal: 'Apple', vulkan: 'Unknown vendor' };
+
+/**
+ * Containers and some VMs hide the PCI bus from systeminformation while llama.cpp still drives a GPU:
+ * then llama.cpp's own device list and VRAM stand in, so the fit estimates use the GPU it really has.
+ */
+function withLlamaDevices(facts: HardwareFacts, active: ComputeBackend): GpuFacts[] {
+    if (active === 'cpu' || facts.gpus.some((gpu) => backendsFor(gpu).includes(active))) return facts.gpus;
+    const names = facts.llama.deviceNames?.length ? facts.llama.deviceNames : ['GPU'];
+    const vram = facts.llama.vram;
+    const vendor = BACKEND_VENDOR[active];
+    return [
+        ...facts.gpus,
+        ...names.map((model, i) => ({
+            vendor: active === 'vulkan' ? vendorOfName(model) ?? vendor : vendor,
+            model,
+            // llama.cpp reports the VRAM of all its devices together.
+            vramTotalBytes: vram ? Math.round(vram.total / names.length) : 0,
+            vramFreeBytes: vram && i === 0 && names.length === 1 ? vram.free : undefined,
+        })),
+    ];
+}
+
+function vendorOfName(name: string): string | undefined {
+    const kind = vendorKind({ vendor: '', model: name });
+    return kind === 'other' ? undefined : { nvidia: 'NVIDIA', amd: 'AMD', intel: 'Intel', apple: 'Apple' }[kind];
 }
 
 interface GpuContext {
