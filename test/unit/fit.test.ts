@@ -105,6 +105,9 @@ describe('fit estimation', () => {
         assert.equal(measured.tokensPerSecond, 7.5);
         assert.equal(measured.ramBytes, 3 * GB);
         assert.match(measured.reason, /Measured here: 7\.5 tokens\/s\.$/);
+        const memoryOnly = estimateFit({ hardware, shape, contextSize: 4096, measurement: { ramBytes: 3 * GB, vramBytes: 0, tokensPerSecond: 0 } });
+        assert.equal(memoryOnly.tokensPerSecond, estimated.tokensPerSecond, 'a load without generation keeps the estimated speed');
+        assert.match(memoryOnly.reason, /Memory measured here\.$/);
     });
 
     it('rejects a malformed hardware profile with the reason', () => {
@@ -183,6 +186,8 @@ describe('HardwareService estimates (injected profile, real GGUF headers)', func
         await first.report();
         assert.equal((await first.estimateFile({ path: tinyPath })).measured, false);
         first.recordMeasurement({ modelPath: tinyPath, ramBytes: 64 * 1024 ** 2, vramBytes: 0, tokensPerSecond: 123 });
+        // A later load that measured memory but no speed yet keeps the speed measured before.
+        first.recordMeasurement({ modelPath: tinyPath, ramBytes: 64 * 1024 ** 2, vramBytes: 0, tokensPerSecond: 0 });
         first.dispose();
         const second = service();
         const fit = await second.estimateFile({ path: tinyPath });

@@ -148,13 +148,18 @@ export function estimateFit({ hardware, shape, contextSize: asked, measurement }
 
 /** A real load beats any formula: use its speed, and never report less memory than it took. */
 function applyMeasurement(estimate: FitEstimate, measurement: Measurement): FitEstimate {
-    const tps = measurement.tokensPerSecond > 0 ? measurement.tokensPerSecond : estimate.tokensPerSecond;
-    return {
-        ...estimate,
+    const memory = {
         ramBytes: Math.max(estimate.ramBytes, measurement.ramBytes),
         vramBytes: Math.max(estimate.vramBytes, measurement.vramBytes),
-        tokensPerSecond: tps,
         measured: true,
+    };
+    // A load without a generation yet measured memory only: keep the estimated speed, and say so.
+    if (!(measurement.tokensPerSecond > 0)) return { ...estimate, ...memory, reason: `${estimate.reason} Memory measured here.` };
+    const tps = measurement.tokensPerSecond;
+    return {
+        ...estimate,
+        ...memory,
+        tokensPerSecond: tps,
         reason: `${estimate.reason.replace(/, about [\d.]+ tokens\/s\.$/, '.')} Measured here: ${formatSpeed(tps)} tokens/s.`,
     };
 }

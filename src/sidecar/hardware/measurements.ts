@@ -47,11 +47,13 @@ export class MeasurementStore {
         return this.records.get(measurementKey(pathOrUrl));
     }
 
+    /** A load measures memory, a generation speed: a record without a speed keeps the last one measured. */
     record(params: RecordMeasurementParams): MeasurementRecord {
+        const previous = this.get(params.modelPath);
         const record: MeasurementRecord = {
             ramBytes: Math.max(0, params.ramBytes),
             vramBytes: Math.max(0, params.vramBytes),
-            tokensPerSecond: Math.max(0, params.tokensPerSecond),
+            tokensPerSecond: params.tokensPerSecond > 0 ? params.tokensPerSecond : previous?.tokensPerSecond ?? 0,
             measuredAt: new Date().toISOString(),
         };
         this.records.set(measurementKey(params.modelPath), record);
