@@ -11,6 +11,8 @@ import { SidecarContext, defaultSettings, type Logger } from './context';
 import { createServices, disposeServices, type Services } from './services';
 import { registerHardwareHandlers } from './hardware/handlers';
 import { registerModelHandlers } from './models/handlers';
+import { registerEngineHandlers } from './engine/handlers';
+import { registerFallbackHandlers } from './engine/cloud/handlers';
 
 const SIDECAR_VERSION = '0.1.0';
 const connection = createConnection(ProposedFeatures.all);
@@ -55,6 +57,8 @@ function registerHandlers(s: Services): void {
     }));
     registerHardwareHandlers(connection, s);
     registerModelHandlers(connection, s);
+    registerEngineHandlers(connection, { context: s.context, local: s.local, router: s.chat });
+    registerFallbackHandlers(connection, s);
 }
 
 connection.onShutdown(async () => {

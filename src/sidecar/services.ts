@@ -3,9 +3,11 @@
  * hardware → model registry and downloads → engine → chat router (local first, then the fallback policy).
  */
 import { SidecarContext } from './context';
+import { createLocalEngine, type LocalEngine } from './engine/index';
 import { LlamaRuntime } from './engine/llama';
 import { HardwareService } from './hardware';
 import { createModelServices, type ModelServices } from './models';
+import { ChatRouter } from './engine/router';
 
 export interface Services {
     context: SidecarContext;
@@ -14,6 +16,10 @@ export interface Services {
     hardware: HardwareService;
     /** Catalog, store, downloads and the registry that merges them (src/sidecar/models). */
     models: ModelServices;
+    /** The local llama.cpp engine (src/sidecar/engine): loads models and answers on this machine. */
+    local: LocalEngine;
+    /** Every chat goes through it: the local engine first, then the fallback policy (src/sidecar/engine/router.ts). */
+    chat: ChatRouter;
 }
 
 export function createServices(context: SidecarContext): Services {
@@ -22,11 +28,18 @@ export function createServices(context: SidecarContext): Services {
     const models = createModelServices(context, { hardware: () => hardware });
     // Fit badges and the recommendation appear once hardware detection (started by the first list) ends.
     hardware.on('changed', () => models.registry.emit('changed'));
-    return { context, llama, hardware, models };
+    const local = createLocalEngine({ context, llama, hardware, models });
+    const chat = new ChatRouter({
+        context,
+        local: local.engine,
+        isDownloading: (model) => (model ? models.downloads.isDownloading(model) : models.downloads.active().length > 0),
+    });
+    return { context, llama, hardware, models, local, chat };
 }
 
 /** Frees what the services hold (models in memory, running downloads); idempotent. */
 export async function disposeServices(services: Services): Promise<void> {
+    await services.local.dispose();
     await services.models.dispose();
     services.hardware.dispose();
     // Last: every model created from the Llama must be freed before it.
