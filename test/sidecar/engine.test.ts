@@ -12,6 +12,7 @@ import type { LoadedModel } from '../../src/common/protocol';
 import { InferenceEngine } from '../../src/sidecar/engine/engine';
 import { LlamaRuntime } from '../../src/sidecar/engine/llama';
 import type { LoadConfigResolver, ModelHostOptions } from '../../src/sidecar/engine/modelHost';
+import { ensureFixtureLora } from '../fixtures/gguf/lora';
 import { writeMalformedFixtures } from '../fixtures/gguf/malformed';
 import { defaultFixtureDir, ensureFixtureModel, tinyModel } from '../fixtures/gguf/model';
 
@@ -147,6 +148,21 @@ describe('inference engine', function () {
         assert.deepEqual(engine.listLoaded().map(m => m.path), [other]);
         assert.deepEqual(await engine.unload(), [other]);
         assert.deepEqual(engine.listLoaded(), []);
+    });
+
+    it('applies a LoRA adapter when the context is created', async () => {
+        const lora = ensureFixtureLora(defaultFixtureDir(), tinyModel);
+        const adapted = createEngine({ resolveModel: async () => ({ modelId: 'tiny+lora', name: 'tiny with adapter', path: modelPath, loras: [{ path: lora, scale: 1 }] }) });
+        try {
+            const messages: ChatMessage[] = [{ role: 'user', content: 'Same question for both.' }];
+            const greedy = { maxTokens: 16, temperature: 0 };
+            const base = await chat(messages, greedy);
+            const withAdapter = await adapted.chat({ messages, options: greedy, signal: new AbortController().signal, onChunk: () => undefined });
+            assert.equal(withAdapter.usage.completionTokens, 16);
+            assert.notEqual(withAdapter.text, base.text);
+        } finally {
+            await adapted.dispose();
+        }
     });
 
     it('unloads an idle model', async () => {

@@ -11,6 +11,7 @@ import { ErrorCode, LocalAiError } from '../../common/errors';
 import type { LoadConfig, ResolvedLoadConfig } from '../../common/hardware';
 import type { LoadedModel } from '../../common/protocol';
 import type { Logger } from '../context';
+import { chatWrapperFor } from './chatWrapper';
 import { validateGgufFile } from './ggufValidator';
 import { importNodeLlamaCpp, LlamaRuntime, safeThreadCount } from './llama';
 import { SequencePool } from './sequencePool';
@@ -241,8 +242,7 @@ export class ModelHost {
             throw new LocalAiError(ErrorCode.LoadFailed, `Could not create a ${config.contextSize}-token context for ${source.name}: ${error instanceof Error ? error.message : String(error)}`, { file: source.path });
         }
 
-        const chatWrapper = lib.resolveChatWrapper(model) ?? new lib.GeneralChatWrapper();
-        if (chatWrapper instanceof lib.GeneralChatWrapper) this.options.log.warn(`${source.name} has no usable chat template; using a generic one.`);
+        const chatWrapper = chatWrapperFor(lib, model, this.options.log);
         const unloading = new AbortController();
         let embedding: Promise<LlamaEmbeddingContext> | undefined;
         const embeddingContextSize = Math.min(context.contextSize, 2048);
