@@ -16,8 +16,12 @@
 // Env:
 //   LOCAL_AI_TEST_ONLY=unit,sidecar   run only these stages (build still runs before tests)
 //   LOCAL_AI_STAGE_TIMEOUT            per-stage limit in ms (default 30 min)
+//   LOCAL_AI_EXIT_GRACE               how long a test process may stay alive after its tests
+//                                     ended, in ms (default 60 s); longer means something it
+//                                     started (a child process, a server, a timer) was never
+//                                     closed: the stage is stopped and counted as failed
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, watch } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +31,7 @@ const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const mochaBin = join(repoRoot, 'node_modules', 'mocha', 'bin', 'mocha.js');
 const reporter = join(repoRoot, 'scripts', 'mocha-tally-reporter.cjs');
 const stageTimeoutMs = Number(process.env.LOCAL_AI_STAGE_TIMEOUT ?? 30 * 60_000);
+const exitGraceMs = Number(process.env.LOCAL_AI_EXIT_GRACE ?? 60_000);
 
 const TEST_STAGES = ['unit', 'sidecar', 'extension', 'e2e'];
 const ALL_STAGES = ['typecheck', 'build', ...TEST_STAGES];
@@ -74,9 +79,15 @@ function header(title) {
 /**
  * Runs a command with the terminal as its output, in its own process group so a timeout
  * ends everything it started.
- * @returns {Promise<number>} exit code; 124 on timeout
+ * @param {string} command
+ * @param {string[]} args
+ * @param {object} [options]
+ * @param {Record<string, string>} [options.env] added to this process's environment
+ * @param {string} [options.resultsFile] once this file appears the tests are over, and the
+ *   process gets LOCAL_AI_EXIT_GRACE to exit before it is stopped; default: none
+ * @returns {Promise<number>} exit code; 124 on timeout or on not exiting after the tests
  */
-function runStep(command, args, { env = {} } = {}) {
+function runStep(command, args, { env = {}, resultsFile } = {}) {
     return new Promise((resolvePromise, reject) => {
         const child = spawn(command, args, {
             cwd: repoRoot,
@@ -85,16 +96,27 @@ function runStep(command, args, { env = {} } = {}) {
             detached: true,
         });
         let timedOut = false;
-        const timer = setTimeout(() => {
+        const stop = (why) => {
             timedOut = true;
-            console.error(`\n${command} ${args.join(' ')}: no result after ${stageTimeoutMs / 1000} s (LOCAL_AI_STAGE_TIMEOUT); stopping it.`);
+            console.error(`\n${why}; stopping it.`);
             try { process.kill(-child.pid, 'SIGKILL'); } catch {}
-        }, stageTimeoutMs);
+        };
+        const timer = setTimeout(() => stop(`No result after ${stageTimeoutMs / 1000} s (LOCAL_AI_STAGE_TIMEOUT)`), stageTimeoutMs);
+        let graceTimer;
+        const watcher = resultsFile && watch(dirname(resultsFile), () => {
+            if (graceTimer || !existsSync(resultsFile)) return;
+            graceTimer = setTimeout(() => stop(`The tests ended but the process is still running ${exitGraceMs / 1000} s later: `
+                + 'a child process, server, socket or timer a test opened was never closed (LOCAL_AI_EXIT_GRACE)'), exitGraceMs);
+        });
         const forward = () => { try { process.kill(-child.pid, 'SIGTERM'); } catch {} };
         process.once('SIGINT', forward);
         child.on('error', reject);
         child.on('exit', (code, signal) => {
             clearTimeout(timer);
+            clearTimeout(graceTimer);
+            watcher?.close();
+            // Whatever the stage left behind in its group (a sidecar, a VS Code server) goes too.
+            try { process.kill(-child.pid, 'SIGKILL'); } catch {}
             process.off('SIGINT', forward);
             resolvePromise(timedOut ? 124 : code ?? (signal ? 128 : 1));
         });
@@ -106,6 +128,7 @@ async function runCounted(command, args, scratch, stage) {
     const statsFile = join(scratch, `${stage}-stats.json`);
     rmSync(statsFile, { force: true });
     const code = await runStep(command, args, {
+        resultsFile: statsFile,
         env: { LOCAL_AI_MOCHA_STATS: statsFile, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --enable-source-maps`.trim() },
     });
     if (!existsSync(statsFile)) {
