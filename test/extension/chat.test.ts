@@ -72,6 +72,29 @@ describe('Chat', function () {
         await config.update('defaultModel', modelPath, vscode.ConfigurationTarget.Global);
         await config.update('threads', 1, vscode.ConfigurationTarget.Global);
         await config.update('contextSize', 1024, vscode.ConfigurationTarget.Global);
+        // Settings reach the sidecar asynchronously; chat only once it lists the fixture as the active model.
+        const deadline = Date.now() + 60_000;
+        for (;;) {
+            await local.services.models.refresh();
+            if (local.services.models.list?.activeModelId === modelPath) break;
+            assert.ok(Date.now() < deadline, `the sidecar never took the settings; active model: ${local.services.models.list?.activeModelId}`);
+            await new Promise<void>((resolve) => {
+                const subscription = local.services.models.onDidChange(() => {
+                    subscription.dispose();
+                    resolve();
+                });
+                setTimeout(() => {
+                    subscription.dispose();
+                    resolve();
+                }, 1_000);
+            });
+        }
+    });
+
+    after(async () => {
+        // Other suites in this extension host expect the settings they started with.
+        const config = vscode.workspace.getConfiguration('localAi');
+        for (const key of ['models', 'defaultModel', 'threads', 'contextSize']) await config.update(key, undefined, vscode.ConfigurationTarget.Global);
     });
 
     afterEach(async () => {
