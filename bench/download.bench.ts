@@ -57,23 +57,39 @@ async function main(): Promise<void> {
     try {
         const ours: number[] = [];
         const curl: number[] = [];
+        // CPU seconds per download: steadier than wall time on a loaded machine.
+        const oursCpu: number[] = [];
+        const curlCpu: number[] = [];
         const curlOut = path.join(dir, 'curl.bin');
         for (let round = 0; round < ROUNDS; round++) {
             // Alternate, so page-cache and CPU-frequency drift hit both sides alike.
             curl.push(seconds(() => {
-                const run = spawnSync('curl', ['-sSfL', '-o', curlOut, `${hub.url}/${REPO}/resolve/main/${FILE}`]);
+                const run = spawnSync('/usr/bin/time', ['-f', '%U %S', 'curl', '-sSfL', '-o', curlOut, `${hub.url}/${REPO}/resolve/main/${FILE}`]);
                 if (run.status !== 0) throw new Error(`curl failed: ${run.stderr.toString()}`);
+                const [user, system] = run.stderr.toString().trim().split('\n').at(-1)!.split(' ').map(Number);
+                curlCpu.push(user + system);
             }));
             rmSync(curlOut, { force: true });
             const context = new SidecarContext({ log, settings: { ...defaultSettings(), hubEndpoint: hub.url }, secrets: { providerKeys: {} }, defaultModelsPath: dir, statePath: dir });
             const models = createModelServices(context, { discoveryFolders: () => ({ huggingFaceCache: dir, lmStudio: [], extra: [] }) });
             await models.maintenance.delete(`hf:${REPO}/${FILE}`).catch(() => undefined);
+            const cpuBefore = process.cpuUsage();
             ours.push(await secondsAsync(() => models.registry.download({ model: `hf:${REPO}/${FILE}` })));
+            const cpu = process.cpuUsage(cpuBefore);
+            oursCpu.push((cpu.user + cpu.system) / 1e6);
             await models.dispose();
         }
         const oursRate = SIZE / 1e6 / median(ours);
         const curlRate = SIZE / 1e6 / median(curl);
         rows.push({ name: 'download 1 GiB from the fake hub (sha256 while writing)', value: oursRate, unit: 'MB/s', baseline: curlRate, target: '≥ 0.9× curl' });
+        rows.push({
+            name: 'client CPU for that download (ratio = curl ÷ ours)',
+            value: median(oursCpu),
+            unit: 'CPU s',
+            baseline: median(curlCpu),
+            ratio: median(curlCpu) / median(oursCpu),
+            target: 'throughput ceiling on an idle multi-core machine, relative to curl',
+        });
 
         const context = new SidecarContext({ log, settings: { ...defaultSettings(), hubEndpoint: hub.url, offline: true }, secrets: { providerKeys: {} }, defaultModelsPath: dir, statePath: dir });
         const models = createModelServices(context, { discoveryFolders: () => ({ huggingFaceCache: dir, lmStudio: [], extra: [] }) });

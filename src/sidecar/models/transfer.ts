@@ -4,10 +4,10 @@
  * needs a second read. The caller decides about retries from the thrown TransferError.
  */
 import type { Hash } from 'node:crypto';
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { once } from 'node:events';
+import { promises as fs } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { request, type Dispatcher } from 'undici';
-import type { LocalAiError } from '../../common/errors';
+import { ErrorCode, LocalAiError } from '../../common/errors';
 
 export interface TransferOptions {
     url: string;
@@ -49,6 +49,12 @@ export class TransferError extends Error {
 }
 
 const MAX_REDIRECTS = 5;
+/** Bytes gathered before one write; large enough that the per-write cost vanishes. */
+const BATCH_BYTES = 1 << 20;
+/** Bytes allowed to wait for the disk before the socket is paused. */
+const MAX_WAITING_BYTES = 16 << 20;
+/** Longest time received bytes wait in memory before they are written. */
+const FLUSH_AFTER_MS = 200;
 
 export async function transferRest(options: TransferOptions, newHash: () => Hash): Promise<TransferOutcome> {
     let { offset, hash } = options;
@@ -84,43 +90,92 @@ export async function transferRest(options: TransferOptions, newHash: () => Hash
     // but only once bytes actually arrive, so an answer that dies at once keeps the partial.
     let restart = rangeStart !== offset;
 
-    let output: WriteStream | undefined;
-    let outputFailed: Promise<never> = new Promise<never>(() => undefined);
+    // Chunks are hashed as they arrive and written in batches off the main thread (FileHandle.writev), so
+    // hashing overlaps the disk writes; the socket is paused while too much is waiting for the disk.
+    let output: FileHandle | undefined;
+    let written: Promise<void> = Promise.resolve();
+    let batch: Buffer[] = [];
+    let batchBytes = 0;
+    let waitingBytes = 0;
+    let failure: unknown;
+    let opening: Promise<void> | undefined;
+    // A slow or stalled stream still reaches the disk soon, so a killed process loses little.
+    let flushTimer: NodeJS.Timeout | undefined;
+    const flush = () => {
+        clearTimeout(flushTimer);
+        flushTimer = undefined;
+        if (batchBytes === 0 || !output) return;
+        const chunks = batch;
+        const bytes = batchBytes;
+        const file = output;
+        batch = [];
+        batchBytes = 0;
+        waitingBytes += bytes;
+        written = written.then(async () => {
+            if (failure === undefined) await file.writev(chunks);
+            waitingBytes -= bytes;
+            if (waitingBytes < MAX_WAITING_BYTES && body.isPaused()) body.resume();
+        });
+        written.catch((error: unknown) => {
+            failure ??= error;
+            body.destroy(error instanceof Error ? error : new Error(String(error)));
+        });
+    };
     try {
-        for await (const chunk of body as AsyncIterable<Buffer>) {
-            if (!output) {
+        await new Promise<void>((resolve, reject) => {
+            body.on('data', (chunk: Buffer) => {
+                if (failure !== undefined) return;
                 if (restart) {
                     offset = 0;
                     hash = newHash();
                     restart = false;
                 }
-                output = createWriteStream(options.partialPath, { flags: offset === 0 ? 'w' : 'a' });
-                const opened = output;
-                outputFailed = new Promise<never>((_, reject) => opened.once('error', reject));
-                outputFailed.catch(() => undefined);
-            }
-            if (offset + chunk.length > options.expectedSize) {
-                throw new TransferError(
-                    `the server sent more than the ${options.expectedSize} bytes the hub listed`,
-                    false,
-                    state(),
-                );
-            }
-            hash.update(chunk);
-            offset += chunk.length;
-            options.onBytes(chunk.length, offset);
-            if (!output.write(chunk)) await Promise.race([once(output, 'drain'), outputFailed]);
-        }
+                if (offset + chunk.length > options.expectedSize) {
+                    failure = new TransferError(`the server sent more than the ${options.expectedSize} bytes the hub listed`, false, state());
+                    body.destroy();
+                    return;
+                }
+                if (!output && !opening) {
+                    body.pause();
+                    const flags = offset === 0 ? 'w' : 'a';
+                    opening = fs.open(options.partialPath, flags).then(
+                        (file) => {
+                            output = file;
+                            flush();
+                            body.resume();
+                        },
+                        (error: unknown) => {
+                            failure ??= error;
+                            body.destroy();
+                        },
+                    );
+                }
+                hash.update(chunk);
+                offset += chunk.length;
+                batch.push(chunk);
+                batchBytes += chunk.length;
+                options.onBytes(chunk.length, offset);
+                if (batchBytes >= BATCH_BYTES) flush();
+                else flushTimer ??= setTimeout(flush, FLUSH_AFTER_MS);
+                if (waitingBytes >= MAX_WAITING_BYTES) body.pause();
+            });
+            body.on('end', resolve);
+            body.on('error', reject);
+            body.on('close', () => (failure !== undefined ? reject(failure) : undefined));
+        });
     } catch (error) {
-        if (error instanceof TransferError) throw error;
+        if (failure instanceof TransferError) throw failure;
+        if (failure !== undefined) throw writeFailure(failure, state());
         if (options.signal.aborted) throw error;
         throw new TransferError(describeNetworkError(error), true, state());
     } finally {
-        if (output) {
-            output.end();
-            await Promise.race([once(output, 'close'), outputFailed]);
-        }
+        // Everything counted in `offset` must be on disk before the caller resumes from it.
+        await opening;
+        flush();
+        await written.catch(() => undefined);
+        await output?.close();
     }
+    if (failure !== undefined) throw failure instanceof TransferError ? failure : writeFailure(failure, state());
     if (offset < options.expectedSize) {
         throw new TransferError(`the connection closed after ${offset} of ${options.expectedSize} bytes`, true, state());
     }
@@ -159,6 +214,16 @@ async function openResponse(options: TransferOptions, offset: number): Promise<D
         }
         return response;
     }
+}
+
+/** A failed write to the partial: a full disk gets its own code, anything else is a plain failure. */
+function writeFailure(error: unknown, outcome: TransferOutcome): TransferError {
+    const code = (error as NodeJS.ErrnoException).code;
+    const refusal =
+        code === 'ENOSPC'
+            ? new LocalAiError(ErrorCode.DiskFull, 'The disk filled up during the download; the partial file is kept.', { hint: 'Free some space, then download again to resume.' })
+            : new LocalAiError(ErrorCode.DownloadFailed, `Could not write the download: ${error instanceof Error ? error.message : String(error)}`);
+    return new TransferError(refusal.message, false, outcome, refusal);
 }
 
 function parseRangeStart(header: string | string[] | undefined): number {
