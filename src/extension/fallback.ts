@@ -27,7 +27,7 @@ export class FallbackPrompts implements vscode.Disposable {
 
     private async confirm(params: FallbackConfirmParams): Promise<{ allow: boolean }> {
         const name = PROVIDERS[params.provider].name;
-        const send = `Send to ${name.split(' (')[0]}`;
+        const send = `Send to ${name}`;
         const choice = await vscode.window.showWarningMessage(
             `${params.message} Send this conversation to ${params.providerModel} at ${name}?`,
             {

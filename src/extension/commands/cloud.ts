@@ -13,7 +13,10 @@ import type { ExtensionServices } from '../services';
 import type { CommandRow } from './index';
 
 interface ProviderFacts {
+    /** Short, for messages. */
     name: string;
+    /** Longer, for the provider pick list. */
+    label?: string;
     /** Suggested model name, editable. */
     model: string;
     /** Where keys are created, for the key prompt. */
@@ -28,7 +31,12 @@ export const PROVIDERS: Record<ProviderId, ProviderFacts> = {
     anthropic: { name: 'Anthropic', model: 'claude-sonnet-4-5', keyPage: 'https://console.anthropic.com/settings/keys', keyRequired: true },
     gemini: { name: 'Google Gemini', model: 'gemini-2.5-flash', keyPage: 'https://aistudio.google.com/apikey', keyRequired: true },
     ollama: { name: 'Ollama', model: 'llama3.2', baseUrl: 'http://127.0.0.1:11434', keyRequired: false },
-    'openai-compatible': { name: 'OpenAI-compatible server (LM Studio, vLLM, llama.cpp server, team GPU server)', model: '', baseUrl: 'http://127.0.0.1:1234/v1', keyRequired: false },
+    'openai-compatible': {
+        name: 'OpenAI-compatible server',
+        label: 'OpenAI-compatible server (LM Studio, vLLM, llama.cpp server, team GPU server)',
+        model: '',         baseUrl: 'http://127.0.0.1:1234/v1',
+        keyRequired: false,
+    },
 };
 
 function isProviderId(value: unknown): value is ProviderId {
@@ -38,7 +46,7 @@ function isProviderId(value: unknown): value is ProviderId {
 async function pickProvider(title: string, candidates: ProviderId[]): Promise<ProviderId | undefined> {
     const configured = new Set(readSidecarSettings().fallback.providers.map((provider) => provider.id));
     const picked = await vscode.window.showQuickPick(
-        candidates.map((id) => ({ label: PROVIDERS[id].name, description: configured.has(id) ? 'configured' : undefined, id })),
+        candidates.map((id) => ({ label: PROVIDERS[id].label ?? PROVIDERS[id].name, description: configured.has(id) ? 'configured' : undefined, id })),
         { title, placeHolder: 'Provider' },
     );
     return picked?.id;
