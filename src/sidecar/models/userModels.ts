@@ -53,6 +53,8 @@ export class UserModelResolver {
         const cached = this.resolved.get(key);
         if (cached) return cached;
         const resolved = ref.file ? await this.hubFile(ref, ref.file, name) : await this.hubQuant(ref, name);
+        // Knowing a repository is gated before downloading lets the editor ask for a token up front.
+        if (!this.hub.isOffline()) resolved.entry.gated = await this.hub.isGated(ref.repo).catch(() => undefined);
         this.resolved.set(key, resolved);
         return resolved;
     }
