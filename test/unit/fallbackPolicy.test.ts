@@ -233,6 +233,20 @@ describe('fallback policy', () => {
         assert.equal(mock.requests.length, 0);
     });
 
+    it('a slow local answer is not aborted when no provider could take over', async () => {
+        const h = harness({
+            reason: 'firstTokenTimeout',
+            configure: (s) => ((s.fallback.mode = 'auto'), (s.fallback.providers = [{ id: 'openai', baseUrl: mock.baseUrl, model: 'gpt' }])),
+        });
+        const controller = new AbortController();
+        const answer = h.router.chat({ messages: [{ role: 'user', content: 'hi' }], onChunk: () => undefined, signal: controller.signal });
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        assert.equal(h.local.abortedWhileWaiting, false, 'still waiting for the local model after the timeout');
+        controller.abort();
+        assert.equal((await answer).engine.kind, 'local');
+        assert.equal(mock.requests.length, 0);
+    });
+
     it('a provider that needs a key and has none is skipped, and the extension is told', async () => {
         const h = harness({
             reason: 'noLocalModel',

@@ -71,8 +71,9 @@ export class ChatRouter implements ChatEngine {
     async chat(call: ChatCall): Promise<ChatResult> {
         if (call.provider) return this.direct(call, call.provider);
         const settings = this.context.settings;
-        const timeoutBlocked = fallbackBlock(settings, 'firstTokenTimeout');
-        const outcome = await this.tryLocal(call, timeoutBlocked ? undefined : settings.fallback.firstTokenTimeoutSeconds * 1000);
+        // Racing the local model only makes sense when a provider could take over: never abort it for nothing.
+        const raceable = !fallbackBlock(settings, 'firstTokenTimeout') && usableProviders(settings, this.context.secrets).usable.length > 0;
+        const outcome = await this.tryLocal(call, raceable ? settings.fallback.firstTokenTimeoutSeconds * 1000 : undefined);
         if (outcome.kind === 'answered') return outcome.result;
         const block = fallbackBlock(this.context.settings, outcome.reason);
         if (block) {
