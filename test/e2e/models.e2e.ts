@@ -114,10 +114,43 @@ describe('Model manager in the workbench', function () {
         const badge = page.locator('.part.sidebar .monaco-list-row').nth(rows.indexOf(recommended)).locator('.codicon').first();
         assert.match((await badge.getAttribute('class')) ?? '', /codicon-(rocket|layers-active|chip|circle-slash)/);
         await workbench!.screenshot('e2e-models-tree');
-        await page.locator('.part.sidebar .monaco-list-row').nth(rows.indexOf(recommended)).hover();
-        await page.locator('.monaco-hover', { hasText: 'RAM needed' }).first().waitFor({ timeout: UI_TIMEOUT_MS });
+        // The hover opens after a delay and only on a fresh mouse-over, so move away and back until it shows.
+        const tooltip = page.locator('.monaco-hover', { hasText: 'RAM needed' }).first();
+        for (let attempt = 0; attempt < 5 && !(await tooltip.isVisible()); attempt++) {
+            await page.mouse.move(700, 400);
+            await page.locator('.part.sidebar .monaco-list-row').nth(rows.indexOf(recommended)).hover();
+            await tooltip.waitFor({ timeout: 5_000 }).catch(() => undefined);
+        }
+        await tooltip.waitFor({ timeout: UI_TIMEOUT_MS });
         await workbench!.screenshot('e2e-models-tooltip');
         await page.mouse.move(0, 0);
+    });
+
+    it('offers on each row the actions that fit its state', async () => {
+        const { page } = workbench!;
+        /** Right-clicks the row `pick` chooses among the side bar rows and reads its context menu. */
+        const menuFor = async (pick: (rows: string[]) => number): Promise<string[]> => {
+            const rows = await treeRows(page);
+            const index = pick(rows);
+            assert.ok(index >= 0, `no such row among: ${rows.join(' | ')}`);
+            await page.locator('.part.sidebar .monaco-list-row').nth(index).click({ button: 'right' });
+            const menu = page.locator('.monaco-menu .action-label');
+            await menu.first().waitFor({ timeout: UI_TIMEOUT_MS });
+            return (await menu.allInnerTexts()).map((label) => label.trim()).filter(Boolean);
+        };
+        const installed = await menuFor((rows) => rows.findIndex((row) => row.startsWith(`${LOCAL_NAME},`)));
+        await workbench!.screenshot('e2e-models-context-menu');
+        await page.keyboard.press('Escape');
+        for (const action of ['Load Model', 'Delete Model', 'Reveal in File Explorer', 'Check Models (Verify Integrity)']) assert.ok(installed.includes(action), `${action} in ${installed.join(', ')}`);
+        assert.ok(!installed.includes('Download Model…'), installed.join(', '));
+        // The recommended catalog model, not downloaded yet: the row right under its group.
+        const available = await menuFor((rows) => {
+            const group = rows.findIndex((row) => row.startsWith('Recommended for this machine'));
+            return group < 0 ? -1 : group + 1;
+        });
+        await page.keyboard.press('Escape');
+        for (const action of ['Download Model…', 'Choose Quantization…', 'Open on Hugging Face']) assert.ok(available.includes(action), `${action} in ${available.join(', ')}`);
+        assert.ok(!available.includes('Delete Model'), available.join(', '));
     });
 
     it('downloads a model from the hub, the status bar going from percentages to its name', async () => {

@@ -35,17 +35,19 @@ export class ModelsModel implements vscode.Disposable {
     private result: ModelListResult | undefined;
     private refreshing: Promise<void> | undefined;
     private refreshAgain = false;
-    private health: StatusParams['health'];
+    private sidecarReady = false;
     private catalogFilterText = '';
     private readonly contextKeys = new Map<string, boolean>();
     /** Why the list could not be read, in plain words; cleared by the next successful read. */
     error: string | undefined;
 
     constructor(private readonly options: ModelsModelOptions) {
-        this.health = options.sidecar.status.health;
         this.disposables.push(
             options.sidecar.onStatus((status) => this.onStatus(status)),
-            options.sidecar.onNotification<void>(ModelsChangedNotification.type, () => void this.refresh()),
+            options.sidecar.onNotification<void>(ModelsChangedNotification.type, () => {
+                // Before 'ready' the next 'ready' refreshes anyway (see onStatus).
+                if (this.sidecarReady) void this.refresh();
+            }),
             vscode.workspace.onDidChangeConfiguration((event) => {
                 if (event.affectsConfiguration('localAi.fallback.providers')) this.changed.fire();
             }),
@@ -162,10 +164,15 @@ export class ModelsModel implements vscode.Disposable {
     }
 
     private onStatus(status: StatusParams): void {
-        const wasReady = this.health === 'ready' || this.health === 'busy';
-        this.health = status.health;
-        // A (re)started sidecar may know other models than the one before it.
-        if (!wasReady && (status.health === 'ready' || status.health === 'busy')) void this.refresh();
+        // Ask only once the sidecar said 'ready' (sent after the client is running): a request while the
+        // language client is still (re)starting would make the client start a second process.
+        if (status.health === 'ready' && !this.sidecarReady) {
+            this.sidecarReady = true;
+            // A (re)started sidecar may know other models than the one before it.
+            void this.refresh();
+        } else if (status.health === 'starting' || status.health === 'error') {
+            this.sidecarReady = false;
+        }
         this.updateContextKey();
         this.changed.fire();
     }
