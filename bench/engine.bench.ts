@@ -10,6 +10,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Llama, LlamaContext, LlamaModel } from 'node-llama-cpp';
+import { CancellationTokenSource } from 'vscode-jsonrpc/node';
 import type { ChatChunk, ChatResult } from '../src/common/chat';
 import { ChatChunkType, ChatRequest, LoadModelRequest, UnloadModelRequest, type LoadedModel } from '../src/common/protocol';
 import { defaultSettings, SidecarContext } from '../src/sidecar/context';
@@ -35,6 +36,7 @@ interface RunFigures {
 
 /** Tokens/s measured the same way on both sides: tokens after the first ÷ time from the first to the last. */
 function figures(started: number, firstAt: number, endedAt: number, tokens: number): RunFigures {
+    if (firstAt === 0) return { ttftMs: runLimitMs, tokensPerSecond: 0 };
     return { ttftMs: firstAt - started, tokensPerSecond: tokens > 1 ? (tokens - 1) / ((endedAt - firstAt) / 1000) : 0 };
 }
 
@@ -53,10 +55,16 @@ async function directRun(context: LlamaContext, prompt: string, maxTokens: numbe
     let lastAt = 0;
     let tokens = 0;
     const started = performance.now();
-    await chat.generateResponse([{ type: 'user', text: prompt }, { type: 'model', response: [] }], {
-        maxTokens, temperature: 0.7, seed: 1, signal: AbortSignal.timeout(runLimitMs), stopOnAbortSignal: true,
-        onToken: chunk => { firstAt ||= performance.now(); lastAt = performance.now(); tokens += chunk.length; },
-    });
+    const limit = AbortSignal.timeout(runLimitMs);
+    try {
+        await chat.generateResponse([{ type: 'user', text: prompt }, { type: 'model', response: [] }], {
+            maxTokens, temperature: 0.7, seed: 1, signal: limit, stopOnAbortSignal: true,
+            onToken: chunk => { firstAt ||= performance.now(); lastAt = performance.now(); tokens += chunk.length; },
+        });
+    } catch (error) {
+        // Stopped while still reading the prompt: no token came out within the limit.
+        if (!limit.aborted) throw error;
+    }
     chat.dispose();
     sequence.dispose();
     return figures(started, firstAt, lastAt, tokens);
@@ -104,6 +112,29 @@ async function compareChat(label: string, llama: Llama, sidecar: SidecarProcess,
         { name: `chat tokens/s, ${label}, via sidecar vs node-llama-cpp directly`, value: tps[0], unit: 'tokens/s', baseline: tps[1], target: '≥ 0.95×' },
         { name: `chat time to first token, ${label}, via sidecar (extra ms in ratio)`, value: ttft[0], unit: 'ms', baseline: ttft[1], ratio: ttft[0] - ttft[1], target: '≤ 15 ms extra' },
     ];
+}
+
+/** From `$/cancelRequest` to the request's answer, mid-generation on the ~100 MB model (target ≤ 100 ms). */
+async function cancelLatency(sidecar: SidecarProcess, modelPath: string): Promise<BenchRow[]> {
+    const samples: number[] = [];
+    for (let i = 0; i < 3; i++) {
+        const token = `bench-cancel-${i}`;
+        const cancel = new CancellationTokenSource();
+        let chunks = 0;
+        let cancelledAt = 0;
+        const subscription = sidecar.connection.onProgress(ChatChunkType, token, (chunk: ChatChunk) => {
+            if (chunk.kind === 'text' && ++chunks === 5) {
+                cancelledAt = performance.now();
+                cancel.cancel();
+            }
+        });
+        await sidecar.connection.sendRequest(ChatRequest.method, {
+            messages: [{ role: 'user', content: `Cancel ${i}: go on and on.` }], model: modelPath, options: { maxTokens: 2000 }, partialResultToken: token,
+        }, cancel.token).catch(() => undefined);
+        samples.push(performance.now() - cancelledAt);
+        subscription.dispose();
+    }
+    return [{ name: 'cancel to answer, ~100 MB model, via sidecar', value: median(samples), unit: 'ms', target: '≤ 100 ms' }];
 }
 
 async function loadTimes(label: string, llama: Llama, modelPath: string): Promise<BenchRow[]> {
@@ -164,15 +195,22 @@ async function main(): Promise<void> {
     const { getLlama, LlamaLogLevel } = await importNodeLlamaCpp();
     const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error });
     // Each section reports as soon as it ends, so a slow machine still yields the figures measured so far.
-    const sidecar = await startSidecar({ settings: { threads, gpu: 'off', contextSize } });
-    try {
-        report(await compareChat('tiny model', llama, sidecar, models['tiny model'], 200));
-        report(await compareChat('~100 MB model', llama, sidecar, models['~100 MB model'], 48));
-    } finally {
-        await sidecar.stop();
+    // LOCAL_AI_BENCH_ENGINE=chat,load,sweep runs only those sections.
+    const sections = process.env.LOCAL_AI_BENCH_ENGINE?.split(',') ?? ['chat', 'load', 'sweep'];
+    if (sections.includes('chat')) {
+        const sidecar = await startSidecar({ settings: { threads, gpu: 'off', contextSize } });
+        try {
+            report(await compareChat('tiny model', llama, sidecar, models['tiny model'], 200));
+            report(await compareChat('~100 MB model', llama, sidecar, models['~100 MB model'], 48));
+            report(await cancelLatency(sidecar, models['~100 MB model']));
+        } finally {
+            await sidecar.stop();
+        }
     }
-    for (const [label, modelPath] of Object.entries(models)) report(await loadTimes(label, llama, modelPath));
-    report(await threadSweep(llama, models['~100 MB model']));
+    if (sections.includes('load')) {
+        for (const [label, modelPath] of Object.entries(models)) report(await loadTimes(label, llama, modelPath));
+    }
+    if (sections.includes('sweep')) report(await threadSweep(llama, models['~100 MB model']));
 }
 
 main().then(() => process.exit(0), (error: unknown) => {
