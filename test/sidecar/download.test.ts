@@ -6,6 +6,8 @@ import { strict as assert } from 'node:assert';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import * as http from 'node:http';
+import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { ErrorCode, LocalAiError } from '../../src/common/errors';
@@ -308,6 +310,22 @@ describe('downloads from the hub (fake hub on loopback)', function () {
         assert.equal(statSync(partialPath(h)).size, kept);
     });
 
+    it('goes through the configured proxy for the hub API and the CDN', async () => {
+        const h = await harness();
+        const proxy = await startProxy();
+        try {
+            h.context.updateSettings({ ...h.context.settings, proxy: proxy.url });
+            const result = await h.models.registry.download({ model: h.uri });
+            assertInstalled(h, result.path);
+            const hubPort = new URL(h.hub.url).port;
+            const cdnPort = new URL(h.hub.cdnUrl).port;
+            assert.ok(proxy.targets.some((t) => t.endsWith(`:${hubPort}`)), `hub through the proxy (${proxy.targets.join(', ')})`);
+            assert.ok(proxy.targets.some((t) => t.endsWith(`:${cdnPort}`)), 'CDN through the proxy');
+        } finally {
+            await proxy.stop();
+        }
+    });
+
     it('offline mode never touches the network', async () => {
         const h = await harness({ offline: true });
         const error = await rejection(h.models.registry.download({ model: h.uri }));
@@ -340,6 +358,49 @@ describe('downloads from the hub (fake hub on loopback)', function () {
         assert.equal(existsSync(partialPath(h)), false);
     });
 });
+
+/** A minimal HTTP proxy (CONNECT tunnels and absolute-form requests) that records where it connected. */
+async function startProxy(): Promise<{ url: string; targets: string[]; stop(): Promise<void> }> {
+    const targets: string[] = [];
+    const sockets = new Set<net.Socket>();
+    const server = http.createServer((req, res) => {
+        const target = new URL(req.url ?? '');
+        targets.push(target.host);
+        const upstream = http.request(target, { method: req.method, headers: req.headers }, (answer) => {
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            answer.pipe(res);
+        });
+        req.pipe(upstream);
+    });
+    server.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
+        targets.push(req.url ?? '');
+        const [host, port] = (req.url ?? '').split(':');
+        const upstream = net.connect(Number(port), host, () => {
+            client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+            upstream.write(head);
+            upstream.pipe(client);
+            client.pipe(upstream);
+        });
+        for (const socket of [client, upstream]) {
+            sockets.add(socket);
+            socket.on('error', () => undefined);
+            socket.on('close', () => sockets.delete(socket));
+        }
+    });
+    server.on('connection', (socket: net.Socket) => {
+        sockets.add(socket);
+        socket.on('close', () => sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return {
+        url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+        targets,
+        stop: async () => {
+            for (const socket of sockets) socket.destroy();
+            await new Promise((resolve) => server.close(resolve));
+        },
+    };
+}
 
 /** Polls a condition the code under test makes true (a file reaching a size), with a deadline. */
 export async function waitFor(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
