@@ -8,8 +8,10 @@
 import * as vscode from 'vscode';
 
 export const PROPOSAL_SCHEME = 'local-ai-proposal';
-/** Context key that shows the Accept/Reject buttons and enables their keybindings. */
+/** Context key that shows the Reject button (and Accept, once the proposal is complete). */
 const PENDING_CONTEXT = 'localAi.inlineChatPending';
+/** Context key set while the proposal is still streaming: Accept waits for the whole answer. */
+const STREAMING_CONTEXT = 'localAi.inlineChatStreaming';
 
 export interface ReviewOptions {
     document: vscode.TextDocument;
@@ -62,6 +64,7 @@ export class EditReview implements vscode.Disposable {
     private readonly disposables: vscode.Disposable[];
     private pending: (PendingEdit & { version: number; replacement: string }) | undefined;
     private counter = 0;
+    private streaming = false;
     private readonly settled = new vscode.EventEmitter<{ accepted: boolean }>();
     /** Fires when the pending edit is accepted or rejected. */
     readonly onDidSettle = this.settled.event;
@@ -93,6 +96,12 @@ export class EditReview implements vscode.Disposable {
         return this.pending;
     }
 
+    /** Marks the proposal as still being written (Accept is offered only once it is complete). */
+    async setStreaming(streaming: boolean): Promise<void> {
+        this.streaming = streaming;
+        await vscode.commands.executeCommand('setContext', STREAMING_CONTEXT, streaming);
+    }
+
     /** Replaces the proposal's text (the whole replacement so far, not a delta). */
     update(replacement: string): void {
         if (!this.pending) return;
@@ -104,6 +113,7 @@ export class EditReview implements vscode.Disposable {
     async accept(): Promise<boolean> {
         const pending = this.pending;
         if (!pending) throw new Error('There is no Local AI edit to accept.');
+        if (this.streaming) throw new Error('The proposal is still being written: wait for it to finish, or Reject it.');
         const { document, range, originalText, replacement } = pending;
         if (document.version !== pending.version && document.getText(range) !== originalText) {
             throw new Error(`${vscode.workspace.asRelativePath(document.uri)} changed since the edit was proposed; reject it and ask again.`);

@@ -48,6 +48,7 @@ export class InlineChat {
         const cancel = new vscode.CancellationTokenSource();
         this.running = cancel;
         await this.review.begin({ document, range, title: `Inline Chat: ${instruction.slice(0, 40)}` });
+        await this.review.setStreaming(true);
         let text = '';
         try {
             await vscode.window.withProgress(
@@ -78,6 +79,7 @@ export class InlineChat {
         } finally {
             if (this.running === cancel) this.running = undefined;
             cancel.dispose();
+            await this.review.setStreaming(false);
         }
         if (cancel.token.isCancellationRequested) {
             await this.review.reject();
