@@ -118,7 +118,7 @@ describe('downloads through real processes', function () {
         assert.equal(withToken.code, 0, withToken.stderr);
 
         const missing = await cli(['download', '--model', `hf:${REPO}:Q8_0`, '--models-dir', dir], env).done;
-        assert.equal(missing.code, 4, missing.stderr);
+        assert.equal(missing.code, 4, `stdout: ${missing.stdout}\nstderr: ${missing.stderr}`);
         assert.match(missing.stderr, /has no Q8_0/);
 
         hub.addFault({ kind: 'corrupt' });
