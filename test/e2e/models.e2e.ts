@@ -177,8 +177,10 @@ describe('Model manager in the workbench', function () {
         assert.match(await localRow.innerText(), new RegExp(`${FIT_WORDS.source}|Fit not estimated yet`));
         await workbench!.screenshot('e2e-switch-model');
         await localRow.click();
-        const status = await waitForStatus(page, new RegExp(`^${LOCAL_NAME}`), 3 * UI_TIMEOUT_MS);
+        // Picking a model makes it the chat model and loads it: the status bar names it with its engine.
+        const status = await waitForStatus(page, new RegExp(`^${LOCAL_NAME} · (CPU|GPU)`), 3 * UI_TIMEOUT_MS);
         assert.doesNotMatch(status, new RegExp(CODER.name));
+        await waitForRow(page, new RegExp(`^${LOCAL_NAME}, ● active`));
         await workbench!.screenshot('e2e-switched');
     });
 
