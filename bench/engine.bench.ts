@@ -26,7 +26,7 @@ const threads = 1;
 const contextSize = 1024;
 /** The sidecar's default number of parallel sequences, so both sides allocate the same context. */
 const sequences = 2;
-const runs = 5;
+const runs = 8;
 const silent = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined };
 
 interface RunFigures {
@@ -95,13 +95,19 @@ async function compareChat(label: string, llama: Llama, sidecar: SidecarProcess,
     await sidecar.connection.sendRequest(LoadModelRequest.method, { model: modelPath });
     const direct: RunFigures[] = [];
     const viaSidecar: RunFigures[] = [];
-    // Warm both paths once, then alternate so drifting machine load hits both alike.
+    // Warm both paths once, then interleave them, swapping which goes first: whichever ran second
+    // measured consistently slower on the loaded shared machine, whatever it was.
     await directRun(context, 'Warm up.', 8);
     await sidecarRun(sidecar, modelPath, 'Warm up.', 8);
     for (let i = 0; i < runs; i++) {
         const prompt = `Run ${i}: write a short story about a lighthouse keeper.`;
-        direct.push(await directRun(context, prompt, maxTokens));
-        viaSidecar.push(await sidecarRun(sidecar, modelPath, prompt, maxTokens));
+        if (i % 2 === 0) {
+            direct.push(await directRun(context, prompt, maxTokens));
+            viaSidecar.push(await sidecarRun(sidecar, modelPath, prompt, maxTokens));
+        } else {
+            viaSidecar.push(await sidecarRun(sidecar, modelPath, prompt, maxTokens));
+            direct.push(await directRun(context, prompt, maxTokens));
+        }
         progress(`${label} run ${i}: direct ${direct[i].tokensPerSecond.toFixed(1)} tokens/s, TTFT ${direct[i].ttftMs.toFixed(1)} ms; sidecar ${viaSidecar[i].tokensPerSecond.toFixed(1)} tokens/s, TTFT ${viaSidecar[i].ttftMs.toFixed(1)} ms`);
     }
     await context.dispose();
