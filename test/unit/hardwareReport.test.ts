@@ -28,7 +28,9 @@ describe('hardware report', () => {
         const nvidia = report.gpus.find((gpu) => gpu.vendor === 'NVIDIA')!;
         assert.equal(nvidia.usable, true);
         assert.equal(nvidia.backend, 'cuda');
-        assert.equal(report.gpus.find((gpu) => gpu.vendor.startsWith('Intel'))!.usable, false);
+        const integrated = report.gpus.find((gpu) => gpu.vendor.startsWith('Intel'))!;
+        assert.equal(integrated.usable, false);
+        assert.equal(integrated.unusableReason, 'llama.cpp uses the CUDA GPU instead');
         assert.equal(report.backend.cpuReason, undefined);
         assert.equal(report.cpu.mathCores, 6, 'performance cores only');
     });

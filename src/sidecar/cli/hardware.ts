@@ -46,7 +46,7 @@ export function formatReportTable(report: HardwareReport): string {
     const rows: [string, string][] = [
         ['OS', `${os.distro ?? os.platform} ${os.release} (${os.platform}, ${os.arch})`],
         ['CPU', `${cpu.model}: ${cpu.physicalCores} physical / ${cpu.logicalCores} logical cores, SIMD ${simd}`],
-        ['Threads', `${autoThreads(report)} (auto: one per physical core)`],
+        ['Threads', `${autoThreads(report)} (auto: one per physical${cpu.mathCores < cpu.physicalCores ? ' performance' : ''} core)`],
         ['Memory', `${formatBytes(memory.totalBytes)} total, ${formatBytes(memory.freeBytes)} free${memory.unified ? ', unified with the GPU' : ''}`],
         ['Swap', memory.swapTotalBytes > 0 ? `${formatBytes(memory.swapTotalBytes)} total, ${formatBytes(memory.swapFreeBytes)} free` : 'none'],
         ['Bandwidth', `about ${Math.round(memory.bandwidthBytesPerSecond / 1e9)} GB/s (estimated)`],

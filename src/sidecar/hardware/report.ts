@@ -175,7 +175,13 @@ function describeGpu(gpu: GpuFacts, { facts, active, unified }: GpuContext): Gpu
         backend,
         usable,
     };
-    if (!usable) info.unusableReason = isVirtualAdapter(gpu) ? 'a virtual display adapter with no compute support' : 'llama.cpp runs on the CPU (see the reason above)';
+    if (!usable) {
+        info.unusableReason = isVirtualAdapter(gpu)
+            ? 'a virtual display adapter with no compute support'
+            : active === 'cpu'
+              ? 'llama.cpp runs on the CPU (the report says why)'
+              : `llama.cpp uses the ${active === 'metal' ? 'Metal' : active.toUpperCase()} GPU instead`;
+    }
     return info;
 }
 
