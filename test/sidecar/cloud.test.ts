@@ -4,8 +4,12 @@
  * needs; cancellation closes the connection at the server; the API key never shows in a message.
  */
 import * as assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import * as readline from 'node:readline';
 import type { ChatChunk, ProviderId } from '../../src/common/chat';
 import { ErrorCode, LocalAiError } from '../../src/common/errors';
 import { SidecarContext, defaultSettings } from '../../src/sidecar/context';
@@ -230,16 +234,22 @@ describe('local-ai chat --provider', function () {
             );
         });
 
-    it('streams a provider\'s answer with the key from the provider\'s usual variable', async () => {
-        const mock = await startMockProvider({ provider: 'gemini', answer: ['Forty', '-two.'] });
+    it('streams a provider\'s answer with the key from the provider\'s usual variable (mock run as its own process)', async () => {
+        const requestsFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'local-ai-mock-')), 'requests.jsonl');
+        const server = spawn(process.execPath, [path.join(process.cwd(), 'dist', 'test', 'fixtures', 'mockProviders', 'server.cli.mjs'), '--provider', 'gemini', '--answer', 'Forty two.', '--requests', requestsFile]);
         try {
-            const result = await run(['What is six times seven?', '--provider', 'gemini', '--base-url', mock.baseUrl, '--model', 'gemini-x'], { GEMINI_API_KEY: KEY });
+            const [line] = (await once(readline.createInterface({ input: server.stdout! }), 'line')) as [string];
+            const { baseUrl } = JSON.parse(line) as { baseUrl: string };
+            const result = await run(['What is six times seven?', '--provider', 'gemini', '--base-url', baseUrl, '--model', 'gemini-x'], { GEMINI_API_KEY: KEY });
             assert.equal(result.code, 0, result.stderr);
-            assert.equal(result.stdout, 'Forty-two.\n');
-            assert.equal(mock.requests[0].apiKey, KEY);
-            assert.match(mock.requests[0].path, /models\/gemini-x:streamGenerateContent\?alt=sse/);
+            assert.equal(result.stdout, 'Forty two.\n');
+            const requests = fs.readFileSync(requestsFile, 'utf8').trim().split('\n').map((entry) => JSON.parse(entry) as { apiKey?: string; path: string });
+            assert.equal(requests.length, 1);
+            assert.equal(requests[0].apiKey, KEY);
+            assert.match(requests[0].path, /models\/gemini-x:streamGenerateContent\?alt=sse/);
         } finally {
-            await mock.stop();
+            server.kill('SIGTERM');
+            await once(server, 'exit');
         }
     });
 
