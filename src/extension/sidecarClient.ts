@@ -112,7 +112,8 @@ export class SidecarClient implements vscode.Disposable {
     async request<P, R>(type: RequestType<P, R, void>, params: P, token?: vscode.CancellationToken): Promise<R> {
         const client = await this.ensureAvailable();
         try {
-            return await client.sendRequest(type, params, token);
+            // By method name: a RequestType from another bundle (tests, other extensions) is not ours by identity.
+            return await client.sendRequest<R>(type.method, params, token);
         } catch (error) {
             throw this.explain(error);
         }
@@ -121,7 +122,7 @@ export class SidecarClient implements vscode.Disposable {
     async request0<R>(type: RequestType0<R, void>, token?: vscode.CancellationToken): Promise<R> {
         const client = await this.ensureAvailable();
         try {
-            return await client.sendRequest(type, token);
+            return await client.sendRequest<R>(type.method, token);
         } catch (error) {
             throw this.explain(error);
         }
@@ -142,7 +143,7 @@ export class SidecarClient implements vscode.Disposable {
         const partialResultToken = `${type.method}:${Date.now()}:${Math.random().toString(36).slice(2)}`;
         const subscription = client.onProgress(progress, partialResultToken, onPartial);
         try {
-            return await client.sendRequest(type, { ...params, partialResultToken }, token);
+            return await client.sendRequest<R>(type.method, { ...params, partialResultToken }, token);
         } catch (error) {
             throw this.explain(error);
         } finally {
