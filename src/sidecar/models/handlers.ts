@@ -37,7 +37,12 @@ export function registerModelHandlers(connection: Connection, s: { context: Side
             onProgress: token === undefined ? undefined : (progress) => void connection.sendProgress(DownloadProgressType, token, progress),
         });
     });
-    onRequest(connection, log, CancelDownloadRequest.type, async (params) => ({ cancelled: downloads.cancel(params.model, params.quant) }));
+    onRequest(connection, log, CancelDownloadRequest.type, async (params) => {
+        if (downloads.cancel(params.model, params.quant)) return { cancelled: true };
+        // Another spelling of the same file (hf:owner/repo:Q4_K_M for hf:owner/repo/file.gguf): resolve it.
+        const resolved = await registry.resolve(params.model, params.quant).catch(() => undefined);
+        return { cancelled: resolved ? downloads.cancel(resolved.entry.id, resolved.file.quant) : false };
+    });
     onRequest(connection, log, DeleteModelRequest.type, async (params) => ({ deletedFiles: await maintenance.delete(params.model, params.quant) }));
     onRequest(connection, log, CheckModelsRequest.type, async (params, signal) => ({ results: await maintenance.check(params?.model, signal) }));
     onRequest0(connection, log, CleanupRequest.type, () => maintenance.cleanup());
