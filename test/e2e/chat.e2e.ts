@@ -48,6 +48,12 @@ async function openSample(page: Page): Promise<void> {
     await until('sample.ts has the focus', async () => (await editorText(page)).includes('return a + b;'));
 }
 
+/** Shows the editor whose tab is `name` and returns its text. */
+async function editorTextOf(page: Page, name: string): Promise<string> {
+    await page.locator('.tabs-container .tab', { hasText: name }).first().click();
+    return editorText(page);
+}
+
 async function ask(chat: FrameLocator, question: string): Promise<Locator> {
     const box = chat.locator('#question');
     await box.fill(question);
@@ -167,22 +173,26 @@ describe('Chat in the workbench', function () {
         const { page } = workbench!;
         await openSample(page);
         const original = await editorText(page);
-        await page.keyboard.press('Control+Home');
-        await page.keyboard.press('ArrowDown');
-        await page.keyboard.press('Home');
-        await page.keyboard.press('Shift+End');
+        // Click into the line to edit, then select it.
+        await page.locator('.editor-group-container.active .view-line', { hasText: 'return a + b;' }).click();
+        await page.keyboard.press('End');
+        await page.keyboard.press('Shift+Home');
         await page.keyboard.press('Control+Alt+I');
         const input = page.locator('.quick-input-widget .quick-input-box input');
         await input.waitFor({ timeout: UI_TIMEOUT_MS });
         await input.fill('multiply instead');
         await input.press('Enter');
 
-        const accept = page.locator('.notifications-toasts .monaco-button', { hasText: 'Accept' });
+        // The editor title offers Accept once the whole proposal has streamed in (Reject all along).
+        await page.locator('.editor-actions [aria-label*="Reject Inline Edit"]').first().waitFor({ timeout: UI_TIMEOUT_MS });
+        const accept = page.locator('.editor-actions [aria-label*="Accept Inline Edit"]').first();
         await accept.waitFor({ timeout: ANSWER_TIMEOUT_MS });
-        await until('the diff editor shows the proposal', async () => (await page.locator('.monaco-diff-editor').count()) > 0);
+        assert.ok((await page.locator('.monaco-diff-editor').count()) > 0, 'the proposal is not shown as a diff');
         await workbench!.screenshot('chat-inline-review');
+        // The file itself is untouched until Accept (the buttons stay on its editor's title too).
+        assert.equal(await editorTextOf(page, 'sample.ts'), original, 'the file changed before Accept');
         await accept.click();
-        await until('the diff is closed and the edit applied', async () => (await page.locator('.monaco-diff-editor').count()) === 0 && (await editorText(page)) !== original);
+        await until('the diff is closed and the edit applied', async () => (await page.locator('.tabs-container .tab', { hasText: 'Inline Chat' }).count()) === 0 && (await editorText(page)) !== original);
         await workbench!.screenshot('chat-inline-accepted');
 
         await page.keyboard.press('Control+Z');

@@ -9,6 +9,7 @@ import * as vscode from 'vscode';
 import { ErrorCode } from '../../src/common/errors';
 import type { ChatViewState, ErrorAction, ExtensionToWebview } from '../../src/common/webviewProtocol';
 import { describeChatError } from '../../src/extension/chat/chatErrors';
+import { proposalTabs } from '../../src/extension/chat/editReview';
 import type { ChatSurface } from '../../src/extension/chat/chatController';
 import type { LocalAiApi } from '../../src/extension/extension';
 import { SidecarError } from '../../src/extension/sidecarClient';
@@ -56,7 +57,9 @@ async function proposalReads(uri: vscode.Uri, expected: string): Promise<void> {
 
 async function openSample(text: string): Promise<vscode.TextEditor> {
     const document = await vscode.workspace.openTextDocument({ language: 'typescript', content: text });
-    return vscode.window.showTextDocument(document);
+    const editor = await vscode.window.showTextDocument(document);
+    assert.equal(vscode.window.activeTextEditor?.document, document, 'the sample is not the active editor');
+    return editor;
 }
 
 describe('Chat', function () {
@@ -99,7 +102,10 @@ describe('Chat', function () {
 
     afterEach(async () => {
         await local.services.chat?.review.reject();
-        await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+        // Revert before closing: an edited untitled document would otherwise ask to be saved and stay open.
+        for (let i = 0; i < 10 && vscode.window.tabGroups.all.some((group) => group.tabs.length > 0); i++) {
+            await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+        }
     });
 
     describe('webview protocol', () => {
@@ -250,8 +256,11 @@ describe('Chat', function () {
             // The diff shows the proposal as it streams: VS Code re-reads the virtual document on each change.
             await proposalReads(review.current!.proposalUri, original.replace('return a + b;', 'return a + b + 0;'));
 
+            const proposalUri = review.current!.proposalUri;
+            assert.equal(proposalTabs(proposalUri).length, 1, 'the proposal is not shown as a diff');
             await vscode.commands.executeCommand('localAi.inlineChatAccept');
             assert.equal(review.current, undefined);
+            assert.equal(proposalTabs(proposalUri).length, 0, 'the diff stayed open after Accept');
             assert.equal(editor.document.getText(), original.replace('return a + b;', 'return a + b + 0;'));
             await vscode.window.showTextDocument(editor.document);
             await vscode.commands.executeCommand('undo');

@@ -150,9 +150,7 @@ export class EditReview implements vscode.Disposable {
         this.pending = undefined;
         this.highlight();
         await vscode.commands.executeCommand('setContext', PENDING_CONTEXT, false);
-        const tabs = vscode.window.tabGroups.all.flatMap((group) => group.tabs).filter(
-            (tab) => tab.input instanceof vscode.TabInputTextDiff && tab.input.modified.toString() === pending.proposalUri.toString(),
-        );
+        const tabs = proposalTabs(pending.proposalUri);
         if (tabs.length) await vscode.window.tabGroups.close(tabs);
         this.proposals.delete(pending.proposalUri);
         await vscode.window.showTextDocument(pending.document, { preserveFocus: false });
@@ -163,4 +161,14 @@ export class EditReview implements vscode.Disposable {
         void vscode.commands.executeCommand('setContext', PENDING_CONTEXT, false);
         for (const disposable of this.disposables) disposable.dispose();
     }
+}
+
+/** The diff tabs showing this proposal (compared by scheme and path: URI strings may differ in encoding). */
+export function proposalTabs(proposalUri: vscode.Uri): vscode.Tab[] {
+    return vscode.window.tabGroups.all
+        .flatMap((group) => group.tabs)
+        .filter((tab) => {
+            const modified = (tab.input as { modified?: unknown } | undefined)?.modified;
+            return modified instanceof vscode.Uri && modified.scheme === proposalUri.scheme && modified.path === proposalUri.path;
+        });
 }
