@@ -87,6 +87,25 @@ describe('cloud fallback through the sidecar protocol', function () {
         assert.equal(mock!.requests.length, 0);
     });
 
+    it('a provider picked by hand is used with mode off, with the key from the secrets', async () => {
+        const seen = await start('off');
+        const chunks: ChatChunk[] = [];
+        const token = 'picked';
+        const subscription = sidecar!.connection.onProgress(ChatChunkType, token, (chunk) => chunks.push(chunk));
+        const result = (await sidecar!.connection.sendRequest(ChatRequest.method, {
+            messages: [{ role: 'user', content: 'Hello?' }],
+            provider: 'openai',
+            providerModel: 'gpt-picked',
+            partialResultToken: token,
+        })) as ChatResult;
+        subscription.dispose();
+        assert.equal(result.text, 'Sent with consent.');
+        assert.equal(result.fallback, undefined);
+        assert.equal(seen.confirmations.length, 0, 'picking the model was the consent');
+        assert.equal((mock!.requests[0].body as { model: string }).model, 'gpt-picked');
+        assert.equal(mock!.requests[0].apiKey, KEY);
+    });
+
     it('a refused key is reported to the client, and the error says what to do', async () => {
         const seen = await start('auto', 'unauthorized');
         await assert.rejects(chat(), (error: { code: number; message: string }) => {
