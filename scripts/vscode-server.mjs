@@ -199,6 +199,8 @@ export function freePort() {
  *   written to `<serverDataDir>/data/User/settings.json` (code-server's build keeps User settings
  *   on the server, and the extension host sees them); default: QUIET_SETTINGS only
  * @param {Record<string, string>} [options.env] extra environment for the server and its extension host
+ * @param {boolean} [options.workspaceTrust] keep VS Code's workspace trust on, so a folder opens in Restricted
+ *   Mode until trusted (for tests of what an untrusted folder cannot do); default false: trust is disabled
  * @param {(line: string) => void} [options.onOutput] every line the server prints; default: dropped
  * @param {number} [options.readyTimeoutMs] default 120 000
  * @returns {Promise<{ url: string, port: number, origin: string, serverDataDir: string, remoteUri: (path: string) => string, stop: () => Promise<void> }>}
@@ -211,6 +213,7 @@ export async function startServer({
     folder,
     settings = {},
     env = {},
+    workspaceTrust = false,
     onOutput = () => {},
     readyTimeoutMs = 120_000,
 } = {}) {
@@ -232,7 +235,7 @@ export async function startServer({
         '--port', String(port),
         '--without-connection-token',
         '--accept-server-license-terms',
-        '--disable-workspace-trust',
+        ...(workspaceTrust ? [] : ['--disable-workspace-trust']),
         '--enable-smoke-test-driver',
         '--disable-telemetry',
         '--server-data-dir', serverDataDir,

@@ -26,6 +26,8 @@ export interface WorkbenchOptions {
     settings?: Record<string, unknown>;
     /** Extra environment for the server, its extension host and our sidecar. Default: none. */
     env?: Record<string, string>;
+    /** Keep workspace trust on: the folder opens in Restricted Mode (never trusted by the test). Default: false, trust disabled. */
+    workspaceTrust?: boolean;
 }
 
 export interface Workbench {
@@ -53,6 +55,7 @@ interface ServerModule {
         extensionDevelopmentPath?: string;
         folder?: string;
         env?: Record<string, string>;
+        workspaceTrust?: boolean;
         onOutput?: (line: string) => void;
     }): Promise<RunningServer>;
 }
@@ -87,6 +90,7 @@ export async function openWorkbench(options: WorkbenchOptions = {}): Promise<Wor
         extensionDevelopmentPath: repoRoot,
         folder,
         env: options.env,
+        workspaceTrust: options.workspaceTrust,
         onOutput: (line) => {
             serverLog.push(line);
             if (process.env.LOCAL_AI_SERVER_LOG) console.log(`[server] ${line}`);
