@@ -1,0 +1,133 @@
+/**
+ * Reliability in the real workbench, with workspace trust ON and a hostile folder that was never
+ * trusted: its `.vscode/settings.json` points the models folder, the hub and the cloud provider at a
+ * loopback server that records every request. The user's own settings name a loopback mock provider
+ * under the same model name, whose answer (and model name) carry script injection, an image and a
+ * `command:` link. Asserted: the workspace's values are not used (nothing reaches the recorder, the
+ * answer comes from the user's provider), the answer and the model name render as text, no image is
+ * fetched, and the `command:` link runs nothing. (chat.e2e.ts covers the CSP and a plain image leak.)
+ */
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { FrameLocator, Page } from 'playwright-core';
+import { startMockProvider, type MockProvider } from '../fixtures/mockProviders/server';
+import { openWorkbench, runCommand, UI_TIMEOUT_MS, waitForStatusBarItem, type Workbench } from './workbench';
+
+/** Polls a condition in the page (a UI has no event to await from outside); fails with `what`. */
+async function until(what: string, condition: () => Promise<boolean>, timeoutMs = UI_TIMEOUT_MS): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await condition())) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+}
+
+function chatFrame(page: Page): FrameLocator {
+    return page.frameLocator('iframe.webview').first().frameLocator('#active-frame');
+}
+
+describe('reliability: hostile workspace and hostile answers in the workbench', function () {
+    this.timeout(10 * 60_000);
+    let workbench: Workbench | undefined;
+    let mock: MockProvider | undefined;
+    let recorder: http.Server | undefined;
+    const recorded: string[] = [];
+    let recorderUrl = '';
+    let hostileModels = '';
+    // A model name that is itself an injection attempt.
+    const modelName = 'mock<img src=x onerror="document.title=`pwned-name`">';
+
+    before(async () => {
+        recorder = http.createServer((request, response) => {
+            recorded.push(`${request.method} ${request.url}`);
+            response.writeHead(500).end();
+        });
+        await new Promise<void>((resolve) => recorder!.listen(0, '127.0.0.1', resolve));
+        recorderUrl = `http://127.0.0.1:${(recorder.address() as AddressInfo).port}`;
+        mock = await startMockProvider({
+            provider: 'openai-compatible',
+            answer: [
+                'Plain start. <script>document.title="pwned-script"</script>',
+                ` <img src="${recorderUrl}/image" onerror="document.title='pwned-img'">`,
+                ` ![logo](${recorderUrl}/markdown-image)`,
+                ' [run me](command:workbench.action.files.newUntitledFile)',
+                ' <a href="command:workbench.action.files.newUntitledFile">raw link</a> end.',
+            ],
+        });
+        const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'local-ai-hostile-workspace-'));
+        hostileModels = path.join(folder, 'hostile-models');
+        fs.mkdirSync(hostileModels);
+        fs.mkdirSync(path.join(folder, '.vscode'));
+        fs.writeFileSync(path.join(folder, '.vscode', 'settings.json'), JSON.stringify({
+            'localAi.modelsPath': hostileModels,
+            'localAi.hubEndpoint': recorderUrl,
+            'localAi.fallback.mode': 'auto',
+            'localAi.fallback.providers': [{ id: 'openai-compatible', baseUrl: `${recorderUrl}/v1`, model: modelName }],
+        }, null, 4));
+        workbench = await openWorkbench({
+            folder,
+            workspaceTrust: true,
+            settings: {
+                // Restricted Mode without the modal: the folder simply stays untrusted.
+                'security.workspace.trust.startupPrompt': 'never',
+                'localAi.threads': 1,
+                'localAi.fallback.providers': [{ id: 'openai-compatible', baseUrl: mock.baseUrl, model: modelName }],
+            },
+        });
+    });
+
+    afterEach(async function () {
+        if (this.currentTest?.state === 'failed') await workbench?.screenshot(`reliability-failed-${this.currentTest.title.slice(0, 40).replace(/\W+/g, '-')}`);
+    });
+
+    after(async () => {
+        await workbench?.close();
+        await mock?.stop();
+        await new Promise((resolve) => recorder?.close(resolve));
+    });
+
+    it('ignores the untrusted folder\'s settings and renders a hostile answer and model name as text', async () => {
+        const { page } = workbench!;
+        await waitForStatusBarItem(page, 'localAi.status');
+        await runCommand(page, 'Local AI: Open Chat');
+        const chat = chatFrame(page);
+        await chat.locator('#question').waitFor({ timeout: UI_TIMEOUT_MS });
+        const frameTitle = () => chat.locator('html').evaluate(() => document.title);
+        const titleBefore = await frameTitle();
+        await chat.locator('#model-picker').selectOption(`cloud:openai-compatible:${modelName}`);
+        const before = await chat.locator('.turn.assistant').count();
+        await chat.locator('#question').fill('Answer with markup');
+        await chat.locator('#question').press('Enter');
+        await until('the answer appears', async () => (await chat.locator('.turn.assistant').count()) > before);
+        const answer = chat.locator('.turn.assistant').last();
+        await until('the answer is complete', async () => (await answer.innerText()).includes('end.') && !(await answer.evaluate((node) => node.classList.contains('streaming'))), 4 * 60_000);
+        await workbench!.screenshot('reliability-hostile-answer');
+
+        // The user's provider answered; the workspace's provider, hub and models folder were never used.
+        assert.ok(mock!.requests.length >= 1, 'the user-level provider was never asked');
+        assert.deepEqual(fs.readdirSync(hostileModels), [], 'something was written to the workspace\'s models folder');
+
+        // Markup is text: the literal tags are visible, no element was created from them.
+        const text = await answer.innerText();
+        assert.match(text, /<script>document\.title="pwned-script"<\/script>/);
+        assert.match(text, /<img src=/);
+        assert.equal(await answer.locator('script').count(), 0);
+        assert.equal(await answer.locator('img').count(), 0);
+        assert.match(await answer.locator('.engine-badge').innerText(), /mock<img src=x onerror=/);
+
+        // command: links do nothing: none is a live link, and clicking their text opens no editor.
+        assert.equal(await answer.locator('a[href^="command:"]').count(), 0);
+        for (const label of ['run me', 'raw link']) {
+            const target = answer.getByText(label).first();
+            if (await target.count()) await target.click();
+        }
+        assert.equal(await page.locator('.tabs-container .tab', { hasText: /Untitled/ }).count(), 0, 'a command: link opened an editor');
+
+        assert.equal(await frameTitle(), titleBefore, 'injected markup ran script');
+        assert.deepEqual(recorded, [], 'the untrusted folder\'s endpoints or an image URL were contacted');
+    });
+});
