@@ -68,7 +68,7 @@ describe('reliability: secrets never leave the SecretStore', function () {
         await local.services.secrets.setProviderKey('openai-compatible', KEY);
         // A fresh process: its initialize request (traced verbosely) carries the secrets.
         await local.services.sidecar.restart();
-        await local.services.sidecar.request0(SidecarInfoRequest.type, new vscode.CancellationTokenSource().token);
+        await local.services.sidecar.request0(SidecarInfoRequest.type);
     });
 
     after(async () => {
@@ -81,7 +81,7 @@ describe('reliability: secrets never leave the SecretStore', function () {
 
     it('uses the token and the key, then finds neither in the log, the settings or the errors', async () => {
         const errors: string[] = [];
-        // Without a token, requestWithProgress sends `undefined` as a parameter ("Unknown parameter structure auto").
+        // Never cancelled; it stands for the token the chat and models views pass.
         const cancel = new vscode.CancellationTokenSource();
         const capture = (error: unknown) => { errors.push(error instanceof Error ? `${error.message} ${JSON.stringify((error as { data?: unknown }).data ?? {})}` : String(error)); };
 
