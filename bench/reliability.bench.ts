@@ -17,7 +17,7 @@ async function main(): Promise<void> {
     const model = ensureFixtureModel(defaultFixtureDir(), benchModel);
     const hub = await startFakeHub({ files: [{ repo: 'bench/load-GGUF', path: 'load-Q4_K_M.gguf', data: hubFileBytes(32 * MB) }] });
     const modelsPath = fs.mkdtempSync(path.join(tmpdir(), 'local-ai-bench-load-'));
-    const sidecar = await startSidecar({ modelsPath, settings: { threads: 2, gpu: 'off', contextSize: 2048, hubEndpoint: hub.url } });
+    const sidecar = await startSidecar({ modelsPath, settings: { threads: 1, gpu: 'off', contextSize: 2048, hubEndpoint: hub.url } });
     try {
         const run = await runLoad(sidecar, { model, chats: 20, maxTokens: 16, cancelEvery: 5, download: 'hf:bench/load-GGUF/load-Q4_K_M.gguf' });
         if (run.failed.length > 0) throw new Error(`chats failed: ${run.failed.join('; ')}`);
