@@ -113,7 +113,8 @@ export class SidecarClient implements vscode.Disposable {
         const client = await this.ensureAvailable();
         try {
             // By method name: a RequestType from another bundle (tests, other extensions) is not ours by identity.
-            return await client.sendRequest<R>(type.method, params, token);
+            // An undefined token must not be passed: with a method name it would travel as a second parameter.
+            return await (token ? client.sendRequest<R>(type.method, params, token) : client.sendRequest<R>(type.method, params));
         } catch (error) {
             throw this.explain(error);
         }
@@ -122,7 +123,8 @@ export class SidecarClient implements vscode.Disposable {
     async request0<R>(type: RequestType0<R, void>, token?: vscode.CancellationToken): Promise<R> {
         const client = await this.ensureAvailable();
         try {
-            return await client.sendRequest<R>(type.method, token);
+            // No params at all (not `undefined`): the sidecar's zero-parameter handlers take the token first.
+            return await (token ? client.sendRequest<R>(type.method, token) : client.sendRequest<R>(type.method));
         } catch (error) {
             throw this.explain(error);
         }
@@ -143,7 +145,8 @@ export class SidecarClient implements vscode.Disposable {
         const partialResultToken = `${type.method}:${Date.now()}:${Math.random().toString(36).slice(2)}`;
         const subscription = client.onProgress(progress, partialResultToken, onPartial);
         try {
-            return await client.sendRequest<R>(type.method, { ...params, partialResultToken }, token);
+            const withToken = { ...params, partialResultToken };
+            return await (token ? client.sendRequest<R>(type.method, withToken, token) : client.sendRequest<R>(type.method, withToken));
         } catch (error) {
             throw this.explain(error);
         } finally {
