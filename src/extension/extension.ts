@@ -4,7 +4,9 @@
  */
 import * as vscode from 'vscode';
 import { createChatFeatures } from './chat/chatFeatures';
+import { downloadModel } from './commands/downloads';
 import { registerCommands } from './commands/index';
+import { DownloadResumer } from './downloadResumer';
 import { FallbackPrompts } from './fallback';
 import { logChannel } from './log';
 import { SecretStore } from './secrets';
@@ -29,7 +31,11 @@ export function activate(context: vscode.ExtensionContext): LocalAiApi {
     const secrets = new SecretStore(context.secrets);
     const sidecar = new SidecarClient({ context, log, secrets });
     const models = new ModelsModel({ sidecar, log });
-    services = { context, log, sidecar, secrets, models };
+    const downloads = new DownloadResumer(context.globalState, sidecar, (download) => {
+        log.info(`Resuming the download of ${download.name ?? download.model} from where it stopped.`);
+        return downloadModel(services!, download);
+    });
+    services = { context, log, sidecar, secrets, models, downloads };
     services.chat = createChatFeatures(services);
     context.subscriptions.push(services.chat);
     const modelsTree = new ModelsTreeProvider(models);
@@ -38,6 +44,7 @@ export function activate(context: vscode.ExtensionContext): LocalAiApi {
         secrets,
         sidecar,
         models,
+        downloads,
         modelsTree,
         vscode.window.createTreeView('localAi.models', { treeDataProvider: modelsTree, showCollapseAll: true }),
         new StatusBar(sidecar, models),

@@ -1,6 +1,7 @@
 /** What the extension's views and commands share; built once in `activate()`. */
 import type * as vscode from 'vscode';
 import type { ChatFeatures } from './chat/chatFeatures';
+import type { DownloadResumer } from './downloadResumer';
 import type { SecretStore } from './secrets';
 import type { SidecarClient } from './sidecarClient';
 import type { ModelsModel } from './views/modelsModel';
@@ -12,6 +13,8 @@ export interface ExtensionServices {
     secrets: SecretStore;
     /** Models, the recommendation, the active model and downloads, as the views show them. */
     models: ModelsModel;
+    /** Remembers running downloads so they start again after a sidecar restart or a window reload. */
+    downloads: DownloadResumer;
     /** The chat views, inline chat and native chat; set in `activate()` right after the core services. */
     chat?: ChatFeatures;
 }

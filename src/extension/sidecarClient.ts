@@ -44,6 +44,8 @@ export class SidecarError extends Error {
         message: string,
         readonly code: number,
         readonly data?: unknown,
+        /** True when the process went away (crash, restart, reload) rather than answering with an error. */
+        readonly lost = false,
     ) {
         super(message);
         this.name = 'SidecarError';
@@ -94,7 +96,10 @@ export class SidecarClient implements vscode.Disposable {
 
     /** Starts the sidecar if it is not running; resolves when it answers requests. */
     start(): Promise<LanguageClient> {
-        if (this.client?.isRunning()) return Promise.resolve(this.client);
+        // One client, one process: a client that is (re)starting is waited for, never replaced, or a
+        // request arriving during a crash restart would start a second sidecar.
+        const client = this.client;
+        if (client) return client.isRunning() ? Promise.resolve(client) : client.start().then(() => client);
         this.starting ??= this.createAndStart().finally(() => (this.starting = undefined));
         return this.starting;
     }
@@ -194,12 +199,12 @@ export class SidecarClient implements vscode.Disposable {
         if (error instanceof ResponseError) {
             // -32097 / -32099: the connection closed or the process died while the request was pending.
             if (error.code === -32097 || error.code === -32099 || /connection got disposed|closed/i.test(error.message)) {
-                return new SidecarError('The Local AI sidecar stopped while answering and is restarting. Try again in a moment.', error.code);
+                return new SidecarError('The Local AI sidecar stopped while answering and is restarting. Try again in a moment.', error.code, undefined, true);
             }
             return new SidecarError(error.message, error.code, error.data);
         }
         if (error instanceof Error && /connection|disposed|not running|stopped/i.test(error.message)) {
-            return new SidecarError('The Local AI sidecar is not running; it is being restarted. Try again in a moment.', ErrorCode.NoEngineAvailable);
+            return new SidecarError('The Local AI sidecar is not running; it is being restarted. Try again in a moment.', ErrorCode.NoEngineAvailable, undefined, true);
         }
         return error instanceof Error ? error : new Error(String(error));
     }

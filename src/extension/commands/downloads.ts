@@ -13,6 +13,7 @@ import {
     type DownloadResult,
 } from '../../common/protocol';
 import { errorCode, isCancellation } from '../errors';
+import { SidecarError } from '../sidecarClient';
 import type { ExtensionServices } from '../services';
 import { describeDownload, formatBytes, percent, preferredFile } from '../views/modelFormat';
 import type { CommandRow } from './index';
@@ -36,6 +37,8 @@ export interface DownloadOptions {
 export async function downloadModel(services: ExtensionServices, options: DownloadOptions): Promise<DownloadResult | undefined> {
     const { sidecar, log } = services;
     const name = options.name ?? options.model;
+    const pending = { model: options.model, quant: options.quant, name: options.name, force: options.force };
+    await services.downloads.remember(pending);
     try {
         const result = await vscode.window.withProgress(
             { location: vscode.ProgressLocation.Notification, title: `Downloading ${name}`, cancellable: true },
@@ -62,6 +65,7 @@ export async function downloadModel(services: ExtensionServices, options: Downlo
                 }
             },
         );
+        await services.downloads.forget(pending);
         log.info(`Downloaded ${name} (${result.quant}) to ${result.path}${result.downloaded ? `, ${formatBytes(result.bytesFetched)} fetched` : ', already installed'}.`);
         void services.models.refresh();
         void vscode.window
@@ -69,6 +73,13 @@ export async function downloadModel(services: ExtensionServices, options: Downlo
             .then((choice) => choice && vscode.commands.executeCommand('localAi.useForChat', `${result.modelId}@${result.quant}`));
         return result;
     } catch (error) {
+        if (error instanceof SidecarError && error.lost) {
+            // The sidecar went away (crash, reload): the download restarts with it, from its partial file.
+            services.downloads.markStopped(pending);
+            log.warn(`Download of ${name} interrupted by a sidecar restart; it resumes when the sidecar is back.`);
+            return undefined;
+        }
+        await services.downloads.forget(pending);
         if (isCancellation(error)) {
             log.info(`Download of ${name} paused; the partial file is kept.`);
             void vscode.window.showInformationMessage(`Local AI: download of ${name} paused. Download it again to resume where it stopped.`);
