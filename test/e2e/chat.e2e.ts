@@ -187,6 +187,8 @@ describe('Chat in the workbench', function () {
         await page.locator('.editor-actions [aria-label*="Reject Inline Edit"]').first().waitFor({ timeout: UI_TIMEOUT_MS });
         const accept = page.locator('.editor-actions [aria-label*="Accept Inline Edit"]').first();
         await accept.waitFor({ timeout: ANSWER_TIMEOUT_MS });
+        // The diff editor may still be opening when Accept appears: wait for it rather than look once.
+        await page.locator('.monaco-diff-editor').first().waitFor({ timeout: UI_TIMEOUT_MS }).catch(() => undefined);
         assert.ok((await page.locator('.monaco-diff-editor').count()) > 0, 'the proposal is not shown as a diff');
         await workbench!.screenshot('chat-inline-review');
         // The file itself is untouched until Accept (the buttons stay on its editor's title too).
