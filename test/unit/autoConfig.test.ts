@@ -39,6 +39,14 @@ describe('automatic configuration', function () {
         });
     }
 
+    it('leaves a core free when the threads would take every hardware thread (2 cores, no SMT)', () => {
+        const report = profileReport('laptop-4gb-cpu');
+        const small = { ...report, cpu: { ...report.cpu, physicalCores: 2, logicalCores: 2, mathCores: 2 } };
+        assert.equal(autoThreads(small), 1);
+        const single = { ...report, cpu: { ...report.cpu, physicalCores: 1, logicalCores: 1, mathCores: 1 } };
+        assert.equal(autoThreads(single), 1);
+    });
+
     it('resolves every auto knob for a real model on the CPU', async () => {
         const hardware = profileReport('vm-gpu-no-driver');
         const config = await resolveLoadConfig({ modelPath, hardware, overrides: {}, llama });
