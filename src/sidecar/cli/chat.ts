@@ -3,13 +3,13 @@
  * generated (or as JSON lines with --json); the figures go to stderr. Ctrl-C stops generation.
  */
 import { parseArgs } from 'node:util';
-import type { ChatChunk, ChatMessage, SamplingOptions } from '../../common/chat';
-import { isLocalAiError } from '../../common/errors';
+import type { ChatMessage, SamplingOptions } from '../../common/chat';
 import { createLocalEngine } from '../engine/index';
 import type { CliCommand } from './commands';
 import { disposeServices } from '../services';
 import { createCliServices } from './context';
 import { runProviderChat } from './providerChat';
+import { streamChat } from './chatOutput';
 
 const help = `Usage: local-ai chat "PROMPT" --model ID|PATH [options]
 
@@ -99,30 +99,15 @@ async function run(args: string[]): Promise<number> {
     const services = createCliServices({ modelsDir: request.modelsDir, verbose: request.verbose });
     if (request.threads !== undefined) services.context.updateSettings({ ...services.context.settings, threads: request.threads });
     const local = createLocalEngine(services, { sequences: 1 });
-    const controller = new AbortController();
-    const onInterrupt = () => controller.abort();
-    process.once('SIGINT', onInterrupt);
-    const write = (chunk: ChatChunk) => {
-        if (request.json) process.stdout.write(`${JSON.stringify(chunk)}\n`);
-        else if (chunk.kind === 'text') process.stdout.write(chunk.text);
-    };
     try {
-        const result = await local.engine.chat({ messages: request.messages, model: request.model, options: request.options, onChunk: write, signal: controller.signal });
-        if (request.json) {
-            process.stdout.write(`${JSON.stringify({ kind: 'result', result })}\n`);
-        } else {
-            process.stdout.write('\n');
-            const { usage, timings, truncation } = result;
-            process.stderr.write(`[${result.engine.modelName} on ${result.engine.device}: ${usage.completionTokens} tokens, ${timings.tokensPerSecond} tokens/s, first token in ${timings.timeToFirstTokenMs} ms, ${result.finishReason}` +
-                `${truncation ? `, ${truncation.droppedMessages} old messages dropped to fit` : ''}]\n`);
-        }
-        return result.finishReason === 'cancelled' ? 130 : 0;
-    } catch (error) {
-        const hint = isLocalAiError(error) && error.data.hint ? `\n${error.data.hint}` : '';
-        process.stderr.write(`local-ai chat: ${error instanceof Error ? error.message : String(error)}${hint}\n`);
-        return 1;
+        return await streamChat({
+            json: request.json,
+            chat: (onChunk, signal) => local.engine.chat({ messages: request.messages, model: request.model, options: request.options, onChunk, signal }),
+            summary: ({ engine, usage, timings, truncation, finishReason }) =>
+                `[${engine.modelName} on ${engine.device}: ${usage.completionTokens} tokens, ${timings.tokensPerSecond} tokens/s, first token in ${timings.timeToFirstTokenMs} ms, ${finishReason}` +
+                `${truncation ? `, ${truncation.droppedMessages} old messages dropped to fit` : ''}]`,
+        });
     } finally {
-        process.off('SIGINT', onInterrupt);
         await local.dispose();
         await disposeServices(services);
     }

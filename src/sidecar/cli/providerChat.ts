@@ -9,11 +9,12 @@
  * with --base-url.
  */
 import { parseArgs } from 'node:util';
-import type { ChatChunk, ChatMessage, ProviderId } from '../../common/chat';
-import { isLocalAiError } from '../../common/errors';
+import type { ChatMessage, ProviderId } from '../../common/chat';
 import { defaultSettings } from '../context';
 import { createProvider, needsApiKey } from '../engine/cloud/index';
 import { BLOCK_HINTS, explicitBlock } from '../engine/cloud/policy';
+import type { ChatEngine } from '../engine/types';
+import { streamChat } from './chatOutput';
 
 const PROVIDERS: ProviderId[] = ['openai', 'anthropic', 'gemini', 'ollama', 'openai-compatible'];
 
@@ -110,44 +111,31 @@ export async function runProviderChat(args: string[], env: NodeJS.ProcessEnv = p
         process.stderr.write(`local-ai chat: ${provider} needs an API key: set LOCAL_AI_API_KEY or ${KEY_VARIABLES[provider].join(' or ')}.\n`);
         return 1;
     }
-    const controller = new AbortController();
-    const onInterrupt = () => controller.abort();
-    process.once('SIGINT', onInterrupt);
-    const write = (chunk: ChatChunk) => {
-        if (values.json) process.stdout.write(`${JSON.stringify(chunk)}\n`);
-        else if (chunk.kind === 'text') process.stdout.write(chunk.text);
-    };
+    let engine: ChatEngine;
     try {
         const timeout = positiveNumber('timeout', values.timeout);
-        const engine = createProvider({
+        engine = createProvider({
             setting: { id: provider, baseUrl: values['base-url'], model: values.model ?? '' },
             apiKey,
             idleTimeoutMs: timeout === undefined ? undefined : timeout * 1000,
         });
-        const messages: ChatMessage[] = values.system ? [{ role: 'system', content: values.system }] : [];
-        messages.push({ role: 'user', content: prompt });
-        const result = await engine.chat({
-            messages,
-            options: { maxTokens: positiveNumber('max-tokens', values['max-tokens']), temperature: positiveNumber('temperature', values.temperature) },
-            onChunk: write,
-            signal: controller.signal,
-        });
-        if (values.json) {
-            process.stdout.write(`${JSON.stringify({ kind: 'result', result })}\n`);
-        } else {
-            process.stdout.write('\n');
-            const { usage, timings } = result;
-            process.stderr.write(
-                `[${result.engine.model} at ${provider}: ${usage.promptTokens} prompt + ${usage.completionTokens} answer tokens, ` +
-                    `first token in ${Math.round(timings.timeToFirstTokenMs)} ms, ${result.finishReason}]\n`,
-            );
-        }
-        return result.finishReason === 'cancelled' ? 130 : 0;
     } catch (error) {
-        const hint = isLocalAiError(error) && error.data.hint ? `\n${error.data.hint}` : '';
-        process.stderr.write(`local-ai chat: ${error instanceof Error ? error.message : String(error)}${hint}\n`);
+        process.stderr.write(`local-ai chat: ${error instanceof Error ? error.message : String(error)}\n`);
         return 1;
-    } finally {
-        process.off('SIGINT', onInterrupt);
     }
+    const messages: ChatMessage[] = values.system ? [{ role: 'system', content: values.system }] : [];
+    messages.push({ role: 'user', content: prompt });
+    return streamChat({
+        json: !!values.json,
+        chat: (onChunk, signal) =>
+            engine.chat({
+                messages,
+                options: { maxTokens: positiveNumber('max-tokens', values['max-tokens']), temperature: positiveNumber('temperature', values.temperature) },
+                onChunk,
+                signal,
+            }),
+        summary: ({ engine: info, usage, timings, finishReason }) =>
+            `[${info.model} at ${provider}: ${usage.promptTokens} prompt + ${usage.completionTokens} answer tokens, ` +
+            `first token in ${Math.round(timings.timeToFirstTokenMs)} ms, ${finishReason}]`,
+    });
 }

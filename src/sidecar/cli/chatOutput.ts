@@ -1,0 +1,39 @@
+/** How every `local-ai chat` answer reaches the terminal, whichever engine produced it. */
+import type { ChatChunk, ChatResult } from '../../common/chat';
+import { isLocalAiError } from '../../common/errors';
+
+export interface StreamChatOptions {
+    /** JSON lines (each chunk, then the result) instead of plain text. */
+    json: boolean;
+    /** The line written to stderr after a plain-text answer. */
+    summary: (result: ChatResult) => string;
+    /** Starts the answer; Ctrl+C aborts `signal`. */
+    chat: (onChunk: (chunk: ChatChunk) => void, signal: AbortSignal) => Promise<ChatResult>;
+}
+
+/** Streams one answer to stdout and returns the exit code: 0, 130 when interrupted, 1 on an error. */
+export async function streamChat(options: StreamChatOptions): Promise<number> {
+    const controller = new AbortController();
+    const onInterrupt = () => controller.abort();
+    process.once('SIGINT', onInterrupt);
+    const write = (chunk: ChatChunk) => {
+        if (options.json) process.stdout.write(`${JSON.stringify(chunk)}\n`);
+        else if (chunk.kind === 'text') process.stdout.write(chunk.text);
+    };
+    try {
+        const result = await options.chat(write, controller.signal);
+        if (options.json) {
+            process.stdout.write(`${JSON.stringify({ kind: 'result', result })}\n`);
+        } else {
+            process.stdout.write('\n');
+            process.stderr.write(`${options.summary(result)}\n`);
+        }
+        return result.finishReason === 'cancelled' ? 130 : 0;
+    } catch (error) {
+        const hint = isLocalAiError(error) && error.data.hint ? `\n${error.data.hint}` : '';
+        process.stderr.write(`local-ai chat: ${error instanceof Error ? error.message : String(error)}${hint}\n`);
+        return 1;
+    } finally {
+        process.off('SIGINT', onInterrupt);
+    }
+}
