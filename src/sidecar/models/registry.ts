@@ -21,6 +21,8 @@ export interface FitAdvisor {
     /** Detects the machine once; the estimates below use its last answer. */
     report(): Promise<unknown>;
     estimateCatalogFile(entry: ModelEntry, file: ModelFile, contextSize?: number): FitEstimate;
+    /** For files with no catalog facts (your models, files found on disk): reads only the GGUF header. */
+    estimateFile(source: { path: string }): Promise<FitEstimate>;
     recommend(models: ModelEntry[]): Recommendation | undefined;
 }
 
@@ -43,6 +45,7 @@ export interface InstalledModel extends ResolvedModel {
 
 /** Emits 'changed' when the list may look different (install, delete, download state, settings). */
 export class ModelRegistry extends EventEmitter {
+    private readonly headerFits = new Map<string, FitEstimate | undefined>();
     private discovered: Promise<DiscoveredFile[]> | undefined;
     private readonly onSettings = () => {
         this.discovered = undefined;
@@ -61,14 +64,19 @@ export class ModelRegistry extends EventEmitter {
     }
 
     async list(refresh = false): Promise<ModelListResult> {
-        if (refresh) this.discovered = undefined;
+        if (refresh) {
+            this.discovered = undefined;
+            this.headerFits.clear();
+        }
         const models = await this.entries();
         const hardware = await this.readyHardware();
         let recommended: Recommendation | undefined;
         if (hardware) {
             for (const entry of models) {
-                if (!entry.architecture) continue;
-                for (const file of entry.files) file.fit = safely(() => hardware.estimateCatalogFile(entry, file));
+                for (const file of entry.files) {
+                    if (entry.architecture) file.fit = safely(() => hardware.estimateCatalogFile(entry, file));
+                    else if (file.path && file.state === 'installed') file.fit = await this.headerFit(hardware, file.path, file.sizeBytes);
+                }
             }
             recommended = safely(() => hardware.recommend(models.filter((entry) => entry.source === 'catalog')));
         }
@@ -151,6 +159,13 @@ export class ModelRegistry extends EventEmitter {
         for (const entry of known) for (const file of entry.files) await this.decorate(entry, file, discovered, used);
         const others = discovered.filter((file) => !used.has(file.path)).map((file) => discoveredEntry(file));
         return [...known, ...others];
+    }
+
+    /** Header reads cost ~50 ms a file: each file is read once per size (a new download changes it). */
+    private async headerFit(hardware: FitAdvisor, filePath: string, sizeBytes: number): Promise<FitEstimate | undefined> {
+        const key = `${filePath}:${sizeBytes}`;
+        if (!this.headerFits.has(key)) this.headerFits.set(key, await hardware.estimateFile({ path: filePath }).catch(() => undefined));
+        return this.headerFits.get(key);
     }
 
     /** The hardware service once it has a report; undefined without one (no fit badges then). */
