@@ -76,8 +76,11 @@ describe('Download across a window reload', function () {
         await workbench!.screenshot('e2e-download-before-reload');
         const servedBefore = hub!.bytesServed(CODER.path);
 
+        // Wait for the new page, not the old one about to go: the driver check would pass on the old one.
+        const reloaded = page.waitForEvent('load', { timeout: UI_TIMEOUT_MS });
         await runCommand(page, 'Developer: Reload Window');
         hub!.clearFaults();
+        await reloaded;
         await page.waitForFunction(() => !!(window as WindowWithDriver).driver, undefined, { timeout: UI_TIMEOUT_MS });
         await page.evaluate(() => (window as WindowWithDriver).driver!.whenWorkbenchRestored());
 
