@@ -5,9 +5,11 @@
  * node-llama-cpp (native code, external to the bundle) is imported on first use, so the
  * sidecar answers its first requests without waiting for the binaries to load.
  */
+import * as os from 'node:os';
 import type { Llama, LlamaLogLevel } from 'node-llama-cpp';
 import type { GpuMode } from '../../common/hardware';
 import type { Logger } from '../context';
+import { threadsForCores } from '../hardware/threads';
 
 export type NodeLlamaCpp = typeof import('node-llama-cpp');
 
@@ -100,12 +102,10 @@ export class LlamaRuntime {
 }
 
 /**
- * Threads when nothing better is known. node-llama-cpp's own default oversubscribes small
- * machines badly (on 2 cores, 4 threads made 100 tokens take ~23 s instead of 0.05 s), so the
- * engine always passes an explicit count: the math cores, leaving one for the event loop
- * when there are few.
+ * Threads when no hardware report is at hand: the same rule as the automatic configuration, from
+ * llama.cpp's math cores. node-llama-cpp's own default oversubscribes small machines badly (on 2 cores,
+ * 4 threads made 100 tokens take ~23 s instead of 0.05 s), so the engine always passes an explicit count.
  */
 export function safeThreadCount(llama: Llama): number {
-    const cores = Math.max(1, llama.cpuMathCores);
-    return cores <= 4 ? Math.max(1, cores - 1) : cores;
+    return threadsForCores({ physicalCores: llama.cpuMathCores, mathCores: llama.cpuMathCores, logicalCores: os.availableParallelism() });
 }

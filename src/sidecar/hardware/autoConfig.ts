@@ -6,6 +6,7 @@
 import type { Llama } from 'node-llama-cpp';
 import type { HardwareReport, LoadConfig, ResolvedLoadConfig } from '../../common/hardware';
 import { importNodeLlamaCpp } from '../engine/llama';
+import { threadsForCores } from './threads';
 
 /**
  * `auto` never asks for more context than this, even when the model was trained on more and memory
@@ -30,11 +31,7 @@ const DEFAULT_BATCH_SIZE = 512;
  * 2 threads 48 tokens/s.
  */
 export function autoThreads(hardware: HardwareReport): number {
-    const { physicalCores, mathCores, logicalCores } = hardware.cpu;
-    const physical = physicalCores > 0 ? physicalCores : logicalCores;
-    const math = mathCores > 0 ? mathCores : physical;
-    const threads = Math.min(math, physical);
-    return Math.max(1, logicalCores > 0 && threads >= logicalCores ? logicalCores - 1 : threads);
+    return threadsForCores(hardware.cpu);
 }
 
 export interface ResolveLoadConfigOptions {
