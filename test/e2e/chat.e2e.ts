@@ -14,25 +14,12 @@ import * as path from 'node:path';
 import type { FrameLocator, Locator, Page } from 'playwright-core';
 import { benchModel, defaultFixtureDir, ensureFixtureModel } from '../fixtures/gguf/model';
 import { startMockProvider, type MockProvider } from '../fixtures/mockProviders/server';
-import { openWorkbench, runCommand, UI_TIMEOUT_MS, waitForStatusBarItem, type Workbench } from './workbench';
+import { openWorkbench, runCommand, UI_TIMEOUT_MS, waitForStatusBarItem, type Workbench, until, chatFrame } from './workbench';
 
 /** A generated model answers slowly on two cores; generous, never asserted. */
 const ANSWER_TIMEOUT_MS = 4 * 60_000;
 const SAMPLE = 'export function add(a: number, b: number): number {\n    return a + b;\n}\n';
 
-/** Polls a condition in the page (a UI has no event to await from outside); fails with `what`. */
-async function until(what: string, condition: () => Promise<boolean>, timeoutMs = UI_TIMEOUT_MS): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await condition())) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-}
-
-/** The chat webview's document: VS Code nests it in two iframes. */
-function chatFrame(page: Page): FrameLocator {
-    return page.frameLocator('iframe.webview').first().frameLocator('#active-frame');
-}
 
 /** The text of the editor that has the focus (visible lines; enough for the small sample). */
 async function editorText(page: Page): Promise<string> {

@@ -9,20 +9,11 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { FrameLocator, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { startMockProvider, type MockProvider } from '../fixtures/mockProviders/server';
-import { openWorkbench, runCommand, UI_TIMEOUT_MS, waitForStatusBarItem, type Workbench } from './workbench';
+import { openWorkbench, runCommand, UI_TIMEOUT_MS, waitForStatusBarItem, type Workbench, until, chatFrame } from './workbench';
 
 const KEY = 'sk-team-e2e-4d3c2b1a';
-
-/** Polls a condition in the page (a UI has no event to await from outside); fails with `what`. */
-async function until(what: string, condition: () => Promise<boolean>, timeoutMs = UI_TIMEOUT_MS): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await condition())) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-}
 
 /**
  * Waits until a notification with `text` is listed in the notification center. The center, not the
@@ -35,10 +26,6 @@ async function notificationShown(page: Page, text: string, screenshot?: () => Pr
     await runCommand(page, 'Notifications: Hide Notifications');
 }
 
-/** The chat webview's document: VS Code nests it in two iframes. */
-function chatFrame(page: Page): FrameLocator {
-    return page.frameLocator('iframe.webview').first().frameLocator('#active-frame');
-}
 
 describe('Cloud fallback in the workbench', function () {
     this.timeout(10 * 60_000);

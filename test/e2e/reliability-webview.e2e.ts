@@ -13,22 +13,9 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { FrameLocator, Page } from 'playwright-core';
 import { startMockProvider, type MockProvider } from '../fixtures/mockProviders/server';
-import { openWorkbench, runCommand, UI_TIMEOUT_MS, waitForStatusBarItem, type Workbench } from './workbench';
+import { openWorkbench, runCommand, UI_TIMEOUT_MS, waitForStatusBarItem, type Workbench, until, chatFrame } from './workbench';
 
-/** Polls a condition in the page (a UI has no event to await from outside); fails with `what`. */
-async function until(what: string, condition: () => Promise<boolean>, timeoutMs = UI_TIMEOUT_MS): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await condition())) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-}
-
-function chatFrame(page: Page): FrameLocator {
-    return page.frameLocator('iframe.webview').first().frameLocator('#active-frame');
-}
 
 describe('reliability: hostile workspace and hostile answers in the workbench', function () {
     this.timeout(10 * 60_000);

@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, FrameLocator, Page } from 'playwright-core';
 
 export interface WorkbenchOptions {
     /** Workspace folder to open. Default: a fresh empty temp folder. */
@@ -191,4 +191,18 @@ function findRepoRoot(start: string): string {
         if (fs.existsSync(path.join(dir, 'scripts', 'vscode-server.mjs'))) return dir;
     }
     throw new Error(`no repository root above ${start}`);
+}
+
+/** Polls a condition in the page (a UI has no event to await from outside); fails with `what`. */
+export async function until(what: string, condition: () => Promise<boolean>, timeoutMs = UI_TIMEOUT_MS): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await condition())) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+}
+
+/** The chat webview's document: VS Code nests it in two iframes. */
+export function chatFrame(page: Page): FrameLocator {
+    return page.frameLocator('iframe.webview').first().frameLocator('#active-frame');
 }
