@@ -285,6 +285,8 @@ describe('Chat', function () {
             const original = 'const total = items.length;\nconsole.log(total);\n';
             const editor = await openSample(original);
             editor.selection = new vscode.Selection(0, 0, 0, 27);
+            // The previous test's closed diff can hand the focus back late: the sample must be the active editor.
+            await vscode.window.showTextDocument(editor.document, { selection: editor.selection });
             await vscode.commands.executeCommand('localAi.inlineChat', { instruction: 'use reduce' });
             const pending = review.current;
             assert.ok(pending, 'no proposal is waiting for review (did the model answer?)');
