@@ -16,16 +16,32 @@ import { StatusBar } from './statusBar';
 import { ModelsModel } from './views/modelsModel';
 import { ModelsTreeProvider } from './views/modelsTree';
 
-/** What tests (and other extensions) can reach through `extension.exports`. */
+/**
+ * What every other extension can reach through `vscode.extensions.getExtension('local-ai.local-ai').exports`:
+ * nothing that reads a secret, the store or this extension's context, which VS Code keeps per extension.
+ */
 export interface LocalAiApi {
     /** How long `activate()` took, in milliseconds. */
-    activationMs: number;
-    services: ExtensionServices;
+    readonly activationMs: number;
+}
+
+/** What this extension's own tests reach, only when VS Code runs it in test mode. */
+export interface LocalAiTestApi extends LocalAiApi {
+    readonly services: ExtensionServices;
+}
+
+/**
+ * The exports for a mode: the services only under the extension's own test runner
+ * (`ExtensionMode.Test`), where no other extension is installed; the bare API otherwise.
+ */
+export function exportsFor(mode: vscode.ExtensionMode, activationMs: number, testServices: ExtensionServices): LocalAiApi | LocalAiTestApi {
+    const api: LocalAiApi = { activationMs };
+    return Object.freeze(mode === vscode.ExtensionMode.Test ? { ...api, services: testServices } : api);
 }
 
 let services: ExtensionServices | undefined;
 
-export function activate(context: vscode.ExtensionContext): LocalAiApi {
+export function activate(context: vscode.ExtensionContext): LocalAiApi | LocalAiTestApi {
     const started = performance.now();
     const log = logChannel();
     const secrets = new SecretStore(context.secrets);
@@ -56,7 +72,7 @@ export function activate(context: vscode.ExtensionContext): LocalAiApi {
     setImmediate(() => {
         sidecar.start().catch((error: unknown) => log.error(`The sidecar did not start: ${error instanceof Error ? error.message : String(error)}`));
     });
-    return { activationMs: performance.now() - started, services };
+    return exportsFor(context.extensionMode, performance.now() - started, services);
 }
 
 export async function deactivate(): Promise<void> {

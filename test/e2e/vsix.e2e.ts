@@ -14,15 +14,48 @@ import { openLocalAiView, repoRoot, UI_TIMEOUT_MS, waitForStatusBarItem } from '
 
 interface ServerScripts {
     ensureServer(): Promise<{ nodeBin: string; serverMain: string }>;
-    startServer(options: { serverDataDir: string; extensionsDir: string; folder: string }): Promise<{ url: string; stop(): Promise<void> }>;
+    startServer(options: { serverDataDir: string; extensionsDir: string; folder: string; env?: Record<string, string> }): Promise<{ url: string; stop(): Promise<void> }>;
 }
 
 const importScript = <T>(name: string) => import(pathToFileURL(path.join(repoRoot, 'scripts', name)).href) as Promise<T>;
+
+/**
+ * Another extension, installed beside Local AI as a user's other extensions are: once activated it
+ * writes what it can reach through Local AI's exports to $LOCAL_AI_PROBE_OUT.
+ */
+const PROBE_EXTENSION = `
+const vscode = require('vscode');
+const fs = require('node:fs');
+exports.activate = async () => {
+    const localAi = vscode.extensions.getExtension('local-ai.local-ai');
+    const api = localAi ? await localAi.activate() : undefined;
+    const services = api && api.services;
+    let secrets = null;
+    try { secrets = services ? await services.secrets.read() : null; } catch (error) { secrets = String(error); }
+    // Written whole, then renamed: the test reads it as soon as it appears.
+    fs.writeFileSync(process.env.LOCAL_AI_PROBE_OUT + '.partial', JSON.stringify({ found: !!localAi, keys: Object.keys(api || {}), secrets }));
+    fs.renameSync(process.env.LOCAL_AI_PROBE_OUT + '.partial', process.env.LOCAL_AI_PROBE_OUT);
+};
+`;
+
+/** Packs the probe extension with vsce, as any extension a user installs is packed. */
+function packProbe(folder: string): string {
+    fs.mkdirSync(folder, { recursive: true });
+    fs.writeFileSync(path.join(folder, 'package.json'), JSON.stringify({
+        name: 'exports-probe', publisher: 'probe', version: '0.0.1', main: './extension.js',
+        engines: { vscode: '^1.90.0' }, activationEvents: ['onStartupFinished'],
+    }));
+    fs.writeFileSync(path.join(folder, 'extension.js'), PROBE_EXTENSION);
+    const vsix = path.join(folder, 'probe.vsix');
+    execFileSync(process.execPath, [path.join(repoRoot, 'node_modules', '@vscode', 'vsce', 'vsce'), 'package', '--allow-missing-repository', '--skip-license', '--out', vsix], { cwd: folder, stdio: 'ignore' });
+    return vsix;
+}
 
 describe('VSIX package', function () {
     this.timeout(10 * 60_000);
     const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'local-ai-vsix-e2e-'));
     const extensionsDir = path.join(scratch, 'extensions');
+    const probeOut = path.join(scratch, 'probe-report.json');
     let vsix = '';
     let browser: Browser | undefined;
     let stopServer: (() => Promise<void>) | undefined;
@@ -45,16 +78,19 @@ describe('VSIX package', function () {
         assert.doesNotMatch(listing, /gitRelease\.bundle/);
     });
 
-    it('installs offline into the VS Code server', async () => {
+    it('installs offline into the VS Code server, beside another extension', async () => {
         const { ensureServer } = await importScript<ServerScripts>('vscode-server.mjs');
         const { nodeBin, serverMain } = await ensureServer();
-        const install = spawnSync(nodeBin, [serverMain, '--extensions-dir', extensionsDir, '--install-extension', vsix, '--accept-server-license-terms'], {
-            encoding: 'utf8',
-            env: { ...process.env, VSCODE_AGENT_FOLDER: path.join(scratch, 'agent') },
-        });
-        assert.equal(install.status, 0, `${install.stdout}\n${install.stderr}`);
-        const installed = fs.readdirSync(extensionsDir).find((name) => name.startsWith('local-ai.local-ai'));
-        assert.ok(installed, `not installed: ${fs.readdirSync(extensionsDir).join(', ')}`);
+        for (const extension of [vsix, packProbe(path.join(scratch, 'probe'))]) {
+            const install = spawnSync(nodeBin, [serverMain, '--extensions-dir', extensionsDir, '--install-extension', extension, '--accept-server-license-terms'], {
+                encoding: 'utf8',
+                env: { ...process.env, VSCODE_AGENT_FOLDER: path.join(scratch, 'agent') },
+            });
+            assert.equal(install.status, 0, `${install.stdout}\n${install.stderr}`);
+        }
+        const installed = fs.readdirSync(extensionsDir);
+        assert.ok(installed.some((name) => name.startsWith('local-ai.local-ai')), `not installed: ${installed.join(', ')}`);
+        assert.ok(installed.some((name) => name.startsWith('probe.exports-probe')), `the probe is not installed: ${installed.join(', ')}`);
     });
 
     it("runs the installed CLI with the VSIX's own node-llama-cpp", () => {
@@ -72,7 +108,7 @@ describe('VSIX package', function () {
         const { launchChromium } = await importScript<{ launchChromium(): Promise<{ browser: Browser; page: Page }> }>('chromium.mjs');
         const folder = path.join(scratch, 'workspace');
         fs.mkdirSync(folder);
-        const server = await startServer({ serverDataDir: path.join(scratch, 'server'), extensionsDir, folder });
+        const server = await startServer({ serverDataDir: path.join(scratch, 'server'), extensionsDir, folder, env: { LOCAL_AI_PROBE_OUT: probeOut } });
         stopServer = () => server.stop();
         const launched = await launchChromium();
         browser = launched.browser;
@@ -94,5 +130,16 @@ describe('VSIX package', function () {
         }
         assert.ok(sidecarRunning, 'no sidecar process runs from the installed extension folder');
         await page.screenshot({ path: path.join(repoRoot, 'test-results', 'e2e-vsix-installed.png') });
+    });
+
+    it('gives another installed extension no secret, secret store or context through its exports', async () => {
+        // The probe activates on startup; Local AI's activate() runs first (the probe awaits it).
+        const deadline = Date.now() + UI_TIMEOUT_MS;
+        while (!fs.existsSync(probeOut) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+        assert.ok(fs.existsSync(probeOut), 'the probe extension never reported');
+        const probe = JSON.parse(fs.readFileSync(probeOut, 'utf8')) as { found: boolean; keys: string[]; secrets: unknown };
+        assert.equal(probe.found, true, 'the probe does not see Local AI');
+        assert.deepEqual(probe.keys, ['activationMs']);
+        assert.equal(probe.secrets, null, 'the probe read the secrets');
     });
 });

@@ -6,12 +6,12 @@
 import * as assert from 'node:assert/strict';
 import * as os from 'node:os';
 import * as vscode from 'vscode';
-import type { LocalAiApi } from '../../src/extension/extension';
+import type { LocalAiTestApi } from '../../src/extension/extension';
 
 const EXTENSION_ID = 'local-ai.local-ai';
 
-async function api(): Promise<LocalAiApi> {
-    const extension = vscode.extensions.getExtension<LocalAiApi>(EXTENSION_ID);
+async function api(): Promise<LocalAiTestApi> {
+    const extension = vscode.extensions.getExtension<LocalAiTestApi>(EXTENSION_ID);
     assert.ok(extension, 'Local AI is not installed in this extension host');
     return extension.activate();
 }

@@ -12,14 +12,14 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { ChatChunkType, ChatRequest, DownloadProgressType, DownloadRequest, SidecarInfoRequest } from '../../src/common/protocol';
-import type { LocalAiApi } from '../../src/extension/extension';
+import type { LocalAiTestApi } from '../../src/extension/extension';
 
 const EXTENSION_ID = 'local-ai.local-ai';
 const TOKEN = 'hf_reliabilitySecretToken0123456789';
 const KEY = 'sk-reliability-secret-key-9876543210';
 
-async function api(): Promise<LocalAiApi> {
-    const extension = vscode.extensions.getExtension<LocalAiApi>(EXTENSION_ID);
+async function api(): Promise<LocalAiTestApi> {
+    const extension = vscode.extensions.getExtension<LocalAiTestApi>(EXTENSION_ID);
     assert.ok(extension, 'Local AI is not installed in this extension host');
     return extension.activate();
 }
@@ -53,7 +53,7 @@ function filesUnder(folder: string, name: RegExp): string[] {
 describe('reliability: secrets never leave the SecretStore', function () {
     this.timeout(180_000);
     const config = () => vscode.workspace.getConfiguration('localAi');
-    let local: LocalAiApi;
+    let local: LocalAiTestApi;
     let hub: Awaited<ReturnType<typeof refusingServer>>;
     let provider: Awaited<ReturnType<typeof refusingServer>>;
 

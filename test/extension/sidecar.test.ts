@@ -6,18 +6,18 @@
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import { SidecarInfoRequest, type StatusParams } from '../../src/common/protocol';
-import type { LocalAiApi } from '../../src/extension/extension';
+import type { LocalAiTestApi } from '../../src/extension/extension';
 
 const EXTENSION_ID = 'local-ai.local-ai';
 
-async function api(): Promise<LocalAiApi> {
-    const extension = vscode.extensions.getExtension<LocalAiApi>(EXTENSION_ID);
+async function api(): Promise<LocalAiTestApi> {
+    const extension = vscode.extensions.getExtension<LocalAiTestApi>(EXTENSION_ID);
     assert.ok(extension, 'Local AI is not installed in this extension host');
     return extension.activate();
 }
 
 /** Resolves with the first status that matches, as the sidecar pushes them (no polling, no sleeps). */
-function nextStatus(local: LocalAiApi, matches: (status: StatusParams) => boolean, timeoutMs = 60_000): Promise<StatusParams> {
+function nextStatus(local: LocalAiTestApi, matches: (status: StatusParams) => boolean, timeoutMs = 60_000): Promise<StatusParams> {
     return new Promise((resolve, reject) => {
         const timer = setTimeout(() => {
             subscription.dispose();
@@ -32,7 +32,7 @@ function nextStatus(local: LocalAiApi, matches: (status: StatusParams) => boolea
     });
 }
 
-async function sidecarPid(local: LocalAiApi): Promise<number> {
+async function sidecarPid(local: LocalAiTestApi): Promise<number> {
     return (await local.services.sidecar.request0(SidecarInfoRequest.type)).pid;
 }
 
