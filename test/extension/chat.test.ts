@@ -5,20 +5,23 @@
  * inline chat or "Apply to Selection" leave the document untouched until Accept, which is one undo step.
  */
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { ErrorCode } from '../../src/common/errors';
 import type { ChatViewState, ErrorAction, ExtensionToWebview } from '../../src/common/webviewProtocol';
 import { describeChatError } from '../../src/extension/chat/chatErrors';
 import { proposalTabs } from '../../src/extension/chat/editReview';
 import type { ChatSurface } from '../../src/extension/chat/chatController';
-import type { LocalAiApi } from '../../src/extension/extension';
+import type { LocalAiTestApi } from '../../src/extension/extension';
 import { SidecarError } from '../../src/extension/sidecarClient';
 import { defaultFixtureDir, ensureFixtureModel, tinyModel } from '../fixtures/gguf/model';
 
 const EXTENSION_ID = 'local-ai.local-ai';
 
-async function api(): Promise<LocalAiApi> {
-    const extension = vscode.extensions.getExtension<LocalAiApi>(EXTENSION_ID);
+async function api(): Promise<LocalAiTestApi> {
+    const extension = vscode.extensions.getExtension<LocalAiTestApi>(EXTENSION_ID);
     assert.ok(extension, 'Local AI is not installed in this extension host');
     return extension.activate();
 }
@@ -55,16 +58,27 @@ async function proposalReads(uri: vscode.Uri, expected: string): Promise<void> {
     });
 }
 
-async function openSample(text: string): Promise<vscode.TextEditor> {
-    const document = await vscode.workspace.openTextDocument({ language: 'typescript', content: text });
-    const editor = await vscode.window.showTextDocument(document);
+const samples = fs.mkdtempSync(path.join(os.tmpdir(), 'local-ai-chat-samples-'));
+let sampleCount = 0;
+
+/**
+ * A new file with `text`, opened in an editor. Each sample is a file of its own name: VS Code gives an
+ * untitled document the name of one just closed (`Untitled-1` again), and under load the extension host
+ * can still hold the closed document under that name and hand it back, old text and all.
+ */
+async function openSample(text: string, options: vscode.TextDocumentShowOptions = {}): Promise<vscode.TextEditor> {
+    const file = path.join(samples, `sample-${++sampleCount}.ts`);
+    fs.writeFileSync(file, text);
+    const document = await vscode.workspace.openTextDocument(vscode.Uri.file(file));
+    const editor = await vscode.window.showTextDocument(document, options);
     assert.equal(vscode.window.activeTextEditor?.document, document, 'the sample is not the active editor');
+    assert.equal(document.getText(), text);
     return editor;
 }
 
 describe('Chat', function () {
     this.timeout(180_000);
-    let local: LocalAiApi;
+    let local: LocalAiTestApi;
 
     before(async () => {
         local = await api();
@@ -98,11 +112,12 @@ describe('Chat', function () {
         // Other suites in this extension host expect the settings they started with.
         const config = vscode.workspace.getConfiguration('localAi');
         for (const key of ['models', 'defaultModel', 'threads', 'contextSize']) await config.update(key, undefined, vscode.ConfigurationTarget.Global);
+        fs.rmSync(samples, { recursive: true, force: true });
     });
 
     afterEach(async () => {
         await local.services.chat?.review.reject();
-        // Revert before closing: an edited untitled document would otherwise ask to be saved and stay open.
+        // Revert before closing: an edited sample would otherwise ask to be saved and stay open.
         for (let i = 0; i < 10 && vscode.window.tabGroups.all.some((group) => group.tabs.length > 0); i++) {
             await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
         }
@@ -280,13 +295,30 @@ describe('Chat', function () {
             assert.equal(editor.document.version, version);
         });
 
+        it('a review closed while the user works in another editor leaves that editor in front, and inline chat acts on it', async () => {
+            const { review } = local.services.chat!;
+            const reviewed = await openSample('let first = 1;\n');
+            await review.begin({ document: reviewed.document, range: new vscode.Range(0, 0, 0, 14), title: 'test' });
+            review.update('let first = 2;');
+            // The user moves on to another file while the diff waits, selects code there, then rejects the
+            // first proposal from its notification and at once asks for an inline edit of the selection.
+            const current = await openSample('const second = 2;\n', { preview: false });
+            current.selection = new vscode.Selection(0, 0, 0, 17);
+            await vscode.commands.executeCommand('localAi.inlineChatReject');
+            assert.equal(vscode.window.activeTextEditor?.document, current.document, 'closing the review took the focus back to the reviewed file');
+            await vscode.commands.executeCommand('localAi.inlineChat', { instruction: 'rename it' });
+            const pending = review.current;
+            assert.ok(pending, 'no proposal is waiting for review (did the model answer?)');
+            assert.equal(pending.document, current.document, 'the inline chat acted on another document than the one in front');
+            assert.equal(pending.originalText, 'const second = 2;');
+            assert.equal(reviewed.document.getText(), 'let first = 1;\n');
+        });
+
         it('inline chat streams a proposal from the model for the selection, then Accept and one Undo', async () => {
             const { review } = local.services.chat!;
             const original = 'const total = items.length;\nconsole.log(total);\n';
             const editor = await openSample(original);
             editor.selection = new vscode.Selection(0, 0, 0, 27);
-            // The previous test's closed diff can hand the focus back late: the sample must be the active editor.
-            await vscode.window.showTextDocument(editor.document, { selection: editor.selection });
             await vscode.commands.executeCommand('localAi.inlineChat', { instruction: 'use reduce' });
             const pending = review.current;
             assert.ok(pending, 'no proposal is waiting for review (did the model answer?)');

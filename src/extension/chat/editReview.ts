@@ -151,9 +151,12 @@ export class EditReview implements vscode.Disposable {
         this.highlight();
         await vscode.commands.executeCommand('setContext', PENDING_CONTEXT, false);
         const tabs = proposalTabs(pending.proposalUri);
+        // Back to the file only from its own review: a user who has moved on to another editor keeps
+        // it, so an inline chat or a paste right after Accept/Reject lands where the user is.
+        const reviewing = tabs.some((tab) => tab.isActive && tab.group.isActive);
         if (tabs.length) await vscode.window.tabGroups.close(tabs);
         this.proposals.delete(pending.proposalUri);
-        await vscode.window.showTextDocument(pending.document, { preserveFocus: false });
+        if (reviewing) await vscode.window.showTextDocument(pending.document, { preserveFocus: false });
         this.settled.fire({ accepted });
     }
 
