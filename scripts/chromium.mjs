@@ -2,9 +2,10 @@
 // playwright-core (Playwright's own browser download cannot work on these machines).
 import { existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
+import { chromiumPath } from './setup.mjs';
 
-/** Overridable for machines with Chrome elsewhere. */
-export const CHROMIUM_PATH = process.env.LOCAL_AI_CHROMIUM ?? '/usr/bin/chromium';
+/** Overridable for machines with Chrome elsewhere (LOCAL_AI_CHROMIUM). */
+export const CHROMIUM_PATH = chromiumPath();
 
 /**
  * Flags that keep Chromium off the network and quiet; without the background-networking
@@ -29,7 +30,7 @@ const FLAGS = [
  */
 export async function launchChromium() {
     if (!existsSync(CHROMIUM_PATH)) {
-        throw new Error(`${CHROMIUM_PATH} is missing: install Debian's chromium (apt-get install -y chromium) or set LOCAL_AI_CHROMIUM`);
+        throw new Error(`${CHROMIUM_PATH} is missing: 'npm test' installs Debian's chromium by itself (as root or with sudo -n), or set LOCAL_AI_CHROMIUM to another Chrome`);
     }
     const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: FLAGS });
     const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });

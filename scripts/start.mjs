@@ -1,12 +1,13 @@
 #!/usr/bin/env node
-// `npm start`: build, then open VS Code with Local AI as a development extension.
-// With `code` on PATH that is desktop VS Code; otherwise the local VS Code server
-// (scripts/vscode-server.mjs, installed once into a cache outside the clone), whose URL
-// is printed for a browser. Runs until Ctrl+C.
+// `npm start`: set up (scripts/setup.mjs), build, then open VS Code with Local AI as a development
+// extension. With desktop VS Code on this machine (scripts/test-host.mjs finds it) that is desktop
+// VS Code; otherwise the local VS Code server (installed once into a cache outside the clone),
+// whose URL is printed for a browser. Runs until Ctrl+C.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { delimiter, dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SetupError, setup } from './setup.mjs';
+import { chooseTestHost } from './test-host.mjs';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
@@ -21,27 +22,22 @@ function run(command, args) {
     });
 }
 
-function onPath(name) {
-    return (process.env.PATH ?? '').split(delimiter).some((dir) => dir && existsSync(join(dir, name)));
-}
-
 async function main() {
-    if (!existsSync(join(repoRoot, 'node_modules'))) {
-        console.log('node_modules is missing: npm ci');
-        await run(npm, ['ci']);
-    }
+    await setup({ command: 'start' });
     await run(npm, ['run', 'build']);
-    if (onPath('code')) {
-        console.log('Opening VS Code with Local AI as a development extension…');
-        await run('code', [`--extensionDevelopmentPath=${repoRoot}`, repoRoot]);
+    const { desktopExecutable } = chooseTestHost({ env: { ...process.env, LOCAL_AI_TEST_HOST: '' } });
+    if (desktopExecutable) {
+        console.log(`Opening VS Code (${desktopExecutable}) with Local AI as a development extension…`);
+        await run(desktopExecutable, [`--extensionDevelopmentPath=${repoRoot}`, repoRoot]);
         return;
     }
-    console.log('`code` is not on PATH: starting the local VS Code server (first run installs it, a few minutes).');
+    console.log('No desktop VS Code here: starting the local VS Code server.');
     const { serve } = await import('./vscode-server.mjs');
     await serve({ extensionDevelopmentPath: repoRoot, folder: repoRoot });
 }
 
 main().catch((error) => {
-    console.error(error.message);
+    // A SetupError already says what to do; anything else is a bug worth its stack.
+    console.error(error instanceof SetupError ? error.message : error.stack ?? String(error));
     process.exit(1);
 });

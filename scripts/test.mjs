@@ -8,13 +8,18 @@
 //   extension  scripts/run-extension-tests.mjs           (mocha inside the VS Code extension host)
 //   e2e        mocha on dist/test/e2e/**/*.e2e.mjs       (Playwright in the workbench)
 //
+// First, scripts/setup.mjs installs whatever the chosen stages need and this machine lacks
+// (node_modules, Chromium, the VS Code server), so `npm test` works on a fresh clone by itself.
 // A test stage runs only when it has test files. dist/test is emptied before the build
 // so a deleted test's old bundle cannot run. The last line is always
-// `N passed, M failed`, totals over the stages that ran; a stage that fails without
-// reporting counts (typecheck, build, a crash, a timeout) adds one failure.
+// `N passed, M failed, K skipped`, totals over the stages that ran; a stage that fails without
+// reporting counts (typecheck, build, a crash, a timeout) adds one failure, and so does a
+// skipped test that scripts/allowed-skips.mjs does not allow.
 //
 // Env:
 //   LOCAL_AI_TEST_ONLY=unit,sidecar   run only these stages (build still runs before tests)
+//   LOCAL_AI_TEST_NO_BUILD=1          with LOCAL_AI_TEST_ONLY: reuse the last build (scripts/soak.mjs)
+//   LOCAL_AI_TEST_GREP=pattern        only the tests whose full title matches (mocha --grep)
 //   LOCAL_AI_STAGE_TIMEOUT            per-stage limit in ms (default 30 min)
 //   LOCAL_AI_EXIT_GRACE               how long a test process may stay alive after its tests
 //                                     ended, in ms (default 60 s); longer means something it
@@ -25,6 +30,9 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, watch } fro
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { unexpectedSkips } from './allowed-skips.mjs';
+import { SetupError, setup } from './setup.mjs';
+import { chooseTestHost } from './test-host.mjs';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
@@ -66,8 +74,9 @@ function selectedStages() {
     if (unknown.length) {
         throw new Error(`LOCAL_AI_TEST_ONLY: unknown stage(s) ${unknown.join(', ')}; known: ${ALL_STAGES.join(', ')}`);
     }
-    // Tests must never run stale bundles, so any test stage brings the build with it.
-    const needsBuild = only.some((stage) => TEST_STAGES.includes(stage));
+    // Tests must never run stale bundles, so any test stage brings the build with it, unless
+    // the caller built just before (the soak script builds once for all its runs).
+    const needsBuild = only.some((stage) => TEST_STAGES.includes(stage)) && !process.env.LOCAL_AI_TEST_NO_BUILD;
     return ALL_STAGES.filter((stage) => only.includes(stage) || (stage === 'build' && needsBuild));
 }
 
@@ -135,14 +144,17 @@ async function runCounted(command, args, scratch, stage) {
         console.error(`\n${stage}: exited with ${code} without reporting results; counted as one failure.`);
         return { passes: 0, failures: 1, ok: false };
     }
-    const { passes, failures } = JSON.parse(readFileSync(statsFile, 'utf8'));
-    if (code !== 0 && failures === 0) {
+    const { passes, failures, skipped = [] } = JSON.parse(readFileSync(statsFile, 'utf8'));
+    const unexpected = unexpectedSkips(skipped);
+    for (const { title, why } of unexpected) console.error(`\n${stage}: skipped "${title}": ${why}; counted as one failure.`);
+    const counts = { passes, failures: failures + unexpected.length, skipped: skipped.length };
+    if (code !== 0 && counts.failures === 0) {
         // Tests passed but the process failed afterwards (e.g. an error in an after-all hook
         // that mocha reported, or a crash while shutting down).
         console.error(`\n${stage}: all tests passed but the run exited with ${code}; counted as one failure.`);
-        return { passes, failures: 1, ok: false };
+        return { ...counts, failures: 1, ok: false };
     }
-    return { passes, failures, ok: code === 0 && failures === 0 };
+    return { ...counts, ok: code === 0 && counts.failures === 0 };
 }
 
 function mochaArgs(stage) {
@@ -155,14 +167,17 @@ function mochaArgs(stage) {
         '--reporter', reporter,
         '--timeout', String(timeoutMs),
         '--slow', '5000',
+        ...(process.env.LOCAL_AI_TEST_GREP ? ['--grep', process.env.LOCAL_AI_TEST_GREP] : []),
         ...compiled,
     ];
 }
 
 async function main() {
     const stages = selectedStages();
+    header('setup');
+    await setup({ command: 'test', stages });
     const scratch = mkdtempSync(join(tmpdir(), 'local-ai-test-'));
-    const totals = { passes: 0, failures: 0 };
+    const totals = { passes: 0, failures: 0, skipped: 0 };
     const ran = [];
     let failedStage;
     for (const stage of stages) {
@@ -179,6 +194,8 @@ async function main() {
             rmSync(join(repoRoot, 'dist', 'test'), { recursive: true, force: true });
             result = { passes: 0, failures: 0, ok: await runStep(npm, ['run', 'build']) === 0 };
         } else if (stage === 'extension') {
+            const host = chooseTestHost();
+            console.log(`Extension host: ${host.host === 'desktop' ? 'desktop VS Code (@vscode/test-electron)' : 'the VS Code server in headless Chromium'}; ${host.reason}`);
             result = await runCounted(process.execPath, [join(repoRoot, 'scripts', 'run-extension-tests.mjs')], scratch, stage);
         } else {
             result = await runCounted(process.execPath, mochaArgs(stage), scratch, stage);
@@ -186,6 +203,7 @@ async function main() {
         if (!result.ok && result.failures === 0) result.failures = 1;
         totals.passes += result.passes;
         totals.failures += result.failures;
+        totals.skipped += result.skipped ?? 0;
         ran.push(`${stage} ${result.ok ? 'ok' : 'FAILED'} (${Math.round((Date.now() - started) / 1000)} s)`);
         if (!result.ok) {
             failedStage = stage;
@@ -196,15 +214,15 @@ async function main() {
     header('summary');
     console.log(ran.join('\n'));
     if (failedStage) console.log(`Stopped at the first failing stage: ${failedStage}.`);
-    console.log(`${totals.passes} passed, ${totals.failures} failed`);
+    console.log(`${totals.passes} passed, ${totals.failures} failed, ${totals.skipped} skipped`);
     return failedStage ? 1 : 0;
 }
 
 main().then(
     (code) => process.exit(code),
     (error) => {
-        console.error(error.stack ?? String(error));
-        console.log('0 passed, 1 failed');
+        console.error(error instanceof SetupError ? error.message : error.stack ?? String(error));
+        console.log('0 passed, 1 failed, 0 skipped');
         process.exit(1);
     },
 );

@@ -51,6 +51,12 @@ export function serverPaths(root = join(cacheRoot(), `code-server-${CODE_SERVER_
     };
 }
 
+/** Whether a complete install is in the cache. */
+export function serverInstalled() {
+    const paths = serverPaths();
+    return existsSync(paths.marker) && existsSync(paths.serverMain) && existsSync(paths.nodeBin);
+}
+
 /**
  * Installs Node 24 and code-server into the cache unless a complete install is there.
  * Work happens in a staging folder renamed into place at the end, so an interrupted
@@ -60,9 +66,7 @@ export function serverPaths(root = join(cacheRoot(), `code-server-${CODE_SERVER_
  */
 export async function ensureServer({ log = (line) => console.log(line) } = {}) {
     const paths = serverPaths();
-    if (existsSync(paths.marker) && existsSync(paths.serverMain) && existsSync(paths.nodeBin)) {
-        return paths;
-    }
+    if (serverInstalled()) return paths;
     const started = Date.now();
     log(`[vscode-server] installing code-server ${CODE_SERVER_VERSION} with ${NODE_SPEC} into ${paths.root}`);
     removeAbandonedStages(paths.root);

@@ -15,6 +15,8 @@
 // so other console output cannot be tagged; LOCAL_AI_WORKBENCH_LOG=1 shows it.)
 // The exact tally is written to $LOCAL_AI_MOCHA_STATS (the server's environment reaches the
 // extension host), because counting lines of a forwarded log would be guesswork.
+// The same file runs unchanged in desktop VS Code (@vscode/test-electron), whose extension host
+// prints to the terminal: there the lines are not tagged (LOCAL_AI_TAG_TEST_LOG is unset).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { format } from 'node:util';
@@ -27,7 +29,8 @@ const TEST_LOG_TAG = '[local-ai-test] ';
 interface MochaTally {
     passes: number;
     failures: number;
-    pending: number;
+    /** Full titles of the skipped tests. */
+    skipped: string[];
 }
 
 export async function run(): Promise<void> {
@@ -40,17 +43,20 @@ export async function run(): Promise<void> {
         // assert wall-clock time.
         timeout: Number(process.env.LOCAL_AI_TEST_TIMEOUT_MS ?? 120_000),
         slow: 10_000,
+        grep: process.env.LOCAL_AI_TEST_GREP || undefined,
     });
     for (const file of findTestFiles(__dirname)) {
         mocha.addFile(file);
     }
-    const restoreReporterOutput = tagReporterOutput();
+    const restoreReporterOutput = process.env.LOCAL_AI_TAG_TEST_LOG ? tagReporterOutput() : () => undefined;
+    const skipped: string[] = [];
     const tally = await new Promise<MochaTally>((resolve) => {
         const runner = mocha.run(() => resolve({
             passes: runner.stats?.passes ?? 0,
             failures: runner.stats?.failures ?? 0,
-            pending: runner.stats?.pending ?? 0,
+            skipped,
         }));
+        runner.on('pending', (test) => skipped.push(test.fullTitle()));
     }).finally(restoreReporterOutput);
     if (process.env.LOCAL_AI_MOCHA_STATS) {
         fs.writeFileSync(process.env.LOCAL_AI_MOCHA_STATS, JSON.stringify(tally));
