@@ -1,8 +1,12 @@
 #!/usr/bin/env node
 // Runs dist/test/extension (mocha, see test/extension/index.ts) inside a real VS Code
-// extension host, with this repo loaded as a development extension.
+// extension host, with this repo loaded as a development extension, on the host that
+// scripts/test-host.mjs chooses:
 //
-// How: the VS Code server from scripts/vscode-server.mjs, and headless Chromium opening
+// Desktop VS Code: @vscode/test-electron's runTests, as in every extension sample; the
+// extension host prints mocha's output to this terminal, and its exit code is the result.
+//
+// The VS Code server from scripts/vscode-server.mjs, and headless Chromium opening
 // its workbench with a `payload` naming extensionDevelopmentPath and extensionTestsPath
 // (as @vscode/test-web does). The extension host runs the tests server-side, in Node.
 // Results come back three ways:
@@ -16,7 +20,8 @@
 //
 // Builds nothing: run `npm run build` first. Env:
 //   LOCAL_AI_EXT_TEST_TIMEOUT   whole-run limit in ms (default 15 min)
-//   LOCAL_AI_MOCHA_STATS        where to write { passes, failures, pending }
+//   LOCAL_AI_MOCHA_STATS        where to write { passes, failures, skipped }
+//   LOCAL_AI_TEST_GREP          only the tests whose full title matches
 //   LOCAL_AI_SERVER_LOG=1       also print the server's own output
 //   LOCAL_AI_WORKBENCH_LOG=1    also print the workbench's log
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,8 +29,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { format } from 'node:util';
-import { launchChromium } from './chromium.mjs';
-import { startServer, workbenchUrl } from './vscode-server.mjs';
+import { chooseTestHost } from './test-host.mjs';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const testsPath = join(repoRoot, 'dist', 'test', 'extension');
@@ -47,11 +51,51 @@ async function main() {
     writeFileSync(join(workspace, 'sample.ts'), 'export function add(a: number, b: number): number {\n    return a + b;\n}\n');
     const statsFile = process.env.LOCAL_AI_MOCHA_STATS ?? join(scratch, 'mocha-stats.json');
     rmSync(statsFile, { force: true });
+    const testEnv = { LOCAL_AI_MOCHA_STATS: statsFile, ...(process.env.LOCAL_AI_TEST_GREP ? { LOCAL_AI_TEST_GREP: process.env.LOCAL_AI_TEST_GREP } : {}) };
+    const host = chooseTestHost();
+    try {
+        return host.host === 'desktop'
+            ? await runInDesktop({ host, scratch, workspace, testEnv })
+            : await runInServer({ scratch, workspace, statsFile, testEnv });
+    } finally {
+        rmSync(scratch, { recursive: true, force: true });
+    }
+}
 
+/** Desktop VS Code through @vscode/test-electron: its own profile and extensions folder, nothing else loaded. */
+async function runInDesktop({ host, scratch, workspace, testEnv }) {
+    const { runTests } = await import('@vscode/test-electron');
+    try {
+        await runTests({
+            ...(host.desktopExecutable ? { vscodeExecutablePath: host.desktopExecutable } : {}),
+            extensionDevelopmentPath: repoRoot,
+            extensionTestsPath: testsPath,
+            extensionTestsEnv: testEnv,
+            launchArgs: [
+                workspace,
+                '--disable-extensions',
+                '--disable-workspace-trust',
+                '--skip-welcome',
+                '--skip-release-notes',
+                `--user-data-dir=${join(scratch, 'user-data')}`,
+                `--extensions-dir=${join(scratch, 'extensions')}`,
+            ],
+        });
+        return 0;
+    } catch (error) {
+        console.error(`Extension tests in desktop VS Code failed: ${error instanceof Error ? error.message : String(error)}`);
+        return 1;
+    }
+}
+
+/** The VS Code server in headless Chromium; see the top of this file. */
+async function runInServer({ scratch, workspace, statsFile, testEnv }) {
+    const { launchChromium } = await import('./chromium.mjs');
+    const { startServer, workbenchUrl } = await import('./vscode-server.mjs');
     const serverLog = [];
     const server = await startServer({
         serverDataDir: join(scratch, 'server'),
-        env: { LOCAL_AI_MOCHA_STATS: statsFile },
+        env: { ...testEnv, LOCAL_AI_TAG_TEST_LOG: '1' },
         onOutput: (line) => {
             serverLog.push(line);
             if (process.env.LOCAL_AI_SERVER_LOG) console.log(`[server] ${line}`);
@@ -105,7 +149,6 @@ async function main() {
         console.error('Extension tests did not report results. Last errors the workbench logged:');
         console.error(recentErrors.join('\n') || '(none)');
     }
-    rmSync(scratch, { recursive: true, force: true });
     return exitCode;
 }
 
