@@ -104,13 +104,26 @@ describe('Chat in the workbench', function () {
         const csp = await chat.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content');
         assert.match(csp ?? '', /default-src 'none'/);
         assert.match(csp ?? '', /script-src 'nonce-[^']+'/);
+        // What the page receives, beside the page's own handling: the text pieces and the last state.
+        await chat.locator('body').evaluate(() => {
+            const received = { pieces: [] as string[], answer: undefined as string | undefined };
+            (window as unknown as { received: typeof received }).received = received;
+            window.addEventListener('message', (event: MessageEvent<{ type?: string; text?: string; state?: { turns: { content: string }[] } }>) => {
+                if (event.data?.type === 'chat/delta') received.pieces.push(event.data.text ?? '');
+                if (event.data?.type === 'state') received.answer = event.data.state?.turns.at(-1)?.content;
+            });
+        });
         const answer = await ask(chat, 'Tell me about adding numbers');
-        const body = answer.locator('.markdown-body');
-        // Streaming: the text is seen growing while the answer is still marked as streaming.
+        // Streaming: the text is seen growing while the answer is still marked as streaming. The answer's
+        // own text only: until the first token it shows a "Thinking…" placeholder (which, counted as text,
+        // made this test see 9, 6, 122 characters in one soak run).
         const lengths: number[] = [];
         await until('the answer has streamed in several steps', async () => {
-            const streaming = await answer.evaluate((node) => node.classList.contains('streaming'));
-            const length = (await body.innerText()).trim().length;
+            const { streaming, length } = await answer.evaluate((node) => {
+                const body = node.querySelector('.markdown-body')!.cloneNode(true) as HTMLElement;
+                body.querySelector('.thinking')?.remove();
+                return { streaming: node.classList.contains('streaming'), length: body.textContent!.trim().length };
+            });
             if (streaming && length > 0 && length !== lengths.at(-1)) lengths.push(length);
             return lengths.length >= 3 || !streaming;
         }, ANSWER_TIMEOUT_MS);
@@ -120,6 +133,11 @@ describe('Chat in the workbench', function () {
         const badge = await answer.locator('.engine-badge').innerText();
         assert.match(badge, /Bench fixture · (CPU|GPU)/);
         assert.ok(lengths.every((length, i) => i === 0 || length > lengths[i - 1]), `text shrank while streaming: ${lengths.join(', ')}`);
+        // Nothing was lost or reordered on the way: the pieces, in order, are the whole answer.
+        const received = await chat.locator('body').evaluate(() => (window as unknown as { received: { pieces: string[]; answer?: string } }).received);
+        assert.ok(received.pieces.length >= 3, `the answer came in ${received.pieces.length} pieces`);
+        assert.ok(received.answer, 'no state carried the finished answer');
+        assert.equal(received.pieces.join(''), received.answer);
     });
 
     it('stops mid-answer with Escape', async () => {
