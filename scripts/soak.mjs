@@ -42,8 +42,9 @@ function run(command, args, { env = {}, logFile, echo = false }) {
 function summarize(logFile) {
     const text = readFileSync(logFile, 'utf8');
     const summary = text.match(/^\d+ passed, \d+ failed(, \d+ skipped)?$/gm)?.pop() ?? 'no summary line';
-    // mocha's spec reporter lists failures as "  1) Suite title" lines at the end of each stage.
-    const failed = [...new Set(text.match(/^\s+\d+\) .+$/gm)?.map((line) => line.trim()) ?? [])];
+    // mocha's spec reporter marks a failed test in place as "    1) its title", indented under its
+    // suite, and lists it again at the end as "  1) Suite title" (two spaces): take the first kind.
+    const failed = text.match(/^ {4,}\d+\) .+$/gm)?.map((line) => line.trim()) ?? [];
     return { summary, failed };
 }
 
