@@ -180,7 +180,7 @@ describe('inference engine', function () {
         }
     });
 
-    it('refuses a model that will not fit, unless forced', async () => {
+    it('refuses a model that will not fit, with the numbers', async () => {
         const huge = createEngine({ resolveLoadConfig: async () => ({ threads: 1, gpuLayers: 0, contextSize: 1 << 24, batchSize: 512, flashAttention: false, notes: [] }) });
         try {
             const error = await expectCode(huge.load({ model: modelPath }), ErrorCode.ModelDoesNotFit);
@@ -188,6 +188,21 @@ describe('inference engine', function () {
             assert.ok(error.data.needed! > error.data.available!);
         } finally {
             await huge.dispose();
+        }
+    });
+
+    it('loads it anyway when forced, as the user asked', async () => {
+        // A machine with 1 MB free: the tiny model needs more, so only force can load it.
+        const tight = createEngine({ availableRam: () => 1 << 20 });
+        try {
+            const refused = await expectCode(tight.load({ model: modelPath }), ErrorCode.ModelDoesNotFit);
+            assert.equal(refused.data.available, 1 << 20);
+            assert.deepEqual(tight.listLoaded(), []);
+            const loaded = await tight.load({ model: modelPath, force: true });
+            assert.equal(loaded.modelId, modelPath);
+            assert.deepEqual(tight.listLoaded().map((m) => m.modelId), [modelPath]);
+        } finally {
+            await tight.dispose();
         }
     });
 

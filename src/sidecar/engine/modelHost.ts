@@ -47,6 +47,8 @@ export interface ModelHostOptions {
     sequences?: number;
     /** Called when the loaded model changes (load, unload, idle unload). */
     onDidChange?: (loaded: LoadedModel | undefined) => void;
+    /** Memory a load may use, in bytes. Default: what the OS reports available (MemAvailable on Linux). */
+    availableRam?: () => number;
 }
 
 export interface LoadOptions {
@@ -292,7 +294,7 @@ export class ModelHost {
             contextSize: config.contextSize, modelGpuLayers: config.gpuLayers, batchSize: config.batchSize, sequences, flashAttention: config.flashAttention,
         });
         const ramNeeded = modelNeeds.cpuRam + contextNeeds.cpuRam;
-        const ramAvailable = availableRamBytes() + (this.current ? this.current.model.size : 0);
+        const ramAvailable = (this.options.availableRam ?? availableRamBytes)() + (this.current ? this.current.model.size : 0);
         if (ramNeeded > ramAvailable) {
             throw new LocalAiError(ErrorCode.ModelDoesNotFit,
                 `${source.name} needs ${gib(ramNeeded)} of memory with a ${config.contextSize}-token context, and ${gib(ramAvailable)} is free.`,
