@@ -29,6 +29,11 @@ const URI = `hf:${REPO}/${FILE}`;
 const SIZE = 8 * 1024 * 1024;
 const STALL_AT = 2 * 1024 * 1024;
 
+/** The catalog's largest model. */
+const BIG_MODEL = 'qwen2.5-coder-32b-instruct';
+const BIG_REPO = 'bartowski/Qwen2.5-Coder-32B-Instruct-GGUF';
+const BIG_FILE = 'Qwen2.5-Coder-32B-Instruct-Q4_K_M.gguf';
+
 const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 /** Polls a condition the code under test makes true (a file reaching a size), with a deadline. */
@@ -72,6 +77,8 @@ describe('downloads through real processes', function () {
             files: [
                 { repo: REPO, path: FILE, data },
                 { repo: 'test/gated-GGUF', path: 'gated-Q4_K_M.gguf', data: randomBytes(1024), gatedToken: 'hf_ok' },
+                // Served small: only the catalog's facts (a 20 GB file) decide whether it fits.
+                { repo: BIG_REPO, path: BIG_FILE, data: randomBytes(1024) },
             ],
         });
         dir = mkdtempSync(path.join(tmpdir(), 'local-ai-proc-'));
@@ -125,6 +132,17 @@ describe('downloads through real processes', function () {
         const corrupt = await cli(['download', '--model', URI, '--models-dir', dir], env).done;
         assert.equal(corrupt.code, 3, corrupt.stderr);
         assert.equal(existsSync(path.join(dir, REPO, FILE)), false);
+
+        // A 20 GB catalog model on a 4 GB laptop: refused with exit 8, then downloaded when forced.
+        const big = { ...env, LOCAL_AI_HARDWARE_PROFILE: path.join(repoRoot(), 'test', 'fixtures', 'hardware', 'laptop-4gb-cpu.json') };
+        const tooBig = await cli(['download', '--model', BIG_MODEL, '--quant', 'Q4_K_M', '--models-dir', dir], big).done;
+        assert.equal(tooBig.code, 8, `stdout: ${tooBig.stdout}\nstderr: ${tooBig.stderr}`);
+        assert.match(tooBig.stderr, /does not fit this machine/);
+        assert.equal(hub.requests.some((r) => r.port === 'cdn' && r.url.includes(BIG_FILE)), false, 'the refused model was fetched');
+        const forced = await cli(['download', '--model', BIG_MODEL, '--quant', 'Q4_K_M', '--force', '--models-dir', dir], big).done;
+        assert.equal(forced.code, 0, forced.stderr);
+        assert.match(forced.stdout, /Installed/);
+        assert.ok(existsSync(path.join(dir, BIG_REPO, BIG_FILE)));
 
         const offline = await cli(['download', '--model', URI, '--models-dir', dir], { ...env, LOCAL_AI_OFFLINE: '1' }).done;
         assert.equal(offline.code, 5, offline.stderr);
