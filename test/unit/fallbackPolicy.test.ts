@@ -49,8 +49,30 @@ const LOCAL_FAILURES: Record<Exclude<FallbackReason, 'firstTokenTimeout'>, { err
 };
 const REASONS = [...Object.keys(LOCAL_FAILURES), 'firstTokenTimeout'] as FallbackReason[];
 
+/** The first-token timer, driven by the test instead of the wall clock. */
+class FakeClock {
+    private timers: { at: number; fire: () => void }[] = [];
+    private now = 0;
+
+    readonly startTimer = (fire: () => void, ms: number): (() => void) => {
+        const timer = { at: this.now + ms, fire };
+        this.timers.push(timer);
+        return () => (this.timers = this.timers.filter((t) => t !== timer));
+    };
+
+    /** Moves time on, fires what is due, and lets every reaction to it run before returning. */
+    async advance(ms: number): Promise<void> {
+        this.now += ms;
+        const due = this.timers.filter((t) => t.at <= this.now);
+        this.timers = this.timers.filter((t) => t.at > this.now);
+        for (const timer of due) timer.fire();
+        await new Promise((resolve) => setImmediate(resolve));
+    }
+}
+
 interface Harness {
     router: ChatRouter;
+    clock: FakeClock;
     local: ScriptedLocalEngine;
     confirmations: FallbackConfirmParams[];
     /** Resolves when the user is first asked. */
@@ -92,7 +114,9 @@ describe('fallback policy', () => {
             defaultModelsPath: '',
             statePath: '',
         });
+        const clock = new FakeClock();
         const h: Harness = {
+            clock,
             local,
             confirmations: [],
             asked: new Promise((resolve) => (markAsked = resolve)),
@@ -103,6 +127,7 @@ describe('fallback policy', () => {
                 context,
                 local,
                 isDownloading: () => failure?.downloading ?? false,
+                startTimer: clock.startTimer,
                 client: {
                     confirm: async (params) => {
                         h.confirmations.push(params);
@@ -113,13 +138,17 @@ describe('fallback policy', () => {
                     fallbackUsed: (info) => h.used.push(info.reason),
                 },
             }),
-            ask: () =>
-                h.router.chat({
+            ask: () => {
+                const answer = h.router.chat({
                     messages: [{ role: 'user', content: 'Explain this function.' }],
                     provider: options.provider,
                     onChunk: (chunk) => h.chunks.push(chunk),
                     signal: new AbortController().signal,
-                }),
+                });
+                // A local model that stalls never answers in time: let the first-token timeout pass.
+                if (options.reason === 'firstTokenTimeout') void clock.advance(settings.fallback.firstTokenTimeoutSeconds * 1000);
+                return answer;
+            },
         };
         return h;
     }
@@ -132,7 +161,8 @@ describe('fallback policy', () => {
                     // With fallback off, the router simply keeps waiting for the local model; it is cancelled here.
                     const controller = new AbortController();
                     const answer = h.router.chat({ messages: [{ role: 'user', content: 'hi' }], onChunk: () => undefined, signal: controller.signal });
-                    await new Promise((resolve) => setTimeout(resolve, 500));
+                    await h.clock.advance(10_000);
+                    assert.equal(h.local.abortedWhileWaiting, false, 'the local answer was given up on');
                     controller.abort();
                     assert.equal((await answer).finishReason, 'cancelled');
                 } else {
@@ -164,6 +194,7 @@ describe('fallback policy', () => {
                 if (reason === 'firstTokenTimeout') {
                     const controller = new AbortController();
                     const answer = h.router.chat({ messages: [{ role: 'user', content: 'hi' }], onChunk: () => undefined, signal: controller.signal });
+                    await h.clock.advance(10_000);
                     await h.asked;
                     controller.abort();
                     assert.equal((await answer).finishReason, 'cancelled', 'declining keeps waiting for the local model');
@@ -190,7 +221,8 @@ describe('fallback policy', () => {
                 if (reason === 'firstTokenTimeout') {
                     const controller = new AbortController();
                     const answer = h.router.chat({ messages: [{ role: 'user', content: 'hi' }], onChunk: () => undefined, signal: controller.signal });
-                    await new Promise((resolve) => setTimeout(resolve, 500));
+                    await h.clock.advance(10_000);
+                    assert.equal(h.local.abortedWhileWaiting, false, 'the local answer was given up on');
                     controller.abort();
                     await answer;
                 } else {
@@ -240,7 +272,7 @@ describe('fallback policy', () => {
         });
         const controller = new AbortController();
         const answer = h.router.chat({ messages: [{ role: 'user', content: 'hi' }], onChunk: () => undefined, signal: controller.signal });
-        await new Promise((resolve) => setTimeout(resolve, 500));
+        await h.clock.advance(10_000);
         assert.equal(h.local.abortedWhileWaiting, false, 'still waiting for the local model after the timeout');
         controller.abort();
         assert.equal((await answer).engine.kind, 'local');

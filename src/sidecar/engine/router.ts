@@ -42,6 +42,13 @@ export interface ChatRouterOptions {
     providerIdleTimeoutMs?: number;
     /** The longest Retry-After waited for before retrying the same provider once; longer moves on. Default 10 000 ms. */
     maxRetryAfterMs?: number;
+    /** Arms the first-token timeout; returns what cancels it. Default: setTimeout (tests pass a clock they advance). */
+    startTimer?: (onTimeout: () => void, ms: number) => () => void;
+}
+
+function startRealTimer(onTimeout: () => void, ms: number): () => void {
+    const timer = setTimeout(onTimeout, ms);
+    return () => clearTimeout(timer);
 }
 
 type LocalOutcome = { kind: 'answered'; result: ChatResult } | { kind: 'fallback'; reason: FallbackReason; error?: unknown; consented: boolean };
@@ -53,6 +60,7 @@ export class ChatRouter implements ChatEngine {
     private client: FallbackClient;
     private readonly idleTimeoutMs: number;
     private readonly maxRetryAfterMs: number;
+    private readonly startTimer: (onTimeout: () => void, ms: number) => () => void;
 
     constructor(options: ChatRouterOptions) {
         this.context = options.context;
@@ -61,6 +69,7 @@ export class ChatRouter implements ChatEngine {
         this.client = options.client ?? {};
         this.idleTimeoutMs = options.providerIdleTimeoutMs ?? 60_000;
         this.maxRetryAfterMs = options.maxRetryAfterMs ?? 10_000;
+        this.startTimer = options.startTimer ?? startRealTimer;
     }
 
     /** Called by the server once the protocol connection exists. */
@@ -140,9 +149,9 @@ export class ChatRouter implements ChatEngine {
         const local = this.local
             .chat({ ...call, signal: controller.signal, onChunk: held.onChunk })
             .then((result) => ({ kind: 'result' as const, result }), (error: unknown) => ({ kind: 'error' as const, error }));
-        let timer: NodeJS.Timeout | undefined;
+        let cancelTimer = () => undefined as void;
         const timeout = new Promise<{ kind: 'timeout' }>((resolve) => {
-            if (firstTokenTimeoutMs !== undefined) timer = setTimeout(() => resolve({ kind: 'timeout' }), firstTokenTimeoutMs);
+            if (firstTokenTimeoutMs !== undefined) cancelTimer = this.startTimer(() => resolve({ kind: 'timeout' }), firstTokenTimeoutMs);
         });
         const firstText = held.firstText.then(() => ({ kind: 'first' as const }));
         try {
@@ -175,7 +184,7 @@ export class ChatRouter implements ChatEngine {
             if (!reason || call.signal.aborted) throw settled.error;
             return { kind: 'fallback', reason, error: settled.error, consented: false };
         } finally {
-            clearTimeout(timer);
+            cancelTimer();
             call.signal.removeEventListener('abort', forwardAbort);
         }
     }
