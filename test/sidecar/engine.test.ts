@@ -74,6 +74,10 @@ describe('inference engine', function () {
         const c = await chat(messages, { maxTokens: 24, temperature: 1, seed: 43 });
         assert.equal(a.text, b.text);
         assert.notEqual(a.text, c.text);
+        // Temperature 0 is greedy: the seed no longer matters.
+        const greedy1 = await chat(messages, { maxTokens: 24, temperature: 0, seed: 42 });
+        const greedy2 = await chat(messages, { maxTokens: 24, temperature: 0, seed: 43 });
+        assert.equal(greedy1.text, greedy2.text, 'temperature 0 still sampled');
     });
 
     it('stops at a stop string', async () => {
