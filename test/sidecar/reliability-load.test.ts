@@ -48,7 +48,10 @@ describe('reliability: 20 concurrent chats and a download (real sidecar)', funct
         const kept = run.rssAfterUnload - run.rssBeforeLoad;
         console.log(`      20 chats: ${run.completed} completed, ${run.cancelled} cancelled; p50 ${percentile(run.latenciesMs, 50).toFixed(0)} ms, ` +
             `p95 ${percentile(run.latenciesMs, 95).toFixed(0)} ms; RSS before load ${mb(run.rssBeforeLoad)}, loaded ${mb(run.rssLoaded)}, after unload ${mb(run.rssAfterUnload)}`);
-        assert.ok(kept < held, `unloading gave back nothing of the ${mb(held)} the load took`);
+        // The weights alone are the model file (mapped): an unload that frees the model gives back at least half
+        // of that, whatever the allocator keeps. (What stays, ~110 MB, is the performance issue's to bring down.)
+        const weights = fs.statSync(model).size;
+        assert.ok(held - kept >= weights / 2, `unloading gave back ${mb(held - kept)} of the ${mb(held)} the load took; the weights alone are ${mb(weights)}`);
         // What stays after an unload (allocator arenas, llama.cpp's backend) is reported for a second,
         // smaller round too; it was seen to grow by ~18 MB per round (README, Reliability), not asserted yet.
         const again = await runLoad(sidecar, { model, chats: 2, maxTokens: 4, cancelEvery: 0 });
