@@ -27,16 +27,10 @@ import {
     type StatusParams,
 } from '../common/protocol';
 import { affectsSidecar, readSidecarSettings } from './config';
+import { CrashPolicy } from './crashPolicy';
 import { SecretRedactor, redactingChannel } from './log';
 import type { SecretStore } from './secrets';
 
-const CRASH_WINDOW_MS = 3 * 60_000;
-const MAX_CRASHES = 5;
-
-/** Delay before the n-th restart (1-based): 250 ms doubling, never more than 2 s. */
-export function restartDelayMs(crashNumber: number): number {
-    return Math.min(2000, 250 * 2 ** Math.max(0, crashNumber - 1));
-}
 
 /** An error a user can read, raised when the sidecar cannot answer a request. */
 export class SidecarError extends Error {
@@ -68,7 +62,7 @@ export interface SidecarClientOptions {
 export class SidecarClient implements vscode.Disposable {
     private client: LanguageClient | undefined;
     private starting: Promise<LanguageClient> | undefined;
-    private crashes: number[] = [];
+    private readonly crashes = new CrashPolicy();
     private gaveUp = false;
     private lastStatus: StatusParams = { health: 'starting', busy: false, message: 'Not started', downloads: [] };
     private readonly redactor = new SecretRedactor();
@@ -106,7 +100,7 @@ export class SidecarClient implements vscode.Disposable {
 
     /** The "Local AI: Restart Sidecar" command: forgets past crashes and starts a fresh process. */
     async restart(): Promise<void> {
-        this.crashes = [];
+        this.crashes.reset();
         this.gaveUp = false;
         const old = this.client;
         this.client = undefined;
@@ -188,7 +182,7 @@ export class SidecarClient implements vscode.Disposable {
     private async ensureAvailable(): Promise<LanguageClient> {
         if (this.gaveUp) {
             throw new SidecarError(
-                'The Local AI sidecar crashed 5 times in 3 minutes and was stopped. Run "Local AI: Restart Sidecar" after checking "Local AI: Show Logs".',
+                `The Local AI sidecar crashed ${this.crashes.describeLimit()} and was stopped. Run "Local AI: Restart Sidecar" after checking "Local AI: Show Logs".`,
                 ErrorCode.NoEngineAvailable,
             );
         }
@@ -251,11 +245,10 @@ export class SidecarClient implements vscode.Disposable {
     }
 
     private async onClosed(): Promise<CloseHandlerResult> {
-        const now = Date.now();
-        this.crashes = [...this.crashes.filter((time) => now - time < CRASH_WINDOW_MS), now];
-        if (this.crashes.length >= MAX_CRASHES) {
+        const decision = this.crashes.crashed(Date.now());
+        if (!decision.restart) {
             this.gaveUp = true;
-            const message = `The Local AI sidecar crashed ${MAX_CRASHES} times in 3 minutes and will not be restarted automatically.`;
+            const message = `The Local AI sidecar crashed ${this.crashes.describeLimit()} and will not be restarted automatically.`;
             this.options.log.error(message);
             this.setStatus({ health: 'error', busy: false, message, downloads: [] });
             void vscode.window.showErrorMessage(message, 'Restart Sidecar', 'Show Logs').then((choice) => {
@@ -264,8 +257,8 @@ export class SidecarClient implements vscode.Disposable {
             });
             return { action: CloseAction.DoNotRestart, handled: true };
         }
-        const delay = restartDelayMs(this.crashes.length);
-        this.options.log.warn(`The sidecar stopped unexpectedly (crash ${this.crashes.length} in 3 minutes); restarting in ${delay} ms.`);
+        const delay = decision.delayMs;
+        this.options.log.warn(`The sidecar stopped unexpectedly (crash ${decision.recentCrashes} of ${this.crashes.describeLimit()}); restarting in ${delay} ms.`);
         this.setStatus({ health: 'error', busy: false, message: `Sidecar stopped; restarting in ${(delay / 1000).toFixed(1)} s…`, downloads: [] });
         await new Promise((resolve) => setTimeout(resolve, delay));
         return { action: CloseAction.Restart, handled: true };

@@ -4,8 +4,11 @@
  * Sidecar command brings it back; requests in flight fail with a clear error instead of hanging.
  */
 import * as assert from 'node:assert/strict';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as vscode from 'vscode';
-import { SidecarInfoRequest, type StatusParams } from '../../src/common/protocol';
+import { DownloadRequest, SidecarInfoRequest, type StatusParams } from '../../src/common/protocol';
+import { DEFAULT_CRASH_POLICY } from '../../src/extension/crashPolicy';
 import type { LocalAiTestApi } from '../../src/extension/extension';
 
 const EXTENSION_ID = 'local-ai.local-ai';
@@ -69,24 +72,52 @@ describe('Sidecar supervision', function () {
 
     it('fails a request in flight with a clear error instead of hanging', async () => {
         const local = await api();
-        const pid = await sidecarPid(local);
-        // The hardware report takes a moment (it probes GPUs); kill the process while it is pending.
-        const pending = local.services.sidecar.request0(SidecarInfoRequest.type).then(
-            () => 'answered',
-            (error: Error) => error.message,
-        );
-        process.kill(pid, 'SIGKILL');
-        const outcome = await pending;
-        // Either it answered before the kill landed, or it failed with words a user can act on.
-        assert.ok(outcome === 'answered' || /sidecar/i.test(outcome), `unclear error: ${outcome}`);
-        await nextStatus(local, (status) => status.health === 'ready');
+        // A hub that takes the request and never answers: the download is surely in flight when the kill lands.
+        const held: http.ServerResponse[] = [];
+        let reached!: () => void;
+        const reachedHub = new Promise<void>((resolve) => (reached = resolve));
+        const hub = http.createServer((_request, response) => {
+            held.push(response);
+            reached();
+        });
+        await new Promise<void>((resolve) => hub.listen(0, '127.0.0.1', resolve));
+        const config = vscode.workspace.getConfiguration('localAi');
+        // The client pushes the settings from its own change listener, registered before this one.
+        const pushed = new Promise<void>((resolve) => {
+            const subscription = vscode.workspace.onDidChangeConfiguration((event) => {
+                if (!event.affectsConfiguration('localAi.hubEndpoint')) return;
+                subscription.dispose();
+                resolve();
+            });
+        });
+        await config.update('hubEndpoint', `http://127.0.0.1:${(hub.address() as AddressInfo).port}`, vscode.ConfigurationTarget.Global);
+        try {
+            await pushed;
+            const pid = await sidecarPid(local);
+            const pending = local.services.sidecar.request(DownloadRequest.type, { model: 'hf:test/stalled-GGUF/stalled-Q4_K_M.gguf' }).then(
+                () => assert.fail('the download answered although the hub never did'),
+                (error: Error & { lost?: boolean }) => error,
+            );
+            await reachedHub;
+            process.kill(pid, 'SIGKILL');
+            const error = await pending;
+            assert.equal(error.lost, true, `not reported as a lost sidecar: ${error.message}`);
+            assert.match(error.message, /sidecar/i);
+            await nextStatus(local, (status) => status.health === 'ready');
+        } finally {
+            await config.update('hubEndpoint', undefined, vscode.ConfigurationTarget.Global);
+            for (const response of held) response.destroy();
+            await new Promise((resolve) => hub.close(resolve));
+        }
     });
 
     it('stops retrying after 5 crashes in 3 minutes, says so, and Restart Sidecar recovers', async () => {
         const local = await api();
         await local.services.sidecar.restart(); // forget the crashes of the tests above
         let gaveUp: StatusParams | undefined;
-        for (let crash = 1; crash <= 5 && !gaveUp; crash++) {
+        let crashes = 0;
+        while (!gaveUp && crashes < DEFAULT_CRASH_POLICY.maxCrashes + 1) {
+            crashes++;
             const pid = await sidecarPid(local);
             const next = nextStatus(local, (status) => status.health === 'error');
             process.kill(pid, 'SIGKILL');
@@ -94,8 +125,9 @@ describe('Sidecar supervision', function () {
             if (/will not be restarted/.test(status.message)) gaveUp = status;
             else await nextStatus(local, (s) => s.health === 'ready');
         }
-        assert.ok(gaveUp, 'the sidecar was still restarted after 5 crashes');
-        await assert.rejects(sidecarPid(local), /crashed 5 times/);
+        assert.ok(gaveUp, `the sidecar was still restarted after ${crashes} crashes`);
+        assert.equal(crashes, DEFAULT_CRASH_POLICY.maxCrashes, 'it gave up at another crash than the policy says');
+        await assert.rejects(sidecarPid(local), /crashed 5 times in 3 minutes/);
         await vscode.commands.executeCommand('localAi.restartSidecar');
         const pid = await sidecarPid(local);
         assert.ok(isAlive(pid));
