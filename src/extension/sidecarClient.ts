@@ -63,6 +63,8 @@ export class SidecarClient implements vscode.Disposable {
     private client: LanguageClient | undefined;
     private starting: Promise<LanguageClient> | undefined;
     private readonly crashes = new CrashPolicy();
+    /** The latest secrets read, handed to every (re)start of the process. */
+    private secrets: SidecarInitOptions['secrets'] = { providerKeys: {} };
     private gaveUp = false;
     private lastStatus: StatusParams = { health: 'starting', busy: false, message: 'Not started', downloads: [] };
     private readonly redactor = new SecretRedactor();
@@ -76,9 +78,7 @@ export class SidecarClient implements vscode.Disposable {
         this.disposables.push(
             this.statusEmitter,
             vscode.workspace.onDidChangeConfiguration((event) => {
-                if (affectsSidecar(event) && this.client?.isRunning()) {
-                    void this.client.sendNotification(SettingsChangedNotification.type, readSidecarSettings());
-                }
+                if (affectsSidecar(event)) void this.whenRunning((client) => client.sendNotification(SettingsChangedNotification.type, readSidecarSettings()));
             }),
             options.secrets.onDidChange(() => void this.pushSecrets()),
         );
@@ -205,19 +205,20 @@ export class SidecarClient implements vscode.Disposable {
 
     private async createAndStart(): Promise<LanguageClient> {
         const { context, log } = this.options;
-        const secrets = await this.options.secrets.read();
-        this.redactor.setSecrets([secrets.huggingFaceToken, ...Object.values(secrets.providerKeys)]);
+        this.secrets = await this.options.secrets.read();
+        this.redactor.setSecrets([this.secrets.huggingFaceToken, ...Object.values(this.secrets.providerKeys)]);
         const module = context.asAbsolutePath('dist/sidecar.mjs');
         const serverOptions: ServerOptions = {
             run: { module, transport: TransportKind.stdio, options: { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } } },
             debug: { module, transport: TransportKind.stdio, options: { execArgv: ['--inspect=6019'] } },
         };
-        const initializationOptions: SidecarInitOptions = {
+        // Read at every start, restarts after a crash included: the settings and secrets of now, not of the first start.
+        const initializationOptions = (): SidecarInitOptions => ({
             settings: readSidecarSettings(),
-            secrets,
+            secrets: this.secrets,
             defaultModelsPath: vscode.Uri.joinPath(context.globalStorageUri, 'models').fsPath,
             statePath: vscode.Uri.joinPath(context.globalStorageUri, 'state').fsPath,
-        };
+        });
         const channel = redactingChannel(log, this.redactor);
         const clientOptions: LanguageClientOptions = {
             documentSelector: [],
@@ -271,8 +272,30 @@ export class SidecarClient implements vscode.Disposable {
 
     private async pushSecrets(): Promise<void> {
         const secrets = await this.options.secrets.read();
+        this.secrets = secrets;
         this.redactor.setSecrets([secrets.huggingFaceToken, ...Object.values(secrets.providerKeys)]);
-        if (this.client?.isRunning()) await this.client.sendNotification(SecretsChangedNotification.type, secrets);
+        await this.whenRunning((client) => client.sendNotification(SecretsChangedNotification.type, secrets));
+    }
+
+    /**
+     * Sends a change to the sidecar now, or once the client that exists is running: a change made while the
+     * sidecar starts or restarts after a crash must not be lost. (Without a client, the next start reads the
+     * settings and secrets afresh.)
+     */
+    private async whenRunning(send: (client: LanguageClient) => Promise<void>): Promise<void> {
+        const client = this.client;
+        if (!client) return;
+        if (!client.isRunning()) {
+            const running = await new Promise<boolean>((resolve) => {
+                const subscription = client.onDidChangeState((event) => {
+                    if (event.newState === State.Starting) return;
+                    subscription.dispose();
+                    resolve(event.newState === State.Running);
+                });
+            });
+            if (!running || this.client !== client) return;
+        }
+        await send(client).catch((error: unknown) => this.options.log.debug(`A change did not reach the sidecar: ${String(error)}`));
     }
 
     async dispose(): Promise<void> {

@@ -48,6 +48,41 @@ function isAlive(pid: number): boolean {
     }
 }
 
+/** A hub that takes requests and never answers: a download it gets stays in flight. */
+async function stalledHub(): Promise<{ url: string; reached: Promise<void>; close(): Promise<void> }> {
+    const held: http.ServerResponse[] = [];
+    let reached!: () => void;
+    const reachedPromise = new Promise<void>((resolve) => (reached = resolve));
+    const server = http.createServer((_request, response) => {
+        held.push(response);
+        reached();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return {
+        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        reached: reachedPromise,
+        close: async () => {
+            for (const response of held) response.destroy();
+            await new Promise((resolve) => server.close(resolve));
+        },
+    };
+}
+
+/** Sets the hub endpoint and resolves once this extension host has seen the change (the client's own listener, registered earlier, has run). */
+async function setHubEndpoint(url: string | undefined): Promise<void> {
+    const seen = new Promise<void>((resolve) => {
+        const subscription = vscode.workspace.onDidChangeConfiguration((event) => {
+            if (!event.affectsConfiguration('localAi.hubEndpoint')) return;
+            subscription.dispose();
+            resolve();
+        });
+    });
+    await vscode.workspace.getConfiguration('localAi').update('hubEndpoint', url, vscode.ConfigurationTarget.Global);
+    await seen;
+}
+
+const STALLED_MODEL = 'hf:test/stalled-GGUF/stalled-Q4_K_M.gguf';
+
 describe('Sidecar supervision', function () {
     this.timeout(180_000);
 
@@ -72,42 +107,51 @@ describe('Sidecar supervision', function () {
 
     it('fails a request in flight with a clear error instead of hanging', async () => {
         const local = await api();
-        // A hub that takes the request and never answers: the download is surely in flight when the kill lands.
-        const held: http.ServerResponse[] = [];
-        let reached!: () => void;
-        const reachedHub = new Promise<void>((resolve) => (reached = resolve));
-        const hub = http.createServer((_request, response) => {
-            held.push(response);
-            reached();
-        });
-        await new Promise<void>((resolve) => hub.listen(0, '127.0.0.1', resolve));
-        const config = vscode.workspace.getConfiguration('localAi');
-        // The client pushes the settings from its own change listener, registered before this one.
-        const pushed = new Promise<void>((resolve) => {
-            const subscription = vscode.workspace.onDidChangeConfiguration((event) => {
-                if (!event.affectsConfiguration('localAi.hubEndpoint')) return;
-                subscription.dispose();
-                resolve();
-            });
-        });
-        await config.update('hubEndpoint', `http://127.0.0.1:${(hub.address() as AddressInfo).port}`, vscode.ConfigurationTarget.Global);
+        const hub = await stalledHub();
         try {
-            await pushed;
             const pid = await sidecarPid(local);
-            const pending = local.services.sidecar.request(DownloadRequest.type, { model: 'hf:test/stalled-GGUF/stalled-Q4_K_M.gguf' }).then(
+            await setHubEndpoint(hub.url);
+            const pending = local.services.sidecar.request(DownloadRequest.type, { model: STALLED_MODEL }).then(
                 () => assert.fail('the download answered although the hub never did'),
                 (error: Error & { lost?: boolean }) => error,
             );
-            await reachedHub;
+            // The download is surely in flight once the hub has it.
+            await Promise.race([hub.reached, pending.then((error) => assert.fail(`the download failed before reaching the hub: ${error.message}`))]);
             process.kill(pid, 'SIGKILL');
             const error = await pending;
             assert.equal(error.lost, true, `not reported as a lost sidecar: ${error.message}`);
             assert.match(error.message, /sidecar/i);
             await nextStatus(local, (status) => status.health === 'ready');
         } finally {
-            await config.update('hubEndpoint', undefined, vscode.ConfigurationTarget.Global);
-            for (const response of held) response.destroy();
-            await new Promise((resolve) => hub.close(resolve));
+            await setHubEndpoint(undefined);
+            await hub.close();
+        }
+    });
+
+    it('gives a sidecar restarted after a crash the settings changed meanwhile', async () => {
+        const local = await api();
+        const hub = await stalledHub();
+        const cancel = new vscode.CancellationTokenSource();
+        try {
+            const pid = await sidecarPid(local);
+            const restarting = nextStatus(local, (status) => status.health === 'error');
+            process.kill(pid, 'SIGKILL');
+            await restarting;
+            const back = nextStatus(local, (status) => status.health === 'ready');
+            // Changed while the client waits to restart the process (250 ms): the new process must have it.
+            await setHubEndpoint(hub.url);
+            await back;
+            assert.notEqual(await sidecarPid(local), pid, 'the same process answers');
+            const pending = local.services.sidecar.request(DownloadRequest.type, { model: STALLED_MODEL }, cancel.token).then(
+                () => 'answered',
+                (error: Error) => error.message,
+            );
+            const outcome = await Promise.race([hub.reached.then(() => 'reached the new hub'), pending]);
+            assert.equal(outcome, 'reached the new hub');
+        } finally {
+            cancel.cancel();
+            await setHubEndpoint(undefined);
+            await hub.close();
         }
     });
 
