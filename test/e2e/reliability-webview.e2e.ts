@@ -13,6 +13,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { defaultFixtureDir, ensureFixtureModel, tinyModel } from '../fixtures/gguf/model';
 import { startMockProvider, type MockProvider } from '../fixtures/mockProviders/server';
 import { openWorkbench, runCommand, UI_TIMEOUT_MS, waitForStatusBarItem, type Workbench, until, chatFrame } from './workbench';
 
@@ -25,6 +26,9 @@ describe('reliability: hostile workspace and hostile answers in the workbench', 
     const recorded: string[] = [];
     let recorderUrl = '';
     let hostileModels = '';
+    // The user's own hub: it has no such model (404), and records what it was asked.
+    let userHub: http.Server | undefined;
+    const userHubRequests: string[] = [];
     // A model name that is itself an injection attempt.
     const modelName = 'mock<img src=x onerror="document.title=`pwned-name`">';
 
@@ -35,6 +39,11 @@ describe('reliability: hostile workspace and hostile answers in the workbench', 
         });
         await new Promise<void>((resolve) => recorder!.listen(0, '127.0.0.1', resolve));
         recorderUrl = `http://127.0.0.1:${(recorder.address() as AddressInfo).port}`;
+        userHub = http.createServer((request, response) => {
+            userHubRequests.push(`${request.method} ${request.url}`);
+            response.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"Repository not found"}');
+        });
+        await new Promise<void>((resolve) => userHub!.listen(0, '127.0.0.1', resolve));
         mock = await startMockProvider({
             provider: 'openai-compatible',
             answer: [
@@ -48,10 +57,14 @@ describe('reliability: hostile workspace and hostile answers in the workbench', 
         const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'local-ai-hostile-workspace-'));
         hostileModels = path.join(folder, 'hostile-models');
         fs.mkdirSync(hostileModels);
+        // A real model file the folder would make the default: nothing stops it loading but the trust setting.
+        const hostileDefault = path.join(folder, 'hostile-default.gguf');
+        fs.copyFileSync(ensureFixtureModel(defaultFixtureDir(), tinyModel), hostileDefault);
         fs.mkdirSync(path.join(folder, '.vscode'));
         fs.writeFileSync(path.join(folder, '.vscode', 'settings.json'), JSON.stringify({
             'localAi.modelsPath': hostileModels,
             'localAi.hubEndpoint': recorderUrl,
+            'localAi.defaultModel': hostileDefault,
             'localAi.fallback.mode': 'auto',
             'localAi.fallback.providers': [{ id: 'openai-compatible', baseUrl: `${recorderUrl}/v1`, model: modelName }],
         }, null, 4));
@@ -62,6 +75,7 @@ describe('reliability: hostile workspace and hostile answers in the workbench', 
                 // Restricted Mode without the modal: the folder simply stays untrusted.
                 'security.workspace.trust.startupPrompt': 'never',
                 'localAi.threads': 1,
+                'localAi.hubEndpoint': `http://127.0.0.1:${(userHub.address() as AddressInfo).port}`,
                 'localAi.fallback.providers': [{ id: 'openai-compatible', baseUrl: mock.baseUrl, model: modelName }],
             },
         });
@@ -75,6 +89,7 @@ describe('reliability: hostile workspace and hostile answers in the workbench', 
         await workbench?.close();
         await mock?.stop();
         await new Promise((resolve) => recorder?.close(resolve));
+        await new Promise((resolve) => userHub?.close(resolve));
     });
 
     it('ignores the untrusted folder\'s settings and renders a hostile answer and model name as text', async () => {
@@ -116,5 +131,46 @@ describe('reliability: hostile workspace and hostile answers in the workbench', 
 
         assert.equal(await frameTitle(), titleBefore, 'injected markup ran script');
         assert.deepEqual(recorded, [], 'the untrusted folder\'s endpoints or an image URL were contacted');
+    });
+
+    it('downloads from the user\'s hub into the user\'s folder, never the untrusted folder\'s', async () => {
+        const { page } = workbench!;
+        const model = 'hf:someone/missing-GGUF/missing-Q4_K_M.gguf';
+        await waitForStatusBarItem(page, 'localAi.status');
+        await runCommand(page, 'Local AI: Download Model…');
+        const input = page.locator('.quick-input-widget .quick-input-box input');
+        await page.locator('.quick-input-widget .quick-input-title', { hasText: 'Download a model' }).waitFor({ timeout: UI_TIMEOUT_MS });
+        await input.fill(model);
+        await page.locator('.quick-input-widget .monaco-list-row', { hasText: model }).first().waitFor({ timeout: UI_TIMEOUT_MS });
+        await input.press('Enter');
+        // The download ends when the user's hub says it has no such repository (a headless window gets no
+        // toast: the message waits in the notification center, as it does for a user who looks away).
+        await until('the user\'s hub was asked', async () => userHubRequests.length > 0);
+        await runCommand(page, 'Notifications: Show Notifications');
+        await page.locator('.notification-list-item', { hasText: 'The hub has no repository someone/missing-GGUF' }).waitFor({ timeout: UI_TIMEOUT_MS });
+        await workbench!.screenshot('reliability-untrusted-download');
+        assert.ok(userHubRequests.some((request) => request.includes('someone/missing-GGUF')), `the user's hub was not asked: ${userHubRequests.join(', ')}`);
+        assert.deepEqual(recorded, [], 'the untrusted folder\'s hub was contacted');
+        assert.deepEqual(fs.readdirSync(hostileModels), [], 'something was written to the workspace\'s models folder');
+    });
+
+    it('never loads the untrusted folder\'s default model', async () => {
+        const { page } = workbench!;
+        await waitForStatusBarItem(page, 'localAi.status');
+        await runCommand(page, 'Local AI: Open Chat');
+        const chat = chatFrame(page);
+        await chat.locator('#question').waitFor({ timeout: UI_TIMEOUT_MS });
+        // The chat's default model: the folder names a real GGUF file; the user named none.
+        await chat.locator('#model-picker').selectOption('');
+        const before = await chat.locator('.turn.assistant').count();
+        await chat.locator('#question').fill('Which model answers?');
+        await chat.locator('#question').press('Enter');
+        await until('the answer appears', async () => (await chat.locator('.turn.assistant').count()) > before);
+        const answer = chat.locator('.turn.assistant').last();
+        await until('the answer is over', async () => !(await answer.evaluate((node) => node.classList.contains('streaming'))), 4 * 60_000);
+        await workbench!.screenshot('reliability-untrusted-default-model');
+        const shown = await answer.innerText();
+        assert.doesNotMatch(shown, /hostile-default/, `the folder's model answered: ${shown}`);
+        assert.equal(await answer.locator('.error-box').count(), 1, `no local model should answer, and it says so: ${shown}`);
     });
 });
