@@ -5,7 +5,10 @@
  */
 import * as assert from 'node:assert/strict';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { HardwareRequest } from '../../src/common/protocol';
+import { reportPlainText } from '../../src/extension/commands/hardware';
 import type { LocalAiTestApi } from '../../src/extension/extension';
 
 const EXTENSION_ID = 'local-ai.local-ai';
@@ -44,5 +47,14 @@ describe('Show Hardware Report', function () {
         assert.match(copied, /^\[CPU\]$/m);
         assert.ok(!copied.includes('|') && !copied.includes('#'), 'plain text, not Markdown');
         assert.ok(!copied.includes(os.homedir()), 'the home folder leaked into the report');
+    });
+
+    it('writes the home folder as ~ in the copy, where a reason names a file under it', async () => {
+        const local = await api();
+        const report = await local.services.sidecar.request(HardwareRequest.type, {});
+        const library = path.join(os.homedir(), '.cache', 'local-ai', 'libggml-cuda.so');
+        const copied = reportPlainText({ ...report, backend: { ...report.backend, cpuReason: `CUDA did not load (${library}: cannot open shared object file).` } }, { extension: '0.1.0', vscode: vscode.version });
+        assert.ok(!copied.includes(os.homedir()), `the home folder is in the copy:\n${copied}`);
+        assert.match(copied, /CUDA did not load \(~\/\.cache\/local-ai\/libggml-cuda\.so: cannot open shared object file\)/);
     });
 });

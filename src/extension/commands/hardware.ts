@@ -2,6 +2,7 @@
  * "Local AI: Show Hardware Report": the sidecar's report as a readable Markdown document, and
  * "Copy for a Bug Report": the same facts as plain text on the clipboard (no paths, no secrets).
  */
+import * as os from 'node:os';
 import * as vscode from 'vscode';
 import type { GpuInfo, HardwareReport } from '../../common/hardware';
 import { HardwareRequest } from '../../common/protocol';
@@ -91,14 +92,18 @@ export function reportMarkdown(report: HardwareReport): string {
     return `${parts.join('\n')}\n`;
 }
 
-/** Plain text for an issue: the machine's facts and versions, never a path, a token or a user name. */
-export function reportPlainText(report: HardwareReport, versions: { extension: string; vscode: string }): string {
+/**
+ * Plain text for an issue: the machine's facts and versions, never a token or the user's home folder (a
+ * reason such as a library that failed to load can name a file under it: it reads `~` instead).
+ */
+export function reportPlainText(report: HardwareReport, versions: { extension: string; vscode: string }, home = os.homedir()): string {
     const lines = [`Local AI ${versions.extension}, VS Code ${versions.vscode}`, summary(report)];
     for (const section of sections(report)) {
         lines.push('', `[${section.title}]`, ...section.rows.map(([label, value]) => `${label}: ${value}`));
     }
     lines.push('', `Detected: ${report.detectedAt}`);
-    return `${lines.join('\n')}\n`;
+    const text = `${lines.join('\n')}\n`;
+    return home.length > 1 ? text.split(home).join('~') : text;
 }
 
 /** Serves the last report to the editor and the Markdown preview; refreshed on every Show. */
