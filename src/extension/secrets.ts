@@ -27,12 +27,18 @@ export class SecretStore implements vscode.Disposable {
         };
     }
 
-    setHuggingFaceToken(token: string | undefined): Thenable<void> {
-        return token ? this.storage.store(HF_TOKEN_KEY, token) : this.storage.delete(HF_TOKEN_KEY);
+    // The setters fire onDidChange themselves as soon as the secret is stored: SecretStorage's own event can
+    // come after the user's next request, which must already carry the new key. (Other windows' changes still
+    // come through that event.)
+
+    async setHuggingFaceToken(token: string | undefined): Promise<void> {
+        await (token ? this.storage.store(HF_TOKEN_KEY, token) : this.storage.delete(HF_TOKEN_KEY));
+        this.changed.fire();
     }
 
-    setProviderKey(provider: ProviderId, key: string | undefined): Thenable<void> {
-        return key ? this.storage.store(providerKey(provider), key) : this.storage.delete(providerKey(provider));
+    async setProviderKey(provider: ProviderId, key: string | undefined): Promise<void> {
+        await (key ? this.storage.store(providerKey(provider), key) : this.storage.delete(providerKey(provider)));
+        this.changed.fire();
     }
 
     dispose(): void {

@@ -63,6 +63,8 @@ export class SidecarClient implements vscode.Disposable {
     private client: LanguageClient | undefined;
     private starting: Promise<LanguageClient> | undefined;
     private readonly crashes = new CrashPolicy();
+    /** The latest push of changed secrets to the sidecar; requests wait for it. */
+    private secretsPushed: Promise<void> = Promise.resolve();
     /** The latest secrets read, handed to every (re)start of the process. */
     private secrets: SidecarInitOptions['secrets'] = { providerKeys: {} };
     private gaveUp = false;
@@ -80,7 +82,9 @@ export class SidecarClient implements vscode.Disposable {
             vscode.workspace.onDidChangeConfiguration((event) => {
                 if (affectsSidecar(event)) void this.whenRunning((client) => client.sendNotification(SettingsChangedNotification.type, readSidecarSettings()));
             }),
-            options.secrets.onDidChange(() => void this.pushSecrets()),
+            options.secrets.onDidChange(() => {
+                this.secretsPushed = this.pushSecrets().catch((error: unknown) => options.log.warn(`The secrets did not reach the sidecar: ${String(error)}`));
+            }),
         );
     }
 
@@ -186,7 +190,10 @@ export class SidecarClient implements vscode.Disposable {
                 ErrorCode.NoEngineAvailable,
             );
         }
-        return this.start();
+        const client = await this.start();
+        // A key stored just before this request goes with it: the push it started is on the wire first.
+        await this.secretsPushed;
+        return client;
     }
 
     private explain(error: unknown): Error {

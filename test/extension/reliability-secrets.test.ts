@@ -120,4 +120,19 @@ describe('reliability: secrets never leave the SecretStore', function () {
             }
         }
     });
+
+    it('sends a key stored just before a request with that request', async () => {
+        // As a user who sets a key and asks at once: SecretStorage's own change event may come later.
+        const cancel = new vscode.CancellationTokenSource();
+        for (let attempt = 0; attempt < 10; attempt++) {
+            const key = `${KEY}-${attempt}`;
+            await local.services.secrets.setProviderKey('openai-compatible', key);
+            await local.services.sidecar.requestWithProgress(ChatRequest.type, ChatChunkType, {
+                messages: [{ role: 'user', content: 'hello' }],
+                provider: 'openai-compatible',
+                providerModel: 'reliability-model',
+            }, () => undefined, cancel.token).then(() => assert.fail('the refusing provider answered'), () => undefined);
+            assert.match(provider.authorizations.at(-1) ?? '', new RegExp(`${key}$`), `attempt ${attempt}: the request went with another key`);
+        }
+    });
 });
