@@ -11,10 +11,10 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { FrameLocator, Locator, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { benchModel, defaultFixtureDir, ensureFixtureModel } from '../fixtures/gguf/model';
 import { startMockProvider, type MockProvider } from '../fixtures/mockProviders/server';
-import { openWorkbench, runCommand, UI_TIMEOUT_MS, waitForStatusBarItem, type Workbench, until, chatFrame } from './workbench';
+import { ask, chatFrame, openChat, openWorkbench, UI_TIMEOUT_MS, until, type Workbench } from './workbench';
 
 /** A generated model answers slowly on two cores; generous, never asserted. */
 const ANSWER_TIMEOUT_MS = 4 * 60_000;
@@ -39,15 +39,6 @@ async function openSample(page: Page): Promise<void> {
 async function editorTextOf(page: Page, name: string): Promise<string> {
     await page.locator('.tabs-container .tab', { hasText: name }).first().click();
     return editorText(page);
-}
-
-async function ask(chat: FrameLocator, question: string): Promise<Locator> {
-    const box = chat.locator('#question');
-    await box.fill(question);
-    const before = await chat.locator('.turn.assistant').count();
-    await box.press('Enter');
-    await until('the answer appears', async () => (await chat.locator('.turn.assistant').count()) > before);
-    return chat.locator('.turn.assistant').last();
 }
 
 describe('Chat in the workbench', function () {
@@ -96,11 +87,7 @@ describe('Chat in the workbench', function () {
 
     it('streams an answer from the local model into the Chat view, with the engine badge', async () => {
         const { page } = workbench!;
-        // The extension's commands reach the Command Palette once it has activated.
-        await waitForStatusBarItem(page, 'localAi.status');
-        await runCommand(page, 'Local AI: Open Chat');
-        const chat = chatFrame(page);
-        await chat.locator('#question').waitFor({ timeout: UI_TIMEOUT_MS });
+        const chat = await openChat(page);
         const csp = await chat.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content');
         assert.match(csp ?? '', /default-src 'none'/);
         assert.match(csp ?? '', /script-src 'nonce-[^']+'/);

@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import type { Page } from 'playwright-core';
 import { startFakeHub, type FakeHub } from '../fixtures/fakeHub/server';
 import { defaultFixtureDir, ensureFixtureModel, tinyModel } from '../fixtures/gguf/model';
-import { openLocalAiView, openWorkbench, runCommand, statusBarText, treeRows, UI_TIMEOUT_MS, type Workbench } from './workbench';
+import { downloadFromPalette, openLocalAiView, openWorkbench, runCommand, statusBarText, treeRows, UI_TIMEOUT_MS, type Workbench } from './workbench';
 
 const STATUS = '.part.statusbar [id*="localAi.status"]';
 const CODER = { repo: 'local-ai-test/Tiny-Coder-GGUF', path: 'Tiny-Coder-Q8_0.gguf', name: 'Tiny Coder' };
@@ -43,16 +43,6 @@ async function waitForRow(page: Page, pattern: RegExp): Promise<string> {
         await page.waitForTimeout(250);
     }
     throw new Error(`no side bar row matched ${pattern}; rows: ${rows.join(' | ')}`);
-}
-
-/** Picks a model in the Download Model quick pick by typing its name. */
-async function downloadFromPalette(page: Page, name: string): Promise<void> {
-    await runCommand(page, 'Local AI: Download Model…');
-    const input = page.locator('.quick-input-widget .quick-input-box input');
-    await page.locator('.quick-input-widget .quick-input-title', { hasText: 'Download a model' }).waitFor({ timeout: UI_TIMEOUT_MS });
-    await input.fill(name);
-    await page.locator('.quick-input-widget .monaco-list-row', { hasText: name }).first().waitFor({ timeout: UI_TIMEOUT_MS });
-    await input.press('Enter');
 }
 
 describe('Model manager in the workbench', function () {

@@ -15,7 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { defaultFixtureDir, ensureFixtureModel, tinyModel } from '../fixtures/gguf/model';
 import { startMockProvider, type MockProvider } from '../fixtures/mockProviders/server';
-import { openWorkbench, runCommand, UI_TIMEOUT_MS, waitForStatusBarItem, type Workbench, until, chatFrame } from './workbench';
+import { ask, downloadFromPalette, openChat, openWorkbench, runCommand, UI_TIMEOUT_MS, until, waitForStatusBarItem, type Workbench } from './workbench';
 
 
 describe('reliability: hostile workspace and hostile answers in the workbench', function () {
@@ -94,18 +94,11 @@ describe('reliability: hostile workspace and hostile answers in the workbench', 
 
     it('ignores the untrusted folder\'s settings and renders a hostile answer and model name as text', async () => {
         const { page } = workbench!;
-        await waitForStatusBarItem(page, 'localAi.status');
-        await runCommand(page, 'Local AI: Open Chat');
-        const chat = chatFrame(page);
-        await chat.locator('#question').waitFor({ timeout: UI_TIMEOUT_MS });
+        const chat = await openChat(page);
         const frameTitle = () => chat.locator('html').evaluate(() => document.title);
         const titleBefore = await frameTitle();
         await chat.locator('#model-picker').selectOption(`cloud:openai-compatible:${modelName}`);
-        const before = await chat.locator('.turn.assistant').count();
-        await chat.locator('#question').fill('Answer with markup');
-        await chat.locator('#question').press('Enter');
-        await until('the answer appears', async () => (await chat.locator('.turn.assistant').count()) > before);
-        const answer = chat.locator('.turn.assistant').last();
+        const answer = await ask(chat, 'Answer with markup');
         await until('the answer is complete', async () => (await answer.innerText()).includes('end.') && !(await answer.evaluate((node) => node.classList.contains('streaming'))), 4 * 60_000);
         await workbench!.screenshot('reliability-hostile-answer');
 
@@ -137,12 +130,7 @@ describe('reliability: hostile workspace and hostile answers in the workbench', 
         const { page } = workbench!;
         const model = 'hf:someone/missing-GGUF/missing-Q4_K_M.gguf';
         await waitForStatusBarItem(page, 'localAi.status');
-        await runCommand(page, 'Local AI: Download Model…');
-        const input = page.locator('.quick-input-widget .quick-input-box input');
-        await page.locator('.quick-input-widget .quick-input-title', { hasText: 'Download a model' }).waitFor({ timeout: UI_TIMEOUT_MS });
-        await input.fill(model);
-        await page.locator('.quick-input-widget .monaco-list-row', { hasText: model }).first().waitFor({ timeout: UI_TIMEOUT_MS });
-        await input.press('Enter');
+        await downloadFromPalette(page, model);
         // The download ends when the user's hub says it has no such repository (a headless window gets no
         // toast: the message waits in the notification center, as it does for a user who looks away).
         await until('the user\'s hub was asked', async () => userHubRequests.length > 0);
@@ -156,17 +144,10 @@ describe('reliability: hostile workspace and hostile answers in the workbench', 
 
     it('never loads the untrusted folder\'s default model', async () => {
         const { page } = workbench!;
-        await waitForStatusBarItem(page, 'localAi.status');
-        await runCommand(page, 'Local AI: Open Chat');
-        const chat = chatFrame(page);
-        await chat.locator('#question').waitFor({ timeout: UI_TIMEOUT_MS });
+        const chat = await openChat(page);
         // The chat's default model: the folder names a real GGUF file; the user named none.
         await chat.locator('#model-picker').selectOption('');
-        const before = await chat.locator('.turn.assistant').count();
-        await chat.locator('#question').fill('Which model answers?');
-        await chat.locator('#question').press('Enter');
-        await until('the answer appears', async () => (await chat.locator('.turn.assistant').count()) > before);
-        const answer = chat.locator('.turn.assistant').last();
+        const answer = await ask(chat, 'Which model answers?');
         await until('the answer is over', async () => !(await answer.evaluate((node) => node.classList.contains('streaming'))), 4 * 60_000);
         await workbench!.screenshot('reliability-untrusted-default-model');
         const shown = await answer.innerText();

@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { Browser, FrameLocator, Page } from 'playwright-core';
+import type { Browser, FrameLocator, Locator, Page } from 'playwright-core';
 
 export interface WorkbenchOptions {
     /** Workspace folder to open. Default: a fresh empty temp folder. */
@@ -171,6 +171,35 @@ export async function runCommand(page: Page, title: string): Promise<void> {
     const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first();
     await row.waitFor({ timeout: UI_TIMEOUT_MS });
     await row.click();
+}
+
+/** Picks a model in the Download Model quick pick by typing its name, or an `hf:` URI. */
+export async function downloadFromPalette(page: Page, name: string): Promise<void> {
+    await runCommand(page, 'Local AI: Download Model…');
+    const input = page.locator('.quick-input-widget .quick-input-box input');
+    await page.locator('.quick-input-widget .quick-input-title', { hasText: 'Download a model' }).waitFor({ timeout: UI_TIMEOUT_MS });
+    await input.fill(name);
+    await page.locator('.quick-input-widget .monaco-list-row', { hasText: name }).first().waitFor({ timeout: UI_TIMEOUT_MS });
+    await input.press('Enter');
+}
+
+/** Opens the Chat view once Local AI is active (its commands reach the palette then), ready for a question. */
+export async function openChat(page: Page): Promise<FrameLocator> {
+    await waitForStatusBarItem(page, 'localAi.status');
+    await runCommand(page, 'Local AI: Open Chat');
+    const chat = chatFrame(page);
+    await chat.locator('#question').waitFor({ timeout: UI_TIMEOUT_MS });
+    return chat;
+}
+
+/** Asks a question in the chat view and returns the answer's turn, as soon as it appears. */
+export async function ask(chat: FrameLocator, question: string): Promise<Locator> {
+    const box = chat.locator('#question');
+    await box.fill(question);
+    const before = await chat.locator('.turn.assistant').count();
+    await box.press('Enter');
+    await until('the answer appears', async () => (await chat.locator('.turn.assistant').count()) > before);
+    return chat.locator('.turn.assistant').last();
 }
 
 async function saveScreenshot(page: Page, name: string): Promise<string> {
