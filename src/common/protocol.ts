@@ -165,6 +165,11 @@ export interface CheckResultItem {
     quant: string;
     path: string;
     ok: boolean;
+    /**
+     * Whether the bytes were compared with the hub's sha256. False when no hash is known (offline before it
+     * was recorded, or a hub that gives none): then only the size was checked.
+     */
+    verified: boolean;
     /** What is wrong, in plain words, when not ok. */
     problem?: string;
 }

@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { ResponseError } from 'vscode-jsonrpc/node';
@@ -113,6 +113,23 @@ describe('downloads through real processes', function () {
         const check = await cli(['check', '--models-dir', dir, '--json'], env).done;
         assert.equal(check.code, 0, check.stderr);
         assert.deepEqual((JSON.parse(check.stdout) as { results: { ok: boolean }[] }).results.map((r) => r.ok), [true]);
+    });
+
+    it('check says "unverified" for a file it could only measure, "ok" once the hub\'s sha256 confirms it', async () => {
+        const downloaded = await cli(['download', '--model', URI, '--models-dir', dir], env).done;
+        assert.equal(downloaded.code, 0, downloaded.stderr);
+        // As a file whose hash was never recorded (a hub that gave none): offline, nothing can vouch for its bytes.
+        const manifestPath = path.join(dir, REPO, `${FILE}.manifest.json`);
+        const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { sha256?: string };
+        assert.ok(manifest.sha256, 'the download recorded no sha256');
+        delete manifest.sha256;
+        writeFileSync(manifestPath, JSON.stringify(manifest));
+        const offline = await cli(['check', '--models-dir', dir], { ...env, LOCAL_AI_OFFLINE: '1' }).done;
+        assert.equal(offline.code, 0, offline.stderr);
+        assert.match(offline.stdout, /^unverified +hf:test\/process-GGUF\/process-Q4_K_M\.gguf Q4_K_M .*\n +the size matches; no sha256 is known/m);
+        assert.doesNotMatch(offline.stdout, /^ok /m);
+        const online = await cli(['check', '--models-dir', dir, '--json'], env).done;
+        assert.deepEqual((JSON.parse(online.stdout) as { results: { ok: boolean; verified: boolean }[] }).results.map((r) => [r.ok, r.verified]), [[true, true]]);
     });
 
     it('the CLI exit codes say what went wrong', async () => {

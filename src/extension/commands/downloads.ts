@@ -201,7 +201,10 @@ async function checkModels(services: ExtensionServices, argument: unknown): Prom
     if (results.length === 0) {
         void vscode.window.showInformationMessage('Local AI: no model is installed, nothing to check.');
     } else if (broken.length === 0) {
-        void vscode.window.showInformationMessage(`Local AI: all ${results.length} installed model file${results.length === 1 ? ' is' : 's are'} intact.`);
+        const unverified = results.filter((result) => !result.verified);
+        void vscode.window.showInformationMessage(unverified.length === 0
+            ? `Local AI: all ${results.length} installed model file${results.length === 1 ? ' is' : 's are'} intact.`
+            : `Local AI: ${results.length - unverified.length} of ${results.length} model files verified intact; ${unverified.map((result) => `${result.modelId} ${result.quant}`).join(', ')} could only be checked by size (no sha256 is known: offline, or the hub gives none).`);
     } else {
         const first = broken[0];
         const message = `Local AI: ${broken.length} of ${results.length} model files are damaged: ${broken.map((result) => `${result.modelId} ${result.quant} (${result.problem ?? 'damaged'})`).join('; ')}. Delete and download them again.`;

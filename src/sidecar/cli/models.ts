@@ -141,7 +141,13 @@ const ACTIONS: Record<string, (s: Services, args: ModelsArgs) => Promise<number>
         const results = await s.models.maintenance.check(args.model);
         if (args.json) printJson({ results });
         else if (results.length === 0) process.stdout.write('No downloaded models to check.\n');
-        else for (const r of results) process.stdout.write(`${r.ok ? 'ok     ' : 'DAMAGED'} ${r.modelId} ${r.quant}  ${r.path}${r.problem ? `\n        ${r.problem}` : ''}\n`);
+        else {
+            for (const r of results) {
+                const verdict = !r.ok ? 'DAMAGED' : r.verified ? 'ok' : 'unverified';
+                const note = r.problem ?? (r.ok && !r.verified ? 'the size matches; no sha256 is known to compare (offline, or the hub gives none)' : undefined);
+                process.stdout.write(`${verdict.padEnd(10)} ${r.modelId} ${r.quant}  ${r.path}${note ? `\n           ${note}` : ''}\n`);
+            }
+        }
         return results.every((r) => r.ok) ? 0 : 3;
     },
 

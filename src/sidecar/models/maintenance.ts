@@ -89,15 +89,17 @@ export class ModelMaintenance {
         return { removedFiles, freedBytes };
     }
 
-    private async verify(file: string, sizeBytes: number, sha256: string | undefined, signal?: AbortSignal): Promise<{ ok: boolean; problem?: string }> {
+    private async verify(file: string, sizeBytes: number, sha256: string | undefined, signal?: AbortSignal): Promise<{ ok: boolean; verified: boolean; problem?: string }> {
         const size = await fileSize(file);
-        if (size === undefined) return { ok: false, problem: 'the file is missing' };
-        if (size !== sizeBytes) return { ok: false, problem: `the file has ${size} bytes, the hub lists ${sizeBytes}` };
-        if (!sha256) return { ok: true, problem: undefined };
+        if (size === undefined) return { ok: false, verified: false, problem: 'the file is missing' };
+        if (size !== sizeBytes) return { ok: false, verified: false, problem: `the file has ${size} bytes, the hub lists ${sizeBytes}` };
+        if (!sha256) return { ok: true, verified: false, problem: undefined };
         const hash = createHash('sha256');
         for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20, signal })) hash.update(chunk as Buffer);
         const actual = hash.digest('hex');
-        return actual === sha256 ? { ok: true } : { ok: false, problem: `sha256 is ${actual.slice(0, 12)}…, the hub says ${sha256.slice(0, 12)}…; delete and download it again` };
+        return actual === sha256
+            ? { ok: true, verified: true }
+            : { ok: false, verified: true, problem: `sha256 is ${actual.slice(0, 12)}…, the hub says ${sha256.slice(0, 12)}…; delete and download it again` };
     }
 
     private async hubSha(repo: string | undefined, file: string, revision?: string): Promise<string | undefined> {
