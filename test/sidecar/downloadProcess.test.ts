@@ -115,6 +115,20 @@ describe('downloads through real processes', function () {
         assert.deepEqual((JSON.parse(check.stdout) as { results: { ok: boolean }[] }).results.map((r) => r.ok), [true]);
     });
 
+    it('the CLI interrupted with Ctrl+C exits 130, keeps the partial and installs nothing', async () => {
+        hub.addFault({ kind: 'stall', afterBytes: STALL_AT });
+        const stalled = once(hub.events, 'stalled');
+        const run = cli(['download', '--model', URI, '--models-dir', dir], env);
+        await stalled;
+        const partial = path.join(dir, REPO, `${FILE}.partial`);
+        await waitFor(() => sizeOf(partial) === STALL_AT);
+        run.child.kill('SIGINT');
+        const interrupted = await run.done;
+        assert.equal(interrupted.code, 130, `stdout: ${interrupted.stdout}\nstderr: ${interrupted.stderr}`);
+        assert.equal(sizeOf(partial), STALL_AT, 'the partial was not kept');
+        assert.equal(existsSync(path.join(dir, REPO, FILE)), false, 'an interrupted download was installed');
+    });
+
     it('check says "unverified" for a file it could only measure, "ok" once the hub\'s sha256 confirms it', async () => {
         const downloaded = await cli(['download', '--model', URI, '--models-dir', dir], env).done;
         assert.equal(downloaded.code, 0, downloaded.stderr);
