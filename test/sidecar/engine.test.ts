@@ -210,6 +210,25 @@ describe('inference engine', function () {
         }
     });
 
+    it('loads on the CPU, and says why, when the GPU load fails', async () => {
+        // A backend whose GPU load fails as a driver would (no GPU here): the same Llama, but any offload throws.
+        const real = await runtime.get();
+        const failingGpu = Object.create(real, {
+            loadModel: { value: (options: { gpuLayers?: unknown }) => (options.gpuLayers ? Promise.reject(new Error('CUDA error: out of memory')) : real.loadModel(options as Parameters<typeof real.loadModel>[0])) },
+        }) as typeof real;
+        const gpuRuntime = Object.create(runtime, { get: { value: async () => failingGpu } }) as LlamaRuntime;
+        const offloading = createEngine({ runtime: gpuRuntime, resolveLoadConfig: async () => ({ threads: 1, gpuLayers: 8, contextSize: 1024, batchSize: 512, flashAttention: false, notes: [] }) });
+        try {
+            const loaded = await offloading.load({ model: modelPath });
+            assert.equal(loaded.device, 'CPU');
+            assert.match(loaded.cpuFallbackReason ?? '', /The GPU load failed \(CUDA error: out of memory\); loaded on the CPU instead\./);
+            const answer = await offloading.chat({ model: modelPath, messages: [{ role: 'user', content: 'hi' }], options: { maxTokens: 4 }, signal: new AbortController().signal, onChunk: () => undefined });
+            assert.ok(answer.text.length > 0, 'the CPU fallback does not answer');
+        } finally {
+            await offloading.dispose();
+        }
+    });
+
     it('applies the default configuration with an explicit, safe thread count', async () => {
         const plain = new InferenceEngine({ runtime, log: silent });
         try {
