@@ -31,7 +31,6 @@ import { CrashPolicy } from './crashPolicy';
 import { SecretRedactor, redactingChannel } from './log';
 import type { SecretStore } from './secrets';
 
-
 /** An error a user can read, raised when the sidecar cannot answer a request. */
 export class SidecarError extends Error {
     constructor(
@@ -285,14 +284,15 @@ export class SidecarClient implements vscode.Disposable {
     }
 
     /**
-     * Sends a change to the sidecar now, or once the client that exists is running: a change made while the
-     * sidecar starts or restarts after a crash must not be lost. (Without a client, the next start reads the
-     * settings and secrets afresh.)
+     * Sends a change to the sidecar now, or, while it is starting (its initialize request already carries the
+     * old values), once it runs: a change must not be lost. A stopped sidecar (no client yet, waiting to restart
+     * after a crash, or given up) needs nothing: its next start reads the settings and secrets afresh. Never
+     * waits on a client that may never run again, since requests wait for the secrets' push.
      */
     private async whenRunning(send: (client: LanguageClient) => Promise<void>): Promise<void> {
         const client = this.client;
-        if (!client) return;
-        if (!client.isRunning()) {
+        if (!client || client.state === State.Stopped) return;
+        if (client.state === State.Starting) {
             const running = await new Promise<boolean>((resolve) => {
                 const subscription = client.onDidChangeState((event) => {
                     if (event.newState === State.Starting) return;

@@ -172,9 +172,15 @@ describe('Sidecar supervision', function () {
         assert.ok(gaveUp, `the sidecar was still restarted after ${crashes} crashes`);
         assert.equal(crashes, DEFAULT_CRASH_POLICY.maxCrashes, 'it gave up at another crash than the policy says');
         await assert.rejects(sidecarPid(local), /crashed 5 times in 3 minutes/);
-        await vscode.commands.executeCommand('localAi.restartSidecar');
-        const pid = await sidecarPid(local);
-        assert.ok(isAlive(pid));
+        // A key set while it is down reaches the restarted sidecar, and waiting for it never blocks a request.
+        await local.services.secrets.setProviderKey('openai', 'sk-set-while-down');
+        try {
+            await vscode.commands.executeCommand('localAi.restartSidecar');
+            const pid = await sidecarPid(local);
+            assert.ok(isAlive(pid));
+        } finally {
+            await local.services.secrets.setProviderKey('openai', undefined);
+        }
     });
 
     it('stops its process when the client is disposed (no orphan)', async () => {
