@@ -16,9 +16,9 @@ import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chooseTestHost } from './test-host.mjs';
+import { chooseTestHost, whichOnPath } from './test-host.mjs';
 import { ensureServer, serverInstalled } from './vscode-server.mjs';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -106,7 +106,7 @@ export async function setup({ command = 'test', stages = ['typecheck', 'build', 
         browser: command === 'test' && needsServer,
         serverBuild: needsServer && !serverInstalled(),
         unzip: command === 'test' && stages.includes('e2e'),
-        hasCommand: onPath,
+        hasCommand: (name) => whichOnPath(name) !== undefined,
         hasFile: existsSync,
     });
     if (packages.length) await installPackages(packages, log);
@@ -147,7 +147,7 @@ async function installDependencies(log) {
 async function installPackages(packages, log) {
     const names = packages.map((p) => p.name);
     for (const { name, why } of packages) log(`[setup] missing ${name}: ${why}`);
-    const plan = installPlan({ packages: names, isRoot: process.getuid?.() === 0, hasAptGet: onPath('apt-get'), sudoWorks: sudoWorks() });
+    const plan = installPlan({ packages: names, isRoot: process.getuid?.() === 0, hasAptGet: whichOnPath('apt-get') !== undefined, sudoWorks: sudoWorks() });
     if ('message' in plan) throw new SetupError(plan.message);
     for (const [command, ...args] of plan.run) {
         log(`[setup] ${[command, ...args].join(' ')}`);
@@ -159,7 +159,7 @@ async function installPackages(packages, log) {
 export class SetupError extends Error {}
 
 function sudoWorks() {
-    if (!onPath('sudo')) return false;
+    if (!whichOnPath('sudo')) return false;
     try {
         execFileSync('sudo', ['-n', 'true'], { stdio: 'ignore' });
         return true;
@@ -168,15 +168,12 @@ function sudoWorks() {
     }
 }
 
-function onPath(name) {
-    return (process.env.PATH ?? '').split(delimiter).some((dir) => dir && existsSync(join(dir, name)));
-}
-
 function sha256(text) {
     return createHash('sha256').update(text).digest('hex');
 }
 
-function run(command, args, env = {}) {
+/** Runs a command in the repository with the terminal as its output; rejects unless it exits 0. */
+export function run(command, args, env = {}) {
     return new Promise((resolvePromise, reject) => {
         const child = spawn(command, args, { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...env } });
         child.on('error', reject);

@@ -3,24 +3,13 @@
 // extension. With desktop VS Code on this machine (scripts/test-host.mjs finds it) that is desktop
 // VS Code; otherwise the local VS Code server (installed once into a cache outside the clone),
 // whose URL is printed for a browser. Runs until Ctrl+C.
-import { spawn } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SetupError, setup } from './setup.mjs';
+import { run, SetupError, setup } from './setup.mjs';
 import { chooseTestHost } from './test-host.mjs';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-
-function run(command, args) {
-    return new Promise((resolvePromise, reject) => {
-        const child = spawn(command, args, { cwd: repoRoot, stdio: 'inherit' });
-        child.on('error', reject);
-        child.on('exit', (code, signal) => code === 0
-            ? resolvePromise()
-            : reject(new Error(`${command} ${args.join(' ')} failed: ${signal ?? `exit ${code}`}`)));
-    });
-}
 
 async function main() {
     await setup({ command: 'start' });

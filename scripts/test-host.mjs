@@ -68,7 +68,8 @@ function findDesktop({ env, platform, which, exists }) {
     return code ? desktopExecutableFor(code, exists) : undefined;
 }
 
-function whichOnPath(name, env) {
+/** The resolved path of a command on PATH, or undefined. */
+export function whichOnPath(name, env = process.env) {
     for (const dir of (env.PATH ?? '').split(delimiter)) {
         const candidate = dir && join(dir, name);
         if (candidate && existsSync(candidate)) return realpathSync(candidate);

@@ -90,13 +90,19 @@ describe('downloads through real processes', function () {
         await hub.stop();
     });
 
-    it('the CLI resumes after being killed with SIGKILL mid-download, fetching only the missing bytes', async () => {
+    /** Starts a CLI download the hub holds at STALL_AT bytes; resolves once those bytes are in the partial. */
+    async function stalledDownload(): Promise<{ run: ReturnType<typeof cli>; partial: string }> {
         hub.addFault({ kind: 'stall', afterBytes: STALL_AT });
         const stalled = once(hub.events, 'stalled');
-        const first = cli(['download', '--model', URI, '--models-dir', dir], env);
+        const run = cli(['download', '--model', URI, '--models-dir', dir], env);
         await stalled;
         const partial = path.join(dir, REPO, `${FILE}.partial`);
         await waitFor(() => sizeOf(partial) === STALL_AT);
+        return { run, partial };
+    }
+
+    it('the CLI resumes after being killed with SIGKILL mid-download, fetching only the missing bytes', async () => {
+        const { run: first } = await stalledDownload();
         first.child.kill('SIGKILL');
         assert.equal((await first.done).signal, 'SIGKILL');
         assert.equal(existsSync(path.join(dir, REPO, FILE)), false, 'nothing installed by the killed process');
@@ -116,12 +122,7 @@ describe('downloads through real processes', function () {
     });
 
     it('the CLI interrupted with Ctrl+C exits 130, keeps the partial and installs nothing', async () => {
-        hub.addFault({ kind: 'stall', afterBytes: STALL_AT });
-        const stalled = once(hub.events, 'stalled');
-        const run = cli(['download', '--model', URI, '--models-dir', dir], env);
-        await stalled;
-        const partial = path.join(dir, REPO, `${FILE}.partial`);
-        await waitFor(() => sizeOf(partial) === STALL_AT);
+        const { run, partial } = await stalledDownload();
         run.child.kill('SIGINT');
         const interrupted = await run.done;
         assert.equal(interrupted.code, 130, `stdout: ${interrupted.stdout}\nstderr: ${interrupted.stderr}`);
