@@ -3,18 +3,19 @@
  * JSON-RPC, the way the extension asks for a load. Each must come back as a typed error that names
  * the file and the problem, and the sidecar must still answer afterwards: a file that crashes or
  * hangs the process fails its test (and the sidecar is restarted for the next file).
- * Chat templates that try to leave the Jinja sandbox must not run anything.
+ * Chat templates that try to leave the Jinja sandbox are rendered (the prompt shows it) and run nothing.
  */
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { JinjaTemplateChatWrapper, LlamaText } from 'node-llama-cpp';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import type { ChatResult } from '../../src/common/chat';
 import { ErrorCode } from '../../src/common/errors';
 import { ChatRequest, LoadModelRequest, SidecarInfoRequest, UnloadModelRequest } from '../../src/common/protocol';
 import { startSidecar, type SidecarProcess } from '../fixtures/sidecarProcess';
-import { escapingTemplates, hostileFiles, writeHostileCorpus, writeTemplateModel } from './reliability-hostileGguf';
+import { escapingPayloads, hostileChatTemplate, hostileFiles, templateWitnessCount, writeHostileCorpus, writeTemplateModel } from './reliability-hostileGguf';
 
 /**
  * Files llama.cpp itself rejects with an architecture-specific check (a missing or misshapen
@@ -102,26 +103,45 @@ describe('reliability: hostile GGUF files through the real sidecar', function ()
         });
     }
 
-    for (const [name, template] of Object.entries(escapingTemplates)) {
-        it(`runs nothing from a chat template that tries to escape its sandbox (${name})`, async () => {
+    /** Sends "hi" to `file`: four tokens, a fixed seed. */
+    async function askHi(file: string): Promise<ChatResult> {
+        return sidecar.connection.sendRequest(ChatRequest.type, { model: file, messages: [{ role: 'user', content: 'hi' }], options: { maxTokens: 4, seed: 1 } });
+    }
+
+    /** The prompt size of "hi" in the generic prompt format (a file without a template), for comparison. */
+    let genericPromptTokens: number;
+    before(async () => {
+        const file = writeTemplateModel(dir, 'noTemplate', '');
+        genericPromptTokens = (await askHi(file)).usage.promptTokens;
+        await sidecar.connection.sendRequest(UnloadModelRequest.type, {});
+    });
+
+    for (const [name, payload] of Object.entries(escapingPayloads)) {
+        it(`renders a chat template that tries to escape its sandbox, and runs nothing from it (${name})`, async () => {
             const workDir = fs.mkdtempSync(path.join(dir, `${name}-`));
-            const file = writeTemplateModel(dir, name, template.replace(/ESCAPE_MARKER/g, path.join(workDir, 'ESCAPE_MARKER')));
+            const marker = path.join(workDir, 'ESCAPE_MARKER');
+            const template = hostileChatTemplate(payload.replace(/ESCAPE_MARKER/g, marker));
+
+            // What the template renders to in node-llama-cpp's Jinja: the conversation, and no host object.
+            const wrapper = new JinjaTemplateChatWrapper({ template });
+            const rendered = LlamaText(wrapper.generateContextState({ chatHistory: [{ type: 'user', text: 'hi' }, { type: 'model', response: [] }] }).contextText).toString();
+            assert.match(rendered, /<\|im_start\|>user\nhi<\|im_end\|>/);
+            assert.doesNotMatch(rendered, /function|native code|class|object|process|uid=/i, 'the template rendered host data');
+
+            // The sidecar uses that template for the file, and the prompt it sends proves it.
+            const file = writeTemplateModel(dir, name, template);
+            const logged = sidecar.logs.length;
             const outcome = await load(file);
             broken = outcome.kind === 'crashed' || outcome.kind === 'hung';
-            assert.ok(outcome.kind === 'loaded' || outcome.kind === 'error', `the template ${outcome.kind} the sidecar`);
-            if (outcome.kind === 'loaded') {
-                const chat = sidecar.connection.sendRequest(ChatRequest.type, { model: file, messages: [{ role: 'user', content: 'hi' }], options: { maxTokens: 4 } }).then(
-                    (result: ChatResult) => result.text,
-                    (error: unknown) => (error instanceof ResponseError ? `error ${error.code}` : String(error)),
-                );
-                const text = await chat;
-                assert.doesNotMatch(text, /uid=|process|\[object/, 'the template produced host data');
-                await sidecar.connection.sendRequest(UnloadModelRequest.type, {});
-            } else {
-                assert.ok(outcome.error instanceof ResponseError, String(outcome.error));
-            }
-            assert.equal(fs.existsSync(path.join(workDir, 'ESCAPE_MARKER')), false, 'the chat template wrote a file');
-            await sidecar.connection.sendRequest(SidecarInfoRequest.type);
+            assert.equal(outcome.kind, 'loaded', `the template ${outcome.kind === 'error' ? `was refused: ${String(outcome.error)}` : `${outcome.kind} the sidecar`}`);
+            const result = await askHi(file);
+            await sidecar.connection.sendRequest(UnloadModelRequest.type, {});
+            assert.ok(result.usage.promptTokens >= genericPromptTokens + templateWitnessCount,
+                `the prompt has ${result.usage.promptTokens} tokens, the generic format ${genericPromptTokens}: the file's template was not used`);
+            const warnings = sidecar.logs.slice(logged).filter((line) => line.includes('no usable chat template'));
+            assert.deepEqual(warnings, [], 'the sidecar fell back to a generic prompt format');
+            assert.doesNotMatch(result.text, /uid=|process|\[object/, 'the template produced host data');
+            assert.equal(fs.existsSync(marker), false, 'the chat template wrote a file');
         });
     }
 });

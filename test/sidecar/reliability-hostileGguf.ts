@@ -51,11 +51,36 @@ function patchDimension(file: Buffer, name: string, index: number, value: bigint
 
 const firstTensor = 'token_embd.weight';
 
-/** Chat templates that try to leave the Jinja sandbox; loading may succeed, but nothing must run. */
-export const escapingTemplates: Record<string, string> = {
-    templateProcessEscape: "{{ cycler.__init__.__globals__.os.popen('touch ESCAPE_MARKER').read() }}",
-    templateConstructorEscape: "{{ ''.constructor.constructor('return process')().mainModule.require('fs').writeFileSync('ESCAPE_MARKER', 'x') }}",
+/**
+ * Payloads that leave a weak template sandbox. Each is harmless in a sandboxed Jinja (the
+ * guarded ones skip themselves, the reads render as nothing), but runs in an engine that
+ * evaluates Python attribute walks (Jinja without its sandbox) or JavaScript property access
+ * (an engine built on `new Function` or a plain object lookup). ESCAPE_MARKER is replaced by a
+ * path the test watches.
+ */
+export const escapingPayloads: Record<string, string> = {
+    pythonCyclerGlobals: "{% if cycler is defined %}{{ cycler.__init__.__globals__.os.popen('touch ESCAPE_MARKER').read() }}{% endif %}",
+    pythonLipsumGlobals: "{% if lipsum is defined %}{{ lipsum.__globals__['os'].popen('id').read() }}{% endif %}",
+    pythonClassWalk: "{{ ''.__class__.__mro__ }}{{ messages.__class__.__base__.__subclasses__ }}",
+    jsArrayConstructor: "{% if messages.constructor is defined %}{{ messages.constructor.constructor('return process')().getBuiltinModule('fs').writeFileSync('ESCAPE_MARKER', 'x') }}{% endif %}",
+    jsStringConstructor: "{% if ''.constructor is defined %}{{ ''.constructor.constructor('return process')().getBuiltinModule('child_process').execSync('touch ESCAPE_MARKER') }}{% endif %}",
+    jsPrototypeWalk: '{{ messages.__proto__ }}{{ messages[0].__proto__.constructor }}',
+    jsProcessGlobal: "{% if process is defined %}{{ process.getBuiltinModule('fs').writeFileSync('ESCAPE_MARKER', 'x') }}{% endif %}",
 };
+
+/** How many times the template writes its witness word before the conversation. */
+export const templateWitnessCount = 24;
+
+/**
+ * A working ChatML template carrying `payload`. It also writes a witness word
+ * `templateWitnessCount` times before the conversation, so the prompt's token count shows that
+ * this template was rendered, and not a generic prompt format chosen because it failed.
+ */
+export function hostileChatTemplate(payload: string): string {
+    return `{%- for i in range(${templateWitnessCount}) %}witness {% endfor -%}${payload}`
+        + '{%- for message in messages %}<|im_start|>{{ message.role }}\n{{ message.content }}<|im_end|>\n{% endfor %}'
+        + '{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}';
+}
 
 /**
  * Every hostile file by name, with what is wrong with it in plain words. The 17 engine variants come
