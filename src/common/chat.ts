@@ -18,7 +18,9 @@ export interface SamplingOptions {
     seed?: number;
 }
 
-export type ProviderId = 'openai' | 'anthropic' | 'gemini' | 'ollama' | 'openai-compatible';
+import type { ProviderId } from './providers';
+
+export type { ProviderId };
 
 /** Which engine produced an answer: shown on every answer. */
 export interface EngineInfo {

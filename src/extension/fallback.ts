@@ -6,7 +6,8 @@
 import * as vscode from 'vscode';
 import type { FallbackInfo, ProviderId } from '../common/chat';
 import { FallbackConfirmRequest, FallbackUsedNotification, ProviderKeyRejectedNotification, type FallbackConfirmParams } from '../common/protocol';
-import { PROVIDERS, promptForKey } from './commands/cloud';
+import { PROVIDERS } from '../common/providers';
+import { promptForKey } from './commands/cloud';
 import type { ExtensionServices } from './services';
 
 export class FallbackPrompts implements vscode.Disposable {

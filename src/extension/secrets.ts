@@ -1,9 +1,8 @@
 /** Tokens and API keys, kept in VS Code's SecretStorage only (never in settings or logs). */
 import * as vscode from 'vscode';
-import type { ProviderId } from '../common/chat';
+import { PROVIDER_IDS, type ProviderId } from '../common/providers';
 import type { SidecarSecrets } from '../common/settings';
 
-export const PROVIDER_IDS: ProviderId[] = ['openai', 'anthropic', 'gemini', 'ollama', 'openai-compatible'];
 const HF_TOKEN_KEY = 'localAi.huggingFaceToken';
 const providerKey = (provider: ProviderId) => `localAi.apiKey.${provider}`;
 

@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import * as readline from 'node:readline';
 import type { ChatChunk, ProviderId } from '../../src/common/chat';
 import { ErrorCode, LocalAiError } from '../../src/common/errors';
+import { PROVIDER_IDS } from '../../src/common/providers';
 import { SidecarContext, defaultSettings } from '../../src/sidecar/context';
 import { createProvider, ProviderFailure } from '../../src/sidecar/engine/cloud/index';
 import { ChatRouter } from '../../src/sidecar/engine/router';
@@ -19,7 +20,6 @@ import type { ChatEngine } from '../../src/sidecar/engine/types';
 import { startMockProvider, type MockMode, type MockProvider } from '../fixtures/mockProviders/server';
 
 const KEY = 'sk-test-9f8e7d6c5b4a';
-const PROVIDERS: ProviderId[] = ['openai', 'openai-compatible', 'anthropic', 'gemini', 'ollama'];
 const conversation = [
     { role: 'system' as const, content: 'Be brief.' },
     { role: 'user' as const, content: 'What does this regex match?' },
@@ -51,7 +51,7 @@ describe('cloud providers', function () {
         await Promise.all(mocks.splice(0).map((mock) => mock.stop()));
     });
 
-    for (const id of PROVIDERS) {
+    for (const id of PROVIDER_IDS) {
         describe(id, () => {
             it('streams an answer piece by piece, with token counts from the provider', async () => {
                 const mock = await start(id);

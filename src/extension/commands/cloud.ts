@@ -5,45 +5,13 @@
  * and then asks for the key.
  */
 import * as vscode from 'vscode';
-import type { ProviderId } from '../../common/chat';
+import { isProviderId, PROVIDER_IDS, PROVIDERS, type ProviderId } from '../../common/providers';
 import type { ProviderSetting } from '../../common/settings';
 import { SECTION, readSidecarSettings } from '../config';
-import { PROVIDER_IDS } from '../secrets';
 import type { ExtensionServices } from '../services';
 import type { CommandRow } from './index';
 
-interface ProviderFacts {
-    /** Short, for messages. */
-    name: string;
-    /** Longer, for the provider pick list. */
-    label?: string;
-    /** Suggested model name, editable. */
-    model: string;
-    /** Where keys are created, for the key prompt. */
-    keyPage?: string;
-    /** The endpoint to suggest; required (no public default) for OpenAI-compatible servers. */
-    baseUrl?: string;
-    keyRequired: boolean;
-}
-
-export const PROVIDERS: Record<ProviderId, ProviderFacts> = {
-    openai: { name: 'OpenAI', model: 'gpt-4o-mini', keyPage: 'https://platform.openai.com/api-keys', keyRequired: true },
-    anthropic: { name: 'Anthropic', model: 'claude-sonnet-4-5', keyPage: 'https://console.anthropic.com/settings/keys', keyRequired: true },
-    gemini: { name: 'Google Gemini', model: 'gemini-2.5-flash', keyPage: 'https://aistudio.google.com/apikey', keyRequired: true },
-    ollama: { name: 'Ollama', model: 'llama3.2', baseUrl: 'http://127.0.0.1:11434', keyRequired: false },
-    'openai-compatible': {
-        name: 'OpenAI-compatible server',
-        label: 'OpenAI-compatible server (LM Studio, vLLM, llama.cpp server, team GPU server)',
-        model: '',         baseUrl: 'http://127.0.0.1:1234/v1',
-        keyRequired: false,
-    },
-};
-
-function isProviderId(value: unknown): value is ProviderId {
-    return typeof value === 'string' && (PROVIDER_IDS as string[]).includes(value);
-}
-
-async function pickProvider(title: string, candidates: ProviderId[]): Promise<ProviderId | undefined> {
+async function pickProvider(title: string, candidates: readonly ProviderId[]): Promise<ProviderId | undefined> {
     const configured = new Set(readSidecarSettings().fallback.providers.map((provider) => provider.id));
     const picked = await vscode.window.showQuickPick(
         candidates.map((id) => ({ label: PROVIDERS[id].label ?? PROVIDERS[id].name, description: configured.has(id) ? 'configured' : undefined, id })),
@@ -94,10 +62,10 @@ async function useCloudProvider(services: ExtensionServices): Promise<void> {
     const config = vscode.workspace.getConfiguration(SECTION);
     const existing = readSidecarSettings().fallback.providers.find((candidate) => candidate.id === provider);
     let baseUrl = existing?.baseUrl;
-    if (facts.baseUrl) {
+    if (facts.suggestedBaseUrl) {
         baseUrl = await vscode.window.showInputBox({
             title: `${facts.name}: endpoint`,
-            value: existing?.baseUrl || facts.baseUrl,
+            value: existing?.baseUrl || facts.suggestedBaseUrl,
             ignoreFocusOut: true,
             validateInput: (value) => (/^https?:\/\/\S+$/.test(value.trim()) ? undefined : 'An http:// or https:// URL.'),
         });
@@ -105,7 +73,7 @@ async function useCloudProvider(services: ExtensionServices): Promise<void> {
     }
     const model = await vscode.window.showInputBox({
         title: `${facts.name}: model name`,
-        value: existing?.model || facts.model,
+        value: existing?.model || facts.suggestedModel,
         ignoreFocusOut: true,
         validateInput: (value) => (value.trim() ? undefined : 'The model name at the provider.'),
     });

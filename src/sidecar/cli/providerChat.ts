@@ -9,23 +9,13 @@
  * with --base-url.
  */
 import { parseArgs } from 'node:util';
-import type { ChatMessage, ProviderId } from '../../common/chat';
+import type { ChatMessage } from '../../common/chat';
+import { isProviderId, PROVIDER_IDS, PROVIDERS, type ProviderId } from '../../common/providers';
 import { defaultSettings } from '../context';
-import { createProvider, needsApiKey } from '../engine/cloud/index';
+import { createProvider } from '../engine/cloud/index';
 import { BLOCK_HINTS, explicitBlock } from '../engine/cloud/policy';
 import type { ChatEngine } from '../engine/types';
 import { streamChat } from './chatOutput';
-
-const PROVIDERS: ProviderId[] = ['openai', 'anthropic', 'gemini', 'ollama', 'openai-compatible'];
-
-/** Environment variables read for each provider's key, after LOCAL_AI_API_KEY. */
-export const KEY_VARIABLES: Record<ProviderId, string[]> = {
-    openai: ['OPENAI_API_KEY'],
-    anthropic: ['ANTHROPIC_API_KEY'],
-    gemini: ['GEMINI_API_KEY', 'GOOGLE_API_KEY'],
-    ollama: ['OLLAMA_API_KEY'],
-    'openai-compatible': [],
-};
 
 export const providerHelp = `Usage: local-ai chat "PROMPT" --provider ID --model NAME [options]
 
@@ -45,7 +35,7 @@ GEMINI_API_KEY/GOOGLE_API_KEY or OLLAMA_API_KEY. LOCAL_AI_OFFLINE=1 refuses to s
 `;
 
 export function providerKeyFromEnv(provider: ProviderId, env: NodeJS.ProcessEnv): string | undefined {
-    for (const name of ['LOCAL_AI_API_KEY', ...KEY_VARIABLES[provider]]) {
+    for (const name of ['LOCAL_AI_API_KEY', ...PROVIDERS[provider].keyVariables]) {
         if (env[name]) return env[name];
     }
     return undefined;
@@ -85,16 +75,16 @@ export async function runProviderChat(args: string[], env: NodeJS.ProcessEnv = p
         process.stdout.write(providerHelp);
         return 0;
     }
-    const provider = values.provider as ProviderId;
+    const provider = values.provider;
     const prompt = positionals.join(' ').trim();
-    const problem = !PROVIDERS.includes(provider)
-        ? `--provider must be one of ${PROVIDERS.join(', ')}.`
+    const problem = !isProviderId(provider)
+        ? `--provider must be one of ${PROVIDER_IDS.join(', ')}.`
         : !values.model
           ? '--model is required with --provider.'
           : !prompt
             ? 'Give a prompt: local-ai chat "Hello" --provider openai --model gpt-4o-mini'
             : undefined;
-    if (problem) {
+    if (problem || !isProviderId(provider)) {
         process.stderr.write(`local-ai chat: ${problem}\n\n${providerHelp}`);
         return 2;
     }
@@ -107,8 +97,8 @@ export async function runProviderChat(args: string[], env: NodeJS.ProcessEnv = p
     }
 
     const apiKey = providerKeyFromEnv(provider, env);
-    if (!apiKey && needsApiKey(provider)) {
-        process.stderr.write(`local-ai chat: ${provider} needs an API key: set LOCAL_AI_API_KEY or ${KEY_VARIABLES[provider].join(' or ')}.\n`);
+    if (!apiKey && PROVIDERS[provider].keyRequired) {
+        process.stderr.write(`local-ai chat: ${provider} needs an API key: set LOCAL_AI_API_KEY or ${PROVIDERS[provider].keyVariables.join(' or ')}.\n`);
         return 1;
     }
     let engine: ChatEngine;

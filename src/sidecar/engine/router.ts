@@ -18,7 +18,8 @@ import type { ChatChunk, ChatResult, FallbackInfo, FallbackReason, ProviderId } 
 import { ErrorCode, LocalAiError } from '../../common/errors';
 import type { FallbackConfirmParams } from '../../common/protocol';
 import type { SidecarContext } from '../context';
-import { createProvider, needsApiKey, PROVIDER_NAMES, ProviderFailure } from './cloud/index';
+import { PROVIDERS } from '../../common/providers';
+import { createProvider, ProviderFailure } from './cloud/index';
 import { BLOCK_HINTS, explicitBlock, fallbackBlock, fallbackReasonFor, reasonMessage, usableProviders, type UsableProvider } from './cloud/policy';
 import type { ChatCall, ChatEngine } from './types';
 
@@ -109,15 +110,15 @@ export class ChatRouter implements ChatEngine {
         const block = explicitBlock(settings);
         if (block) {
             const code = block === 'offline' ? ErrorCode.NetworkError : ErrorCode.NoEngineAvailable;
-            throw new LocalAiError(code, `${PROVIDER_NAMES[provider]} cannot be used: ${BLOCK_HINTS[block]}`, { provider, hint: BLOCK_HINTS[block] });
+            throw new LocalAiError(code, `${PROVIDERS[provider].name} cannot be used: ${BLOCK_HINTS[block]}`, { provider, hint: BLOCK_HINTS[block] });
         }
         const configured = settings.fallback.providers.find((candidate) => candidate.id === provider);
         const model = call.providerModel ?? configured?.model;
-        if (!model) throw new LocalAiError(ErrorCode.InvalidParams, `Which ${PROVIDER_NAMES[provider]} model? None is configured for it.`, { provider });
+        if (!model) throw new LocalAiError(ErrorCode.InvalidParams, `Which ${PROVIDERS[provider].name} model? None is configured for it.`, { provider });
         const apiKey = this.context.secrets.providerKeys[provider];
-        if (!apiKey && needsApiKey(provider)) {
+        if (!apiKey && PROVIDERS[provider].keyRequired) {
             this.client.keyRejected?.(provider);
-            throw new LocalAiError(ErrorCode.Unauthorized, `${PROVIDER_NAMES[provider]} needs an API key.`, { provider, hint: 'Set one with "Local AI: Set Cloud API Key…".' });
+            throw new LocalAiError(ErrorCode.Unauthorized, `${PROVIDERS[provider].name} needs an API key.`, { provider, hint: 'Set one with "Local AI: Set Cloud API Key…".' });
         }
         return this.runChain(call, [{ setting: { id: provider, baseUrl: configured?.baseUrl, model }, apiKey }]);
     }
@@ -125,7 +126,7 @@ export class ChatRouter implements ChatEngine {
     private candidates(): UsableProvider[] {
         const { usable, missingKey } = usableProviders(this.context.settings, this.context.secrets);
         for (const provider of missingKey) {
-            this.context.log.warn(`${PROVIDER_NAMES[provider]} is configured for fallback but has no API key; skipped.`);
+            this.context.log.warn(`${PROVIDERS[provider].name} is configured for fallback but has no API key; skipped.`);
             this.client.keyRejected?.(provider);
         }
         if (usable.length === 0) {
@@ -209,7 +210,7 @@ export class ChatRouter implements ChatEngine {
             if (fallback && !(index === 0 && fallback.consentedFirst) && this.context.settings.fallback.mode === 'ask') {
                 const allowed = await this.consent(fallback.reason, fallback.message, call.signal, candidate);
                 if (!allowed) {
-                    throw new LocalAiError(ErrorCode.NoEngineAvailable, `${fallback.message} Sending the conversation to ${PROVIDER_NAMES[setting.id]} was declined.`);
+                    throw new LocalAiError(ErrorCode.NoEngineAvailable, `${fallback.message} Sending the conversation to ${PROVIDERS[setting.id].name} was declined.`);
                 }
             }
             const info: FallbackInfo | undefined = fallback && { reason: fallback.reason, message: fallback.message, provider: setting.id };

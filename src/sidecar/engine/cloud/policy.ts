@@ -5,7 +5,7 @@
 import type { FallbackReason, ProviderId } from '../../../common/chat';
 import { ErrorCode, isLocalAiError } from '../../../common/errors';
 import type { ProviderSetting, SidecarSecrets, SidecarSettings } from '../../../common/settings';
-import { needsApiKey } from './index';
+import { PROVIDERS } from '../../../common/providers';
 
 /** Sorts a local failure into a fallback reason; undefined when no provider should answer instead. */
 export function fallbackReasonFor(error: unknown, downloading: boolean): FallbackReason | undefined {
@@ -89,7 +89,7 @@ export function usableProviders(settings: SidecarSettings, secrets: SidecarSecre
     const missingKey: ProviderId[] = [];
     for (const setting of settings.fallback.providers) {
         const apiKey = secrets.providerKeys[setting.id];
-        if (!apiKey && needsApiKey(setting.id)) missingKey.push(setting.id);
+        if (!apiKey && PROVIDERS[setting.id].keyRequired) missingKey.push(setting.id);
         else usable.push({ setting, apiKey });
     }
     return { usable, missingKey };

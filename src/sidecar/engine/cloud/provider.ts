@@ -6,6 +6,7 @@
  */
 import type { ChatMessage, ChatResult, ChatUsage, ProviderId, SamplingOptions } from '../../../common/chat';
 import { ErrorCode, LocalAiError } from '../../../common/errors';
+import { PROVIDERS } from '../../../common/providers';
 import type { ChatCall, ChatEngine } from '../types';
 
 /** Everything needed to reach one provider; the key lives only in memory. */
@@ -76,14 +77,6 @@ export class ProviderFailure extends LocalAiError {
     }
 }
 
-export const PROVIDER_NAMES: Record<ProviderId, string> = {
-    openai: 'OpenAI',
-    anthropic: 'Anthropic',
-    gemini: 'Google Gemini',
-    ollama: 'Ollama',
-    'openai-compatible': 'OpenAI-compatible server',
-};
-
 /** Removes the key (and its URL-encoded form) from any text that might echo it. */
 export function scrubSecret(text: string, secret: string | undefined): string {
     if (!secret || secret.length < 4) return text;
@@ -137,7 +130,7 @@ export class CloudEngine implements ChatEngine {
     }
 
     get name(): string {
-        return `${PROVIDER_NAMES[this.connection.id]} (${this.connection.model})`;
+        return `${PROVIDERS[this.connection.id].name} (${this.connection.model})`;
     }
 
     async chat(call: ChatCall): Promise<ChatResult> {
@@ -194,7 +187,7 @@ export class CloudEngine implements ChatEngine {
 
     async embed(input: { model?: string; input: string[] }, signal: AbortSignal): Promise<{ vectors: number[][]; model: string }> {
         const embed = this.adapter.embed;
-        if (!embed) throw new LocalAiError(ErrorCode.ProviderError, `${PROVIDER_NAMES[this.connection.id]} does not offer embeddings through Local AI.`);
+        if (!embed) throw new LocalAiError(ErrorCode.ProviderError, `${PROVIDERS[this.connection.id].name} does not offer embeddings through Local AI.`);
         const connection = { ...this.connection, model: input.model ?? this.connection.model };
         const idle = new IdleTimer(this.idleTimeoutMs, signal);
         const seen: { last?: ObservedResponse } = {};
@@ -211,7 +204,7 @@ export class CloudEngine implements ChatEngine {
 
     /** Sorts an SDK error by what the wire said, in words with no key in them. */
     private failure(error: unknown, response: ObservedResponse | undefined, timedOut: boolean, afterText: boolean): ProviderFailure {
-        const name = `${PROVIDER_NAMES[this.connection.id]} (${this.connection.model})`;
+        const name = `${PROVIDERS[this.connection.id].name} (${this.connection.model})`;
         const detail = scrubSecret(error instanceof Error ? error.message : String(error), this.connection.apiKey).slice(0, 300);
         const fail = (kind: ProviderFailureKind, message: string) =>
             new ProviderFailure(kind, this.connection.id, message, response?.status, response?.retryAfterMs, afterText);
