@@ -7,7 +7,8 @@
  */
 import type { ProviderId } from '../src/common/chat';
 import { ErrorCode, LocalAiError } from '../src/common/errors';
-import { SidecarContext, defaultSettings } from '../src/sidecar/context';
+import { defaultSettings } from '../src/common/settings';
+import { SidecarContext } from '../src/sidecar/context';
 import { createProvider } from '../src/sidecar/engine/cloud/index';
 import { ChatRouter } from '../src/sidecar/engine/router';
 import { startMockProvider } from '../test/fixtures/mockProviders/server';

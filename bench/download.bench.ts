@@ -10,7 +10,8 @@ import { closeSync, existsSync, mkdtempSync, openSync, rmSync, statSync, writeSy
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
-import { SidecarContext, defaultSettings } from '../src/sidecar/context';
+import { defaultSettings } from '../src/common/settings';
+import { SidecarContext } from '../src/sidecar/context';
 import { createModelServices } from '../src/sidecar/models';
 import { median, report, type BenchRow } from './lib';
 

@@ -4,7 +4,8 @@
  * - a catalog fit estimate (no I/O), for every file of the catalog;
  * - a GGUF-header estimate of the ~100 MB fixture, against node-llama-cpp's bare header read (baseline).
  */
-import { SidecarContext, defaultSettings } from '../src/sidecar/context';
+import { defaultSettings } from '../src/common/settings';
+import { SidecarContext } from '../src/sidecar/context';
 import { LlamaRuntime, importNodeLlamaCpp } from '../src/sidecar/engine/llama';
 import { HardwareService } from '../src/sidecar/hardware/index';
 import { catalogEntries } from '../src/sidecar/models/catalog';

@@ -54,13 +54,9 @@ export interface TruncationReport {
 }
 
 /** Why an answer came from a provider instead of the local model. */
-export type FallbackReason =
-    | 'noLocalModel'
-    | 'downloading'
-    | 'doesNotFit'
-    | 'loadFailed'
-    | 'localError'
-    | 'firstTokenTimeout';
+export const FALLBACK_REASONS = ['noLocalModel', 'downloading', 'doesNotFit', 'loadFailed', 'localError', 'firstTokenTimeout'] as const;
+
+export type FallbackReason = (typeof FALLBACK_REASONS)[number];
 
 export interface FallbackInfo {
     reason: FallbackReason;

@@ -1,5 +1,5 @@
 /** The settings the sidecar needs, read by the extension's config.ts and pushed over the protocol. */
-import type { ProviderId, FallbackReason } from './chat';
+import { FALLBACK_REASONS, type FallbackReason, type ProviderId } from './chat';
 import type { GpuMode } from './hardware';
 
 export interface UserModelSetting {
@@ -51,4 +51,30 @@ export interface SidecarSecrets {
     huggingFaceToken?: string;
     /** API keys by provider id. */
     providerKeys: Partial<Record<ProviderId, string>>;
+}
+
+/** Settings a user gets when nothing is configured: package.json declares the same defaults, and the CLI uses these. */
+export function defaultSettings(): SidecarSettings {
+    return {
+        modelsPath: '',
+        extraModelFolders: [],
+        hubEndpoint: '',
+        proxy: '',
+        offline: false,
+        maxConcurrentDownloads: 2,
+        defaultModel: '',
+        userModels: [],
+        gpu: 'auto',
+        gpuLayers: 'auto',
+        threads: 'auto',
+        contextSize: 'auto',
+        idleUnloadMinutes: 10,
+        fallback: {
+            mode: 'off',
+            triggers: Object.fromEntries(FALLBACK_REASONS.map((reason) => [reason, true])) as Record<FallbackReason, boolean>,
+            firstTokenTimeoutSeconds: 30,
+            providers: [],
+            forbidden: false,
+        },
+    };
 }

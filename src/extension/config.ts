@@ -4,9 +4,9 @@
  * VS Code returns only their user-level values, so a hostile `.vscode/settings.json` is ignored.
  */
 import * as vscode from 'vscode';
-import type { FallbackReason } from '../common/chat';
+import { FALLBACK_REASONS, type FallbackReason } from '../common/chat';
 import type { GpuMode } from '../common/hardware';
-import type { ProviderSetting, SidecarSettings, UserModelSetting } from '../common/settings';
+import { defaultSettings, type ProviderSetting, type SidecarSettings, type UserModelSetting } from '../common/settings';
 
 export const SECTION = 'localAi';
 
@@ -27,38 +27,34 @@ export const SIDECAR_KEYS = [
     'fallback',
 ] as const;
 
-/** Setting keys whose change needs the sidecar process restarted (none today: all are applied live). */
-export const RESTART_KEYS: readonly string[] = [];
-
-const FALLBACK_REASONS: FallbackReason[] = ['noLocalModel', 'downloading', 'doesNotFit', 'loadFailed', 'localError', 'firstTokenTimeout'];
-
-function autoOrNumber(value: unknown): number | 'auto' {
-    return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : 'auto';
+function autoOrNumber(value: unknown, otherwise: number | 'auto'): number | 'auto' {
+    return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : otherwise;
 }
 
 export function readSidecarSettings(): SidecarSettings {
     const config = vscode.workspace.getConfiguration(SECTION);
+    const defaults = defaultSettings();
     const triggers = config.get<Partial<Record<FallbackReason, boolean>>>('fallback.triggers') ?? {};
     return {
-        modelsPath: config.get<string>('modelsPath') ?? '',
-        extraModelFolders: config.get<string[]>('extraModelFolders') ?? [],
-        hubEndpoint: config.get<string>('hubEndpoint') ?? '',
-        proxy: vscode.workspace.getConfiguration('http').get<string>('proxy') ?? '',
-        offline: config.get<boolean>('offline') ?? false,
-        maxConcurrentDownloads: config.get<number>('maxConcurrentDownloads') ?? 2,
-        defaultModel: config.get<string>('defaultModel') ?? '',
-        userModels: config.get<UserModelSetting[]>('models') ?? [],
-        gpu: config.get<GpuMode>('gpu') ?? 'auto',
-        gpuLayers: autoOrNumber(config.get('gpuLayers')),
-        threads: autoOrNumber(config.get('threads')),
-        contextSize: autoOrNumber(config.get('contextSize')),
-        idleUnloadMinutes: config.get<number>('idleUnloadMinutes') ?? 10,
+        modelsPath: config.get<string>('modelsPath') ?? defaults.modelsPath,
+        extraModelFolders: config.get<string[]>('extraModelFolders') ?? defaults.extraModelFolders,
+        hubEndpoint: config.get<string>('hubEndpoint') ?? defaults.hubEndpoint,
+        proxy: vscode.workspace.getConfiguration('http').get<string>('proxy') ?? defaults.proxy,
+        offline: config.get<boolean>('offline') ?? defaults.offline,
+        maxConcurrentDownloads: config.get<number>('maxConcurrentDownloads') ?? defaults.maxConcurrentDownloads,
+        defaultModel: config.get<string>('defaultModel') ?? defaults.defaultModel,
+        userModels: config.get<UserModelSetting[]>('models') ?? defaults.userModels,
+        gpu: config.get<GpuMode>('gpu') ?? defaults.gpu,
+        gpuLayers: autoOrNumber(config.get('gpuLayers'), defaults.gpuLayers),
+        threads: autoOrNumber(config.get('threads'), defaults.threads),
+        contextSize: autoOrNumber(config.get('contextSize'), defaults.contextSize),
+        idleUnloadMinutes: config.get<number>('idleUnloadMinutes') ?? defaults.idleUnloadMinutes,
         fallback: {
-            mode: config.get<'off' | 'ask' | 'auto'>('fallback.mode') ?? 'off',
-            triggers: Object.fromEntries(FALLBACK_REASONS.map((reason) => [reason, triggers[reason] ?? true])) as Record<FallbackReason, boolean>,
-            firstTokenTimeoutSeconds: config.get<number>('fallback.firstTokenTimeoutSeconds') ?? 30,
-            providers: config.get<ProviderSetting[]>('fallback.providers') ?? [],
-            forbidden: config.get<boolean>('fallback.forbidInWorkspace') ?? false,
+            mode: config.get<'off' | 'ask' | 'auto'>('fallback.mode') ?? defaults.fallback.mode,
+            triggers: Object.fromEntries(FALLBACK_REASONS.map((reason) => [reason, triggers[reason] ?? defaults.fallback.triggers[reason]])) as Record<FallbackReason, boolean>,
+            firstTokenTimeoutSeconds: config.get<number>('fallback.firstTokenTimeoutSeconds') ?? defaults.fallback.firstTokenTimeoutSeconds,
+            providers: config.get<ProviderSetting[]>('fallback.providers') ?? defaults.fallback.providers,
+            forbidden: config.get<boolean>('fallback.forbidInWorkspace') ?? defaults.fallback.forbidden,
         },
     };
 }

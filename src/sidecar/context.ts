@@ -14,39 +14,6 @@ export interface Logger {
     debug(message: string): void;
 }
 
-/** Settings a user gets when nothing is configured (also the CLI's defaults). */
-export function defaultSettings(): SidecarSettings {
-    return {
-        modelsPath: '',
-        extraModelFolders: [],
-        hubEndpoint: '',
-        proxy: '',
-        offline: false,
-        maxConcurrentDownloads: 2,
-        defaultModel: '',
-        userModels: [],
-        gpu: 'auto',
-        gpuLayers: 'auto',
-        threads: 'auto',
-        contextSize: 'auto',
-        idleUnloadMinutes: 10,
-        fallback: {
-            mode: 'off',
-            triggers: {
-                noLocalModel: true,
-                downloading: true,
-                doesNotFit: true,
-                loadFailed: true,
-                localError: true,
-                firstTokenTimeout: true,
-            },
-            firstTokenTimeoutSeconds: 30,
-            providers: [],
-            forbidden: false,
-        },
-    };
-}
-
 /** Holds the current status and pushes it (debounced for download progress) through `publish`. */
 export class StatusReporter {
     private health: SidecarHealth = 'starting';

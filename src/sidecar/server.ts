@@ -7,7 +7,8 @@ import { createConnection, ProposedFeatures, TextDocumentSyncKind } from 'vscode
 import type { SidecarInitOptions } from '../common/protocol';
 import { SecretsChangedNotification, SettingsChangedNotification, SidecarInfoRequest, StatusNotification } from '../common/protocol';
 import { onRequest0 } from './rpc';
-import { SidecarContext, defaultSettings, type Logger } from './context';
+import { defaultSettings } from '../common/settings';
+import { SidecarContext, type Logger } from './context';
 import { createServices, disposeServices, type Services } from './services';
 import { registerHardwareHandlers } from './hardware/handlers';
 import { registerModelHandlers } from './models/handlers';

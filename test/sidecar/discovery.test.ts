@@ -8,7 +8,8 @@ import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync, existsSync } from '
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { ErrorCode, LocalAiError } from '../../src/common/errors';
-import { SidecarContext, defaultSettings } from '../../src/sidecar/context';
+import { defaultSettings } from '../../src/common/settings';
+import { SidecarContext } from '../../src/sidecar/context';
 import { createModelServices, type ModelServices } from '../../src/sidecar/models';
 import { catalogModels } from '../../src/sidecar/models/catalog';
 import { discoverModelFiles } from '../../src/sidecar/models/discovery';

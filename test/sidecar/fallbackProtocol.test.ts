@@ -17,8 +17,7 @@ import {
     SecretsChangedNotification,
     type FallbackConfirmParams,
 } from '../../src/common/protocol';
-import type { SidecarSettings } from '../../src/common/settings';
-import { defaultSettings } from '../../src/sidecar/context';
+import { defaultSettings, type SidecarSettings } from '../../src/common/settings';
 import { startSidecar, type SidecarProcess } from '../fixtures/sidecarProcess';
 import { startMockProvider, type MockMode, type MockProvider } from '../fixtures/mockProviders/server';
 

@@ -1,7 +1,8 @@
 /** The sidecar context for a CLI run: logs to stderr (debug only with --verbose), settings from the environment. */
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { SidecarContext, defaultSettings, type Logger } from '../context';
+import { defaultSettings } from '../../common/settings';
+import { SidecarContext, type Logger } from '../context';
 import { createServices, type Services } from '../services';
 
 /** Where the CLI keeps models when neither --models-dir nor LOCAL_AI_MODELS_PATH says otherwise. */

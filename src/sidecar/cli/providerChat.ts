@@ -11,7 +11,7 @@
 import { parseArgs } from 'node:util';
 import type { ChatMessage } from '../../common/chat';
 import { isProviderId, PROVIDER_IDS, PROVIDERS, type ProviderId } from '../../common/providers';
-import { defaultSettings } from '../context';
+import { defaultSettings } from '../../common/settings';
 import { createProvider } from '../engine/cloud/index';
 import { BLOCK_HINTS, explicitBlock } from '../engine/cloud/policy';
 import type { ChatEngine } from '../engine/types';
