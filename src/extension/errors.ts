@@ -5,7 +5,7 @@
 import * as vscode from 'vscode';
 import { ErrorCode, type ErrorData } from '../common/errors';
 import { SidecarError } from './sidecarClient';
-import { formatBytes } from './views/modelFormat';
+import { formatBytes } from '../common/format';
 
 export interface ErrorAction {
     title: string;

@@ -7,7 +7,8 @@
 import * as vscode from 'vscode';
 import type { DownloadProgress } from '../common/models';
 import type { SidecarClient } from './sidecarClient';
-import { describeDownload, formatBytes, formatDuration, percent } from './views/modelFormat';
+import { formatBytes, formatDuration } from '../common/format';
+import { describeDownload, percent } from './views/modelFormat';
 import type { ModelsModel } from './views/modelsModel';
 
 export class StatusBar implements vscode.Disposable {

@@ -15,7 +15,8 @@ import {
 import { errorCode, isCancellation } from '../errors';
 import { SidecarError } from '../sidecarClient';
 import type { ExtensionServices } from '../services';
-import { describeDownload, formatBytes, percent, preferredFile } from '../views/modelFormat';
+import { formatBytes } from '../../common/format';
+import { describeDownload, percent, preferredFile } from '../views/modelFormat';
 import type { CommandRow } from './index';
 import { choiceFromArgument, pickModel } from './modelPicks';
 

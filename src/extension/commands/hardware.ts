@@ -4,6 +4,7 @@
  */
 import * as os from 'node:os';
 import * as vscode from 'vscode';
+import { formatBytes } from '../../common/format';
 import type { GpuInfo, HardwareReport } from '../../common/hardware';
 import { HardwareRequest } from '../../common/protocol';
 import type { ExtensionServices } from '../services';
@@ -13,10 +14,6 @@ import type { CommandRow } from './index';
 export const HARDWARE_REPORT_SCHEME = 'local-ai-hardware';
 const REPORT_URI = vscode.Uri.from({ scheme: HARDWARE_REPORT_SCHEME, path: '/Local AI Hardware Report.md' });
 const COPY_ACTION = 'Copy for a Bug Report';
-
-function bytes(value: number): string {
-    return value >= 1024 ** 3 ? `${(value / 1024 ** 3).toFixed(1)} GB` : `${Math.round(value / 1024 ** 2)} MB`;
-}
 
 function simdText(report: HardwareReport): string {
     const { simd } = report.cpu;
@@ -49,8 +46,8 @@ function sections(report: HardwareReport): { title: string; rows: [string, strin
         {
             title: 'Memory',
             rows: [
-                ['RAM', `${bytes(memory.totalBytes)} total, ${bytes(memory.freeBytes)} free${memory.unified ? ' (unified: shared with the GPU)' : ''}`],
-                ['Swap', memory.swapTotalBytes > 0 ? `${bytes(memory.swapTotalBytes)} total, ${bytes(memory.swapFreeBytes)} free` : 'none'],
+                ['RAM', `${formatBytes(memory.totalBytes)} total, ${formatBytes(memory.freeBytes)} free${memory.unified ? ' (unified: shared with the GPU)' : ''}`],
+                ['Swap', memory.swapTotalBytes > 0 ? `${formatBytes(memory.swapTotalBytes)} total, ${formatBytes(memory.swapFreeBytes)} free` : 'none'],
                 ['Bandwidth', `about ${Math.round(memory.bandwidthBytesPerSecond / 1e9)} GB/s (estimated)`],
             ],
         },
@@ -60,7 +57,7 @@ function sections(report: HardwareReport): { title: string; rows: [string, strin
                 ? [['GPU', 'none detected']]
                 : gpus.map((gpu, i): [string, string] => [
                       `GPU ${i + 1}`,
-                      `${gpu.vendor} ${gpu.model}, ${bytes(gpu.vramTotalBytes)} VRAM${gpu.vramFreeBytes !== undefined ? ` (${bytes(gpu.vramFreeBytes)} free)` : ''}, driver ${gpu.driver ?? 'unknown'}; ${gpuState(gpu)}`,
+                      `${gpu.vendor} ${gpu.model}, ${formatBytes(gpu.vramTotalBytes)} VRAM${gpu.vramFreeBytes !== undefined ? ` (${formatBytes(gpu.vramFreeBytes)} free)` : ''}, driver ${gpu.driver ?? 'unknown'}; ${gpuState(gpu)}`,
                   ]),
         },
         {

@@ -9,7 +9,8 @@ import { DeleteModelRequest, LoadModelRequest, UnloadModelRequest, type LoadedMo
 import type { UserModelSetting } from '../../common/settings';
 import { readSidecarSettings, SECTION } from '../config';
 import type { ExtensionServices } from '../services';
-import { formatBytes, preferredFile } from '../views/modelFormat';
+import { formatBytes } from '../../common/format';
+import { preferredFile } from '../views/modelFormat';
 import type { ModelChoice } from '../views/modelsModel';
 import { downloadCommands, downloadModel } from './downloads';
 import type { CommandRow } from './index';

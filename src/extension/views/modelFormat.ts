@@ -4,24 +4,8 @@
  */
 import * as vscode from 'vscode';
 import type { FitClass, FitEstimate } from '../../common/hardware';
+import { formatBytes, formatDuration } from '../../common/format';
 import type { DownloadProgress, ModelEntry, ModelFile } from '../../common/models';
-
-const GB = 1024 ** 3;
-const MB = 1024 ** 2;
-
-export function formatBytes(bytes: number): string {
-    if (bytes >= GB) return `${(bytes / GB).toFixed(1)} GB`;
-    if (bytes >= MB) return `${Math.round(bytes / MB)} MB`;
-    return `${Math.max(0, Math.round(bytes / 1024))} KB`;
-}
-
-/** `1m20s`, `45s`, `2h05m`: short enough for the status bar. */
-export function formatDuration(seconds: number): string {
-    const s = Math.max(0, Math.round(seconds));
-    if (s < 60) return `${s}s`;
-    if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-    return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
-}
 
 export function percent(received: number, total: number): number {
     return total > 0 ? Math.min(100, Math.floor((received / total) * 100)) : 0;

@@ -3,6 +3,7 @@
  * Exit codes say what happened, so scripts can react without parsing text (see MODELS_HELP).
  */
 import { ErrorCode, LocalAiError } from '../../common/errors';
+import { formatBytes } from '../../common/format';
 import type { DownloadProgress } from '../../common/models';
 import { disposeServices, type Services } from '../services';
 import type { CliCommand } from './commands';
@@ -125,8 +126,8 @@ const ACTIONS: Record<string, (s: Services, args: ModelsArgs) => Promise<number>
             entry.files.map((file) => [
                 entry.id,
                 file.quant,
-                file.state === 'partial' ? `partial ${gb(file.partialBytes ?? 0)}` : file.state,
-                gb(file.sizeBytes),
+                file.state === 'partial' ? `partial ${formatBytes(file.partialBytes ?? 0)}` : file.state,
+                formatBytes(file.sizeBytes),
                 file.fit ? file.fit.fit : '',
                 file.path ?? '',
             ]),
@@ -167,7 +168,7 @@ const ACTIONS: Record<string, (s: Services, args: ModelsArgs) => Promise<number>
             });
             progress.finish();
             if (args.json) return printJson(result);
-            process.stdout.write(result.downloaded ? `Installed ${result.path} (${gb(result.bytesFetched)} fetched)\n` : `Already installed: ${result.path}\n`);
+            process.stdout.write(result.downloaded ? `Installed ${result.path} (${formatBytes(result.bytesFetched)} fetched)\n` : `Already installed: ${result.path}\n`);
             return 0;
         } finally {
             progress.finish();
@@ -180,7 +181,7 @@ const ACTIONS: Record<string, (s: Services, args: ModelsArgs) => Promise<number>
         const result = await s.models.maintenance.cleanup();
         if (args.json) return printJson(result);
         for (const file of result.removedFiles) process.stdout.write(`removed ${file}\n`);
-        process.stdout.write(`Freed ${gb(result.freedBytes)}.\n`);
+        process.stdout.write(`Freed ${formatBytes(result.freedBytes)}.\n`);
         return 0;
     },
 
@@ -204,7 +205,7 @@ function progressPrinter(json: boolean): { update(p: DownloadProgress): void; fi
             const fraction = p.totalBytes > 0 ? p.receivedBytes / p.totalBytes : 0;
             const speed = p.bytesPerSecond > 0 ? `${(p.bytesPerSecond / 1e6).toFixed(1)} MB/s` : '';
             const eta = p.etaSeconds !== undefined ? `ETA ${formatEta(p.etaSeconds)}` : '';
-            const facts = `${gb(p.receivedBytes)} / ${gb(p.totalBytes)} ${speed} ${eta}`.trim();
+            const facts = `${formatBytes(p.receivedBytes)} / ${formatBytes(p.totalBytes)} ${speed} ${eta}`.trim();
             if (tty) {
                 const width = 30;
                 const filled = Math.round(fraction * width);
@@ -242,9 +243,6 @@ function printJson(value: unknown): number {
     return 0;
 }
 
-function gb(bytes: number): string {
-    return bytes >= 1e9 ? `${(bytes / 1e9).toFixed(2)} GB` : `${(bytes / 1e6).toFixed(1)} MB`;
-}
 
 function formatEta(seconds: number): string {
     return seconds >= 3600 ? `${Math.floor(seconds / 3600)}h${Math.floor((seconds % 3600) / 60)}m` : seconds >= 60 ? `${Math.floor(seconds / 60)}m${seconds % 60}s` : `${seconds}s`;

@@ -8,7 +8,8 @@ import type { Llama } from 'node-llama-cpp';
 import type { FitEstimate, GpuInfo, HardwareReport } from '../../common/hardware';
 import type { ModelEntry, ModelFile } from '../../common/models';
 import { importNodeLlamaCpp } from '../engine/llama';
-import { formatBytes, gpuName } from './report';
+import { formatBytes } from '../../common/format';
+import { gpuName } from './report';
 
 const GB = 1024 ** 3;
 const MB = 1024 ** 2;

@@ -5,8 +5,6 @@
  */
 import type { ComputeBackend, GpuBackend, GpuInfo, GpuMode, HardwareReport } from '../../common/hardware';
 
-const GB = 1024 ** 3;
-
 /** A GPU as the operating system sees it (systeminformation), before asking llama.cpp. */
 export interface GpuFacts {
     vendor: string;
@@ -215,10 +213,4 @@ function explainCpu(facts: HardwareFacts, active: ComputeBackend, mode: GpuMode)
 
 function label(backend: GpuBackend): string {
     return { cuda: 'CUDA', vulkan: 'Vulkan', metal: 'Metal' }[backend];
-}
-
-/** Bytes to a short human figure ("6.0 GB"), shared by the report, fit reasons and the CLI. */
-export function formatBytes(bytes: number): string {
-    if (bytes >= GB) return `${(bytes / GB).toFixed(1)} GB`;
-    return `${Math.round(bytes / 1024 ** 2)} MB`;
 }

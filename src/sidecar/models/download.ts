@@ -9,6 +9,7 @@ import { createReadStream, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ErrorCode, LocalAiError } from '../../common/errors';
+import { formatBytes } from '../../common/format';
 import type { DownloadProgress, ModelEntry, ModelFile } from '../../common/models';
 import type { DownloadResult } from '../../common/protocol';
 import type { SidecarContext } from '../context';
@@ -309,8 +310,7 @@ export class DownloadManager extends EventEmitter {
         await fs.mkdir(folder, { recursive: true });
         const free = await (this.options.freeDiskBytes ?? statfsFree)(folder);
         if (needed > free) {
-            const gb = (bytes: number) => `${(bytes / 1e9).toFixed(1)} GB`;
-            throw new LocalAiError(ErrorCode.DiskFull, `Not enough disk space: the download needs ${gb(needed)} more, ${gb(free)} is free in ${folder}.`, {
+            throw new LocalAiError(ErrorCode.DiskFull, `Not enough disk space: the download needs ${formatBytes(needed)} more, ${formatBytes(free)} is free in ${folder}.`, {
                 file: paths.partial,
                 needed,
                 available: free,

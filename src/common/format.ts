@@ -1,0 +1,23 @@
+/**
+ * How sizes and durations read everywhere a user sees them: the tree, the status bar, error
+ * messages, the hardware report and the CLI. Sizes are binary (1 GB = 1024³ bytes), as the
+ * memory figures of the operating system and of llama.cpp are.
+ */
+
+const GB = 1024 ** 3;
+const MB = 1024 ** 2;
+
+/** `6.0 GB`, `38 MB`, `512 KB`. */
+export function formatBytes(bytes: number): string {
+    if (bytes >= GB) return `${(bytes / GB).toFixed(1)} GB`;
+    if (bytes >= MB) return `${Math.round(bytes / MB)} MB`;
+    return `${Math.max(0, Math.round(bytes / 1024))} KB`;
+}
+
+/** `1m20s`, `45s`, `2h05m`: short enough for the status bar. */
+export function formatDuration(seconds: number): string {
+    const s = Math.max(0, Math.round(seconds));
+    if (s < 60) return `${s}s`;
+    if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+    return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
