@@ -78,3 +78,10 @@ export function defaultSettings(): SidecarSettings {
         },
     };
 }
+
+export const DEFAULT_HUB_ENDPOINT = 'https://huggingface.co';
+
+/** The hub both processes talk to: the setting, then HF_ENDPOINT, then huggingface.co; without a trailing slash. */
+export function hubEndpoint(setting: string, env: Record<string, string | undefined>): string {
+    return (setting || env.HF_ENDPOINT || DEFAULT_HUB_ENDPOINT).replace(/\/+$/, '');
+}

@@ -5,7 +5,7 @@
  */
 import * as assert from 'node:assert/strict';
 import manifest from '../../package.json';
-import { defaultSettings, type SidecarSettings } from '../../src/common/settings';
+import { defaultSettings, hubEndpoint, type SidecarSettings } from '../../src/common/settings';
 
 /** Each declared setting (under `localAi.`) and where its value lives in SidecarSettings. */
 const SETTING_PATHS: Record<string, (settings: SidecarSettings) => unknown> = {
@@ -47,5 +47,13 @@ describe('settings defaults', () => {
             .map((key) => key.replace(/^localAi\./, ''))
             .filter((key) => !(key in SETTING_PATHS) && !EXTENSION_ONLY.has(key));
         assert.deepEqual(unknown, []);
+    });
+});
+
+describe('hub endpoint', () => {
+    it('takes the setting, then HF_ENDPOINT, then huggingface.co, without a trailing slash', () => {
+        assert.equal(hubEndpoint('https://mirror.example/', { HF_ENDPOINT: 'https://other.example' }), 'https://mirror.example');
+        assert.equal(hubEndpoint('', { HF_ENDPOINT: 'https://hf-mirror.example//' }), 'https://hf-mirror.example');
+        assert.equal(hubEndpoint('', {}), 'https://huggingface.co');
     });
 });

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
 import { DeleteModelRequest, LoadModelRequest, UnloadModelRequest, type LoadedModel } from '../../common/protocol';
-import type { UserModelSetting } from '../../common/settings';
+import { hubEndpoint, type UserModelSetting } from '../../common/settings';
 import { readSidecarSettings, SECTION } from '../config';
 import type { ExtensionServices } from '../services';
 import { formatBytes } from '../../common/format';
@@ -139,7 +139,7 @@ async function openOnHub(services: ExtensionServices, argument: unknown): Promis
     });
     if (!choice) return;
     if (!choice.entry.repo) throw new Error(`${choice.entry.name} does not come from Hugging Face (it was ${choice.entry.source === 'discovered' ? 'found on disk' : 'added from a file'}).`);
-    const hub = (readSidecarSettings().hubEndpoint || 'https://huggingface.co').replace(/\/+$/, '');
+    const hub = hubEndpoint(readSidecarSettings().hubEndpoint, process.env);
     await vscode.env.openExternal(vscode.Uri.parse(`${hub}/${choice.entry.repo}`));
 }
 

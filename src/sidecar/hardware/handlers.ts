@@ -16,10 +16,17 @@ export interface FitModelResolver {
     resolve(model: string, quant?: string): Promise<{ entry: ModelEntry; file: ModelFile }>;
 }
 
+/** Where a hub file's bytes are, for estimating it over range requests (the models' HubClient). */
+interface HubFiles {
+    resolveUrl(repo: string, file: string, revision?: string): string;
+    authHeaders(): Record<string, string>;
+}
+
 export interface HardwareHandlerServices {
     context: SidecarContext;
     hardware: HardwareService;
-    models?: { registry: FitModelResolver };
+    /** The model list and the hub its files come from; without them only paths to GGUF files can be estimated. */
+    models?: { registry: FitModelResolver; hub: HubFiles };
 }
 
 /** The quantization in a GGUF file name (`…-Q4_K_M.gguf`), else the name itself. */
@@ -28,18 +35,9 @@ function quantOf(file: string): string {
     return /(?:^|[-_.])((?:I?Q[1-8](?:_[0-9A-Z]+)*)|BF16|F16|F32)$/i.exec(base)?.[1].toUpperCase() ?? base;
 }
 
-/** A hub file's download URL on the configured endpoint, with the user's token for gated repositories. */
-function hubSource(context: SidecarContext, entry: ModelEntry, file: ModelFile): { url: string; headers?: Record<string, string> } {
-    const endpoint = (context.settings.hubEndpoint || process.env.HF_ENDPOINT || 'https://huggingface.co').replace(/\/+$/, '');
-    const filePath = file.file.split('/').map(encodeURIComponent).join('/');
-    const url = `${endpoint}/${entry.repo}/resolve/${encodeURIComponent(entry.revision ?? 'main')}/${filePath}`;
-    const token = context.secrets.huggingFaceToken;
-    return { url, headers: token ? { Authorization: `Bearer ${token}` } : undefined };
-}
-
 /** Estimates a model's files: installed ones from their header, catalog ones from the catalog, hub ones over range requests. */
 export async function estimateModel(s: HardwareHandlerServices, params: FitParams, signal?: AbortSignal): Promise<FitResult> {
-    const { hardware, context } = s;
+    const { hardware } = s;
     await hardware.report();
     if (path.isAbsolute(params.model)) {
         const estimate = await hardware.estimateFile({ path: params.model }, params.contextSize, signal);
@@ -57,7 +55,7 @@ export async function estimateModel(s: HardwareHandlerServices, params: FitParam
         let estimate: FitEstimate;
         if (each.path) estimate = await hardware.estimateFile({ path: each.path }, params.contextSize, signal);
         else if (entry.architecture) estimate = hardware.estimateCatalogFile(entry, each, params.contextSize);
-        else if (entry.repo) estimate = await hardware.estimateFile(hubSource(context, entry, each), params.contextSize, signal);
+        else if (entry.repo) estimate = await hardware.estimateFile({ url: s.models.hub.resolveUrl(entry.repo, each.file, entry.revision), headers: s.models.hub.authHeaders() }, params.contextSize, signal);
         else continue;
         estimates.push({ quant: each.quant, file: each.file, estimate });
     }

@@ -6,9 +6,9 @@
 import { HubApiError, listFiles, modelInfo, pathsInfo } from '@huggingface/hub';
 import { EnvHttpProxyAgent, ProxyAgent, fetch as undiciFetch, type Dispatcher } from 'undici';
 import { ErrorCode, LocalAiError } from '../../common/errors';
+import { hubEndpoint } from '../../common/settings';
 import type { SidecarContext } from '../context';
 
-export const DEFAULT_HUB_ENDPOINT = 'https://huggingface.co';
 
 export interface HubFileInfo {
     path: string;
@@ -24,8 +24,7 @@ export class HubClient {
 
     /** The setting, then HF_ENDPOINT, then huggingface.co; without a trailing slash. */
     get endpoint(): string {
-        const configured = this.context.settings.hubEndpoint || process.env.HF_ENDPOINT || DEFAULT_HUB_ENDPOINT;
-        return configured.replace(/\/+$/, '');
+        return hubEndpoint(this.context.settings.hubEndpoint, process.env);
     }
 
     /** Where a user accepts a gated model's licence. */
