@@ -69,3 +69,78 @@ export class LocalAiError extends Error {
 export function isLocalAiError(value: unknown): value is LocalAiError {
     return value instanceof LocalAiError;
 }
+
+/**
+ * What the user can do about an error. Each renderer (a notification, the chat view, VS Code's chat,
+ * inline chat) offers the fixes it can run, in this order.
+ */
+export type ErrorFix =
+    | 'retry'
+    | 'restartSidecar'
+    | 'refreshModels'
+    | 'downloadModel'
+    | 'chooseQuantization'
+    | 'deleteModel'
+    | 'newChat'
+    | 'openContextSetting'
+    | 'cleanupPartials'
+    | 'openModelsPathSetting'
+    | 'openModelPage'
+    | 'setApiKey'
+    | 'setToken'
+    | 'openNetworkSettings'
+    | 'showLogs';
+
+export interface ErrorAdvice {
+    /** The error's message followed by what to do, with the numbers from its data. */
+    message: string;
+    fixes: ErrorFix[];
+}
+
+/** How bytes and tokens are written in the advice (the caller's formatter, so sizes read the same everywhere). */
+export type AmountFormatter = (value: number, unit: 'bytes' | 'tokens') => string;
+
+/**
+ * The one table from an error code (and its data) to the sentence that follows the message and the
+ * fixes to offer. `code` is undefined for errors that did not come from the sidecar.
+ */
+export function adviseOn(code: number | undefined, message: string, data: ErrorData, amount: AmountFormatter): ErrorAdvice {
+    /** The sentence quoting what is needed and what is available, and a space; nothing without the numbers. */
+    const numbers = (unit: 'bytes' | 'tokens', sentence: (needed: string, available: string) => string) =>
+        data.needed !== undefined ? `${sentence(amount(data.needed, unit), data.available !== undefined ? amount(data.available, unit) : '?')} ` : '';
+    const advice = (sentence: string, fixes: ErrorFix[]): ErrorAdvice => {
+        const text = sentence ? `${message} ${sentence}` : message;
+        return { message: data.hint && !text.includes(data.hint) ? `${text} ${data.hint}` : text, fixes };
+    };
+    switch (code) {
+        case ErrorCode.ModelNotFound:
+            return advice('Check the model id or the hf: URI (hf:owner/repo/file.gguf), or refresh the list.', ['refreshModels', 'downloadModel']);
+        case ErrorCode.ModelNotInstalled:
+            return advice('Download it first.', ['downloadModel']);
+        case ErrorCode.ModelDoesNotFit:
+            return advice(`${numbers(data.unit ?? 'bytes', (needed, available) => `It needs ${needed}, ${available} is free.`)}Choose a smaller quantization or close other apps.`, ['chooseQuantization']);
+        case ErrorCode.InvalidModelFile:
+            return advice(`${data.file ? `(${data.file}) ` : ''}The file is not a model llama.cpp can load: delete it and download it again.`, ['deleteModel', 'showLogs']);
+        case ErrorCode.ContextOverflow:
+            return advice(`${numbers('tokens', (needed, available) => `The prompt has ${needed}, the model takes ${available}.`)}Shorten it, start a new chat, or raise localAi.contextSize.`, ['newChat', 'openContextSetting']);
+        case ErrorCode.DownloadFailed:
+            return advice('The part already downloaded is kept: downloading again resumes it.', ['retry', 'showLogs']);
+        case ErrorCode.ChecksumMismatch:
+            return advice('The damaged file was deleted; download it again.', ['retry']);
+        case ErrorCode.DiskFull:
+            return advice(`${numbers('bytes', (needed, available) => `It needs ${needed}, ${available} is free.`)}Free some space or move models elsewhere (localAi.modelsPath); the partial file is kept.`,
+                ['cleanupPartials', 'openModelsPathSetting']);
+        case ErrorCode.Unauthorized:
+            return data.provider
+                ? advice(`The key for ${data.provider} was refused.`, ['setApiKey'])
+                : advice('This model is gated: accept its license on Hugging Face, then set a token that can read it.', [...(data.url ? ['openModelPage' as const] : []), 'setToken']);
+        case ErrorCode.NetworkError:
+            return advice('Check your connection, the proxy (http.proxy), localAi.hubEndpoint and localAi.offline.', ['retry', 'openNetworkSettings']);
+        case ErrorCode.NoEngineAvailable:
+            return advice('', ['downloadModel', 'showLogs']);
+        case ErrorCode.LoadFailed:
+            return advice('Try a smaller quantization, or set localAi.gpu to "off".', ['showLogs', 'chooseQuantization']);
+        default:
+            return advice('', ['retry', 'showLogs']);
+    }
+}

@@ -3,9 +3,9 @@
  * message the user can act on, with the buttons that act on it. The one place errors reach the user.
  */
 import * as vscode from 'vscode';
-import { ErrorCode, type ErrorData } from '../common/errors';
-import { SidecarError } from './sidecarClient';
+import { adviseOn, ErrorCode, type ErrorAdvice, type ErrorData, type ErrorFix } from '../common/errors';
 import { formatBytes } from '../common/format';
+import { SidecarError } from './sidecarClient';
 
 export interface ErrorAction {
     title: string;
@@ -35,82 +35,52 @@ export function isCancellation(error: unknown): boolean {
     return errorCode(error) === ErrorCode.Cancelled || (error instanceof vscode.CancellationError);
 }
 
-function errorData(error: unknown): ErrorData {
+/** The facts the sidecar attached to its error. */
+export function errorData(error: unknown): ErrorData {
     const data = error instanceof SidecarError ? error.data : undefined;
     return data && typeof data === 'object' ? (data as ErrorData) : {};
 }
 
-function amount(value: number | undefined, unit: ErrorData['unit']): string {
-    if (value === undefined) return '?';
+/** Bytes as everywhere else in the editor; tokens with thousands separators. */
+export function formatAmount(value: number, unit: 'bytes' | 'tokens'): string {
     return unit === 'tokens' ? `${value.toLocaleString()} tokens` : formatBytes(value);
+}
+
+/** The table's advice, with the lost-sidecar case only the client can know. */
+export function adviseOnError(error: unknown): ErrorAdvice {
+    const base = error instanceof Error ? error.message : String(error);
+    if (error instanceof SidecarError && error.lost) return { message: base, fixes: ['restartSidecar', 'showLogs'] };
+    return adviseOn(errorCode(error), base, errorData(error), formatAmount);
 }
 
 const command = (title: string, id: string, ...args: unknown[]): ErrorAction => ({ title, run: () => vscode.commands.executeCommand(id, ...args) });
 
-export function explainError(error: unknown, context: ErrorContext = {}): ExplainedError {
-    const base = error instanceof Error ? error.message : String(error);
-    const data = errorData(error);
-    const code = errorCode(error);
-    const actions: ErrorAction[] = [];
-    const retry = context.retry ? [{ title: 'Try Again', run: context.retry }] : [];
-    let message = base;
-    switch (code) {
-        case ErrorCode.Cancelled:
-            return { message: 'Cancelled.', actions, show: false };
-        case ErrorCode.ModelNotFound:
-            message = `${base} Check the model id or the hf: URI (hf:owner/repo/file.gguf), or refresh the list.`;
-            actions.push(command('Refresh Models', 'localAi.refreshModels'));
-            break;
-        case ErrorCode.ModelNotInstalled:
-            message = `${base} Download it first.`;
-            actions.push(command('Download', 'localAi.downloadModel', context.model));
-            break;
-        case ErrorCode.ModelDoesNotFit:
-            message = `${base}${data.needed !== undefined ? ` It needs ${amount(data.needed, data.unit)}, ${amount(data.available, data.unit)} is free.` : ''} Choose a smaller quantization or close other apps.`;
-            actions.push(command('Choose Quantization', 'localAi.chooseQuantization', context.model));
-            break;
-        case ErrorCode.InvalidModelFile:
-            message = `${base}${data.file ? ` (${data.file})` : ''} The file is not a model llama.cpp can load: delete it and download it again.`;
-            actions.push(command('Delete Model', 'localAi.deleteModel', context.model));
-            break;
-        case ErrorCode.ContextOverflow:
-            message = `${base}${data.needed !== undefined ? ` The prompt has ${amount(data.needed, 'tokens')}, the model takes ${amount(data.available, 'tokens')}.` : ''} Shorten it or raise localAi.contextSize.`;
-            actions.push(command('Open Settings', 'workbench.action.openSettings', 'localAi.contextSize'));
-            break;
-        case ErrorCode.DownloadFailed:
-            message = `${base} The part already downloaded is kept: downloading again resumes it.`;
-            actions.push(...retry, command('Show Logs', 'localAi.showLogs'));
-            break;
-        case ErrorCode.ChecksumMismatch:
-            message = `${base} The damaged file was deleted; download it again.`;
-            actions.push(...retry);
-            break;
-        case ErrorCode.DiskFull:
-            message = `${base}${data.needed !== undefined ? ` It needs ${amount(data.needed, 'bytes')}, ${amount(data.available, 'bytes')} is free.` : ''} Free some space or move models elsewhere (localAi.modelsPath); the partial file is kept.`;
-            actions.push(command('Clean Up Partial Downloads', 'localAi.cleanupPartials'), command('Open Settings', 'workbench.action.openSettings', 'localAi.modelsPath'));
-            break;
-        case ErrorCode.Unauthorized:
-            message = data.provider
-                ? `${base} The key for ${data.provider} was refused.`
-                : `${base} This model is gated: accept its license on Hugging Face, then set a token that can read it.`;
-            if (data.url) actions.push({ title: 'Open Model Page', run: () => vscode.env.openExternal(vscode.Uri.parse(data.url!)) });
-            actions.push(data.provider ? command('Set API Key', 'localAi.setCloudApiKey', data.provider) : command('Set Token', 'localAi.setHuggingFaceToken'));
-            break;
-        case ErrorCode.NetworkError:
-            message = `${base} Check your connection, the proxy (http.proxy), localAi.hubEndpoint and localAi.offline.`;
-            actions.push(...retry, command('Open Settings', 'workbench.action.openSettings', 'localAi.'));
-            break;
-        case ErrorCode.NoEngineAvailable:
-            actions.push(command('Download Model', 'localAi.downloadModel'), command('Show Logs', 'localAi.showLogs'));
-            break;
-        case ErrorCode.LoadFailed:
-            message = `${base} Try a smaller quantization, or set localAi.gpu to "off".`;
-            actions.push(command('Show Logs', 'localAi.showLogs'), command('Choose Quantization', 'localAi.chooseQuantization', context.model));
-            break;
-        default:
-            actions.push(command('Show Logs', 'localAi.showLogs'));
+/** Each fix as a notification button; `newChat` belongs to the chat, `retry` needs something to retry. */
+function button(fix: ErrorFix, data: ErrorData, context: ErrorContext): ErrorAction | undefined {
+    switch (fix) {
+        case 'retry': return context.retry ? { title: 'Try Again', run: context.retry } : undefined;
+        case 'restartSidecar': return command('Restart Sidecar', 'localAi.restartSidecar');
+        case 'refreshModels': return command('Refresh Models', 'localAi.refreshModels');
+        case 'downloadModel': return command('Download', 'localAi.downloadModel', context.model);
+        case 'chooseQuantization': return command('Choose Quantization', 'localAi.chooseQuantization', context.model);
+        case 'deleteModel': return command('Delete Model', 'localAi.deleteModel', context.model);
+        case 'newChat': return undefined;
+        case 'openContextSetting': return command('Open Settings', 'workbench.action.openSettings', 'localAi.contextSize');
+        case 'cleanupPartials': return command('Clean Up Partial Downloads', 'localAi.cleanupPartials');
+        case 'openModelsPathSetting': return command('Open Settings', 'workbench.action.openSettings', 'localAi.modelsPath');
+        case 'openModelPage': return data.url ? { title: 'Open Model Page', run: () => vscode.env.openExternal(vscode.Uri.parse(data.url!)) } : undefined;
+        case 'setApiKey': return command('Set API Key', 'localAi.setCloudApiKey', data.provider);
+        case 'setToken': return command('Set Token', 'localAi.setHuggingFaceToken');
+        case 'openNetworkSettings': return command('Open Settings', 'workbench.action.openSettings', 'localAi.');
+        case 'showLogs': return command('Show Logs', 'localAi.showLogs');
     }
-    if (data.hint && !message.includes(data.hint)) message = `${message} ${data.hint}`;
+}
+
+export function explainError(error: unknown, context: ErrorContext = {}): ExplainedError {
+    if (isCancellation(error)) return { message: 'Cancelled.', actions: [], show: false };
+    const { message, fixes } = adviseOnError(error);
+    const data = errorData(error);
+    const actions = fixes.map((fix) => button(fix, data, context)).filter((action): action is ErrorAction => action !== undefined);
     return { message, actions, show: true };
 }
 

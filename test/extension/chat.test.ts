@@ -205,10 +205,11 @@ describe('Chat', function () {
 
         it('turns failures into the action that fixes them', () => {
             const cases: [Error, ErrorAction][] = [
-                [new SidecarError('The Local AI sidecar is not running; it is being restarted.', ErrorCode.NoEngineAvailable), 'restartSidecar'],
+                [new SidecarError('The Local AI sidecar is not running; it is being restarted.', ErrorCode.NoEngineAvailable, undefined, true), 'restartSidecar'],
+                [new SidecarError('No local model, and the cloud fallback is off.', ErrorCode.NoEngineAvailable), 'downloadModel'],
                 [new SidecarError('Model qwen is not installed.', ErrorCode.ModelNotInstalled), 'downloadModel'],
                 [new SidecarError('The prompt is larger than the context.', ErrorCode.ContextOverflow), 'newChat'],
-                [new SidecarError('Key refused.', ErrorCode.Unauthorized), 'setApiKey'],
+                [new SidecarError('Key refused.', ErrorCode.Unauthorized, { provider: 'openai' }), 'setApiKey'],
                 [new Error('socket hang up'), 'retry'],
             ];
             for (const [error, action] of cases) assert.equal(describeChatError(error).action, action, error.message);

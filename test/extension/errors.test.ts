@@ -2,6 +2,7 @@
 // the buttons that fix it (src/extension/errors.ts).
 import * as assert from 'node:assert/strict';
 import { ErrorCode } from '../../src/common/errors';
+import { describeChatError } from '../../src/extension/chat/chatErrors';
 import { explainError } from '../../src/extension/errors';
 import { SidecarError } from '../../src/extension/sidecarClient';
 
@@ -33,5 +34,19 @@ describe('Error messages', () => {
         const offline = explainError(new SidecarError('Offline mode is on.', ErrorCode.NetworkError, { hint: 'Turn off localAi.offline to reach the hub.' }));
         assert.match(offline.message, /Turn off localAi\.offline to reach the hub\.$/);
         assert.equal(explainError(new SidecarError('Request cancelled', ErrorCode.Cancelled)).show, false);
+    });
+
+    it('offers to restart a sidecar that went away, whatever code the request failed with', () => {
+        const explained = explainError(new SidecarError('The Local AI sidecar stopped while answering and is restarting.', ErrorCode.LoadFailed, undefined, true));
+        assert.deepEqual(explained.actions.map((action) => action.title), ['Restart Sidecar', 'Show Logs']);
+    });
+
+    it('gives the notification and the chat the same sentence for the same error', () => {
+        const error = new SidecarError('The prompt is larger than the context.', ErrorCode.ContextOverflow, { needed: 5000, available: 4096, unit: 'tokens' });
+        const chat = describeChatError(error);
+        assert.equal(chat.message, explainError(error).message);
+        assert.match(chat.message, /The prompt has 5,000 tokens, the model takes 4,096 tokens\. Shorten it, start a new chat/);
+        assert.equal(chat.action, 'newChat');
+        assert.deepEqual(explainError(error).actions.map((action) => action.title), ['Open Settings']);
     });
 });
