@@ -5,13 +5,14 @@
  */
 import * as vscode from 'vscode';
 import type { ChatMessage } from '../../common/chat';
-import { ChatChunkType, ChatRequest, CountTokensRequest, type ChatParams } from '../../common/protocol';
+import { CountTokensRequest, type ChatParams } from '../../common/protocol';
 import type { Attachment, ChatTurn, ChatViewState, ContextGauge, ExtensionToWebview, ModelChoice, WebviewToExtension } from '../../common/webviewProtocol';
 import type { ExtensionServices } from '../services';
 import { ACTION_COMMANDS, describeChatError } from './chatErrors';
 import { CodeActions } from './codeActions';
 import type { EditReview } from './editReview';
 import { ChatHistory, newId, type Conversation } from './history';
+import { streamChat } from './streamChat';
 
 /** Somewhere the chat is drawn: a webview view or panel. */
 export interface ChatSurface {
@@ -203,21 +204,22 @@ export class ChatController implements vscode.Disposable {
         await this.history.touch(conversation);
         this.broadcastState();
         try {
-            const result = await this.services.sidecar.requestWithProgress(
-                ChatRequest.type,
-                ChatChunkType,
+            const result = await streamChat(
+                this.services.sidecar,
                 { ...modelParams(conversation.model), messages },
-                (chunk) => {
-                    if (this.running?.turn !== turn) return;
-                    if (chunk.kind === 'start') {
-                        turn.engine = chunk.engine;
-                        turn.fallback = chunk.fallback;
-                        turn.truncation = chunk.truncation;
+                {
+                    onStart: (start) => {
+                        if (this.running?.turn !== turn) return;
+                        turn.engine = start.engine;
+                        turn.fallback = start.fallback;
+                        turn.truncation = start.truncation;
                         this.broadcastState();
-                    } else {
-                        turn.content += chunk.text;
-                        this.post({ type: 'chat/delta', turnId: turn.id, text: chunk.text });
-                    }
+                    },
+                    onText: (text) => {
+                        if (this.running?.turn !== turn) return;
+                        turn.content += text;
+                        this.post({ type: 'chat/delta', turnId: turn.id, text });
+                    },
                 },
                 cancel.token,
             );

@@ -5,11 +5,11 @@
  */
 import * as vscode from 'vscode';
 import type { ChatMessage } from '../../common/chat';
-import { ChatChunkType, ChatRequest } from '../../common/protocol';
 import type { ExtensionServices } from '../services';
 import { describeChatError } from './chatErrors';
 import { askAcceptOrReject } from './codeActions';
 import type { EditReview } from './editReview';
+import { streamChat } from './streamChat';
 
 /** Lines of the file around the edit sent as context, on each side. */
 const CONTEXT_LINES = 20;
@@ -55,14 +55,15 @@ export class InlineChat {
                 { location: vscode.ProgressLocation.Notification, title: 'Local AI is writing the change…', cancellable: true },
                 async (_progress, token) => {
                     token.onCancellationRequested(() => cancel.cancel());
-                    const result = await this.services.sidecar.requestWithProgress(
-                        ChatRequest.type,
-                        ChatChunkType,
+                    const result = await streamChat(
+                        this.services.sidecar,
                         { messages: editMessages({ document, range, instruction }), options: { temperature: 0.2, maxTokens: replacementBudget(document.getText(range)) } },
-                        (chunk) => {
-                            if (chunk.kind !== 'text' || cancel.token.isCancellationRequested) return;
-                            text += chunk.text;
-                            this.review.update(stripFences(text));
+                        {
+                            onText: (piece) => {
+                                if (cancel.token.isCancellationRequested) return;
+                                text += piece;
+                                this.review.update(stripFences(text));
+                            },
                         },
                         cancel.token,
                     );

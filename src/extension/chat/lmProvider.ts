@@ -5,8 +5,9 @@
  */
 import * as vscode from 'vscode';
 import type { ChatMessage } from '../../common/chat';
-import { ChatChunkType, ChatRequest, CountTokensRequest } from '../../common/protocol';
+import { CountTokensRequest } from '../../common/protocol';
 import type { ExtensionServices } from '../services';
+import { streamChat } from './streamChat';
 
 /** Must match `contributes.languageModelChatProviders[].vendor` in package.json. */
 export const LM_VENDOR = 'local-ai';
@@ -52,13 +53,10 @@ class LocalModelsProvider implements vscode.LanguageModelChatProvider, vscode.Di
         progress: vscode.Progress<vscode.LanguageModelResponsePart>,
         token: vscode.CancellationToken,
     ): Promise<void> {
-        await this.services.sidecar.requestWithProgress(
-            ChatRequest.type,
-            ChatChunkType,
+        await streamChat(
+            this.services.sidecar,
             { model: model.id, messages: messages.map(toChatMessage) },
-            (chunk) => {
-                if (chunk.kind === 'text') progress.report(new vscode.LanguageModelTextPart(chunk.text));
-            },
+            { onText: (text) => progress.report(new vscode.LanguageModelTextPart(text)) },
             token,
         );
     }

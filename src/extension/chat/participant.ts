@@ -4,10 +4,10 @@
  */
 import * as vscode from 'vscode';
 import type { ChatMessage, EngineInfo } from '../../common/chat';
-import { ChatChunkType, ChatRequest } from '../../common/protocol';
 import type { ExtensionServices } from '../services';
 import { describeChatError } from './chatErrors';
 import { ImageLinksOnly } from './imageLinks';
+import { streamChat } from './streamChat';
 
 export const PARTICIPANT_ID = 'localAi.local';
 
@@ -30,17 +30,15 @@ async function answer({ services, request, context, stream, token }: AnswerOptio
     let engine: EngineInfo | undefined;
     const images = new ImageLinksOnly();
     try {
-        const result = await services.sidecar.requestWithProgress(
-            ChatRequest.type,
-            ChatChunkType,
+        const result = await streamChat(
+            services.sidecar,
             { messages },
-            (chunk) => {
-                if (chunk.kind === 'start') {
-                    engine = chunk.engine;
-                    stream.progress(`Answering with ${chunk.engine.modelName} (${chunk.engine.device})…`);
-                } else {
-                    stream.markdown(images.push(chunk.text));
-                }
+            {
+                onStart: (start) => {
+                    engine = start.engine;
+                    stream.progress(`Answering with ${start.engine.modelName} (${start.engine.device})…`);
+                },
+                onText: (text) => stream.markdown(images.push(text)),
             },
             token,
         );

@@ -1,17 +1,12 @@
 /**
- * The one interface every engine sits behind (seed 004's "unified model interface"): the local
- * llama.cpp engine, each cloud provider, and the router that chooses between them.
+ * The one interface every engine sits behind: the local llama.cpp engine, each cloud provider, and
+ * the router that chooses between them.
  */
-import type { ChatChunk, ChatMessage, ChatResult, ProviderId, SamplingOptions } from '../../common/chat';
+import type { ChatChunk, ChatMessage, ChatResult } from '../../common/chat';
+import type { ChatParams } from '../../common/protocol';
 
-export interface ChatCall {
-    messages: ChatMessage[];
-    /** Local model id/path; default: the active model. */
-    model?: string;
-    /** Ask this provider directly (the user picked a cloud model). */
-    provider?: ProviderId;
-    providerModel?: string;
-    options?: SamplingOptions;
+/** A chat as the engines take it: the protocol's parameters, with a sink for the streamed chunks and a signal. */
+export interface ChatCall extends Omit<ChatParams, 'partialResultToken'> {
     /** Receives the 'start' chunk, then every piece of text as it is produced. */
     onChunk: (chunk: ChatChunk) => void;
     /** Aborts generation (the protocol's $/cancelRequest); the result then has finishReason 'cancelled'. */

@@ -11,7 +11,7 @@ import type { SidecarContext } from '../context';
 import { onRequest } from '../rpc';
 import type { HardwareService } from './index';
 
-/** What FitRequest needs from the model registry (engineer "models"), when it is wired. */
+/** What FitRequest needs from the model registry, when it is wired. */
 export interface FitModelResolver {
     resolve(model: string, quant?: string): Promise<{ entry: ModelEntry; file: ModelFile }>;
 }

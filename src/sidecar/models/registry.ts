@@ -16,7 +16,7 @@ import { hubFileId, quantFromFileName } from './hubUri';
 import type { ModelStore } from './store';
 import { localEntry, type ResolvedModel, type UserModelResolver } from './userModels';
 
-/** What the registry needs from the hardware service (engineer "hardware"), when it exists. */
+/** What the registry needs from the hardware service, when it exists. */
 export interface FitAdvisor {
     /** Detects the machine once; the estimates below use its last answer. */
     report(): Promise<unknown>;
