@@ -2,10 +2,10 @@
  * What every sidecar service shares: the logger, the settings and secrets (which change at run time),
  * and the one status the sidecar reports. The same context serves the language-server process and the CLI.
  */
-import { EventEmitter } from 'node:events';
 import type { SidecarSecrets, SidecarSettings } from '../common/settings';
 import type { ActiveModelInfo, SidecarHealth, StatusParams } from '../common/protocol';
 import type { DownloadProgress } from '../common/models';
+import { Emitter } from './events';
 
 export interface Logger {
     error(message: string): void;
@@ -90,8 +90,8 @@ export interface SidecarContextOptions {
     publishStatus?: (status: StatusParams) => void;
 }
 
-/** Emits 'settings' and 'secrets' when they change, so services can react without polling. */
-export class SidecarContext extends EventEmitter {
+/** Tells when the settings or secrets change, so services can react without polling. */
+export class SidecarContext extends Emitter<{ settings: [SidecarSettings]; secrets: [SidecarSecrets] }> {
     readonly log: Logger;
     readonly status: StatusReporter;
     readonly defaultModelsPath: string;

@@ -27,7 +27,7 @@ export function createServices(context: SidecarContext): Services {
     const hardware = new HardwareService({ context, llama: () => llama.get() });
     const models = createModelServices(context, { hardware: () => hardware });
     // Fit badges and the recommendation appear once hardware detection (started by the first list) ends.
-    hardware.on('changed', () => models.registry.emit('changed'));
+    hardware.on('changed', () => models.registry.invalidate());
     const local = createLocalEngine({ context, llama, hardware, models });
     const chat = new ChatRouter({
         context,

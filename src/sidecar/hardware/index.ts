@@ -2,7 +2,6 @@
  * The hardware service: what this machine has (or what an injected profile pretends it has), how each
  * model fits it, which model to recommend, and the measurements that keep those estimates honest.
  */
-import { EventEmitter } from 'node:events';
 import type { Llama } from 'node-llama-cpp';
 import type { FitEstimate, HardwareReport } from '../../common/hardware';
 import type { ModelEntry, ModelFile, Recommendation } from '../../common/models';
@@ -14,6 +13,7 @@ import { MeasurementStore, type MeasurementRecord, type RecordMeasurementParams 
 import { profileFromEnvironment, type HardwareProfile } from './profiles';
 import { recommend } from './recommend';
 import { buildReport } from './report';
+import { Emitter } from '../events';
 
 export interface HardwareServiceOptions {
     context: SidecarContext;
@@ -23,8 +23,8 @@ export interface HardwareServiceOptions {
     profile?: HardwareProfile;
 }
 
-/** Emits 'changed' with each new report, so lists that show fit badges can refresh. */
-export class HardwareService extends EventEmitter {
+/** Tells (`changed`) each new report, so lists that show fit badges can refresh. */
+export class HardwareService extends Emitter<{ changed: [HardwareReport] }> {
     private current: HardwareReport | undefined;
     private detecting: Promise<HardwareReport> | undefined;
     private readonly profile: HardwareProfile | undefined;

@@ -4,7 +4,6 @@
  * writing and installed by an atomic rename only after the sha256 matched the hub's LFS hash.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { EventEmitter } from 'node:events';
 import { createReadStream, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -13,6 +12,7 @@ import { formatBytes } from '../../common/format';
 import type { DownloadProgress, ModelEntry, ModelFile } from '../../common/models';
 import type { DownloadResult } from '../../common/protocol';
 import type { SidecarContext } from '../context';
+import { Emitter } from '../events';
 import type { HubClient } from './hub';
 import { fileSize, type DownloadJournal, type ModelStore, type StorePaths } from './store';
 import { TransferError, transferRest } from './transfer';
@@ -53,8 +53,8 @@ interface RunningDownload extends DownloadState {
     done: Promise<DownloadResult>;
 }
 
-/** Emits 'state' (DownloadProgress) whenever a download starts, finishes, fails or is cancelled. */
-export class DownloadManager extends EventEmitter {
+/** Tells (`state`) whenever a download starts, finishes, fails or is cancelled. */
+export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
     private readonly running = new Map<string, RunningDownload>();
     private readonly waiting: (() => void)[] = [];
     private slotsInUse = 0;

@@ -58,7 +58,7 @@ export class ModelMaintenance {
             await downloads.stop(entry.repo, file.file);
             deleted.push(...(await store.remove(entry.repo, file.file)));
         }
-        registry.emit('changed');
+        registry.invalidate();
         return deleted;
     }
 
@@ -85,7 +85,7 @@ export class ModelMaintenance {
                 await remove(`${file}.manifest.json`, (await fileSize(`${file}.manifest.json`)) ?? 0);
             }
         }
-        if (removedFiles.length > 0) registry.emit('changed');
+        if (removedFiles.length > 0) registry.invalidate();
         return { removedFiles, freedBytes };
     }
 

@@ -3,12 +3,12 @@
  * GGUF files found on disk, each file with its state (available, partial, downloading, installed) and,
  * when the hardware service is there, how it fits this machine.
  */
-import { EventEmitter } from 'node:events';
 import { ErrorCode, LocalAiError } from '../../common/errors';
 import type { FitEstimate } from '../../common/hardware';
 import type { DownloadProgress, ModelEntry, ModelFile, Recommendation } from '../../common/models';
 import type { DownloadResult, ModelListResult } from '../../common/protocol';
 import type { SidecarContext } from '../context';
+import { Emitter } from '../events';
 import { catalogEntries, catalogModels, type CatalogModel } from './catalog';
 import { defaultDiscoveryFolders, discoverModelFiles, type DiscoveredFile, type DiscoveryFolders } from './discovery';
 import type { DownloadManager } from './download';
@@ -43,8 +43,8 @@ export interface InstalledModel extends ResolvedModel {
     path: string;
 }
 
-/** Emits 'changed' when the list may look different (install, delete, download state, settings). */
-export class ModelRegistry extends EventEmitter {
+/** Tells when the list may look different (install, delete, download state, settings, hardware facts). */
+export class ModelRegistry extends Emitter<{ changed: [] }> {
     private readonly headerFits = new Map<string, FitEstimate | undefined>();
     private discovered: Promise<DiscoveredFile[]> | undefined;
     private readonly onSettings = () => {
@@ -133,6 +133,11 @@ export class ModelRegistry extends EventEmitter {
         const result = await this.options.downloads.download({ entry, file, signal: options.signal, onProgress: options.onProgress });
         this.emit('changed');
         return result;
+    }
+
+    /** Something the registry cannot watch changed (files removed from the store, the hardware detected): list again. */
+    invalidate(): void {
+        this.emit('changed');
     }
 
     dispose(): void {
