@@ -3,7 +3,7 @@
  * views and the commands. Activation never waits for the sidecar: it starts right after, on its own.
  */
 import * as vscode from 'vscode';
-import { createChatFeatures } from './chat/chatFeatures';
+import { createChatFeatures, type ChatFeatures } from './chat/chatFeatures';
 import { downloadModel } from './commands/downloads';
 import { registerCommands } from './commands/index';
 import { DownloadResumer } from './downloadResumer';
@@ -26,15 +26,18 @@ export interface LocalAiApi {
 }
 
 /** What this extension's own tests reach, only when VS Code runs it in test mode. */
+/** What this extension's own tests reach: the services, and the chat features built on them. */
+export type TestServices = ExtensionServices & { chat: ChatFeatures };
+
 export interface LocalAiTestApi extends LocalAiApi {
-    readonly services: ExtensionServices;
+    readonly services: TestServices;
 }
 
 /**
  * The exports for a mode: the services only under the extension's own test runner
  * (`ExtensionMode.Test`), where no other extension is installed; the bare API otherwise.
  */
-export function exportsFor(mode: vscode.ExtensionMode, activationMs: number, testServices: ExtensionServices): LocalAiApi | LocalAiTestApi {
+export function exportsFor(mode: vscode.ExtensionMode, activationMs: number, testServices: TestServices): LocalAiApi | LocalAiTestApi {
     const api: LocalAiApi = { activationMs };
     return Object.freeze(mode === vscode.ExtensionMode.Test ? { ...api, services: testServices } : api);
 }
@@ -49,11 +52,12 @@ export function activate(context: vscode.ExtensionContext): LocalAiApi | LocalAi
     const models = new ModelsModel({ sidecar, log });
     const downloads = new DownloadResumer(context.globalState, sidecar, (download) => {
         log.info(`Resuming the download of ${download.name ?? download.model} from where it stopped.`);
-        return downloadModel(services!, download);
+        return downloadModel(core, download);
     });
-    services = { context, log, sidecar, secrets, models, downloads };
-    services.chat = createChatFeatures(services);
-    context.subscriptions.push(services.chat);
+    const core: ExtensionServices = { context, log, sidecar, secrets, models, downloads };
+    services = core;
+    const chat = createChatFeatures(core);
+    context.subscriptions.push(chat);
     const modelsTree = new ModelsTreeProvider(models);
     context.subscriptions.push(
         log,
@@ -64,15 +68,15 @@ export function activate(context: vscode.ExtensionContext): LocalAiApi | LocalAi
         modelsTree,
         vscode.window.createTreeView('localAi.models', { treeDataProvider: modelsTree, showCollapseAll: true }),
         new StatusBar(sidecar, models),
-        new FallbackPrompts(services),
-        ...registerCommands(services),
+        new FallbackPrompts(core),
+        ...registerCommands(core, chat),
     );
 
     // Start the sidecar after activation returns, so the editor never waits for it.
     setImmediate(() => {
         sidecar.start().catch((error: unknown) => log.error(`The sidecar did not start: ${error instanceof Error ? error.message : String(error)}`));
     });
-    return exportsFor(context.extensionMode, performance.now() - started, services);
+    return exportsFor(context.extensionMode, performance.now() - started, { ...core, chat });
 }
 
 export async function deactivate(): Promise<void> {

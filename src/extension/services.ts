@@ -1,6 +1,5 @@
-/** What the extension's views and commands share; built once in `activate()`. */
+/** What the extension's views, commands and chat features share; built once in `activate()`, before them. */
 import type * as vscode from 'vscode';
-import type { ChatFeatures } from './chat/chatFeatures';
 import type { DownloadResumer } from './downloadResumer';
 import type { SecretStore } from './secrets';
 import type { SidecarClient } from './sidecarClient';
@@ -15,6 +14,4 @@ export interface ExtensionServices {
     models: ModelsModel;
     /** Remembers running downloads so they start again after a sidecar restart or a window reload. */
     downloads: DownloadResumer;
-    /** The chat views, inline chat and native chat; set in `activate()` right after the core services. */
-    chat?: ChatFeatures;
 }

@@ -1,7 +1,6 @@
 /** Commands of the chat: the sidebar view, the editor panel, a new conversation, and the inline chat. */
-import type { CommandRow } from './index';
 import type { ChatFeatures } from '../chat/chatFeatures';
-import type { ExtensionServices } from '../services';
+import type { CommandRow } from './commandRow';
 
 /** `localAi.inlineChat` accepts `{ instruction }` so tests and keybindings can skip the input box. */
 function inlineArgs(arg: unknown): { instruction?: string } {
@@ -11,28 +10,24 @@ function inlineArgs(arg: unknown): { instruction?: string } {
     return {};
 }
 
-export function chatCommands(services: ExtensionServices): CommandRow[] {
-    const chat = (): ChatFeatures => {
-        if (!services.chat) throw new Error('The chat is still starting; try again in a moment.');
-        return services.chat;
-    };
+export function chatCommands(chat: ChatFeatures): CommandRow[] {
     return [
-        { id: 'localAi.openChat', run: () => chat().view.reveal() },
-        { id: 'localAi.openChatInEditor', run: () => chat().panel.show() },
+        { id: 'localAi.openChat', run: () => chat.view.reveal() },
+        { id: 'localAi.openChatInEditor', run: () => chat.panel.show() },
         {
             id: 'localAi.newChat',
             run: async () => {
-                await chat().controller.newChat();
-                await chat().view.reveal();
+                await chat.controller.newChat();
+                await chat.view.reveal();
             },
         },
-        { id: 'localAi.inlineChat', run: (arg) => chat().inline.start(inlineArgs(arg)) },
-        { id: 'localAi.inlineChatAccept', run: () => chat().review.accept() },
+        { id: 'localAi.inlineChat', run: (arg) => chat.inline.start(inlineArgs(arg)) },
+        { id: 'localAi.inlineChatAccept', run: () => chat.review.accept() },
         {
             id: 'localAi.inlineChatReject',
             run: async () => {
-                chat().inline.cancel();
-                await chat().review.reject();
+                chat.inline.cancel();
+                await chat.review.reject();
             },
         },
     ];

@@ -9,7 +9,7 @@ import { isProviderId, PROVIDER_IDS, PROVIDERS, type ProviderId } from '../../co
 import type { ProviderSetting } from '../../common/settings';
 import { SECTION, readSidecarSettings } from '../config';
 import type { ExtensionServices } from '../services';
-import type { CommandRow } from './index';
+import type { CommandRow } from './commandRow';
 
 async function pickProvider(title: string, candidates: readonly ProviderId[]): Promise<ProviderId | undefined> {
     const configured = new Set(readSidecarSettings().fallback.providers.map((provider) => provider.id));

@@ -17,7 +17,7 @@ import { SidecarError } from '../sidecarClient';
 import type { ExtensionServices } from '../services';
 import { formatBytes } from '../../common/format';
 import { describeDownload, percent, preferredFile } from '../views/modelFormat';
-import type { CommandRow } from './index';
+import type { CommandRow } from './commandRow';
 import { choiceFromArgument, pickModel } from './modelPicks';
 
 export interface DownloadOptions {

@@ -8,7 +8,7 @@ import { formatBytes } from '../../common/format';
 import type { GpuInfo, HardwareReport } from '../../common/hardware';
 import { HardwareRequest } from '../../common/protocol';
 import type { ExtensionServices } from '../services';
-import type { CommandRow } from './index';
+import type { CommandRow } from './commandRow';
 
 /** Read-only documents of this scheme hold the last report; nothing is written to disk. */
 export const HARDWARE_REPORT_SCHEME = 'local-ai-hardware';

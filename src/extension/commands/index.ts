@@ -4,21 +4,17 @@
  */
 import * as vscode from 'vscode';
 import { showError } from '../errors';
+import type { ChatFeatures } from '../chat/chatFeatures';
 import type { ExtensionServices } from '../services';
 import { chatCommands } from './chat';
+import type { CommandRow } from './commandRow';
 import { cloudCommands } from './cloud';
 import { hardwareCommands } from './hardware';
 import { modelCommands } from './models';
 import { sidecarCommands } from './sidecar';
 
-export interface CommandRow {
-    /** `localAi.*`, as declared in package.json. */
-    id: string;
-    run: (...args: unknown[]) => unknown;
-}
-
-export function registerCommands(services: ExtensionServices): vscode.Disposable[] {
-    const rows: CommandRow[] = [...sidecarCommands(services), ...chatCommands(services), ...modelCommands(services), ...hardwareCommands(services), ...cloudCommands(services)];
+export function registerCommands(services: ExtensionServices, chat: ChatFeatures): vscode.Disposable[] {
+    const rows: CommandRow[] = [...sidecarCommands(services), ...chatCommands(chat), ...modelCommands(services), ...hardwareCommands(services), ...cloudCommands(services)];
     return rows.map((row) =>
         vscode.commands.registerCommand(row.id, async (...args: unknown[]) => {
             try {

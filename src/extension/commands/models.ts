@@ -13,7 +13,7 @@ import { formatBytes } from '../../common/format';
 import { preferredFile } from '../views/modelFormat';
 import type { ModelChoice } from '../views/modelsModel';
 import { downloadCommands, downloadModel } from './downloads';
-import type { CommandRow } from './index';
+import type { CommandRow } from './commandRow';
 import { choiceFromArgument, pickModel, pickQuantization, resolveChoice } from './modelPicks';
 
 /** Makes a model the one chat uses (setting `localAi.defaultModel`, user level). */

@@ -1,5 +1,5 @@
 /** Commands about the sidecar process itself. */
-import type { CommandRow } from './index';
+import type { CommandRow } from './commandRow';
 import type { ExtensionServices } from '../services';
 
 export function sidecarCommands({ sidecar, log }: ExtensionServices): CommandRow[] {
