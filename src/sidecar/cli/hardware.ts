@@ -12,22 +12,8 @@ import { estimateModel } from '../hardware/handlers';
 import { formatBytes } from '../../common/format';
 import { gpuName } from '../hardware/report';
 import { disposeServices, type Services } from '../services';
-import type { CliCommand } from './commands';
+import { defineCommand } from './commandLine';
 import { createCliServices } from './context';
-
-const HARDWARE_HELP = `Usage: local-ai hardware [--json] [--verbose]
-
-Shows the CPU, memory and GPUs of this machine, what llama.cpp can use of them, and why it runs on
-the CPU when a GPU is present but unusable. --json prints the report as JSON.
-Set LOCAL_AI_HARDWARE_PROFILE=<file.json> to use a hardware profile instead of detection.
-`;
-
-const FIT_HELP = `Usage: local-ai fit <model> [--quant Q] [--context N] [--json] [--verbose]
-
-<model> is a catalog id, a hf: URI (hf:owner/repo/file.gguf or hf:owner/repo:Q4_K_M) or the path of a
-.gguf file. Only GGUF headers are read, over HTTP range requests for hub files.
-Prints, for each quantization, whether it fits on the GPU, partly, on the CPU only or not at all.
-`;
 
 async function withServices<T>(verbose: boolean, work: (services: Services) => Promise<T>): Promise<T> {
     const services = createCliServices({ verbose });
@@ -83,54 +69,45 @@ export function formatFitTable(result: FitResult): string {
     return [line(header), ...rows.map(line), '', ...reasons].join('\n') + '\n';
 }
 
-function flagValue(args: string[], flag: string): string | undefined {
-    const index = args.indexOf(flag);
-    return index >= 0 ? args[index + 1] : undefined;
-}
-
-export const hardwareCommand: CliCommand = {
-    summary: 'Show this machine\'s CPU, memory and GPUs, and what llama.cpp can use',
-    async run(args) {
-        if (args.includes('--help') || args.includes('-h')) {
-            process.stdout.write(HARDWARE_HELP);
-            return 0;
-        }
-        const unknown = args.filter((arg) => !['--json', '--verbose'].includes(arg));
-        if (unknown.length > 0) {
-            process.stderr.write(`local-ai hardware: unknown option ${unknown[0]}.\n\n${HARDWARE_HELP}`);
-            return 2;
-        }
-        const report = await withServices(args.includes('--verbose'), (services) => services.hardware.report());
-        process.stdout.write(args.includes('--json') ? `${JSON.stringify(report, null, 2)}\n` : formatReportTable(report));
+export const hardwareCommand = defineCommand(
+    {
+        name: 'hardware',
+        summary: 'Show this machine\'s CPU, memory and GPUs, and what llama.cpp can use',
+        options: {
+            json: { type: 'boolean', description: 'print the report as JSON' },
+            verbose: { type: 'boolean', description: 'engine logs on stderr' },
+        },
+        description: `Shows the CPU, memory and GPUs of this machine, what llama.cpp can use of them, and why it runs on
+the CPU when a GPU is present but unusable. --json prints the report as JSON.
+Set LOCAL_AI_HARDWARE_PROFILE=<file.json> to use a hardware profile instead of detection.`,
+    },
+    async ({ values }) => {
+        const report = await withServices(values.verbose, (services) => services.hardware.report());
+        process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatReportTable(report));
         return 0;
     },
-};
+);
 
-export const fitCommand: CliCommand = {
-    summary: 'Show how each quantization of a model fits this machine (reads GGUF headers only)',
-    async run(args) {
-        if (args.includes('--help') || args.includes('-h')) {
-            process.stdout.write(FIT_HELP);
-            return 0;
-        }
-        const valued = new Set(['--quant', '--context']);
-        const named = args.find((arg, i) => !arg.startsWith('--') && !valued.has(args[i - 1] ?? ''));
-        if (!named) {
-            process.stderr.write(`local-ai fit: name a model.\n\n${FIT_HELP}`);
-            return 2;
-        }
+export const fitCommand = defineCommand(
+    {
+        name: 'fit',
+        summary: 'Show how each quantization of a model fits this machine (reads GGUF headers only)',
+        positionals: [{ name: 'model', required: 'name a model.' }],
+        options: {
+            quant: { type: 'string', value: 'Q', description: 'only this quantization' },
+            context: { type: 'integer', value: 'N', min: 1, description: 'the context size in tokens' },
+            json: { type: 'boolean', description: 'print the estimates as JSON' },
+            verbose: { type: 'boolean', description: 'engine logs on stderr' },
+        },
+        description: `<model> is a catalog id, a hf: URI (hf:owner/repo/file.gguf or hf:owner/repo:Q4_K_M) or the path of a
+.gguf file. Only GGUF headers are read, over HTTP range requests for hub files.
+Prints, for each quantization, whether it fits on the GPU, partly, on the CPU only or not at all.`,
+    },
+    async ({ values, positionals }) => {
         // A relative path to a file on disk is what users type in a terminal.
-        const model = /\.gguf$/i.test(named) && fs.existsSync(named) ? path.resolve(named) : named;
-        const contextText = flagValue(args, '--context');
-        const contextSize = contextText === undefined ? undefined : Number(contextText);
-        if (contextSize !== undefined && !(Number.isInteger(contextSize) && contextSize > 0)) {
-            process.stderr.write(`local-ai fit: --context needs a positive number of tokens, not "${contextText}".\n`);
-            return 2;
-        }
-        const result = await withServices(args.includes('--verbose'), (services) =>
-            estimateModel(services, { model, quant: flagValue(args, '--quant'), contextSize }),
-        );
-        process.stdout.write(args.includes('--json') ? `${JSON.stringify(result, null, 2)}\n` : formatFitTable(result));
+        const model = /\.gguf$/i.test(positionals.model) && fs.existsSync(positionals.model) ? path.resolve(positionals.model) : positionals.model;
+        const result = await withServices(values.verbose, (services) => estimateModel(services, { model, quant: values.quant, contextSize: values.context }));
+        process.stdout.write(values.json ? `${JSON.stringify(result, null, 2)}\n` : formatFitTable(result));
         return result.estimates.some((entry) => entry.estimate.fit !== 'none') ? 0 : 1;
     },
-};
+);

@@ -1,41 +1,13 @@
 /**
  * `local-ai models list|check|download|cleanup|delete`: the model store from a terminal or a script.
- * Exit codes say what happened, so scripts can react without parsing text (see MODELS_HELP).
+ * Exit codes say what happened, so scripts can react without parsing text (see the help's footer).
  */
 import { ErrorCode, LocalAiError } from '../../common/errors';
 import { formatBytes } from '../../common/format';
 import type { DownloadProgress } from '../../common/models';
 import { disposeServices, type Services } from '../services';
-import type { CliCommand } from './commands';
+import { UsageError, defineCommand } from './commandLine';
 import { createCliServices } from './context';
-
-const MODELS_HELP = `Usage: local-ai models <list|check|download|cleanup|delete> [options]
-
-  list                         every catalog, user and on-disk model with its state and size
-  check    [--model M]         verify installed files: size, then sha256 against the hub's LFS hash
-  download --model M [--quant Q] [--force]
-                               download unless already installed; resumes an interrupted download
-  cleanup                      delete partial downloads no download is using
-  delete   --model M [--quant Q]
-                               delete a downloaded model (every quantization unless --quant)
-
-Options:
-  --model M        catalog id, hf:owner/repo/file.gguf, hf:owner/repo:Q4_K_M, or a .gguf path
-  --quant Q        quantization (default: the model's default)
-  --force          download even when the model does not fit this machine
-  --json           print JSON instead of text
-  --models-dir D   models folder (default: LOCAL_AI_MODELS_PATH, else ~/.local-ai/models)
-  --verbose        log details on stderr
-
-Environment: HF_ENDPOINT (hub mirror), HF_TOKEN (gated models), HTTPS_PROXY, LOCAL_AI_OFFLINE=1.
-
-Exit codes:
-  0  done            1  unexpected error       2  bad usage
-  3  check found a damaged file, or a download arrived corrupted (its bytes were deleted)
-  4  no such model or quantization              5  network or download failure (the partial is kept)
-  6  the hub refused: gated model, token needed  7  not enough disk space (the partial is kept)
-  8  the model does not fit this machine (use --force)   130  interrupted (the partial is kept)
-`;
 
 const EXIT_BY_CODE: Partial<Record<ErrorCode, number>> = {
     [ErrorCode.ChecksumMismatch]: 3,
@@ -50,76 +22,69 @@ const EXIT_BY_CODE: Partial<Record<ErrorCode, number>> = {
     [ErrorCode.Cancelled]: 130,
 };
 
+/** What every action reads of the command line. */
 interface ModelsArgs {
-    action: string;
     model?: string;
     quant?: string;
     force: boolean;
     json: boolean;
-    verbose: boolean;
-    modelsDir?: string;
 }
 
-function parseArgs(args: string[]): ModelsArgs | string {
-    const [action, ...rest] = args;
-    const parsed: ModelsArgs = { action: action ?? '', force: false, json: false, verbose: false };
-    for (let i = 0; i < rest.length; i++) {
-        const flag = rest[i];
-        const value = () => {
-            const next = rest[++i];
-            if (next === undefined) throw new Error(`${flag} needs a value`);
-            return next;
-        };
-        try {
-            if (flag === '--model') parsed.model = value();
-            else if (flag === '--quant') parsed.quant = value();
-            else if (flag === '--models-dir') parsed.modelsDir = value();
-            else if (flag === '--force') parsed.force = true;
-            else if (flag === '--json') parsed.json = true;
-            else if (flag === '--verbose') parsed.verbose = true;
-            else if (!flag.startsWith('-') && !parsed.model) parsed.model = flag;
-            else return `unknown option ${flag}`;
-        } catch (error) {
-            return (error as Error).message;
-        }
-    }
-    return parsed;
-}
+export const modelsCommand = defineCommand(
+    {
+        name: 'models',
+        summary: 'List, check, download, clean up and delete models',
+        positionals: [
+            {
+                name: 'action',
+                required: 'name an action.',
+                choiceColumn: 29,
+                choices: [
+                    { name: 'list', summary: 'every catalog, user and on-disk model with its state and size' },
+                    { name: 'check', synopsis: '[--model M]', summary: 'verify installed files: size, then sha256 against the hub\'s LFS hash' },
+                    { name: 'download', synopsis: '--model M [--quant Q] [--force]', summary: 'download unless already installed; resumes an interrupted download' },
+                    { name: 'cleanup', summary: 'delete partial downloads no download is using' },
+                    { name: 'delete', synopsis: '--model M [--quant Q]', summary: 'delete a downloaded model (every quantization unless --quant)' },
+                ],
+            },
+            // `local-ai models download qwen2.5-coder-7b-instruct` says what --model says.
+            { name: 'model', hidden: true },
+        ],
+        options: {
+            model: { type: 'string', value: 'M', description: 'catalog id, hf:owner/repo/file.gguf, hf:owner/repo:Q4_K_M, or a .gguf path' },
+            quant: { type: 'string', value: 'Q', description: 'quantization (default: the model\'s default)' },
+            force: { type: 'boolean', description: 'download even when the model does not fit this machine' },
+            json: { type: 'boolean', description: 'print JSON instead of text' },
+            'models-dir': { type: 'string', value: 'D', description: 'models folder (default: LOCAL_AI_MODELS_PATH, else ~/.local-ai/models)' },
+            verbose: { type: 'boolean', description: 'log details on stderr' },
+        },
+        optionColumn: 17,
+        footer: `Environment: HF_ENDPOINT (hub mirror), HF_TOKEN (gated models), HTTPS_PROXY, LOCAL_AI_OFFLINE=1.
 
-export const modelsCommand: CliCommand = {
-    summary: 'List, check, download, clean up and delete models',
-    async run(args) {
-        if (args.length === 0 || args.includes('--help') || args.includes('-h')) {
-            process.stdout.write(MODELS_HELP);
-            return args.length === 0 ? 2 : 0;
-        }
-        const parsed = parseArgs(args);
-        if (typeof parsed === 'string') {
-            process.stderr.write(`local-ai models: ${parsed}\n\n${MODELS_HELP}`);
-            return 2;
-        }
-        const action = ACTIONS[parsed.action];
-        if (!action) {
-            process.stderr.write(`local-ai models: unknown action '${parsed.action}'\n\n${MODELS_HELP}`);
-            return 2;
-        }
-        if ((parsed.action === 'download' || parsed.action === 'delete') && !parsed.model) {
-            process.stderr.write(`local-ai models ${parsed.action}: --model is required\n`);
-            return 2;
-        }
-        const services = createCliServices({ modelsDir: parsed.modelsDir, verbose: parsed.verbose });
+Exit codes:
+  0  done            1  unexpected error       2  bad usage
+  3  check found a damaged file, or a download arrived corrupted (its bytes were deleted)
+  4  no such model or quantization              5  network or download failure (the partial is kept)
+  6  the hub refused: gated model, token needed  7  not enough disk space (the partial is kept)
+  8  the model does not fit this machine (use --force)   130  interrupted (the partial is kept)`,
+    },
+    async ({ values, positionals }) => {
+        const { action } = positionals;
+        const args: ModelsArgs = { model: values.model ?? positionals.model, quant: values.quant, force: values.force, json: values.json };
+        if ((action === 'download' || action === 'delete') && !args.model) throw new UsageError(`${action} needs --model.`);
+        const services = createCliServices({ modelsDir: values['models-dir'], verbose: values.verbose });
         try {
-            return await action(services, parsed);
+            return await ACTIONS[action](services, args);
         } catch (error) {
-            return reportError(error, parsed.json);
+            return reportError(error, args.json);
         } finally {
             await disposeServices(services);
         }
     },
-};
+);
 
-const ACTIONS: Record<string, (s: Services, args: ModelsArgs) => Promise<number>> = {
-    async list(s, args) {
+const ACTIONS = {
+    async list(s: Services, args: ModelsArgs): Promise<number> {
         const result = await s.models.registry.list(true);
         if (args.json) return printJson(result);
         const rows = result.models.flatMap((entry) =>
@@ -138,7 +103,7 @@ const ACTIONS: Record<string, (s: Services, args: ModelsArgs) => Promise<number>
         return 0;
     },
 
-    async check(s, args) {
+    async check(s: Services, args: ModelsArgs): Promise<number> {
         const results = await s.models.maintenance.check(args.model);
         if (args.json) printJson({ results });
         else if (results.length === 0) process.stdout.write('No downloaded models to check.\n');
@@ -152,7 +117,7 @@ const ACTIONS: Record<string, (s: Services, args: ModelsArgs) => Promise<number>
         return results.every((r) => r.ok) ? 0 : 3;
     },
 
-    async download(s, args) {
+    async download(s: Services, args: ModelsArgs): Promise<number> {
         const controller = new AbortController();
         const interrupt = () => controller.abort();
         process.once('SIGINT', interrupt);
@@ -177,7 +142,7 @@ const ACTIONS: Record<string, (s: Services, args: ModelsArgs) => Promise<number>
         }
     },
 
-    async cleanup(s, args) {
+    async cleanup(s: Services, args: ModelsArgs): Promise<number> {
         const result = await s.models.maintenance.cleanup();
         if (args.json) return printJson(result);
         for (const file of result.removedFiles) process.stdout.write(`removed ${file}\n`);
@@ -185,14 +150,14 @@ const ACTIONS: Record<string, (s: Services, args: ModelsArgs) => Promise<number>
         return 0;
     },
 
-    async delete(s, args) {
+    async delete(s: Services, args: ModelsArgs): Promise<number> {
         const deletedFiles = await s.models.maintenance.delete(args.model ?? '', args.quant);
         if (args.json) return printJson({ deletedFiles });
         if (deletedFiles.length === 0) process.stdout.write('Nothing to delete.\n');
         for (const file of deletedFiles) process.stdout.write(`deleted ${file}\n`);
         return 0;
     },
-};
+} satisfies Record<string, (s: Services, args: ModelsArgs) => Promise<number>>;
 
 /** A redrawn bar on a terminal; one line per state change (and every 10%) otherwise, for logs. */
 function progressPrinter(json: boolean): { update(p: DownloadProgress): void; finish(): void } {
