@@ -217,8 +217,10 @@ function label(backend: GpuBackend): string {
     return { cuda: 'CUDA', vulkan: 'Vulkan', metal: 'Metal' }[backend];
 }
 
-/** Bytes to a short human figure ("6.0 GB"), shared by the report, fit reasons and the CLI. */
+/** Bytes to a short human figure ("6.0 GB", "320 MB", "12 KB"), shared by the report, fit reasons, load refusals and the CLI. */
 export function formatBytes(bytes: number): string {
     if (bytes >= GB) return `${(bytes / GB).toFixed(1)} GB`;
-    return `${Math.round(bytes / 1024 ** 2)} MB`;
+    if (bytes >= 1024 ** 2) return `${Math.round(bytes / 1024 ** 2)} MB`;
+    if (bytes >= 1024) return `${Math.round(bytes / 1024)} KB`;
+    return `${Math.round(bytes)} bytes`;
 }
