@@ -49,11 +49,13 @@ export interface FitOptions {
 }
 
 export function estimateFit({ hardware, model, contextSize: asked, sequences = DEFAULT_SEQUENCES, measurement }: FitOptions): FitEstimate {
-    const plan = planLoad(model, memoryBudget(hardware), { contextSize: Math.max(1, Math.min(asked, model.trainContextSize ?? asked)), sequences });
+    const budget = memoryBudget(hardware);
+    const plan = planLoad(model, budget, { contextSize: Math.max(1, Math.min(asked, model.trainContextSize ?? asked)), sequences });
     const contextSize = plan.contextSize;
     const { ramBytes, vramBytes } = plan.needs;
     // Every weight is read once per token, and on average half of a filling KV cache.
     const bytesPerToken = model.weightsBytes + (model.kvBytesPerToken * contextSize) / 2;
+    // A plan with layers on the GPU means the budget had VRAM, which only a usable GPU gives.
     const gpu = usableGpu(hardware);
     const layers = model.totalLayers;
     const at = `at ${contextSize} tokens of context`;
@@ -62,7 +64,7 @@ export function estimateFit({ hardware, model, contextSize: asked, sequences = D
     const result = ((): FitEstimate => {
         switch (plan.fit) {
             case 'gpu': {
-                const gpuInfo = gpu as GpuInfo;
+                const gpuInfo = gpu!;
                 const name = gpuName(gpuInfo);
                 const tps = gpuBandwidth(hardware, gpuInfo) / bytesPerToken;
                 const vram = vramBudget(hardware, gpuInfo);
@@ -76,7 +78,7 @@ export function estimateFit({ hardware, model, contextSize: asked, sequences = D
                     reason: `Fits on the ${name}: needs ${formatBytes(vramBytes)} of ${formatBytes(vram)} VRAM ${at}, about ${Math.round(tps)} tokens/s.` };
             }
             case 'partial': {
-                const gpuInfo = gpu as GpuInfo;
+                const gpuInfo = gpu!;
                 const share = plan.gpuLayers / layers;
                 const tps = 1 / ((bytesPerToken * share) / gpuBandwidth(hardware, gpuInfo) + (bytesPerToken * (1 - share)) / cpuBandwidth(hardware));
                 return { ...base, fit: 'partial', ramBytes, vramBytes, tokensPerSecond: tps,
@@ -86,10 +88,9 @@ export function estimateFit({ hardware, model, contextSize: asked, sequences = D
                 const tps = cpuBandwidth(hardware) / bytesPerToken;
                 const where = gpu ? `too large for the ${gpuName(gpu)}, runs on the CPU` : hardware.backend.cpuReason ? 'runs on the CPU (the GPU is not usable, see the report)' : 'runs on the CPU';
                 return { ...base, fit: 'cpu', ramBytes, vramBytes: 0, tokensPerSecond: tps,
-                    reason: `${capitalize(where)}: needs ${formatBytes(ramBytes)} of ${formatBytes(memoryBudget(hardware).ramBytes)} free RAM ${at}, about ${formatSpeed(tps)} tokens/s.` };
+                    reason: `${capitalize(where)}: needs ${formatBytes(ramBytes)} of ${formatBytes(budget.ramBytes)} free RAM ${at}, about ${formatSpeed(tps)} tokens/s.` };
             }
             case 'none': {
-                const budget = memoryBudget(hardware);
                 const gpuPart = gpu && !hardware.memory.unified ? ` + ${formatBytes(budget.vramBytes)} VRAM` : '';
                 return { ...base, fit: 'none', ramBytes, vramBytes: 0, tokensPerSecond: 0,
                     reason: `Does not fit: needs ${formatBytes(ramBytes)} ${at}, and ${formatBytes(budget.ramBytes)} RAM${gpuPart} is free; choose a smaller quantization or model, or close other apps.` };
