@@ -7,11 +7,12 @@
 const GB = 1024 ** 3;
 const MB = 1024 ** 2;
 
-/** `6.0 GB`, `38 MB`, `512 KB`. */
+/** `6.0 GB`, `38 MB`, `512 KB`, `300 bytes`. */
 export function formatBytes(bytes: number): string {
     if (bytes >= GB) return `${(bytes / GB).toFixed(1)} GB`;
     if (bytes >= MB) return `${Math.round(bytes / MB)} MB`;
-    return `${Math.max(0, Math.round(bytes / 1024))} KB`;
+    if (bytes >= 1024) return `${Math.round(bytes / 1024)} KB`;
+    return `${Math.max(0, Math.round(bytes))} bytes`;
 }
 
 /** `1m20s`, `45s`, `2h05m`: short enough for the status bar. */

@@ -37,6 +37,8 @@ export interface ModelArchitecture {
     headCount: number;
     /** KV heads (grouped-query attention); equals headCount without GQA. */
     headCountKv: number;
+    /** Size of one head's key and value vectors (the GGUF's attention.key_length); the KV cache grows with it. */
+    headDim: number;
 }
 
 export type ModelSource = 'catalog' | 'user' | 'discovered';

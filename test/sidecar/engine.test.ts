@@ -201,6 +201,8 @@ describe('inference engine', function () {
         try {
             const refused = await expectCode(tight.load({ model: modelPath }), ErrorCode.ModelDoesNotFit);
             assert.equal(refused.data.available, 1 << 20);
+            // Small sizes in units a person reads ("0.0 GB" said nothing).
+            assert.match(refused.message, /needs \d+ MB of memory with a 1024-token context, and 1 MB is free\.$/);
             assert.deepEqual(tight.listLoaded(), []);
             const loaded = await tight.load({ model: modelPath, force: true });
             assert.equal(loaded.modelId, modelPath);

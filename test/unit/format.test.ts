@@ -7,7 +7,8 @@ describe('format', () => {
         assert.equal(formatBytes(9.1 * 1024 ** 3), '9.1 GB');
         assert.equal(formatBytes(38 * 1024 ** 2), '38 MB');
         assert.equal(formatBytes(300 * 1024), '300 KB');
-        assert.equal(formatBytes(-5), '0 KB');
+        assert.equal(formatBytes(300), '300 bytes');
+        assert.equal(formatBytes(-5), '0 bytes');
     });
 
     it('writes durations short enough for the status bar', () => {

@@ -5,13 +5,14 @@
 import * as assert from 'node:assert/strict';
 import type { HardwareReport } from '../../src/common/hardware';
 import type { ModelEntry, Recommendation } from '../../src/common/models';
-import { DEFAULT_FIT_CONTEXT, estimateFit, shapeFromCatalog } from '../../src/sidecar/hardware/fit';
+import { DEFAULT_FIT_CONTEXT, estimateFit } from '../../src/sidecar/hardware/fit';
+import { memoryFromCatalog } from '../../src/sidecar/hardware/memoryModel';
 import { MIN_USABLE_TOKENS_PER_SECOND, quantBits, recommend } from '../../src/sidecar/hardware/recommend';
 import { catalogEntries } from '../../src/sidecar/models/catalog';
 import { PROFILE_NAMES, catalogLikeEntries, profileReport, type ProfileName } from '../fixtures/hardware/profiles';
 
 function recommendFor(hardware: HardwareReport, models: ModelEntry[]): Recommendation | undefined {
-    return recommend({ models, estimate: (entry, file) => estimateFit({ hardware, shape: shapeFromCatalog(entry, file), contextSize: DEFAULT_FIT_CONTEXT }) });
+    return recommend({ models, estimate: (entry, file) => estimateFit({ hardware, model: memoryFromCatalog(entry, file), contextSize: DEFAULT_FIT_CONTEXT }) });
 }
 
 const EXPECTED: Record<ProfileName, [modelId: string, quant: string]> = {
@@ -46,7 +47,7 @@ describe('recommendation', () => {
             assert.ok(recommended, `nothing recommended for ${name}`);
             const entry = catalog.find((e) => e.id === recommended.modelId)!;
             const file = entry.files.find((f) => f.quant === recommended.quant)!;
-            const fit = estimateFit({ hardware, shape: shapeFromCatalog(entry, file), contextSize: DEFAULT_FIT_CONTEXT });
+            const fit = estimateFit({ hardware, model: memoryFromCatalog(entry, file), contextSize: DEFAULT_FIT_CONTEXT });
             assert.notEqual(fit.fit, 'none', `${name}: ${recommended.reason}`);
             assert.ok(fit.tokensPerSecond >= MIN_USABLE_TOKENS_PER_SECOND, `${name}: ${recommended.reason}`);
             assert.ok(recommended.reason.startsWith(entry.name), recommended.reason);

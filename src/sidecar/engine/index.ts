@@ -9,6 +9,7 @@ import type { SidecarSettings } from '../../common/settings';
 import type { SidecarContext } from '../context';
 import type { HardwareService } from '../hardware';
 import { resolveLoadConfig } from '../hardware/autoConfig';
+import { fitContextSize, type MemoryBudget } from '../hardware/memoryModel';
 import type { ModelRegistry } from '../models/registry';
 import { InferenceEngine } from './engine';
 import { LlamaRuntime } from './llama';
@@ -28,6 +29,8 @@ export interface CreateInferenceEngineOptions {
     resolveLoadConfig?: LoadConfigResolver;
     /** Conversations evaluated in parallel before requests queue. Default: 2. */
     sequences?: number;
+    /** What a load may use; pass the hardware service's, so loads are judged as the fit badges are. Default: the engine's own reading. */
+    memoryBudget?: () => Promise<MemoryBudget>;
 }
 
 export interface LocalEngine {
@@ -63,6 +66,7 @@ export function registryModelResolver(registry: ModelRegistry, context: SidecarC
             path: installed.path,
             quant: installed.file.quant,
             loras: user?.lora ? [{ path: user.lora, scale: user.loraScale }] : undefined,
+            fitContextSize: fitContextSize(installed.entry),
         };
     };
 }
@@ -76,6 +80,7 @@ export function createInferenceEngine(options: CreateInferenceEngineOptions): Lo
         resolveModel: options.resolveModel,
         resolveLoadConfig: options.resolveLoadConfig,
         sequences: options.sequences,
+        memoryBudget: options.memoryBudget,
         settingsOverrides: () => settingsLoadOverrides(context.settings),
         idleUnloadMs: () => context.settings.idleUnloadMinutes * 60_000,
         onDidChange: loaded => context.status.setActiveModel(loaded && {
@@ -111,7 +116,8 @@ export function createInferenceEngine(options: CreateInferenceEngineOptions): Lo
 
 /**
  * The engine as the sidecar and the CLI wire it: the services' Llama, models from the registry,
- * `auto` values from hardware/autoConfig with the hardware report.
+ * `auto` values from hardware/autoConfig with the hardware report, and the hardware service's memory
+ * budget, so a load is judged by the same numbers as the model's fit badge.
  */
 export function createLocalEngine(services: {
     context: SidecarContext;
@@ -124,6 +130,7 @@ export function createLocalEngine(services: {
         runtime: services.llama,
         resolveModel: registryModelResolver(services.models.registry, services.context),
         resolveLoadConfig: async config => resolveLoadConfig({ ...config, hardware: await services.hardware.report() }),
+        memoryBudget: () => services.hardware.memoryBudget(),
         sequences: options.sequences,
     });
 }

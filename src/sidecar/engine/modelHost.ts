@@ -1,16 +1,20 @@
 /**
- * Holds the loaded model: validates the file, refuses what will not fit (unless forced), loads
- * with the resolved configuration (retrying on the CPU when the GPU fails), hands out context
- * sequences fairly, unloads when idle, and frees the old model before loading another.
+ * Holds the loaded model: validates the file, refuses what will not fit (unless forced; judged by the
+ * memory model the fit badges use, hardware/memoryModel.ts), loads with the resolved configuration
+ * (retrying on the CPU when the GPU fails), hands out context sequences fairly, unloads when idle,
+ * and frees the old model before loading another.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import type { ChatWrapper, GgufFileInfo, Llama, LlamaContext, LlamaEmbeddingContext, LlamaModel } from 'node-llama-cpp';
+import type { ChatWrapper, Llama, LlamaContext, LlamaEmbeddingContext, LlamaModel } from 'node-llama-cpp';
 import { ErrorCode, LocalAiError } from '../../common/errors';
 import type { LoadConfig, ResolvedLoadConfig } from '../../common/hardware';
 import type { LoadedModel } from '../../common/protocol';
 import type { Logger } from '../context';
+import {
+    availableRamBytes, DEFAULT_SEQUENCES, memoryFromInsights, memoryNeeds, planFit, type MemoryBudget, type ModelMemory,
+} from '../hardware/memoryModel';
+import { formatBytes } from '../../common/format';
 import { chatWrapperFor } from './chatWrapper';
 import { validateGgufFile } from './ggufValidator';
 import { importNodeLlamaCpp, LlamaRuntime, safeThreadCount } from './llama';
@@ -24,13 +28,30 @@ export interface ModelSource {
     quant?: string;
     /** LoRA adapters applied when the context is created. */
     loras?: { path: string; scale?: number }[];
+    /** The context its fit badge is judged at (the catalog preset); an `auto` load takes the context the badge shows, or more. */
+    fitContextSize?: number;
 }
 
 /** Turns a model id/URI/path (or undefined: the active model) into a file; throws ModelNotFound/ModelNotInstalled. */
 export type ModelResolver = (model: string | undefined) => Promise<ModelSource>;
 
+/** What a configuration resolver is given for one load. */
+export interface LoadConfigRequest {
+    modelPath: string;
+    /** The file's memory model (the same one the refusal asks). */
+    memory: ModelMemory;
+    overrides: Partial<LoadConfig>;
+    llama: Llama;
+    /** What this load may use (the same budget the refusal checks). */
+    budget: MemoryBudget;
+    /** Sequences the context is created with. */
+    sequences: number;
+    /** See {@link ModelSource.fitContextSize}. */
+    fitContextSize?: number;
+}
+
 /** hardware/autoConfig's `resolveLoadConfig` with the hardware report already bound. */
-export type LoadConfigResolver = (options: { modelPath: string; overrides: Partial<LoadConfig>; llama: Llama }) => Promise<ResolvedLoadConfig>;
+export type LoadConfigResolver = (request: LoadConfigRequest) => Promise<ResolvedLoadConfig>;
 
 export interface ModelHostOptions {
     runtime: LlamaRuntime;
@@ -47,7 +68,9 @@ export interface ModelHostOptions {
     sequences?: number;
     /** Called when the loaded model changes (load, unload, idle unload). */
     onDidChange?: (loaded: LoadedModel | undefined) => void;
-    /** Memory a load may use, in bytes. Default: what the OS reports available (MemAvailable on Linux). */
+    /** What a load may use. Default: {@link availableRam} and the free VRAM llama.cpp reports. */
+    memoryBudget?: (llama: Llama) => Promise<MemoryBudget>;
+    /** RAM a load may use when no `memoryBudget` is given, in bytes. Default: what the OS reports available (MemAvailable on Linux). */
     availableRam?: () => number;
 }
 
@@ -82,15 +105,13 @@ export const pathOnlyResolver: ModelResolver = async (model) => {
 };
 
 /** A safe configuration when hardware/autoConfig is not wired: explicit threads, modest context. */
-export const fallbackLoadConfig: LoadConfigResolver = async ({ modelPath, overrides, llama }) => {
-    const { GgufInsights } = await importNodeLlamaCpp();
-    const insights = await GgufInsights.from(await validateGgufFile(modelPath), llama);
+export const fallbackLoadConfig: LoadConfigResolver = async ({ memory, overrides, llama, budget, sequences }) => {
     const notes: string[] = [];
     const threads = typeof overrides.threads === 'number' ? overrides.threads : safeThreadCount(llama);
+    const contextSize = typeof overrides.contextSize === 'number' ? overrides.contextSize : Math.min(memory.trainContextSize ?? 4096, 4096);
     const gpuLayers = typeof overrides.gpuLayers === 'number'
         ? overrides.gpuLayers
-        : llama.gpu === false ? 0 : await insights.configurationResolver.resolveModelGpuLayers(overrides.gpuLayers ?? 'auto');
-    const contextSize = typeof overrides.contextSize === 'number' ? overrides.contextSize : Math.min(insights.trainContextSize ?? 4096, 4096);
+        : llama.gpu === false ? 0 : overrides.gpuLayers === 'max' ? memory.totalLayers : planFit(memory, budget, { contextSize, sequences, flashAttention: overrides.flashAttention === true }).gpuLayers;
     notes.push(`threads ${threads}${typeof overrides.threads === 'number' ? ' (set)' : ' (math cores, one left for the event loop on small machines)'}`);
     notes.push(`context ${contextSize}, GPU layers ${gpuLayers}`);
     return {
@@ -103,19 +124,28 @@ export const fallbackLoadConfig: LoadConfigResolver = async ({ modelPath, overri
     };
 };
 
-/** MemAvailable on Linux (free + reclaimable cache); os.freemem elsewhere. */
-function availableRamBytes(): number {
-    try {
-        const match = /MemAvailable:\s+(\d+) kB/.exec(fs.readFileSync('/proc/meminfo', 'utf8'));
-        if (match) return Number(match[1]) * 1024;
-    } catch {
-        // not Linux
-    }
-    return os.freemem();
-}
+/** The fields of a resolved configuration that decide its memory. */
+export type LoadShape = Pick<ResolvedLoadConfig, 'gpuLayers' | 'contextSize' | 'batchSize' | 'flashAttention'>;
 
-function gib(bytes: number): string {
-    return `${(bytes / 2 ** 30).toFixed(1)} GB`;
+/**
+ * The load refusal: throws ModelDoesNotFit, with the numbers, when the memory model says this
+ * configuration needs more than the budget. ModelHost calls it before every load that is not forced.
+ */
+export function checkLoadFits(options: { name: string; file: string; memory: ModelMemory; config: LoadShape; budget: MemoryBudget; sequences: number }): void {
+    const { name, file, memory, config, budget, sequences } = options;
+    const needs = memoryNeeds(memory, { ...config, sequences });
+    // On unified memory the GPU's share comes out of the same RAM.
+    const ramNeeded = budget.unified ? needs.ramBytes + needs.vramBytes : needs.ramBytes;
+    if (ramNeeded > budget.ramBytes) {
+        throw new LocalAiError(ErrorCode.ModelDoesNotFit,
+            `${name} needs ${formatBytes(ramNeeded)} of memory with a ${config.contextSize}-token context, and ${formatBytes(budget.ramBytes)} is free.`,
+            { file, needed: ramNeeded, available: budget.ramBytes, unit: 'bytes', hint: 'Choose a smaller quantization or context, close other apps, or load anyway.' });
+    }
+    if (needs.vramBytes > budget.vramBytes) {
+        throw new LocalAiError(ErrorCode.ModelDoesNotFit,
+            `${name} needs ${formatBytes(needs.vramBytes)} of GPU memory with ${config.gpuLayers} layers offloaded, and ${formatBytes(budget.vramBytes)} is free.`,
+            { file, needed: needs.vramBytes, available: budget.vramBytes, unit: 'bytes', hint: 'Offload fewer layers, or load anyway.' });
+    }
 }
 
 export class ModelHost {
@@ -200,11 +230,19 @@ export class ModelHost {
         const started = performance.now();
         const ggufInfo = await validateGgufFile(source.path, options.signal);
         const llama = await this.options.runtime.get();
-        const overrides = { ...this.options.settingsOverrides?.(), ...options.config };
-        const config = await (this.options.resolveLoadConfig ?? fallbackLoadConfig)({ modelPath: source.path, overrides, llama });
-        const sequences = this.options.sequences ?? 2;
-        if (!options.force) await this.checkFits(source, ggufInfo, config, llama, sequences);
         const lib = await importNodeLlamaCpp();
+        const memory = memoryFromInsights(await lib.GgufInsights.from(ggufInfo, llama));
+        const budget = await (this.options.memoryBudget ?? ((l) => this.defaultBudget(l)))(llama);
+        const overrides = { ...this.options.settingsOverrides?.(), ...options.config };
+        const sequences = this.options.sequences ?? DEFAULT_SEQUENCES;
+        const config = await (this.options.resolveLoadConfig ?? fallbackLoadConfig)({
+            modelPath: source.path, memory, overrides, llama, budget, sequences, fitContextSize: source.fitContextSize,
+        });
+        if (!options.force) {
+            // A llama.cpp without a GPU backend keeps every layer in RAM, whatever the configuration asks.
+            const gpuLayers = llama.gpu === false ? 0 : config.gpuLayers;
+            checkLoadFits({ name: source.name, file: source.path, memory, config: { ...config, gpuLayers }, budget, sequences });
+        }
 
         let cpuFallbackReason: string | undefined;
         let gpuLayers = config.gpuLayers;
@@ -286,29 +324,13 @@ export class ModelHost {
         return state;
     }
 
-    private async checkFits(source: ModelSource, info: GgufFileInfo, config: ResolvedLoadConfig, llama: Llama, sequences: number): Promise<void> {
-        const { GgufInsights } = await importNodeLlamaCpp();
-        const insights = await GgufInsights.from(info, llama);
-        const modelNeeds = insights.estimateModelResourceRequirements({ gpuLayers: config.gpuLayers });
-        const contextNeeds = insights.estimateContextResourceRequirements({
-            contextSize: config.contextSize, modelGpuLayers: config.gpuLayers, batchSize: config.batchSize, sequences, flashAttention: config.flashAttention,
-        });
-        const ramNeeded = modelNeeds.cpuRam + contextNeeds.cpuRam;
-        const ramAvailable = (this.options.availableRam ?? availableRamBytes)() + (this.current ? this.current.model.size : 0);
-        if (ramNeeded > ramAvailable) {
-            throw new LocalAiError(ErrorCode.ModelDoesNotFit,
-                `${source.name} needs ${gib(ramNeeded)} of memory with a ${config.contextSize}-token context, and ${gib(ramAvailable)} is free.`,
-                { file: source.path, needed: ramNeeded, available: ramAvailable, unit: 'bytes', hint: 'Choose a smaller quantization or context, close other apps, or load anyway.' });
-        }
-        if (config.gpuLayers > 0 && llama.gpu !== false) {
-            const vram = await llama.getVramState();
-            const vramNeeded = modelNeeds.gpuVram + contextNeeds.gpuVram;
-            if (vramNeeded > vram.free) {
-                throw new LocalAiError(ErrorCode.ModelDoesNotFit,
-                    `${source.name} needs ${gib(vramNeeded)} of GPU memory with ${config.gpuLayers} layers offloaded, and ${gib(vram.free)} is free.`,
-                    { file: source.path, needed: vramNeeded, available: vram.free, unit: 'bytes', hint: 'Offload fewer layers, or load anyway.' });
-            }
-        }
+    private async defaultBudget(llama: Llama): Promise<MemoryBudget> {
+        const vram = llama.gpu === false ? undefined : await llama.getVramState();
+        return {
+            ramBytes: (this.options.availableRam ?? availableRamBytes)(),
+            vramBytes: vram?.free ?? 0,
+            unified: (vram?.unifiedSize ?? 0) > 0,
+        };
     }
 
     private async unloadCurrent(): Promise<void> {

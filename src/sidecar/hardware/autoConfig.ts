@@ -5,7 +5,10 @@
  */
 import type { Llama } from 'node-llama-cpp';
 import type { HardwareReport, LoadConfig, ResolvedLoadConfig } from '../../common/hardware';
-import { importNodeLlamaCpp } from '../engine/llama';
+import {
+    DEFAULT_BATCH_SIZE, DEFAULT_FIT_CONTEXT, DEFAULT_SEQUENCES, fitsBudget, largestContext, memoryBudget, memoryFromGguf, memoryNeeds, MIN_USEFUL_CONTEXT,
+    planLoad, type MemoryBudget, type ModelMemory,
+} from './memoryModel';
 import { threadsForCores } from './threads';
 
 /**
@@ -15,11 +18,8 @@ import { threadsForCores } from './threads';
  */
 export const AUTO_CONTEXT_CAP = 16384;
 
-/** Below this a chat with a system prompt and some code does not fit; used when memory is short. */
-export const MIN_USEFUL_CONTEXT = 2048;
-
-/** llama.cpp's usual logical batch; larger batches only speed up long prompts and cost memory. */
-const DEFAULT_BATCH_SIZE = 512;
+/** The trained context assumed when a file does not say. */
+const UNKNOWN_TRAIN_CONTEXT = MIN_USEFUL_CONTEXT;
 
 /**
  * Threads for generation: one per physical (math) core, never more. Hyper-threads and node-llama-cpp's
@@ -35,32 +35,70 @@ export function autoThreads(hardware: HardwareReport): number {
 }
 
 export interface ResolveLoadConfigOptions {
-    /** The GGUF file to load; only its header is read. */
+    /** The GGUF file to load; only its header is read, and only when `memory` is not given. */
     modelPath: string;
+    /** The file's memory model, when the caller has read it already. */
+    memory?: ModelMemory;
     /** The machine, as `HardwareService.report()` describes it. */
     hardware: HardwareReport;
     /** Values that are not `auto` (settings, catalog presets, the request) are used as given. */
     overrides: Partial<LoadConfig>;
-    /** The process's one `Llama`; its GPU and memory state decide the `auto` values. */
+    /** The process's one `Llama`; when it runs on the CPU, no layer is offloaded. */
     llama: Llama;
+    /** What the load may use. Default: `memoryBudget(hardware)`, as the fit badges judge. */
+    budget?: MemoryBudget;
+    /** Sequences the context is created with. Default: {@link DEFAULT_SEQUENCES}. */
+    sequences?: number;
+    /** The context the model's fit badge is judged at (see `planLoad`). Default: {@link DEFAULT_FIT_CONTEXT}. */
+    fitContextSize?: number;
 }
 
 export async function resolveLoadConfig(options: ResolveLoadConfigOptions): Promise<ResolvedLoadConfig> {
-    const { modelPath, hardware, overrides, llama } = options;
-    const { readGgufFileInfo, GgufInsights, InsufficientMemoryError } = await importNodeLlamaCpp();
-    const info = await readGgufFileInfo(modelPath, { logWarnings: false });
-    const insights = await GgufInsights.from(info, llama);
+    const { modelPath, hardware, llama } = options;
+    return planLoadConfig({
+        ...options,
+        memory: options.memory ?? (await memoryFromGguf({ path: modelPath }, { llama })),
+        budget: options.budget ?? memoryBudget(hardware),
+        // An injected profile or a backend that failed to start can describe a GPU this process cannot use.
+        gpuOffload: llama.gpu !== false && llama.supportsGpuOffloading,
+    });
+}
+
+export interface PlanLoadConfigOptions {
+    memory: ModelMemory;
+    hardware: HardwareReport;
+    overrides: Partial<LoadConfig>;
+    budget: MemoryBudget;
+    /** Default: {@link DEFAULT_SEQUENCES}. */
+    sequences?: number;
+    /** Default: {@link DEFAULT_FIT_CONTEXT}. */
+    fitContextSize?: number;
+    /** Whether this process's llama.cpp can put layers on a GPU at all. */
+    gpuOffload: boolean;
+}
+
+/**
+ * The configuration from the memory model alone (no I/O): `auto` GPU layers are the fit badge's
+ * (`planLoad` at the badge's context); an `auto` context is then the largest the budget allows with those
+ * layers, never below the badge's.
+ */
+export function planLoadConfig(options: PlanLoadConfigOptions): ResolvedLoadConfig {
+    const { memory, hardware, overrides, budget, gpuOffload } = options;
+    const sequences = options.sequences ?? DEFAULT_SEQUENCES;
     const notes: string[] = [];
-    const totalLayers = insights.totalLayers;
-    const trainContext = insights.trainContextSize ?? MIN_USEFUL_CONTEXT;
+    const totalLayers = memory.totalLayers;
+    const trainContext = memory.trainContextSize ?? UNKNOWN_TRAIN_CONTEXT;
 
     const threads = resolveThreads(overrides.threads, hardware, notes);
+    const requestedBatch = typeof overrides.batchSize === 'number' ? Math.max(1, Math.floor(overrides.batchSize)) : undefined;
+    const batchFor = (contextSize: number) => requestedBatch ?? Math.min(DEFAULT_BATCH_SIZE, contextSize);
+    const explicitContext = typeof overrides.contextSize === 'number' ? Math.max(1, Math.min(Math.floor(overrides.contextSize), trainContext)) : undefined;
+    const target = explicitContext ?? Math.min(options.fitContextSize ?? DEFAULT_FIT_CONTEXT, trainContext);
 
-    const gpuOff = overrides.gpu === 'off' || llama.gpu === false || !llama.supportsGpuOffloading;
     let gpuLayers: number;
-    if (gpuOff) {
+    if (overrides.gpu === 'off' || !gpuOffload) {
         gpuLayers = 0;
-        notes.push(`GPU layers 0: ${llama.gpu === false ? 'llama.cpp runs on the CPU here' : 'the GPU is turned off in the settings'}.`);
+        notes.push(`GPU layers 0: ${overrides.gpu === 'off' ? 'the GPU is turned off in the settings' : 'llama.cpp runs on the CPU here'}.`);
     } else if (typeof overrides.gpuLayers === 'number') {
         gpuLayers = Math.max(0, Math.min(totalLayers, Math.floor(overrides.gpuLayers)));
         notes.push(`GPU layers ${gpuLayers} of ${totalLayers}: set in the settings.`);
@@ -68,50 +106,44 @@ export async function resolveLoadConfig(options: ResolveLoadConfigOptions): Prom
         gpuLayers = totalLayers;
         notes.push(`GPU layers ${gpuLayers}: all of them, as the settings ask.`);
     } else {
-        const resolved = await insights.configurationResolver.resolveModelGpuLayersV2('auto', {
-            defaultContextFlashAttention: overrides.flashAttention === true,
-        });
-        gpuLayers = resolved.gpuLayers;
-        notes.push(`GPU layers ${gpuLayers} of ${totalLayers}: as many as the free VRAM holds with room for the context.`);
+        const plan = planLoad(memory, budget, { contextSize: target, sequences, batchSize: requestedBatch, flashAttention: overrides.flashAttention ?? 'auto' });
+        gpuLayers = plan.gpuLayers;
+        notes.push(
+            plan.fit === 'gpu' || plan.fit === 'partial'
+                ? `GPU layers ${gpuLayers} of ${totalLayers}: as many as the free VRAM holds with room for a ${plan.contextSize}-token context.`
+                : `GPU layers 0 of ${totalLayers}: ${budget.vramBytes > 0 ? 'not even one fits the free VRAM next to the rest in RAM' : 'no usable GPU'}.`,
+        );
     }
 
     const flashAttention = resolveFlashAttention(overrides.flashAttention, {
-        supported: insights.flashAttentionSupported,
+        supported: memory.flashAttentionSupported,
         onGpu: gpuLayers > 0,
         notes,
     });
 
-    const requestedBatch = typeof overrides.batchSize === 'number' ? Math.max(1, Math.floor(overrides.batchSize)) : undefined;
+    const fits = (contextSize: number) =>
+        fitsBudget(memoryNeeds(memory, { contextSize, gpuLayers, sequences, batchSize: batchFor(contextSize), flashAttention }), budget);
     let contextSize: number;
-    if (typeof overrides.contextSize === 'number') {
-        contextSize = Math.max(1, Math.min(Math.floor(overrides.contextSize), trainContext));
+    if (explicitContext !== undefined) {
+        contextSize = explicitContext;
         notes.push(
-            contextSize < overrides.contextSize
+            explicitContext < (overrides.contextSize as number)
                 ? `Context ${contextSize} tokens: the setting asks for ${overrides.contextSize}, but the model was trained on ${trainContext}.`
                 : `Context ${contextSize} tokens: set in the settings.`,
         );
     } else {
-        const max = Math.min(trainContext, AUTO_CONTEXT_CAP);
-        try {
-            contextSize = await insights.configurationResolver.resolveContextContextSize(
-                { min: Math.min(MIN_USEFUL_CONTEXT, max), max },
-                {
-                    modelGpuLayers: gpuLayers,
-                    modelTrainContextSize: trainContext,
-                    flashAttention,
-                    batchSize: requestedBatch,
-                    sequences: 1,
-                },
-            );
-            notes.push(`Context ${contextSize} tokens: the largest that fits the free memory, up to ${max} (trained on ${trainContext}).`);
-        } catch (error) {
-            if (!(error instanceof InsufficientMemoryError)) throw error;
-            contextSize = Math.min(MIN_USEFUL_CONTEXT, trainContext);
-            notes.push(`Context ${contextSize} tokens: the free memory is short even for a small context; expect swapping or a failed load.`);
-        }
+        // From the badge's context up to the cap when it fits there, else the largest smaller one (as planLoad judges).
+        const max = Math.max(target, Math.min(trainContext, AUTO_CONTEXT_CAP));
+        const fitting = largestContext(target, max, fits) ?? largestContext(Math.min(MIN_USEFUL_CONTEXT, target), target, fits);
+        contextSize = fitting ?? target;
+        notes.push(
+            fitting === undefined
+                ? `Context ${contextSize} tokens: the free memory is short even for ${Math.min(MIN_USEFUL_CONTEXT, target)} tokens; the load is refused unless forced.`
+                : `Context ${contextSize} tokens: the largest that fits the free memory, up to ${max} (trained on ${trainContext}).`,
+        );
     }
 
-    const batchSize = requestedBatch ?? Math.min(DEFAULT_BATCH_SIZE, contextSize);
+    const batchSize = batchFor(contextSize);
     notes.push(requestedBatch ? `Batch ${batchSize}: set in the settings.` : `Batch ${batchSize}: llama.cpp's usual batch, within the context.`);
 
     return { gpuLayers, contextSize, threads, batchSize, flashAttention, notes };

@@ -1,72 +1,23 @@
 /**
  * How a model file fits a machine: fully on the GPU, split between GPU and CPU, on the CPU only, or
  * not at all, with the RAM/VRAM it needs at a context size and a tokens/s ceiling (memory bandwidth ÷
- * bytes read per token). The shape of a model comes from the catalog (no I/O) or from its GGUF header
- * through node-llama-cpp's GgufInsights; the classification is the same pure function for both.
+ * bytes read per token). Where it runs and what it needs come from the one memory model
+ * (memoryModel.ts), which the automatic configuration and the load refusal ask too.
  */
-import type { Llama } from 'node-llama-cpp';
 import type { FitEstimate, GpuInfo, HardwareReport } from '../../common/hardware';
-import type { ModelEntry, ModelFile } from '../../common/models';
-import { importNodeLlamaCpp } from '../engine/llama';
+import { DEFAULT_SEQUENCES, memoryBudget, planLoad, usableGpu, vramBudget, type ModelMemory } from './memoryModel';
 import { formatBytes } from '../../common/format';
 import { gpuName } from './report';
 
 const GB = 1024 ** 3;
-const MB = 1024 ** 2;
 
-/** The context size fit estimates use when none is asked for: enough for a chat about some code. */
-export const DEFAULT_FIT_CONTEXT = 4096;
-
-/** Compute buffers llama.cpp allocates besides the KV cache at the usual batch of 512. */
-const CATALOG_COMPUTE_BYTES = 256 * MB;
-
-/** RAM the process keeps on the host even when every layer is on the GPU (buffers, tokenizer, runtime). */
-const HOST_OVERHEAD_BYTES = 300 * MB;
-
-/** What a model needs, independent of the machine. */
-export interface ModelShape {
-    /** Bytes of weights (the file size). */
-    weightsBytes: number;
-    /** Repeating layers llama.cpp can offload to the GPU. */
-    layers: number;
-    /** Context memory that does not grow with the context (compute buffers). */
-    contextFixedBytes: number;
-    /** KV-cache bytes per token of context, all layers together. */
-    contextBytesPerToken: number;
-    /** The context the model was trained on; estimates never exceed it. */
-    trainContextSize?: number;
-}
+export { DEFAULT_FIT_CONTEXT } from './memoryModel';
 
 /** A real load's numbers, used in place of the estimate for the same file. */
 export interface Measurement {
     ramBytes: number;
     vramBytes: number;
     tokensPerSecond: number;
-}
-
-/**
- * Free RAM a model may use: what the OS says is available, minus room for the OS and the editor
- * (15% of the total, between 1 and 4 GB), so a "fits" never means swapping.
- */
-export function ramBudget(hardware: HardwareReport): number {
-    const reserve = Math.min(4 * GB, Math.max(1 * GB, hardware.memory.totalBytes * 0.15));
-    return Math.max(0, Math.min(hardware.memory.totalBytes - reserve, hardware.memory.freeBytes));
-}
-
-/** The GPU llama.cpp would use: the usable one with the most memory. */
-export function usableGpu(hardware: HardwareReport): GpuInfo | undefined {
-    return hardware.gpus.filter((gpu) => gpu.usable).sort((a, b) => b.vramTotalBytes - a.vramTotalBytes)[0];
-}
-
-/**
- * VRAM a model may use. Dedicated GPUs keep llama.cpp's padding (6%, at least 300 MB) for the driver;
- * Apple Silicon lets the GPU wire about two thirds of the unified memory.
- */
-export function vramBudget(hardware: HardwareReport, gpu: GpuInfo): number {
-    if (hardware.memory.unified) return Math.min(hardware.memory.totalBytes * 0.66, ramBudget(hardware));
-    const padding = Math.max(300 * MB, gpu.vramTotalBytes * 0.06);
-    const free = gpu.vramFreeBytes ?? gpu.vramTotalBytes;
-    return Math.max(0, Math.min(free, gpu.vramTotalBytes - padding));
 }
 
 /** Bandwidth the CPU can actually pull: few cores cannot saturate the memory bus (~10 GB/s each). */
@@ -86,63 +37,66 @@ export function gpuBandwidth(hardware: HardwareReport, gpu: GpuInfo): number {
 
 export interface FitOptions {
     hardware: HardwareReport;
-    shape: ModelShape;
-    /** Tokens of context; capped by the trained context. */
+    model: ModelMemory;
+    /**
+     * Tokens of context of each sequence, capped by the trained context; when the model does not fit
+     * there, the estimate is for the smaller context an `auto` load would take (see `planLoad`).
+     */
     contextSize: number;
+    /** Parallel conversations, each with its own cache. Default: {@link DEFAULT_SEQUENCES}, as the engine loads. */
+    sequences?: number;
     /** A real load's numbers for this file on this machine, if any. */
     measurement?: Measurement;
 }
 
-export function estimateFit({ hardware, shape, contextSize: asked, measurement }: FitOptions): FitEstimate {
-    const contextSize = Math.max(1, Math.min(asked, shape.trainContextSize ?? asked));
-    const kvBytes = shape.contextBytesPerToken * contextSize;
-    const contextBytes = shape.contextFixedBytes + kvBytes;
-    const totalBytes = shape.weightsBytes + contextBytes;
+export function estimateFit({ hardware, model, contextSize: asked, sequences = DEFAULT_SEQUENCES, measurement }: FitOptions): FitEstimate {
+    const budget = memoryBudget(hardware);
+    const plan = planLoad(model, budget, { contextSize: Math.max(1, Math.min(asked, model.trainContextSize ?? asked)), sequences });
+    const contextSize = plan.contextSize;
+    const { ramBytes, vramBytes } = plan.needs;
     // Every weight is read once per token, and on average half of a filling KV cache.
-    const bytesPerToken = shape.weightsBytes + kvBytes / 2;
-    const ram = ramBudget(hardware);
+    const bytesPerToken = model.weightsBytes + (model.kvBytesPerToken * contextSize) / 2;
+    // A plan with layers on the GPU means the budget had VRAM, which only a usable GPU gives.
     const gpu = usableGpu(hardware);
-    const layers = Math.max(1, shape.layers);
+    const layers = model.totalLayers;
     const at = `at ${contextSize} tokens of context`;
-    const base = { totalLayers: layers, contextSize, measured: false };
+    const base = { totalLayers: layers, gpuLayers: plan.gpuLayers, contextSize, measured: false };
 
     const result = ((): FitEstimate => {
-        if (gpu) {
-            const vram = vramBudget(hardware, gpu);
-            const name = gpuName(gpu);
-            const gpuSpeed = gpuBandwidth(hardware, gpu);
-            if (hardware.memory.unified) {
-                if (totalBytes <= vram) {
-                    const tps = gpuSpeed / bytesPerToken;
-                    return { ...base, fit: 'gpu', gpuLayers: layers, ramBytes: totalBytes, vramBytes: totalBytes, tokensPerSecond: tps,
-                        reason: `Runs on the ${name} in unified memory: needs ${formatBytes(totalBytes)} of ${formatBytes(vram)} it can use ${at}, about ${Math.round(tps)} tokens/s.` };
+        switch (plan.fit) {
+            case 'gpu': {
+                const gpuInfo = gpu!;
+                const name = gpuName(gpuInfo);
+                const tps = gpuBandwidth(hardware, gpuInfo) / bytesPerToken;
+                const vram = vramBudget(hardware, gpuInfo);
+                if (hardware.memory.unified) {
+                    // One pool: what the model takes of it is its RAM.
+                    const total = ramBytes + vramBytes;
+                    return { ...base, fit: 'gpu', ramBytes: total, vramBytes, tokensPerSecond: tps,
+                        reason: `Runs on the ${name} in unified memory: needs ${formatBytes(total)} of ${formatBytes(vram)} it can use ${at}, about ${Math.round(tps)} tokens/s.` };
                 }
-            } else if (totalBytes <= vram) {
-                const tps = gpuSpeed / bytesPerToken;
-                return { ...base, fit: 'gpu', gpuLayers: layers, ramBytes: HOST_OVERHEAD_BYTES, vramBytes: totalBytes, tokensPerSecond: tps,
-                    reason: `Fits on the ${name}: needs ${formatBytes(totalBytes)} of ${formatBytes(vram)} VRAM ${at}, about ${Math.round(tps)} tokens/s.` };
-            } else {
-                const perLayer = (shape.weightsBytes + kvBytes) / layers;
-                const onGpu = Math.min(layers - 1, Math.floor((vram - shape.contextFixedBytes) / perLayer));
-                const ramNeeded = (layers - onGpu) * perLayer + HOST_OVERHEAD_BYTES;
-                if (onGpu >= 1 && ramNeeded <= ram) {
-                    const vramNeeded = onGpu * perLayer + shape.contextFixedBytes;
-                    const share = onGpu / layers;
-                    const tps = 1 / ((bytesPerToken * share) / gpuSpeed + (bytesPerToken * (1 - share)) / cpuBandwidth(hardware));
-                    return { ...base, fit: 'partial', gpuLayers: onGpu, ramBytes: ramNeeded, vramBytes: vramNeeded, tokensPerSecond: tps,
-                        reason: `${onGpu} of ${layers} layers fit on the ${name} (${formatBytes(vramNeeded)} VRAM); the rest runs on the CPU in ${formatBytes(ramNeeded)} RAM ${at}, about ${Math.round(tps)} tokens/s.` };
-                }
+                return { ...base, fit: 'gpu', ramBytes, vramBytes, tokensPerSecond: tps,
+                    reason: `Fits on the ${name}: needs ${formatBytes(vramBytes)} of ${formatBytes(vram)} VRAM ${at}, about ${Math.round(tps)} tokens/s.` };
+            }
+            case 'partial': {
+                const gpuInfo = gpu!;
+                const share = plan.gpuLayers / layers;
+                const tps = 1 / ((bytesPerToken * share) / gpuBandwidth(hardware, gpuInfo) + (bytesPerToken * (1 - share)) / cpuBandwidth(hardware));
+                return { ...base, fit: 'partial', ramBytes, vramBytes, tokensPerSecond: tps,
+                    reason: `${plan.gpuLayers} of ${layers} layers fit on the ${gpuName(gpuInfo)} (${formatBytes(vramBytes)} VRAM); the rest runs on the CPU in ${formatBytes(ramBytes)} RAM ${at}, about ${Math.round(tps)} tokens/s.` };
+            }
+            case 'cpu': {
+                const tps = cpuBandwidth(hardware) / bytesPerToken;
+                const where = gpu ? `too large for the ${gpuName(gpu)}, runs on the CPU` : hardware.backend.cpuReason ? 'runs on the CPU (the GPU is not usable, see the report)' : 'runs on the CPU';
+                return { ...base, fit: 'cpu', ramBytes, vramBytes: 0, tokensPerSecond: tps,
+                    reason: `${capitalize(where)}: needs ${formatBytes(ramBytes)} of ${formatBytes(budget.ramBytes)} free RAM ${at}, about ${formatSpeed(tps)} tokens/s.` };
+            }
+            case 'none': {
+                const gpuPart = gpu && !hardware.memory.unified ? ` + ${formatBytes(budget.vramBytes)} VRAM` : '';
+                return { ...base, fit: 'none', ramBytes, vramBytes: 0, tokensPerSecond: 0,
+                    reason: `Does not fit: needs ${formatBytes(ramBytes)} ${at}, and ${formatBytes(budget.ramBytes)} RAM${gpuPart} is free; choose a smaller quantization or model, or close other apps.` };
             }
         }
-        if (totalBytes <= ram) {
-            const tps = cpuBandwidth(hardware) / bytesPerToken;
-            const where = gpu ? `too large for the ${gpuName(gpu)}, runs on the CPU` : hardware.backend.cpuReason ? 'runs on the CPU (the GPU is not usable, see the report)' : 'runs on the CPU';
-            return { ...base, fit: 'cpu', gpuLayers: 0, ramBytes: totalBytes, vramBytes: 0, tokensPerSecond: tps,
-                reason: `${capitalize(where)}: needs ${formatBytes(totalBytes)} of ${formatBytes(ram)} free RAM ${at}, about ${formatSpeed(tps)} tokens/s.` };
-        }
-        const gpuPart = gpu && !hardware.memory.unified ? ` + ${formatBytes(vramBudget(hardware, gpu))} VRAM` : '';
-        return { ...base, fit: 'none', gpuLayers: 0, ramBytes: totalBytes, vramBytes: 0, tokensPerSecond: 0,
-            reason: `Does not fit: needs ${formatBytes(totalBytes)} ${at}, and ${formatBytes(ram)} RAM${gpuPart} is free; choose a smaller quantization or model, or close other apps.` };
     })();
     return measurement ? applyMeasurement(result, measurement) : result;
 }
@@ -171,50 +125,4 @@ function capitalize(text: string): string {
 
 export function formatSpeed(tokensPerSecond: number): string {
     return tokensPerSecond >= 10 ? String(Math.round(tokensPerSecond)) : tokensPerSecond.toFixed(1);
-}
-
-/**
- * A catalog file's shape from the catalog's architecture facts, with no I/O: f16 KV cache of
- * 2 (K and V) × layers × KV heads × head size per token. Without architecture facts, a 32-layer
- * model whose cache takes 1/16 of its weights per 4k tokens is a cautious guess.
- */
-export function shapeFromCatalog(entry: ModelEntry, file: ModelFile): ModelShape {
-    const arch = entry.architecture;
-    if (!arch) {
-        return { weightsBytes: file.sizeBytes, layers: 32, contextFixedBytes: CATALOG_COMPUTE_BYTES, contextBytesPerToken: file.sizeBytes / 16 / 4096, trainContextSize: entry.contextLength };
-    }
-    const headSize = arch.embeddingLength / Math.max(1, arch.headCount);
-    return {
-        weightsBytes: file.sizeBytes,
-        layers: arch.layers,
-        contextFixedBytes: CATALOG_COMPUTE_BYTES,
-        contextBytesPerToken: 2 * arch.layers * arch.headCountKv * headSize * 2,
-        trainContextSize: entry.contextLength,
-    };
-}
-
-/** Where a GGUF header can be read from: a local file, or a URL read with HTTP range requests only. */
-export type GgufSource = { path: string } | { url: string; headers?: Record<string, string> };
-
-/**
- * A file's shape from its GGUF header (node-llama-cpp reads only the header, over range requests for
- * URLs). The context cost comes from GgufInsights' own llama.cpp-based estimate at two sizes, split into
- * the part that grows with the context and the part that does not.
- */
-export async function shapeFromGguf(source: GgufSource, options: { llama?: Llama; signal?: AbortSignal } = {}): Promise<ModelShape> {
-    const { readGgufFileInfo, GgufInsights } = await importNodeLlamaCpp();
-    const info = 'path' in source
-        ? await readGgufFileInfo(source.path, { logWarnings: false, signal: options.signal })
-        : await readGgufFileInfo(source.url, { logWarnings: false, sourceType: 'network', fetchHeaders: source.headers, signal: options.signal });
-    const insights = await GgufInsights.from(info, options.llama);
-    const small = insights.estimateContextResourceRequirements({ contextSize: 1024, modelGpuLayers: 0 }).cpuRam;
-    const large = insights.estimateContextResourceRequirements({ contextSize: 5120, modelGpuLayers: 0 }).cpuRam;
-    const perToken = Math.max(0, (large - small) / 4096);
-    return {
-        weightsBytes: insights.modelSize,
-        layers: insights.totalLayers,
-        contextFixedBytes: Math.max(0, small - perToken * 1024),
-        contextBytesPerToken: perToken,
-        trainContextSize: insights.trainContextSize,
-    };
 }

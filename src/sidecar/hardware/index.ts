@@ -8,8 +8,11 @@ import type { ModelEntry, ModelFile, Recommendation } from '../../common/models'
 import type { SidecarSettings } from '../../common/settings';
 import type { SidecarContext } from '../context';
 import { detectFacts } from './detect';
-import { DEFAULT_FIT_CONTEXT, estimateFit, shapeFromCatalog, shapeFromGguf, type GgufSource } from './fit';
+import { estimateFit } from './fit';
 import { MeasurementStore, type MeasurementRecord, type RecordMeasurementParams } from './measurements';
+import {
+    availableRamBytes, DEFAULT_FIT_CONTEXT, fitContextSize, memoryBudget, memoryFromCatalog, memoryFromGguf, withFreeMemory, type GgufSource, type MemoryBudget,
+} from './memoryModel';
 import { profileFromEnvironment, type HardwareProfile } from './profiles';
 import { recommend } from './recommend';
 import { buildReport } from './report';
@@ -75,8 +78,8 @@ export class HardwareService extends Emitter<{ changed: [HardwareReport] }> {
         const hardware = this.requireReport();
         return estimateFit({
             hardware,
-            shape: shapeFromCatalog(entry, file),
-            contextSize: contextSize ?? defaultContext(entry),
+            model: memoryFromCatalog(entry, file),
+            contextSize: contextSize ?? fitContextSize(entry),
             measurement: this.measurements.get(file.path ?? file.file),
         });
     }
@@ -84,13 +87,25 @@ export class HardwareService extends Emitter<{ changed: [HardwareReport] }> {
     /** How a GGUF fits, from its header only (HTTP range requests for a URL: the weights are never downloaded). */
     async estimateFile(source: GgufSource, contextSize = DEFAULT_FIT_CONTEXT, signal?: AbortSignal): Promise<FitEstimate> {
         const hardware = await this.report();
-        const shape = await shapeFromGguf(source, { llama: await this.options.llama(), signal });
+        const model = await memoryFromGguf(source, { llama: await this.options.llama(), signal });
         return estimateFit({
             hardware,
-            shape,
+            model,
             contextSize,
             measurement: this.measurements.get('path' in source ? source.path : source.url),
         });
+    }
+
+    /**
+     * What a load may use now, by the same rule as the fit badges: the report's machine with its free
+     * RAM and VRAM read again (they change between detections); an injected profile's numbers as they are.
+     */
+    async memoryBudget(): Promise<MemoryBudget> {
+        const report = await this.report();
+        if (this.profile) return memoryBudget(report);
+        const llama = await this.options.llama();
+        const vram = llama.gpu === false ? undefined : await llama.getVramState();
+        return memoryBudget(withFreeMemory(report, { ramBytes: availableRamBytes(), vramBytes: vram?.free }));
     }
 
     /** The best model for this machine among `models`, or undefined when none fits. Uses the last report. */
@@ -130,12 +145,5 @@ export class HardwareService extends Emitter<{ changed: [HardwareReport] }> {
     }
 }
 
-/** The context a catalog model is judged at: its preset, else the usual chat size, within what it was trained on. */
-function defaultContext(entry: ModelEntry): number {
-    const wanted = entry.presets?.contextSize ?? entry.presets?.load?.contextSize;
-    const size = typeof wanted === 'number' ? wanted : DEFAULT_FIT_CONTEXT;
-    return Math.min(size, entry.contextLength ?? size);
-}
-
-export type { GgufSource } from './fit';
+export type { GgufSource } from './memoryModel';
 export type { RecordMeasurementParams } from './measurements';
