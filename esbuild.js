@@ -1,6 +1,7 @@
 // Bundles every piece of Local AI: the extension (cjs, `vscode` external), the sidecar and the CLI
-// (ESM, node-llama-cpp external: it loads native binaries and cannot be bundled), the webview scripts
-// (browser), and the test and benchmark suites. `node esbuild.js --watch` rebuilds on change.
+// (ESM, node-llama-cpp external: it loads native binaries and cannot be bundled), the chat webview
+// (browser: its script, its stylesheet and the codicon font, all in dist/webview), and the test and
+// benchmark suites. `node esbuild.js --watch` rebuilds on change.
 const esbuild = require('esbuild');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -31,6 +32,16 @@ function entries(dir, suffixes) {
         .filter((file) => suffixes.some((suffix) => file.endsWith(suffix)));
 }
 
+/** Everything the chat webview loads, and the only folder it may read (its localResourceRoots). */
+const WEBVIEW_OUT = 'dist/webview';
+
+/** The codicon font and its stylesheet come from the installed package, so they match its version. */
+function copyCodicons() {
+    const from = path.dirname(require.resolve('@vscode/codicons/dist/codicon.css'));
+    fs.mkdirSync(WEBVIEW_OUT, { recursive: true });
+    for (const file of ['codicon.css', 'codicon.ttf']) fs.copyFileSync(path.join(from, file), path.join(WEBVIEW_OUT, file));
+}
+
 function productBundles() {
     return [
         {
@@ -53,8 +64,11 @@ function productBundles() {
             ...common,
             platform: 'browser',
             target: 'es2022',
-            entryPoints: entries('media', ['/main.ts']).map((file) => ({ in: file, out: path.basename(path.dirname(file)) })),
-            outdir: 'media/build',
+            entryPoints: [
+                { in: 'src/webview/main.ts', out: 'chat' },
+                { in: 'src/webview/chat.css', out: 'chat' },
+            ],
+            outdir: WEBVIEW_OUT,
             format: 'iife',
         },
     ];
@@ -90,6 +104,7 @@ async function main() {
     const all = [...productBundles(), ...(production ? [] : testBundles())].filter(
         (options) => !Array.isArray(options.entryPoints) || options.entryPoints.length > 0,
     );
+    copyCodicons();
     if (watch) {
         const contexts = await Promise.all(all.map((options) => esbuild.context(options)));
         await Promise.all(contexts.map((context) => context.watch()));

@@ -29,10 +29,9 @@ try {
     // A manifest whose only runtime dependency is node-llama-cpp: everything else is in the bundles.
     const staged = { ...manifest, dependencies: { 'node-llama-cpp': manifest.dependencies['node-llama-cpp'] }, devDependencies: {}, scripts: {} };
     writeFileSync(join(stage, 'package.json'), JSON.stringify(staged, null, 2));
-    for (const file of ['README.md', 'LICENSE', 'dist/extension.js', 'dist/sidecar.mjs', 'dist/cli.mjs', 'media', 'models']) {
+    for (const file of ['README.md', 'LICENSE', 'dist/extension.js', 'dist/sidecar.mjs', 'dist/cli.mjs', 'dist/webview', 'media', 'models']) {
         if (existsSync(join(root, file))) cpSync(join(root, file), join(stage, file), { recursive: true });
     }
-    rmSync(join(stage, 'media', 'build', 'chat.js.map'), { force: true });
 
     // node-llama-cpp's own dependency tree, without optional packages (all the platform binaries)…
     run('npm', ['install', '--omit=dev', '--omit=optional', '--ignore-scripts', '--no-audit', '--no-fund', '--no-package-lock'], { cwd: stage });

@@ -91,6 +91,10 @@ describe('Chat in the workbench', function () {
         const csp = await chat.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content');
         assert.match(csp ?? '', /default-src 'none'/);
         assert.match(csp ?? '', /script-src 'nonce-[^']+'/);
+        // The codicons that the build copies from @vscode/codicons reach the page: its buttons show icons, not empty boxes.
+        await until('the codicon font is loaded in the chat', () =>
+            chat.locator('body').evaluate(() => [...document.fonts].some((face) => face.family.replace(/"/g, '') === 'codicon' && face.status === 'loaded')),
+        );
         // What the page receives, beside the page's own handling: the text pieces and the last state.
         await chat.locator('body').evaluate(() => {
             const received = { pieces: [] as string[], answer: undefined as string | undefined };

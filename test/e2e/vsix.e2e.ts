@@ -76,6 +76,10 @@ describe('VSIX package', function () {
         assert.match(listing, /@node-llama-cpp\/linux-x64\/bins\/linux-x64\/llama-addon\.node/);
         assert.doesNotMatch(listing, /@node-llama-cpp\/(linux-x64-cuda|linux-x64-vulkan|linux-arm|mac-|win-)/);
         assert.doesNotMatch(listing, /gitRelease\.bundle/);
+        // The chat page as built: its script and stylesheet, and the codicons copied from @vscode/codicons.
+        const files = listing.split('\n').map((line) => line.trim().split(/\s+/).at(-1));
+        for (const file of ['chat.js', 'chat.css', 'codicon.css', 'codicon.ttf']) assert.ok(files.includes(`extension/dist/webview/${file}`), `the VSIX lacks dist/webview/${file}`);
+        assert.deepEqual(files.filter((file) => file?.endsWith('.map')), [], 'the VSIX ships source maps');
     });
 
     it('installs offline into the VS Code server, beside another extension', async () => {

@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import DOMPurify from 'dompurify';
 import type * as Jsdom from 'jsdom';
-import { createMarkdownRenderer, type MarkdownRenderer } from '../../media/chat/markdown';
+import { createMarkdownRenderer, type MarkdownRenderer } from '../../src/webview/markdown';
 
 // jsdom reads its own files through __dirname, so it must run from node_modules, not from this bundle:
 // a computed name keeps esbuild from bundling it.

@@ -7,22 +7,28 @@ import * as vscode from 'vscode';
 import { parseWebviewMessage, type ExtensionToWebview } from '../../common/webviewProtocol';
 import type { ChatController, ChatSurface } from './chatController';
 
-/** Only media/ is readable, and `command:` links stay inert (enableCommandUris is off). */
+/** Where esbuild.js writes the webview's script, stylesheet and codicons. */
+const webviewRoot = (extensionUri: vscode.Uri) => vscode.Uri.joinPath(extensionUri, 'dist', 'webview');
+
+/**
+ * Only the built webview (dist/webview: its script, stylesheet and codicons) is readable, and
+ * `command:` links stay inert (enableCommandUris is off).
+ */
 export function chatWebviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions {
     return {
         enableScripts: true,
         enableCommandUris: false,
-        localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'media')],
+        localResourceRoots: [webviewRoot(extensionUri)],
     };
 }
 
 /**
  * `default-src 'none'`: no network at all, so an image or a fetch slipped into model output has
- * nowhere to go. Scripts run only with this page's nonce; styles and fonts only from media/.
+ * nowhere to go. Scripts run only with this page's nonce; styles and fonts only from dist/webview.
  */
 export function chatHtml(webview: vscode.Webview, extensionUri: vscode.Uri): string {
     const nonce = randomBytes(16).toString('base64');
-    const asset = (...path: string[]) => webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', ...path)).toString();
+    const asset = (file: string) => webview.asWebviewUri(vscode.Uri.joinPath(webviewRoot(extensionUri), file)).toString();
     const csp = [
         "default-src 'none'",
         `img-src ${webview.cspSource} data:`,
@@ -36,13 +42,13 @@ export function chatHtml(webview: vscode.Webview, extensionUri: vscode.Uri): str
 <meta charset="UTF-8">
 <meta http-equiv="Content-Security-Policy" content="${csp}">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${asset('chat', 'codicons', 'codicon.css')}">
-<link rel="stylesheet" href="${asset('chat', 'chat.css')}">
+<link rel="stylesheet" href="${asset('codicon.css')}">
+<link rel="stylesheet" href="${asset('chat.css')}">
 <title>Local AI Chat</title>
 </head>
 <body>
 <div id="app" aria-busy="true">Loading the chat…</div>
-<script nonce="${nonce}" src="${asset('build', 'chat.js')}"></script>
+<script nonce="${nonce}" src="${asset('chat.js')}"></script>
 </body>
 </html>`;
 }

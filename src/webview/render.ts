@@ -2,7 +2,7 @@
  * Draws the chat from a ChatViewState. User text is put in with textContent, model text only through
  * the Markdown renderer; no string from either side is ever used as HTML directly.
  */
-import type { Attachment, ChatTurn, ChatViewState, ConversationSummary, ModelChoice } from '../../src/common/webviewProtocol';
+import type { Attachment, ChatTurn, ChatViewState, ConversationSummary, ModelChoice } from '../common/webviewProtocol';
 import type { MarkdownRenderer } from './markdown';
 
 /** Builds an element; `text` is always set as text, never as HTML. */

@@ -4,7 +4,7 @@
  * the view being hidden through getState/setState.
  */
 import DOMPurifyFactory from 'dompurify';
-import { parseExtensionMessage, type ChatViewState, type ErrorAction, type WebviewToExtension } from '../../src/common/webviewProtocol';
+import { parseExtensionMessage, type ChatViewState, type ErrorAction, type WebviewToExtension } from '../common/webviewProtocol';
 import { createMarkdownRenderer } from './markdown';
 import { el, iconButton, renderAttachments, renderGauge, renderHistory, renderModelPicker, renderTurn } from './render';
 
