@@ -9,8 +9,8 @@ import type { ProviderId } from '../src/common/chat';
 import { ErrorCode, LocalAiError } from '../src/common/errors';
 import { defaultSettings } from '../src/common/settings';
 import { SidecarContext } from '../src/sidecar/context';
-import { createProvider } from '../src/sidecar/engine/cloud/index';
-import { ChatRouter } from '../src/sidecar/engine/router';
+import { createProvider } from '../src/sidecar/providers/index';
+import { ChatRouter } from '../src/sidecar/chat/router';
 import { startMockProvider } from '../test/fixtures/mockProviders/server';
 import { median, report, type BenchRow } from './lib';
 

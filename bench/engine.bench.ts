@@ -15,7 +15,7 @@ import type { ChatChunk, ChatResult } from '../src/common/chat';
 import { ChatChunkType, ChatRequest, LoadModelRequest, UnloadModelRequest, type LoadedModel } from '../src/common/protocol';
 import { defaultSettings } from '../src/common/settings';
 import { SidecarContext } from '../src/sidecar/context';
-import { importNodeLlamaCpp } from '../src/sidecar/engine/llama';
+import { importNodeLlamaCpp } from '../src/sidecar/llama/runtime';
 import { HardwareService } from '../src/sidecar/hardware';
 import { autoThreads } from '../src/sidecar/hardware/autoConfig';
 import { benchModel, defaultFixtureDir, ensureFixtureModel, tinyModel } from '../test/fixtures/gguf/model';

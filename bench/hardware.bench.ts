@@ -6,7 +6,7 @@
  */
 import { defaultSettings } from '../src/common/settings';
 import { SidecarContext } from '../src/sidecar/context';
-import { LlamaRuntime, importNodeLlamaCpp } from '../src/sidecar/engine/llama';
+import { LlamaRuntime, importNodeLlamaCpp } from '../src/sidecar/llama/runtime';
 import { HardwareService } from '../src/sidecar/hardware/index';
 import { catalogEntries } from '../src/sidecar/models/catalog';
 import { benchModel, defaultFixtureDir, ensureFixtureModel } from '../test/fixtures/gguf/model';

@@ -12,8 +12,8 @@ import { SidecarContext, type Logger } from './context';
 import { createServices, disposeServices, type Services } from './services';
 import { registerHardwareHandlers } from './hardware/handlers';
 import { registerModelHandlers } from './models/handlers';
-import { registerEngineHandlers } from './engine/handlers';
-import { registerFallbackHandlers } from './engine/cloud/handlers';
+import { registerEngineHandlers } from './chat/handlers';
+import { registerFallbackHandlers } from './chat/fallbackHandlers';
 
 const SIDECAR_VERSION = '0.1.0';
 const connection = createConnection(ProposedFeatures.all);

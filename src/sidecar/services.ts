@@ -3,11 +3,11 @@
  * hardware → model registry and downloads → engine → chat router (local first, then the fallback policy).
  */
 import { SidecarContext } from './context';
-import { createLocalEngine, type LocalEngine } from './engine/index';
-import { LlamaRuntime } from './engine/llama';
+import { createLocalEngine, type LocalEngine } from './local/index';
+import { LlamaRuntime } from './llama/runtime';
 import { HardwareService } from './hardware';
 import { createModelServices, type ModelServices } from './models';
-import { ChatRouter } from './engine/router';
+import { ChatRouter } from './chat/router';
 
 export interface Services {
     context: SidecarContext;
@@ -16,9 +16,9 @@ export interface Services {
     hardware: HardwareService;
     /** Catalog, store, downloads and the registry that merges them (src/sidecar/models). */
     models: ModelServices;
-    /** The local llama.cpp engine (src/sidecar/engine): loads models and answers on this machine. */
+    /** The local llama.cpp engine (src/sidecar/local): loads models and answers on this machine. */
     local: LocalEngine;
-    /** Every chat goes through it: the local engine first, then the fallback policy (src/sidecar/engine/router.ts). */
+    /** Every chat goes through it: the local engine first, then the fallback policy (src/sidecar/chat/router.ts). */
     chat: ChatRouter;
 }
 
@@ -31,7 +31,7 @@ export function createServices(context: SidecarContext): Services {
     const local = createLocalEngine({ context, llama, hardware, models });
     const chat = new ChatRouter({
         context,
-        local: local.engine,
+        local,
         isDownloading: (model) => (model ? models.downloads.isDownloading(model) : models.downloads.active().length > 0),
     });
     return { context, llama, hardware, models, local, chat };

@@ -15,9 +15,9 @@ import { ErrorCode, LocalAiError } from '../../src/common/errors';
 import { PROVIDER_IDS } from '../../src/common/providers';
 import { defaultSettings } from '../../src/common/settings';
 import { SidecarContext } from '../../src/sidecar/context';
-import { createProvider, ProviderFailure } from '../../src/sidecar/engine/cloud/index';
-import { ChatRouter } from '../../src/sidecar/engine/router';
-import type { ChatEngine } from '../../src/sidecar/engine/types';
+import { createProvider, ProviderFailure } from '../../src/sidecar/providers/index';
+import { ChatRouter } from '../../src/sidecar/chat/router';
+import type { ChatEngine } from '../../src/sidecar/chatEngine';
 import { startMockProvider, type MockMode, type MockProvider } from '../fixtures/mockProviders/server';
 
 const KEY = 'sk-test-9f8e7d6c5b4a';

@@ -9,9 +9,9 @@ import * as path from 'node:path';
 import type { ChatChunk, ChatMessage, SamplingOptions } from '../../src/common/chat';
 import { ErrorCode, LocalAiError } from '../../src/common/errors';
 import type { LoadedModel } from '../../src/common/protocol';
-import { InferenceEngine } from '../../src/sidecar/engine/engine';
-import { LlamaRuntime } from '../../src/sidecar/engine/llama';
-import type { LoadConfigResolver, ModelHostOptions } from '../../src/sidecar/engine/modelHost';
+import { LocalEngine } from '../../src/sidecar/local/localEngine';
+import { LlamaRuntime } from '../../src/sidecar/llama/runtime';
+import type { LoadConfigResolver, ModelHostOptions } from '../../src/sidecar/local/modelHost';
 import { ensureFixtureLora } from '../fixtures/gguf/lora';
 import { writeMalformedFixtures } from '../fixtures/gguf/malformed';
 import { defaultFixtureDir, ensureFixtureModel, tinyModel } from '../fixtures/gguf/model';
@@ -27,8 +27,8 @@ const testConfig: LoadConfigResolver = async ({ overrides }) => ({
 /** One Llama per process, shared by every engine in this file. */
 const runtime = new LlamaRuntime({ log: silent, gpu: 'off' });
 
-function createEngine(options: Partial<ModelHostOptions> = {}): InferenceEngine {
-    return new InferenceEngine({ runtime, log: silent, resolveLoadConfig: testConfig, ...options });
+function createEngine(options: Partial<ModelHostOptions> = {}): LocalEngine {
+    return new LocalEngine({ runtime, log: silent, resolveLoadConfig: testConfig, ...options });
 }
 
 async function expectCode(work: Promise<unknown>, code: ErrorCode): Promise<LocalAiError> {
@@ -45,7 +45,7 @@ async function expectCode(work: Promise<unknown>, code: ErrorCode): Promise<Loca
 describe('inference engine', function () {
     this.timeout(120_000);
     const modelPath = ensureFixtureModel(defaultFixtureDir(), tinyModel);
-    let engine: InferenceEngine;
+    let engine: LocalEngine;
 
     before(() => { engine = createEngine(); });
     // The Llama stays: its native binding is process-wide and other test files in this mocha run use it.
@@ -232,7 +232,7 @@ describe('inference engine', function () {
     });
 
     it('applies the default configuration with an explicit, safe thread count', async () => {
-        const plain = new InferenceEngine({ runtime, log: silent });
+        const plain = new LocalEngine({ runtime, log: silent });
         try {
             const loaded = await plain.load({ model: modelPath });
             assert.ok(loaded.config.threads >= 1 && loaded.config.threads <= os.availableParallelism());

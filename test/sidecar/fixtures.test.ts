@@ -5,7 +5,7 @@
 import * as assert from 'node:assert/strict';
 import type { Llama, LlamaModel } from 'node-llama-cpp';
 import { defaultFixtureDir, ensureFixtureModel, tinyModel } from '../fixtures/gguf/model';
-import { importNodeLlamaCpp } from '../../src/sidecar/engine/llama';
+import { importNodeLlamaCpp } from '../../src/sidecar/llama/runtime';
 
 describe('GGUF fixtures', function () {
     this.timeout(60_000);

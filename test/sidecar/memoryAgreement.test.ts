@@ -1,6 +1,6 @@
 /**
  * The memory model's agreement through the real engine: a generated GGUF, a HardwareService on an
- * injected profile whose free RAM is set at the model's exact need, and an InferenceEngine wired as
+ * injected profile whose free RAM is set at the model's exact need, and an LocalEngine wired as
  * createLocalEngine wires it (the service's budget, autoConfig with its report). One byte short, the
  * file's badge says "won't fit" and ModelHost refuses the load; with that byte, both say it fits.
  */
@@ -11,11 +11,11 @@ import * as path from 'node:path';
 import { ErrorCode, LocalAiError } from '../../src/common/errors';
 import { defaultSettings } from '../../src/common/settings';
 import { SidecarContext } from '../../src/sidecar/context';
-import { InferenceEngine } from '../../src/sidecar/engine/engine';
-import { LlamaRuntime } from '../../src/sidecar/engine/llama';
+import { LocalEngine } from '../../src/sidecar/local/localEngine';
+import { LlamaRuntime } from '../../src/sidecar/llama/runtime';
 import { resolveLoadConfig } from '../../src/sidecar/hardware/autoConfig';
 import { HardwareService } from '../../src/sidecar/hardware/index';
-import { DEFAULT_SEQUENCES, MIN_USEFUL_CONTEXT, memoryFromGguf, memoryNeeds } from '../../src/sidecar/hardware/memoryModel';
+import { DEFAULT_SEQUENCES, MIN_USEFUL_CONTEXT, memoryFromGguf, memoryNeeds } from '../../src/sidecar/llama/memoryModel';
 import { readHardwareProfile } from '../../src/sidecar/hardware/profiles';
 import { defaultFixtureDir, ensureFixtureModel, tinyModel } from '../fixtures/gguf/model';
 import { profilePath } from '../fixtures/hardware/profiles';
@@ -35,13 +35,13 @@ describe('memory model agreement in the engine (generated GGUF, real ModelHost)'
     });
 
     /** A CPU machine with exactly `freeBytes` of free RAM, its hardware service and an engine wired as the sidecar wires it. */
-    function machine(freeBytes: number): { hardware: HardwareService; engine: InferenceEngine } {
+    function machine(freeBytes: number): { hardware: HardwareService; engine: LocalEngine } {
         const statePath = fs.mkdtempSync(path.join(os.tmpdir(), 'local-ai-agreement-'));
         const profile = readHardwareProfile(profilePath('desktop-8gb-cpu'));
         profile.facts.memory.freeBytes = freeBytes;
         const context = new SidecarContext({ log: silent, settings: defaultSettings(), secrets: { providerKeys: {} }, defaultModelsPath: '', statePath });
         const hardware = new HardwareService({ context, llama: () => runtime.get(), profile });
-        const engine = new InferenceEngine({
+        const engine = new LocalEngine({
             runtime,
             log: silent,
             // One thread: on this 2-core machine more only contend; threads do not change memory.

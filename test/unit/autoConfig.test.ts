@@ -4,7 +4,7 @@
  */
 import * as assert from 'node:assert/strict';
 import type { Llama } from 'node-llama-cpp';
-import { importNodeLlamaCpp } from '../../src/sidecar/engine/llama';
+import { importNodeLlamaCpp } from '../../src/sidecar/llama/runtime';
 import { AUTO_CONTEXT_CAP, autoThreads, resolveLoadConfig } from '../../src/sidecar/hardware/autoConfig';
 import { defaultFixtureDir, ensureFixtureModel, tinyModel } from '../fixtures/gguf/model';
 import { PROFILE_NAMES, profileReport, type ProfileName } from '../fixtures/hardware/profiles';

@@ -5,8 +5,8 @@
  * node-llama-cpp's GgufInsights computes from that header.
  */
 import * as assert from 'node:assert/strict';
-import { importNodeLlamaCpp } from '../../src/sidecar/engine/llama';
-import { memoryFromCatalog, memoryFromGguf } from '../../src/sidecar/hardware/memoryModel';
+import { importNodeLlamaCpp } from '../../src/sidecar/llama/runtime';
+import { memoryFromCatalog, memoryFromGguf } from '../../src/sidecar/llama/memoryModel';
 import { catalogEntries } from '../../src/sidecar/models/catalog';
 import { defaultFixtureDir } from '../fixtures/gguf/model';
 import { REAL_HEADERS, ensureRealHeaderFixture } from '../fixtures/gguf/realHeaders';

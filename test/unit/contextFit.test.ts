@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import type { ChatMessage } from '../../src/common/chat';
 import { ErrorCode, LocalAiError } from '../../src/common/errors';
-import { answerReserve, fitConversation } from '../../src/sidecar/engine/contextFit';
+import { answerReserve, fitConversation } from '../../src/sidecar/local/contextFit';
 
 /** One token per character plus 4 per message, like a chat template's framing. */
 const countTokens = (messages: ChatMessage[]) => messages.reduce((sum, m) => sum + m.content.length + 4, 0);

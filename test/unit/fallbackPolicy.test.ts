@@ -9,8 +9,8 @@ import { ErrorCode, LocalAiError } from '../../src/common/errors';
 import type { FallbackConfirmParams } from '../../src/common/protocol';
 import { defaultSettings, type SidecarSettings } from '../../src/common/settings';
 import { SidecarContext } from '../../src/sidecar/context';
-import { ChatRouter } from '../../src/sidecar/engine/router';
-import type { ChatCall, ChatEngine } from '../../src/sidecar/engine/types';
+import { ChatRouter } from '../../src/sidecar/chat/router';
+import type { ChatCall, ChatEngine } from '../../src/sidecar/chatEngine';
 import { startMockProvider, type MockProvider } from '../fixtures/mockProviders/server';
 
 /** A local engine whose behaviour the test scripts: it answers, fails with a code, or never starts. */

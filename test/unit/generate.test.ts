@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { defaultTemperature, samplingToLlama, toChatHistory } from '../../src/sidecar/engine/generate';
+import { defaultTemperature, samplingToLlama, toChatHistory } from '../../src/sidecar/local/generate';
 
 describe('samplingToLlama', () => {
     it('passes every option through and defaults the temperature', () => {

@@ -1,7 +1,8 @@
 /**
  * No module in src/ imports, through other modules, a module that imports it back. The TypeScript
  * compiler reads every import (type-only ones too: they tie the files together for a reader as much
- * as the others) and resolves it as tsconfig.json says.
+ * as the others) and resolves it as tsconfig.json says. Folders are held to the same rule, so data
+ * flows one way between them.
  */
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
@@ -95,6 +96,21 @@ describe('import cycles', () => {
         } finally {
             fs.rmSync(root, { recursive: true, force: true });
         }
+    });
+
+    // A folder's own top-level files wire its subfolders together and hold what they share (context.ts,
+    // services.ts), so only folders side by side are compared: src/sidecar/llama must not reach back into
+    // src/sidecar/local, but src/sidecar/local may use src/sidecar/context.ts.
+    it('no folder of src/ imports a folder beside it that imports it back', () => {
+        const within = (folder: string, other: string) => folder === other || folder.startsWith(`${other}/`) || other.startsWith(`${folder}/`);
+        const folders = new Map<string, string[]>();
+        for (const [file, imports] of graph) {
+            const from = path.posix.dirname(file);
+            const to = new Set([...(folders.get(from) ?? []), ...imports.map((target) => path.posix.dirname(target)).filter((folder) => !within(from, folder))]);
+            folders.set(from, [...to].sort());
+        }
+        const loops = cycles(folders);
+        assert.deepEqual(loops, [], `folder cycles:\n${loops.map((members) => loopThrough(folders, members)).join('\n')}`);
     });
 
     it('src/ has no import cycle', () => {

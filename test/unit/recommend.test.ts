@@ -6,7 +6,7 @@ import * as assert from 'node:assert/strict';
 import type { HardwareReport } from '../../src/common/hardware';
 import type { ModelEntry, Recommendation } from '../../src/common/models';
 import { DEFAULT_FIT_CONTEXT, estimateFit } from '../../src/sidecar/hardware/fit';
-import { memoryFromCatalog } from '../../src/sidecar/hardware/memoryModel';
+import { memoryFromCatalog } from '../../src/sidecar/llama/memoryModel';
 import { MIN_USABLE_TOKENS_PER_SECOND, quantBits, recommend } from '../../src/sidecar/hardware/recommend';
 import { catalogEntries } from '../../src/sidecar/models/catalog';
 import { PROFILE_NAMES, catalogLikeEntries, profileReport, type ProfileName } from '../fixtures/hardware/profiles';

@@ -3,7 +3,7 @@
  * generated (or as JSON lines with --json); the figures go to stderr. Ctrl-C stops generation.
  */
 import type { ChatMessage, SamplingOptions } from '../../common/chat';
-import { createLocalEngine } from '../engine/index';
+import { createLocalEngine } from '../local/index';
 import { disposeServices } from '../services';
 import { streamChat } from './chatOutput';
 import { defineCommand, parseCommandLine, type CommandLine } from './commandLine';
@@ -70,7 +70,7 @@ export const chatCommand = defineCommand(spec, async (commandLine) => {
     try {
         return await streamChat({
             json: request.json,
-            chat: (onChunk, signal) => local.engine.chat({ messages: request.messages, model: request.model, options: request.options, onChunk, signal }),
+            chat: (onChunk, signal) => local.chat({ messages: request.messages, model: request.model, options: request.options, onChunk, signal }),
             summary: ({ engine, usage, timings, truncation, finishReason }) =>
                 `[${engine.modelName} on ${engine.device}: ${usage.completionTokens} tokens, ${timings.tokensPerSecond} tokens/s, first token in ${timings.timeToFirstTokenMs} ms, ${finishReason}` +
                 `${truncation ? `, ${truncation.droppedMessages} old messages dropped to fit` : ''}]`,

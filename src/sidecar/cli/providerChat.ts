@@ -11,9 +11,9 @@
 import type { ChatMessage } from '../../common/chat';
 import { PROVIDER_IDS, PROVIDERS, type ProviderId } from '../../common/providers';
 import { defaultSettings } from '../../common/settings';
-import { createProvider } from '../engine/cloud/index';
-import { BLOCK_HINTS, explicitBlock } from '../engine/cloud/policy';
-import type { ChatEngine } from '../engine/types';
+import { createProvider } from '../providers/index';
+import { BLOCK_HINTS, explicitBlock } from '../chat/fallbackPolicy';
+import type { ChatEngine } from '../chatEngine';
 import { streamChat } from './chatOutput';
 import { defineCommand } from './commandLine';
 

@@ -8,8 +8,8 @@ import type { HardwareReport, LoadConfig, ResolvedLoadConfig } from '../../commo
 import {
     DEFAULT_BATCH_SIZE, DEFAULT_FIT_CONTEXT, DEFAULT_SEQUENCES, fitsBudget, largestContext, memoryBudget, memoryFromGguf, memoryNeeds, MIN_USEFUL_CONTEXT,
     planLoad, type MemoryBudget, type ModelMemory,
-} from './memoryModel';
-import { threadsForCores } from './threads';
+} from '../llama/memoryModel';
+import { threadsForCores } from '../llama/threads';
 
 /**
  * `auto` never asks for more context than this, even when the model was trained on more and memory

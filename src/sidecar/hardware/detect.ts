@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import si from 'systeminformation';
 import type { Llama } from 'node-llama-cpp';
 import type { GpuBackend } from '../../common/hardware';
-import { importNodeLlamaCpp } from '../engine/llama';
+import { importNodeLlamaCpp } from '../llama/runtime';
 import type { GpuFacts, HardwareFacts } from './report';
 
 const MB = 1024 ** 2;

@@ -5,13 +5,13 @@
  * (memoryModel.ts), which the automatic configuration and the load refusal ask too.
  */
 import type { FitEstimate, GpuInfo, HardwareReport } from '../../common/hardware';
-import { DEFAULT_SEQUENCES, memoryBudget, planLoad, usableGpu, vramBudget, type ModelMemory } from './memoryModel';
+import { DEFAULT_SEQUENCES, memoryBudget, planLoad, usableGpu, vramBudget, type ModelMemory } from '../llama/memoryModel';
 import { formatBytes } from '../../common/format';
 import { gpuName } from './report';
 
 const GB = 1024 ** 3;
 
-export { DEFAULT_FIT_CONTEXT } from './memoryModel';
+export { DEFAULT_FIT_CONTEXT } from '../llama/memoryModel';
 
 /** A real load's numbers, used in place of the estimate for the same file. */
 export interface Measurement {

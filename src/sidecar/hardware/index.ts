@@ -12,7 +12,7 @@ import { estimateFit } from './fit';
 import { MeasurementStore, type MeasurementRecord, type RecordMeasurementParams } from './measurements';
 import {
     availableRamBytes, DEFAULT_FIT_CONTEXT, fitContextSize, memoryBudget, memoryFromCatalog, memoryFromGguf, withFreeMemory, type GgufSource, type MemoryBudget,
-} from './memoryModel';
+} from '../llama/memoryModel';
 import { profileFromEnvironment, type HardwareProfile } from './profiles';
 import { recommend } from './recommend';
 import { buildReport } from './report';
@@ -145,5 +145,5 @@ export class HardwareService extends Emitter<{ changed: [HardwareReport] }> {
     }
 }
 
-export type { GgufSource } from './memoryModel';
+export type { GgufSource } from '../llama/memoryModel';
 export type { RecordMeasurementParams } from './measurements';

@@ -22,8 +22,8 @@ import {
 } from '../../common/protocol';
 import type { SidecarContext } from '../context';
 import { onRequest, onRequest0 } from '../rpc';
-import type { LocalEngine } from './index';
-import type { ChatEngine } from './types';
+import type { LocalEngine } from '../local/index';
+import type { ChatEngine } from '../chatEngine';
 
 export interface EngineHandlerServices {
     context: SidecarContext;
@@ -35,7 +35,7 @@ export interface EngineHandlerServices {
 
 export function registerEngineHandlers(connection: Connection, s: EngineHandlerServices): void {
     const { log, status } = s.context;
-    const engine = s.local.engine;
+    const engine = s.local;
     const chat = s.router ?? engine;
 
     onRequest(connection, log, ChatRequest.type, (params, signal) => {

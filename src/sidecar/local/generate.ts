@@ -7,7 +7,7 @@ import type { ChatHistoryItem, Token } from 'node-llama-cpp';
 import type { ChatMessage, ChatResult, EngineInfo, SamplingOptions, TruncationReport } from '../../common/chat';
 import { ErrorCode, LocalAiError } from '../../common/errors';
 import { answerReserve, fitConversation } from './contextFit';
-import { importNodeLlamaCpp } from './llama';
+import { importNodeLlamaCpp } from '../llama/runtime';
 import type { LoadedState } from './modelHost';
 
 /** Default temperature when neither the request nor a model preset sets one. */

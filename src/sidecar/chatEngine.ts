@@ -2,8 +2,8 @@
  * The one interface every engine sits behind: the local llama.cpp engine, each cloud provider, and
  * the router that chooses between them.
  */
-import type { ChatChunk, ChatMessage, ChatResult } from '../../common/chat';
-import type { ChatParams } from '../../common/protocol';
+import type { ChatChunk, ChatMessage, ChatResult } from '../common/chat';
+import type { ChatParams } from '../common/protocol';
 
 /** A chat as the engines take it: the protocol's parameters, with a sink for the streamed chunks and a signal. */
 export interface ChatCall extends Omit<ChatParams, 'partialResultToken'> {

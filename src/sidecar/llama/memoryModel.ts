@@ -15,7 +15,7 @@ import * as os from 'node:os';
 import type { GgufInsights, Llama } from 'node-llama-cpp';
 import type { FitClass, GpuInfo, HardwareReport } from '../../common/hardware';
 import type { ModelEntry, ModelFile } from '../../common/models';
-import { importNodeLlamaCpp } from '../engine/llama';
+import { importNodeLlamaCpp } from './runtime';
 
 const GB = 1024 ** 3;
 const MB = 1024 ** 2;

@@ -19,9 +19,9 @@ import { ErrorCode, LocalAiError } from '../../common/errors';
 import type { FallbackConfirmParams } from '../../common/protocol';
 import type { SidecarContext } from '../context';
 import { PROVIDERS } from '../../common/providers';
-import { createProvider, ProviderFailure } from './cloud/index';
-import { BLOCK_HINTS, explicitBlock, fallbackBlock, fallbackReasonFor, reasonMessage, usableProviders, type UsableProvider } from './cloud/policy';
-import type { ChatCall, ChatEngine } from './types';
+import { createProvider, ProviderFailure } from '../providers/index';
+import { BLOCK_HINTS, explicitBlock, fallbackBlock, fallbackReasonFor, reasonMessage, usableProviders, type UsableProvider } from './fallbackPolicy';
+import type { ChatCall, ChatEngine } from '../chatEngine';
 
 /** How the router reaches the user; the server connects these to the protocol, the CLI leaves them out. */
 export interface FallbackClient {

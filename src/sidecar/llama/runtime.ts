@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import type { Llama, LlamaLogLevel } from 'node-llama-cpp';
 import type { GpuMode } from '../../common/hardware';
 import type { Logger } from '../context';
-import { threadsForCores } from '../hardware/threads';
+import { threadsForCores } from './threads';
 
 export type NodeLlamaCpp = typeof import('node-llama-cpp');
 

@@ -1,7 +1,7 @@
 /** Builds the engine for one configured provider: its adapter, its default endpoint, its key. */
-import { PROVIDERS, type ProviderId } from '../../../common/providers';
-import { ErrorCode, LocalAiError } from '../../../common/errors';
-import type { ProviderSetting } from '../../../common/settings';
+import { PROVIDERS, type ProviderId } from '../../common/providers';
+import { ErrorCode, LocalAiError } from '../../common/errors';
+import type { ProviderSetting } from '../../common/settings';
 import { anthropicAdapter } from './anthropic';
 import { geminiAdapter } from './gemini';
 import { ollamaAdapter } from './ollama';

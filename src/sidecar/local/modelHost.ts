@@ -1,6 +1,6 @@
 /**
  * Holds the loaded model: validates the file, refuses what will not fit (unless forced; judged by the
- * memory model the fit badges use, hardware/memoryModel.ts), loads with the resolved configuration
+ * memory model the fit badges use, llama/memoryModel.ts), loads with the resolved configuration
  * (retrying on the CPU when the GPU fails), hands out context sequences fairly, unloads when idle,
  * and frees the old model before loading another.
  */
@@ -13,11 +13,11 @@ import type { LoadedModel } from '../../common/protocol';
 import type { Logger } from '../context';
 import {
     availableRamBytes, DEFAULT_SEQUENCES, memoryFromInsights, memoryNeeds, planFit, type MemoryBudget, type ModelMemory,
-} from '../hardware/memoryModel';
+} from '../llama/memoryModel';
 import { formatBytes } from '../../common/format';
-import { chatWrapperFor } from './chatWrapper';
-import { validateGgufFile } from './ggufValidator';
-import { importNodeLlamaCpp, LlamaRuntime, safeThreadCount } from './llama';
+import { chatWrapperFor } from '../llama/chatWrapper';
+import { validateGgufFile } from '../llama/ggufValidator';
+import { importNodeLlamaCpp, LlamaRuntime, safeThreadCount } from '../llama/runtime';
 import { SequencePool } from './sequencePool';
 
 /** A model the registry knows how to find on disk. */

@@ -8,7 +8,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { GgufFileInfo } from 'node-llama-cpp';
 import { ErrorCode, LocalAiError } from '../../common/errors';
-import { importNodeLlamaCpp } from './llama';
+import { importNodeLlamaCpp } from './runtime';
 
 const maxDims = 4;
 const chunkSize = 1 << 20;

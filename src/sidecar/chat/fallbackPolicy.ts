@@ -2,10 +2,10 @@
  * The fallback policy as pure decisions, so the whole matrix can be tested without a server:
  * why the local engine could not answer, and whether that lets a conversation leave the machine.
  */
-import type { FallbackReason, ProviderId } from '../../../common/chat';
-import { ErrorCode, isLocalAiError } from '../../../common/errors';
-import type { ProviderSetting, SidecarSecrets, SidecarSettings } from '../../../common/settings';
-import { PROVIDERS } from '../../../common/providers';
+import type { FallbackReason, ProviderId } from '../../common/chat';
+import { ErrorCode, isLocalAiError } from '../../common/errors';
+import type { ProviderSetting, SidecarSecrets, SidecarSettings } from '../../common/settings';
+import { PROVIDERS } from '../../common/providers';
 
 /** Sorts a local failure into a fallback reason; undefined when no provider should answer instead. */
 export function fallbackReasonFor(error: unknown, downloading: boolean): FallbackReason | undefined {

@@ -4,10 +4,10 @@
  * failures can be sorted into what the fallback chain needs to know, enforces an idle timeout, and
  * keeps the API key out of every message it produces.
  */
-import type { ChatMessage, ChatResult, ChatUsage, ProviderId, SamplingOptions } from '../../../common/chat';
-import { ErrorCode, LocalAiError } from '../../../common/errors';
-import { PROVIDERS } from '../../../common/providers';
-import type { ChatCall, ChatEngine } from '../types';
+import type { ChatMessage, ChatResult, ChatUsage, ProviderId, SamplingOptions } from '../../common/chat';
+import { ErrorCode, LocalAiError } from '../../common/errors';
+import { PROVIDERS } from '../../common/providers';
+import type { ChatCall, ChatEngine } from '../chatEngine';
 
 /** Everything needed to reach one provider; the key lives only in memory. */
 export interface ProviderConnection {

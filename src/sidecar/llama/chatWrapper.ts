@@ -9,7 +9,7 @@
  */
 import type { ChatWrapper, LlamaModel } from 'node-llama-cpp';
 import type { Logger } from '../context';
-import type { NodeLlamaCpp } from './llama';
+import type { NodeLlamaCpp } from './runtime';
 
 const resolved = new Map<string, ChatWrapper>();
 

@@ -4,8 +4,8 @@
  * one-time notice).
  */
 import { CancellationTokenSource, type Connection } from 'vscode-languageserver/node';
-import { FallbackConfirmRequest, FallbackUsedNotification, ProviderKeyRejectedNotification } from '../../../common/protocol';
-import type { ChatRouter } from '../router';
+import { FallbackConfirmRequest, FallbackUsedNotification, ProviderKeyRejectedNotification } from '../../common/protocol';
+import type { ChatRouter } from './router';
 
 export function registerFallbackHandlers(connection: Connection, s: { chat: ChatRouter }): void {
     s.chat.connectClient({

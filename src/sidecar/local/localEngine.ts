@@ -1,16 +1,20 @@
 /**
  * The local inference engine as the rest of the sidecar sees it: chat, token counts and
- * embeddings on a model that is loaded on demand, plus explicit load and unload.
- * It is the local `ChatEngine` the router puts first.
+ * embeddings on a model that is loaded on demand, plus explicit load and unload. It is the local
+ * `ChatEngine` the router puts first; ModelHost keeps the loaded model and its load lifecycle.
+ * Build it with createLocalEngine (index.ts); tests build it directly with their own options.
  */
 import type { ChatMessage, ChatResult } from '../../common/chat';
 import type { LoadedModel } from '../../common/protocol';
+import type { SidecarSettings } from '../../common/settings';
+import type { SidecarContext } from '../context';
 import { countTokens, embed, generateChat } from './generate';
 import { ModelHost, type LoadOptions, type ModelHostOptions } from './modelHost';
-import type { ChatCall, ChatEngine } from './types';
+import type { ChatCall, ChatEngine } from '../chatEngine';
 
-export class InferenceEngine implements ChatEngine {
+export class LocalEngine implements ChatEngine {
     readonly host: ModelHost;
+    private readonly cleanups: (() => void)[] = [];
 
     constructor(options: ModelHostOptions) {
         this.host = new ModelHost(options);
@@ -44,8 +48,21 @@ export class InferenceEngine implements ChatEngine {
         return this.host.use(input.model, async state => ({ vectors: await embed(state, input.input, signal), model: state.info.modelId }), signal);
     }
 
+    /** Follows the GPU mode setting: a new mode needs a new Llama, and the model must be freed before the old one goes. */
+    followGpuMode(context: SidecarContext): void {
+        const runtime = this.host.runtime;
+        const onSettings = (settings: SidecarSettings) => {
+            if (!runtime.setGpuMode(settings.gpu)) return;
+            context.log.info(`GPU mode is now ${settings.gpu}; it applies to the next model load.`);
+            void this.unload().then(() => runtime.dispose());
+        };
+        context.on('settings', onSettings);
+        this.cleanups.push(() => context.off('settings', onSettings));
+    }
+
     /** Idempotent: unloads the model. The runtime (the process's one Llama) is disposed by whoever created it. */
     async dispose(): Promise<void> {
+        this.cleanups.splice(0).forEach((cleanup) => cleanup());
         await this.host.dispose();
     }
 }
