@@ -16,19 +16,20 @@ import { ask, openChat, openWorkbench, runCommand, UI_TIMEOUT_MS, until, type Wo
 
 const NEW_KEY = 'sk-team-after-401-7a6b5c4d';
 
-/** The modal dialog asking to send the conversation to `model` at `provider`, once it is shown. */
+/**
+ * The modal dialog asking to send the conversation to `model` at `provider`, once it is shown. Found by
+ * its question: when one provider fails, the dialog for the next may replace it at once.
+ */
 async function consentDialog(page: Page, model: string, provider: string): Promise<Locator> {
-    const dialog = page.locator('.monaco-dialog-box');
+    const question = `No local model is installed yet. Send this conversation to ${model} at ${provider}?`;
+    const dialog = page.locator('.monaco-dialog-box').filter({ has: page.locator('.dialog-message-text', { hasText: question }) });
     await dialog.waitFor({ timeout: UI_TIMEOUT_MS });
-    assert.equal(
-        (await dialog.locator('.dialog-message-text').innerText()).trim(),
-        `No local model is installed yet. Send this conversation to ${model} at ${provider}?`,
-    );
+    assert.equal((await dialog.locator('.dialog-message-text').innerText()).trim(), question);
     assert.match(await dialog.locator('.dialog-message-detail').innerText(), /leaves this machine/);
     return dialog;
 }
 
-/** Clicks a button of the dialog and waits until it is gone. */
+/** Clicks a button of the dialog and waits until that dialog is gone. */
 async function answerDialog(dialog: Locator, button: string): Promise<void> {
     await dialog.locator('.dialog-buttons .monaco-button', { hasText: button }).click();
     await dialog.waitFor({ state: 'hidden', timeout: UI_TIMEOUT_MS });
