@@ -3,7 +3,7 @@
  * `auto` with an OpenAI-compatible server configured (a loopback mock speaking the real SSE format),
  * and the key is set through "Local AI: Set Cloud API Key…". A question in the Chat view is answered
  * by the provider, the answer carries the cloud badge and says why, and the first fallback of the
- * session shows a one-time notice.
+ * session shows a notice, the next one none.
  */
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Page } from 'playwright-core';
 import { startMockProvider, type MockProvider } from '../fixtures/mockProviders/server';
-import { openWorkbench, runCommand, UI_TIMEOUT_MS, waitForStatusBarItem, type Workbench, until, chatFrame } from './workbench';
+import { ask, openWorkbench, runCommand, UI_TIMEOUT_MS, waitForStatusBarItem, type Workbench, until, chatFrame } from './workbench';
 
 const KEY = 'sk-team-e2e-4d3c2b1a';
 
@@ -56,7 +56,7 @@ describe('Cloud fallback in the workbench', function () {
         await mock?.stop();
     });
 
-    it('with no local model and mode auto, the Chat view answers from the provider with a cloud badge', async () => {
+    it('with no local model and mode auto, the Chat view answers from the provider with a cloud badge, and says so once', async () => {
         const { page } = workbench!;
         await waitForStatusBarItem(page, 'localAi.status');
 
@@ -93,5 +93,18 @@ describe('Cloud fallback in the workbench', function () {
         assert.equal(mock!.requests.length, 1);
         assert.equal(mock!.requests[0].apiKey, KEY, 'the key from SecretStorage reached the provider');
         assert.equal((mock!.requests[0].body as { model: string }).model, 'team-model');
+
+        // Once per session: with the first notice cleared away, the next fallback shows none. (The center
+        // replaces a notification by an identical one, so counting them would not tell.)
+        await runCommand(page, 'Notifications: Clear All Notifications');
+        const second = await ask(chat, 'And /\\s+/?');
+        await until('the second answer is complete', async () => !(await second.evaluate((node) => node.classList.contains('streaming'))));
+        assert.equal((await second.locator('.markdown-body').innerText()).trim(), 'It matches one or more digits.');
+        assert.ok(await second.locator('.engine-badge').evaluate((node) => node.classList.contains('cloud')), 'the second answer did not come from the provider');
+        assert.equal(mock!.requests.length, 2);
+        await runCommand(page, 'Notifications: Show Notifications');
+        await page.locator('.notifications-center').waitFor({ timeout: UI_TIMEOUT_MS });
+        assert.equal(await page.locator('.notifications-center .notification-list-item', { hasText: 'This answer comes from' }).count(), 0, 'the notice was shown again');
+        await runCommand(page, 'Notifications: Hide Notifications');
     });
 });

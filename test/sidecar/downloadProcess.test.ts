@@ -3,10 +3,9 @@
  * again, its exit codes, and the real sidecar over JSON-RPC (progress, cancel, resume, list state).
  */
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { ResponseError } from 'vscode-jsonrpc/node';
@@ -20,6 +19,7 @@ import {
     ModelListRequest,
     ModelsChangedNotification,
 } from '../../src/common/protocol';
+import { runCli, sizeOf, waitFor } from '../fixtures/cliProcess';
 import { startFakeHub, type FakeHub } from '../fixtures/fakeHub/server';
 import { repoRoot, startSidecar } from '../fixtures/sidecarProcess';
 
@@ -36,33 +36,8 @@ const BIG_FILE = 'Qwen2.5-Coder-32B-Instruct-Q4_K_M.gguf';
 
 const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
-/** Polls a condition the code under test makes true (a file reaching a size), with a deadline. */
-async function waitFor(condition: () => boolean, timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!condition()) {
-        if (Date.now() > deadline) throw new Error('condition not met in time');
-        await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-}
-
-const sizeOf = (file: string) => (existsSync(file) ? statSync(file).size : -1);
-
-interface CliRun {
-    code: number | null;
-    signal: NodeJS.Signals | null;
-    stdout: string;
-    stderr: string;
-}
-
-function cli(args: string[], env: NodeJS.ProcessEnv): { child: ReturnType<typeof spawn>; done: Promise<CliRun> } {
-    const child = spawn(process.execPath, [path.join(repoRoot(), 'dist', 'cli.mjs'), 'models', ...args], { env: { ...process.env, ...env }, stdio: 'pipe' });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const done = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null, stdout, stderr }));
-    return { child, done };
-}
+/** `local-ai models <args>`. */
+const cli = (args: string[], env: NodeJS.ProcessEnv) => runCli(['models', ...args], env);
 
 describe('downloads through real processes', function () {
     this.timeout(120_000);

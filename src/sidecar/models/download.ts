@@ -208,14 +208,31 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
             context.log.warn(`${repo}/${file.file}: the catalog's sha256 differs from the hub's; the hub's is used.`);
         }
         const expectedSha = info.sha256 ?? file.sha256;
-        let { offset, hash } = await this.resumeState(paths, { repo, revision, file: file.file, sizeBytes: info.sizeBytes, sha256: expectedSha });
-        await this.checkDiskSpace(paths, info.sizeBytes - offset);
+        const release = await store.claimPartial(paths);
+        try {
+            return await this.fetchClaimed(download, { repo, revision, paths, sizeBytes: info.sizeBytes, expectedSha }, signal);
+        } finally {
+            await release();
+        }
+    }
+
+    /** Resumes or starts the partial, fetches the rest, verifies and installs it; the caller holds the partial's claim. */
+    private async fetchClaimed(
+        download: DownloadState,
+        target: { repo: string; revision: string; paths: StorePaths; sizeBytes: number; expectedSha?: string },
+        signal: AbortSignal,
+    ): Promise<DownloadResult> {
+        const { entry, file } = download;
+        const { store, hub, context } = this.options;
+        const { repo, revision, paths, sizeBytes, expectedSha } = target;
+        let { offset, hash } = await this.resumeState(paths, { repo, revision, file: file.file, sizeBytes, sha256: expectedSha });
+        await this.checkDiskSpace(paths, sizeBytes - offset);
         if (offset === 0) await fs.writeFile(paths.partial, '');
 
         const startOffset = offset;
         let fetched = 0;
         const meter = new SpeedMeter();
-        this.report(download, { state: 'downloading', totalBytes: info.sizeBytes, receivedBytes: offset, message: undefined });
+        this.report(download, { state: 'downloading', totalBytes: sizeBytes, receivedBytes: offset, message: undefined });
         let failuresInARow = 0;
         for (;;) {
             const before = offset;
@@ -226,7 +243,7 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
                         headers: hub.authHeaders(),
                         dispatcher: hub.dispatcher(),
                         partialPath: paths.partial,
-                        expectedSize: info.sizeBytes,
+                        expectedSize: sizeBytes,
                         offset,
                         hash,
                         signal,
@@ -235,7 +252,7 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
                         onBytes: (received, nowAt) => {
                             fetched += received;
                             download.progress.receivedBytes = nowAt;
-                            const rate = meter.add(received, info.sizeBytes - nowAt);
+                            const rate = meter.add(received, sizeBytes - nowAt);
                             if (rate) this.report(download, { state: 'downloading', ...rate });
                         },
                     },
@@ -275,7 +292,7 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
             revision,
             file: file.file,
             quant: file.quant,
-            sizeBytes: info.sizeBytes,
+            sizeBytes,
             sha256: expectedSha ?? actual,
             installedAt: new Date().toISOString(),
             source: hub.resolveUrl(repo, file.file, revision),

@@ -62,7 +62,7 @@ export class ModelMaintenance {
         return deleted;
     }
 
-    /** Removes partial downloads (and leftovers of interrupted writes) that no running download uses. */
+    /** Removes partial downloads (and leftovers of interrupted writes) that no running download, in any process, uses. */
     async cleanup(): Promise<{ removedFiles: string[]; freedBytes: number }> {
         const { store, downloads, registry } = this.options;
         const removedFiles: string[] = [];
@@ -73,15 +73,17 @@ export class ModelMaintenance {
             freedBytes += bytes;
             await store.pruneEmptyFolders(path.dirname(file));
         };
+        const inUse = async (partialPath: string) => downloads.isPartialInUse(partialPath) || (await store.isPartialClaimed(partialPath));
         for (const partial of await store.listPartials()) {
-            if (downloads.isPartialInUse(partial.path)) continue;
+            if (await inUse(partial.path)) continue;
+            await store.dropStaleClaim(partial.path);
             await remove(partial.path, partial.bytes);
             const journal = `${partial.path}.json`;
             const journalBytes = await fileSize(journal);
             if (journalBytes !== undefined) await remove(journal, journalBytes);
         }
         for (const { path: file } of await store.listManifests()) {
-            if ((await fileSize(file)) === undefined && !downloads.isPartialInUse(`${file}.partial`)) {
+            if ((await fileSize(file)) === undefined && !(await inUse(`${file}.partial`))) {
                 await remove(`${file}.manifest.json`, (await fileSize(`${file}.manifest.json`)) ?? 0);
             }
         }

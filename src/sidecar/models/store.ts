@@ -4,6 +4,7 @@
  *   owner/repo/dir/file.gguf.manifest.json   what it is and where it came from (written before the rename)
  *   owner/repo/dir/file.gguf.partial         bytes of an unfinished download
  *   owner/repo/dir/file.gguf.partial.json    the journal that lets a later process resume that partial
+ *   owner/repo/dir/file.gguf.partial.lock    the process writing that partial now (its pid)
  * A file counts as installed only when the model file and its manifest both exist and the sizes agree.
  */
 import { promises as fs } from 'node:fs';
@@ -16,6 +17,7 @@ export interface StorePaths {
     manifest: string;
     partial: string;
     journal: string;
+    lock: string;
 }
 
 /** Written when a download starts; a partial is resumed only if the hub still lists the same bytes. */
@@ -49,7 +51,7 @@ export class ModelStore {
     paths(repo: string, file: string): StorePaths {
         if (!isSafeRelativePath(repo) || !isSafeRelativePath(file)) throw new Error(`Unsafe model path: ${repo}/${file}`);
         const target = path.join(this.root(), ...repo.split('/'), ...file.split('/'));
-        return { file: target, manifest: `${target}.manifest.json`, partial: `${target}.partial`, journal: `${target}.partial.json` };
+        return { file: target, manifest: `${target}.manifest.json`, partial: `${target}.partial`, journal: `${target}.partial.json`, lock: lockOf(`${target}.partial`) };
     }
 
     async installed(repo: string, file: string): Promise<InstalledFile | undefined> {
@@ -85,6 +87,31 @@ export class ModelStore {
         await fs.rm(paths.journal, { force: true });
     }
 
+    /**
+     * Marks the partial as written by this process until the returned function is called, so that a
+     * cleanup in another process (the CLI beside VS Code, another window's sidecar) spares it. A process
+     * that dies leaves its mark behind, naming a process that no longer runs: it then counts for nothing.
+     */
+    async claimPartial(paths: StorePaths): Promise<() => Promise<void>> {
+        await fs.mkdir(path.dirname(paths.lock), { recursive: true });
+        await writeAtomically(paths.lock, JSON.stringify({ pid: process.pid }));
+        return async () => {
+            // Another process may have taken the partial over since; its mark stays.
+            if ((await readJson<PartialLock>(paths.lock))?.pid === process.pid) await fs.rm(paths.lock, { force: true });
+        };
+    }
+
+    /** Whether a running process (this one or another) is writing this partial. */
+    async isPartialClaimed(partialPath: string): Promise<boolean> {
+        const pid = (await readJson<PartialLock>(lockOf(partialPath)))?.pid;
+        return typeof pid === 'number' && isRunning(pid);
+    }
+
+    /** Removes the mark a process that died left on a partial (before the partial itself is cleaned up). */
+    async dropStaleClaim(partialPath: string): Promise<void> {
+        if (!(await this.isPartialClaimed(partialPath))) await fs.rm(lockOf(partialPath), { force: true });
+    }
+
     /** Removes the partial and its journal (after a checksum mismatch, or a file that changed upstream). */
     async discardPartial(paths: StorePaths): Promise<void> {
         await fs.rm(paths.partial, { force: true });
@@ -101,6 +128,8 @@ export class ModelStore {
                 deleted.push(target);
             }
         }
+        // Bookkeeping, not the user's data: removed without being listed.
+        await fs.rm(paths.lock, { force: true });
         await this.pruneEmptyFolders(path.dirname(paths.file));
         return deleted;
     }
@@ -154,6 +183,24 @@ export class ModelStore {
             if (size !== undefined) files.push({ path: full, bytes: size });
         }
         return files;
+    }
+}
+
+function lockOf(partialPath: string): string {
+    return `${partialPath}.lock`;
+}
+
+interface PartialLock {
+    pid: number;
+}
+
+function isRunning(pid: number): boolean {
+    try {
+        process.kill(pid, 0);
+        return true;
+    } catch (error) {
+        // EPERM: it runs, as another user.
+        return (error as NodeJS.ErrnoException).code === 'EPERM';
     }
 }
 
