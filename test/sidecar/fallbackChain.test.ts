@@ -9,7 +9,7 @@
 import * as assert from 'node:assert/strict';
 import type { ChatResult } from '../../src/common/chat';
 import { ChatRequest } from '../../src/common/protocol';
-import { defaultSettings } from '../../src/sidecar/context';
+import { defaultSettings } from '../../src/common/settings';
 import { runCli } from '../fixtures/cliProcess';
 import { startMockProvider, type MockMode, type MockProvider } from '../fixtures/mockProviders/server';
 import { startSidecar, type SidecarProcess } from '../fixtures/sidecarProcess';
