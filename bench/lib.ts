@@ -24,7 +24,7 @@ export function report(rows: BenchRow[]): void {
         const complete = { ...row, ratio };
         const line = `${row.name}: ${row.value.toFixed(2)} ${row.unit}${row.baseline !== undefined ? ` (baseline ${row.baseline.toFixed(2)})` : ''}${ratio !== undefined ? ` ratio ${ratio.toFixed(3)}` : ''}`;
         console.log(`[bench] ${line}`);
-        if (process.env.LOCAL_AI_BENCH_RESULTS) appendFileSync(process.env.LOCAL_AI_BENCH_RESULTS, JSON.stringify(complete) + '\n');
+        if (process.env.LOCAL_AI_BENCH_RESULTS) appendFileSync(process.env.LOCAL_AI_BENCH_RESULTS, `${JSON.stringify(complete)}\n`);
     }
 }
 

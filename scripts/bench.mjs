@@ -36,11 +36,11 @@ for (const bench of benches) {
 
 const rows = existsSync(rowsFile) ? readFileSync(rowsFile, 'utf8').trim().split('\n').filter(Boolean).map((line) => JSON.parse(line)) : [];
 rmSync(rowsFile, { force: true });
-writeFileSync(join(root, 'bench-results.json'), JSON.stringify({ date: new Date().toISOString(), rows }, null, 2) + '\n');
+writeFileSync(join(root, 'bench-results.json'), `${JSON.stringify({ date: new Date().toISOString(), rows }, null, 2)}\n`);
 
 const fmt = (value) => (value === undefined || value === null ? '' : Number(value).toFixed(Math.abs(value) >= 100 ? 0 : 2));
 const table = [['figure', 'value', 'unit', 'baseline', 'ratio', 'target'], ...rows.map((r) => [r.name, fmt(r.value), r.unit, fmt(r.baseline), r.ratio === undefined ? '' : `${Number(r.ratio).toFixed(3)}×`, r.target ?? ''])];
 const widths = table[0].map((_, column) => Math.max(...table.map((row) => String(row[column]).length)));
-console.log('\n' + table.map((row, index) => row.map((cell, column) => String(cell).padEnd(widths[column])).join(' | ') + (index === 0 ? '\n' + widths.map((w) => '-'.repeat(w)).join('-|-') : '')).join('\n'));
+console.log(`\n${table.map((row, index) => row.map((cell, column) => String(cell).padEnd(widths[column])).join(' | ') + (index === 0 ? `\n${widths.map((w) => '-'.repeat(w)).join('-|-')}` : '')).join('\n')}`);
 console.log(`\n${rows.length} figures written to bench-results.json${failed ? `; ${failed} benchmark(s) failed` : ''}.`);
 process.exit(failed ? 1 : 0);

@@ -31,5 +31,5 @@ for (const name of Object.keys(llama.optionalDependencies ?? {})) {
     added++;
 }
 lock.packages = Object.fromEntries(Object.entries(lock.packages).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a.localeCompare(b))));
-writeFileSync(lockPath, JSON.stringify(lock, null, 2) + '\n');
+writeFileSync(lockPath, `${JSON.stringify(lock, null, 2)}\n`);
 console.log(added ? `package-lock.json: added ${added} platform entries npm left out.` : 'package-lock.json: complete.');

@@ -2,7 +2,7 @@
  * Builds the sidecar's services once, in dependency order, for the language server and the CLI alike:
  * hardware → model registry and downloads → engine → chat router (local first, then the fallback policy).
  */
-import { SidecarContext } from './context';
+import type { SidecarContext } from './context';
 import { createLocalEngine, type LocalEngine } from './local/index';
 import { LlamaRuntime } from './llama/runtime';
 import { HardwareService } from './hardware';

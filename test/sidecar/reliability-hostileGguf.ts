@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { malformedVariants } from '../fixtures/gguf/malformed';
 import { buildFixtureModelSpec, type FixtureModelParams } from '../fixtures/gguf/model';
-import { encodeGgufBuffer, GgmlType, GgufType, gv, type GgufFileSpec, type GgufValue } from '../fixtures/gguf/writer';
+import { encodeGgufBuffer, type GgmlType, GgufType, gv, type GgufFileSpec, type GgufValue } from '../fixtures/gguf/writer';
 
 /** The same small shape as malformed.ts, so every file is written in milliseconds. */
 const base: FixtureModelParams = { name: 'hostile-base', nLayer: 1, nEmbd: 32, nHead: 2, nFf: 64, nVocab: 300 };

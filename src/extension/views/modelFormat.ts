@@ -103,7 +103,7 @@ export function modelTooltip(entry: ModelEntry, file: ModelFile | undefined, ext
     rows.push(['License', entry.license ? escape(entry.license) + (entry.gated ? ' (gated: accept it on the hub)' : '') : 'unknown']);
     rows.push(['Source', entry.repo ? escape(entry.repo) : entry.source === 'discovered' ? 'found on disk' : escape(entry.source)]);
     if (file?.path) rows.push(['File', escape(file.path)]);
-    md.appendMarkdown('| | |\n|---|---|\n' + rows.map(([k, v]) => `| ${k} | ${v} |`).join('\n'));
+    md.appendMarkdown(`| | |\n|---|---|\n${rows.map(([k, v]) => `| ${k} | ${v} |`).join('\n')}`);
     if (entry.description) md.appendMarkdown(`\n\n${escape(entry.description)}`);
     return md;
 }

@@ -47,7 +47,7 @@ export function formatReportTable(report: HardwareReport): string {
     rows.push(['llama.cpp', `runs on ${backend.active.toUpperCase()} (available: ${backend.available.join(', ')})`]);
     if (backend.cpuReason) rows.push(['Why CPU', backend.cpuReason]);
     const width = Math.max(...rows.map(([label]) => label.length));
-    return rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join('\n') + '\n';
+    return `${rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join('\n')}\n`;
 }
 
 /** One row per file: quantization, fit, layers, memory, speed, and the one-line reason. */
@@ -66,7 +66,7 @@ export function formatFitTable(result: FitResult): string {
     const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i].length)));
     const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd();
     const reasons = result.estimates.map(({ quant, estimate }) => `  ${quant}: ${estimate.reason}`);
-    return [line(header), ...rows.map(line), '', ...reasons].join('\n') + '\n';
+    return `${[line(header), ...rows.map(line), '', ...reasons].join('\n')}\n`;
 }
 
 export const hardwareCommand = defineCommand(

@@ -17,7 +17,7 @@ import {
 import { formatBytes } from '../../common/format';
 import { chatWrapperFor } from '../llama/chatWrapper';
 import { validateGgufFile } from '../llama/ggufValidator';
-import { importNodeLlamaCpp, LlamaRuntime, safeThreadCount } from '../llama/runtime';
+import { importNodeLlamaCpp, type LlamaRuntime, safeThreadCount } from '../llama/runtime';
 import { SequencePool } from './sequencePool';
 
 /** A model the registry knows how to find on disk. */
