@@ -63,6 +63,6 @@ export class FallbackPrompts implements vscode.Disposable {
     }
 
     dispose(): void {
-        this.disposables.forEach((disposable) => disposable.dispose());
+        for (const disposable of this.disposables) disposable.dispose();
     }
 }

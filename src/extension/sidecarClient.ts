@@ -306,7 +306,7 @@ export class SidecarClient implements vscode.Disposable {
     }
 
     async dispose(): Promise<void> {
-        this.disposables.forEach((disposable) => disposable.dispose());
+        for (const disposable of this.disposables) disposable.dispose();
         const client = this.client;
         this.client = undefined;
         if (client) await client.dispose(2000).catch(() => undefined);

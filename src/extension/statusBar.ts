@@ -93,7 +93,7 @@ export class StatusBar implements vscode.Disposable {
     }
 
     dispose(): void {
-        this.subscriptions.forEach((subscription) => subscription.dispose());
+        for (const subscription of this.subscriptions) subscription.dispose();
         this.item.dispose();
     }
 }

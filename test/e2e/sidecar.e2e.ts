@@ -54,8 +54,7 @@ describe('Sidecar recovery as the user sees it', function () {
         const [first] = await waitForPids(tag, (pids) => pids.length === 1);
         // Watch for the error state from inside the page, so a fast restart cannot slip between two looks.
         await page.evaluate((selector) => {
-            const seen = ((window as unknown as { __localAiSawError: boolean }).__localAiSawError = false);
-            void seen;
+            (window as unknown as { __localAiSawError: boolean }).__localAiSawError = false;
             const observer = new MutationObserver(() => {
                 const item = document.querySelector(`.part.statusbar ${selector}`);
                 if (item?.querySelector('.codicon-error')) (window as unknown as { __localAiSawError: boolean }).__localAiSawError = true;

@@ -93,7 +93,7 @@ describe('local-ai models list, cleanup and delete', function () {
         assert.match(rows[0], /^MODEL +QUANT +STATE +SIZE +FIT +PATH$/);
         const rowA = rows.find((row) => row.startsWith(`${URI_A} `));
         const rowB = rows.find((row) => row.startsWith(`${URI_B} `));
-        assert.match(rowA ?? '', new RegExp(`^\\S+ +Q4_K_M +installed +4\\.2 MB .*${escape(pathOf(FILE_A))}$`), listed.stdout);
+        assert.match(rowA ?? '', new RegExp(`^\\S+ +Q4_K_M +installed +4\\.2 MB .*${escapeRegExp(pathOf(FILE_A))}$`), listed.stdout);
         assert.match(rowB ?? '', /^\S+ +Q8_0 +partial 1\.0 MB +4\.2 MB/, listed.stdout);
         // The catalog is listed beside what is on disk, not installed.
         assert.match(listed.stdout, /^qwen2\.5-coder-7b-instruct +Q4_K_M +available /m);
@@ -162,13 +162,13 @@ describe('local-ai models list, cleanup and delete', function () {
         const run = await models(['download', '--model', `hf:${HUGE_REPO}/${HUGE_FILE}`]).done;
         assert.equal(run.code, 7, explain(run));
         const folder = path.join(dir, ...HUGE_REPO.split('/'));
-        assert.match(run.stderr, new RegExp(`^local-ai: Not enough disk space: the download needs [\\d.]+ GB more, [\\d.]+ GB is free in ${escape(folder)}\\.$`, 'm'));
+        assert.match(run.stderr, new RegExp(`^local-ai: Not enough disk space: the download needs [\\d.]+ GB more, [\\d.]+ GB is free in ${escapeRegExp(folder)}\\.$`, 'm'));
         assert.match(run.stderr, /Free some space or choose another models folder/);
         assert.equal(hub.requests.filter((request) => request.port === 'cdn').length, 0, 'bytes were fetched for a download that cannot fit');
         assert.equal(existsSync(path.join(folder, `${HUGE_FILE}.partial`)), false);
     });
 });
 
-function escape(text: string): string {
+function escapeRegExp(text: string): string {
     return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

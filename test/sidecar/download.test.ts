@@ -16,6 +16,7 @@ import { defaultSettings } from '../../src/common/settings';
 import { SidecarContext } from '../../src/sidecar/context';
 import type { DownloadManagerOptions } from '../../src/sidecar/models/download';
 import { createModelServices, type ModelServices } from '../../src/sidecar/models';
+import { waitFor } from '../fixtures/cliProcess';
 import { startFakeHub, type FakeHub } from '../fixtures/fakeHub/server';
 
 const REPO = 'test/fixture-GGUF';
@@ -401,13 +402,4 @@ async function startProxy(): Promise<{ url: string; targets: string[]; stop(): P
             await new Promise((resolve) => server.close(resolve));
         },
     };
-}
-
-/** Polls a condition the code under test makes true (a file reaching a size), with a deadline. */
-export async function waitFor(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!condition()) {
-        if (Date.now() > deadline) throw new Error('condition not met in time');
-        await new Promise((resolve) => setTimeout(resolve, 20));
-    }
 }

@@ -45,7 +45,7 @@ describe('reliability: process and disk faults (real sidecar)', function () {
         const model = ensureFixtureModel(defaultFixtureDir(), tinyModel);
         const first = await start();
         let chunks = 0;
-        let fifthChunk = () => undefined as void;
+        let fifthChunk: () => void = () => undefined;
         const streaming = new Promise<void>((resolve) => { fifthChunk = resolve; });
         const chat = chatThrough(first, {
             model,

@@ -43,7 +43,14 @@ describe('reliability: hostile GGUF files through the real sidecar', function ()
 
     const start = () => startSidecar({ settings: { threads: 1, gpu: 'off', contextSize: 512 } });
 
-    before(async () => { sidecar = await start(); });
+    /** The prompt size of "hi" in the generic prompt format (a file without a template), for the template tests to compare with. */
+    let genericPromptTokens: number;
+    before(async () => {
+        sidecar = await start();
+        const file = writeTemplateModel(dir, 'noTemplate', '');
+        genericPromptTokens = (await askHi(file)).usage.promptTokens;
+        await sidecar.connection.sendRequest(UnloadModelRequest.type, {});
+    });
     after(async () => {
         await sidecar?.stop();
         fs.rmSync(dir, { recursive: true, force: true });
@@ -107,14 +114,6 @@ describe('reliability: hostile GGUF files through the real sidecar', function ()
     async function askHi(file: string): Promise<ChatResult> {
         return sidecar.connection.sendRequest(ChatRequest.type, { model: file, messages: [{ role: 'user', content: 'hi' }], options: { maxTokens: 4, seed: 1 } });
     }
-
-    /** The prompt size of "hi" in the generic prompt format (a file without a template), for comparison. */
-    let genericPromptTokens: number;
-    before(async () => {
-        const file = writeTemplateModel(dir, 'noTemplate', '');
-        genericPromptTokens = (await askHi(file)).usage.promptTokens;
-        await sidecar.connection.sendRequest(UnloadModelRequest.type, {});
-    });
 
     for (const [name, payload] of Object.entries(escapingPayloads)) {
         it(`renders a chat template that tries to escape its sandbox, and runs nothing from it (${name})`, async () => {

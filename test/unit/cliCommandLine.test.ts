@@ -131,7 +131,7 @@ describe('local-ai help and bad usage', function () {
             [['models', 'download', '--model', 'x', '-h'], MODELS_HELP],
         ];
         const runs = await Promise.all(pages.map(([args]) => localAi(...args)));
-        pages.forEach(([args, page], i) => assert.deepEqual(runs[i], { code: 0, stdout: page, stderr: '' }, `local-ai ${args.join(' ')}`));
+        for (const [i, [args, page]] of pages.entries()) assert.deepEqual(runs[i], { code: 0, stdout: page, stderr: '' }, `local-ai ${args.join(' ')}`);
     });
 
     it('refuses an unknown option: exit 2, what is wrong, then the help of the command meant', async () => {

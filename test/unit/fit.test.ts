@@ -163,7 +163,7 @@ describe('HardwareService estimates (injected profile, real GGUF headers)', func
         const server = http.createServer((request, response) => {
             const range = /bytes=(\d+)-(\d*)/.exec(request.headers.range ?? '');
             const start = range ? Number(range[1]) : 0;
-            const end = range && range[2] ? Math.min(Number(range[2]), size - 1) : size - 1;
+            const end = range?.[2] ? Math.min(Number(range[2]), size - 1) : size - 1;
             response.writeHead(range ? 206 : 200, {
                 'Content-Length': end - start + 1,
                 'Accept-Ranges': 'bytes',

@@ -9,7 +9,7 @@ describe('fixture tensor encoding', () => {
         assert.equal(toHalf(0.5), 0x3800);
         assert.equal(toHalf(65504), 0x7bff);
         assert.equal(toHalf(1e6), 0x7c00);
-        assert.equal(toHalf(5.960464477539063e-8), 0x0001);
+        assert.equal(toHalf(2 ** -24), 0x0001);
         assert.equal(toHalf(0), 0);
     });
 

@@ -41,6 +41,8 @@ export function createChatFeatures(services: ExtensionServices): ChatFeatures {
         review,
         inline,
         languageModelsRegistered: languageModels !== undefined,
-        dispose: () => disposables.reverse().forEach((disposable) => disposable.dispose()),
+        dispose: () => {
+            for (const disposable of disposables.reverse()) disposable.dispose();
+        },
     };
 }

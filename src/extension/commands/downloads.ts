@@ -182,7 +182,7 @@ function showDownloads(services: ExtensionServices): Promise<void> {
             quickPick.onDidTriggerItemButton((event) => void cancelDownload(services, `${event.item.modelId}@${event.item.quant}`)),
             quickPick.onDidAccept(() => quickPick.hide()),
             quickPick.onDidHide(() => {
-                disposables.forEach((disposable) => disposable.dispose());
+                for (const disposable of disposables) disposable.dispose();
                 quickPick.dispose();
                 resolve();
             }),

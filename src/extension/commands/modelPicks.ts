@@ -89,7 +89,7 @@ export function pickModel(model: ModelsModel, options: PickOptions): Promise<Mod
             }),
             quickPick.onDidHide(() => {
                 resolve(undefined);
-                disposables.forEach((disposable) => disposable.dispose());
+                for (const disposable of disposables) disposable.dispose();
                 quickPick.dispose();
             }),
         ];

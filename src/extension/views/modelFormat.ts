@@ -80,8 +80,8 @@ export function describeFile(entry: ModelEntry, file: ModelFile | undefined): st
 /** The Markdown tooltip of a model: what it needs, why it fits or not, where it comes from. */
 export function modelTooltip(entry: ModelEntry, file: ModelFile | undefined, extra: string[] = []): vscode.MarkdownString {
     const md = new vscode.MarkdownString(undefined, true);
-    md.appendMarkdown(`**${escape(entry.name)}**`);
-    if (file) md.appendMarkdown(` · ${escape(file.quant)}`);
+    md.appendMarkdown(`**${escapeMarkdown(entry.name)}**`);
+    if (file) md.appendMarkdown(` · ${escapeMarkdown(file.quant)}`);
     md.appendMarkdown('\n\n');
     for (const line of extra) md.appendMarkdown(`${line}\n\n`);
     const fit = file?.fit;
@@ -100,14 +100,14 @@ export function modelTooltip(entry: ModelEntry, file: ModelFile | undefined, ext
     if (entry.parametersB !== undefined) rows.push(['Parameters', `${entry.parametersB}B`]);
     if (entry.quality !== undefined) rows.push(['Quality', stars(entry.quality)]);
     if (entry.speed !== undefined) rows.push(['Speed rating', stars(entry.speed)]);
-    rows.push(['License', entry.license ? escape(entry.license) + (entry.gated ? ' (gated: accept it on the hub)' : '') : 'unknown']);
-    rows.push(['Source', entry.repo ? escape(entry.repo) : entry.source === 'discovered' ? 'found on disk' : escape(entry.source)]);
-    if (file?.path) rows.push(['File', escape(file.path)]);
+    rows.push(['License', entry.license ? escapeMarkdown(entry.license) + (entry.gated ? ' (gated: accept it on the hub)' : '') : 'unknown']);
+    rows.push(['Source', entry.repo ? escapeMarkdown(entry.repo) : entry.source === 'discovered' ? 'found on disk' : escapeMarkdown(entry.source)]);
+    if (file?.path) rows.push(['File', escapeMarkdown(file.path)]);
     md.appendMarkdown(`| | |\n|---|---|\n${rows.map(([k, v]) => `| ${k} | ${v} |`).join('\n')}`);
-    if (entry.description) md.appendMarkdown(`\n\n${escape(entry.description)}`);
+    if (entry.description) md.appendMarkdown(`\n\n${escapeMarkdown(entry.description)}`);
     return md;
 }
 
-function escape(text: string): string {
+function escapeMarkdown(text: string): string {
     return text.replace(/[|*_`[\]<>]/g, (c) => `\\${c}`);
 }

@@ -192,6 +192,6 @@ export class ModelsModel implements vscode.Disposable {
     }
 
     dispose(): void {
-        this.disposables.forEach((disposable) => disposable.dispose());
+        for (const disposable of this.disposables) disposable.dispose();
     }
 }

@@ -150,7 +150,7 @@ export class ChatRouter implements ChatEngine {
         const local = this.local
             .chat({ ...call, signal: controller.signal, onChunk: held.onChunk })
             .then((result) => ({ kind: 'result' as const, result }), (error: unknown) => ({ kind: 'error' as const, error }));
-        let cancelTimer = () => undefined as void;
+        let cancelTimer: () => void = () => undefined;
         const timeout = new Promise<{ kind: 'timeout' }>((resolve) => {
             if (firstTokenTimeoutMs !== undefined) cancelTimer = this.startTimer(() => resolve({ kind: 'timeout' }), firstTokenTimeoutMs);
         });

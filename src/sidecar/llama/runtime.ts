@@ -26,10 +26,10 @@ function forwardLog(log: Logger, level: LlamaLogLevel, message: string): void {
     if (text.length === 0) return;
     switch (level) {
         case 'fatal':
-        case 'error': return log.error(`llama.cpp: ${text}`);
-        case 'warn': return log.warn(`llama.cpp: ${text}`);
-        case 'info': return log.info(`llama.cpp: ${text}`);
-        default: return log.debug(`llama.cpp: ${text}`);
+        case 'error': log.error(`llama.cpp: ${text}`); break;
+        case 'warn': log.warn(`llama.cpp: ${text}`); break;
+        case 'info': log.info(`llama.cpp: ${text}`); break;
+        default: log.debug(`llama.cpp: ${text}`);
     }
 }
 

@@ -29,6 +29,11 @@ export function toChatHistory(messages: ChatMessage[]): ChatHistoryItem[] {
             case 'system': return { type: 'system', text: message.content };
             case 'user': return { type: 'user', text: message.content };
             case 'assistant': return { type: 'model', response: [message.content] };
+            default: {
+                // validateMessages refuses other roles first; `never` keeps this switch complete when a role is added.
+                const role: never = message.role;
+                throw new Error(`Unknown message role: ${String(role)}`);
+            }
         }
     });
     if (history.at(-1)?.type !== 'model') history.push({ type: 'model', response: [] });

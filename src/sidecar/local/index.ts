@@ -31,7 +31,7 @@ export function settingsLoadOverrides(settings: SidecarSettings): Partial<LoadCo
 /** Resolves ids, hub URIs and paths through the model registry; no model means the active one. */
 export function registryModelResolver(registry: ModelRegistry, context: SidecarContext): ModelResolver {
     return async (model) => {
-        if (model && model.endsWith('.gguf') && (model.startsWith('/') || /^[a-zA-Z]:[\\/]/.test(model))) return pathOnlyResolver(model);
+        if (model?.endsWith('.gguf') && (model.startsWith('/') || /^[a-zA-Z]:[\\/]/.test(model))) return pathOnlyResolver(model);
         const name = model ?? (await registry.list()).activeModelId;
         if (!name) {
             throw new LocalAiError(ErrorCode.ModelNotFound, 'No model is active yet.', { hint: 'Download a model, or choose one in the Models view.' });

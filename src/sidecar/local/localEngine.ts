@@ -62,7 +62,7 @@ export class LocalEngine implements ChatEngine {
 
     /** Idempotent: unloads the model. The runtime (the process's one Llama) is disposed by whoever created it. */
     async dispose(): Promise<void> {
-        this.cleanups.splice(0).forEach((cleanup) => cleanup());
+        for (const cleanup of this.cleanups.splice(0)) cleanup();
         await this.host.dispose();
     }
 }

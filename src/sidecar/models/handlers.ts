@@ -20,7 +20,8 @@ export function registerModelHandlers(connection: Connection, s: { context: Side
     let pending: NodeJS.Timeout | undefined;
     // Downloads and discovery can change the list in bursts; one notification per burst is enough.
     registry.on('changed', () => {
-        pending ??= setTimeout(() => {
+        if (pending) return;
+        pending = setTimeout(() => {
             pending = undefined;
             void connection.sendNotification(ModelsChangedNotification.type, undefined);
         }, 100);
