@@ -19,7 +19,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import type { Llama, LlamaContext } from 'node-llama-cpp';
+import type { Llama, LlamaContext, LlamaContextSequence } from 'node-llama-cpp';
 import { CancellationTokenSource } from 'vscode-jsonrpc/node';
 import type { ChatChunk, ChatResult } from '../src/common/chat';
 import { ChatChunkType, ChatRequest, LoadModelRequest, UnloadModelRequest } from '../src/common/protocol';
@@ -55,10 +55,13 @@ function progress(message: string): void {
     process.stderr.write(`[engine bench] ${message}\n`);
 }
 
-async function directRun(context: LlamaContext, prompt: string, maxTokens: number): Promise<RunFigures> {
+/**
+ * One chat on a sequence kept across runs, as the sidecar's sequence pool keeps its sequences: LlamaChat
+ * then reuses the prompt prefix already evaluated, on both sides alike.
+ */
+async function directRun(sequence: LlamaContextSequence, prompt: string, maxTokens: number): Promise<RunFigures> {
     const lib = await importNodeLlamaCpp();
-    const sequence = context.getSequence();
-    const chat = new lib.LlamaChat({ contextSequence: sequence, chatWrapper: chatWrapperFor(lib, context.model, silent), autoDisposeSequence: false });
+    const chat = new lib.LlamaChat({ contextSequence: sequence, chatWrapper: chatWrapperFor(lib, sequence.model, silent), autoDisposeSequence: false });
     let firstAt = 0;
     let lastAt = 0;
     let tokens = 0;
@@ -74,8 +77,7 @@ async function directRun(context: LlamaContext, prompt: string, maxTokens: numbe
             },
         });
     } finally {
-        chat.dispose();
-        sequence.dispose();
+        chat.dispose({ disposeSequence: false });
     }
     return figures(started, firstAt, lastAt, tokens);
 }
@@ -105,13 +107,14 @@ async function sidecarRun(sidecar: SidecarProcess, modelPath: string, prompt: st
 async function compareChat(label: string, llama: Llama, sidecar: SidecarProcess, modelPath: string, maxTokens: number): Promise<BenchRow[]> {
     const model = await llama.loadModel({ modelPath });
     const context = await model.createContext({ contextSize, threads, sequences, batchSize, flashAttention: false });
+    const sequence = context.getSequence();
     await sidecar.connection.sendRequest(LoadModelRequest.method, { model: modelPath });
-    await directRun(context, 'Warm up.', 8);
+    await directRun(sequence, 'Warm up.', 8);
     await sidecarRun(sidecar, modelPath, 'Warm up.', 8);
     const prompt = (round: number) => `Run ${round}: write a short story about a lighthouse keeper.`;
     const [viaSidecar, direct] = await interleave(rounds, [
         (round) => sidecarRun(sidecar, modelPath, prompt(round), maxTokens),
-        (round) => directRun(context, prompt(round), maxTokens),
+        (round) => directRun(sequence, prompt(round), maxTokens),
     ]);
     for (let round = 0; round < rounds; round++) {
         progress(`${label} round ${round}: direct ${direct[round].tokensPerSecond.toFixed(1)} tokens/s, TTFT ${direct[round].ttftMs.toFixed(1)} ms; sidecar ${viaSidecar[round].tokensPerSecond.toFixed(1)} tokens/s, TTFT ${viaSidecar[round].ttftMs.toFixed(1)} ms`);

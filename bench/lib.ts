@@ -103,11 +103,12 @@ export function summarize(values: number[]): Pick<BenchRow, 'value' | 'ci' | 're
 /**
  * Runs each side once per round, `rounds` times, rotating which side goes first: on the loaded shared
  * machine whichever ran second in a pair measured consistently slower, whatever it was.
- * Returns the samples of each side, in the order of `sides`, one per round.
+ * Returns the samples of each side, in the order of `sides`, one per round. `firstRound` continues the
+ * rotation of an earlier call (more rounds of the same comparison).
  */
-export async function interleave<T>(rounds: number, sides: ((round: number) => Promise<T>)[]): Promise<T[][]> {
+export async function interleave<T>(rounds: number, sides: ((round: number) => Promise<T>)[], firstRound = 0): Promise<T[][]> {
     const samples = sides.map(() => [] as T[]);
-    for (let round = 0; round < rounds; round++) {
+    for (let round = firstRound; round < firstRound + rounds; round++) {
         for (let step = 0; step < sides.length; step++) {
             const side = (round + step) % sides.length;
             samples[side].push(await sides[side](round));

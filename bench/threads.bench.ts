@@ -21,9 +21,16 @@ import { autoThreads } from '../src/sidecar/hardware/autoConfig';
 import { benchModel, defaultFixtureDir, ensureFixtureModel } from '../test/fixtures/gguf/model';
 import { bootstrapCi, interleave, median, pick, report, summarize, type BenchRow } from './lib';
 
-/** Rounds of the final stage; `LOCAL_AI_BENCH_ROUNDS` lowers it for a quick look. */
-const rounds = Number(process.env.LOCAL_AI_BENCH_ROUNDS) || 21;
-const screenRounds = Math.min(rounds, 5);
+/** Rounds of the final stage at least; `LOCAL_AI_BENCH_ROUNDS` lowers it for a quick look. */
+const minRounds = Number(process.env.LOCAL_AI_BENCH_ROUNDS) || 21;
+/**
+ * The final stage goes on, 10 rounds at a time, until the interval of auto ÷ best is at most this wide
+ * (so it can tell 0.90× from 1.00×), or until maxRounds: on a loaded machine the spread between two runs
+ * of the same setting reached 2×, and a fixed count left the interval 30% wide.
+ */
+const targetWidth = 0.1;
+const maxRounds = minRounds * 6;
+const screenRounds = Math.min(minRounds, 5);
 const explicitCounts = [1, 2, 3, 4];
 const maxTokens = 48;
 /** A screen run stops after this long and is measured on the tokens it produced (0 when fewer than 2). */
@@ -83,10 +90,8 @@ async function main(): Promise<void> {
     const screenBest = Math.max(...screen.map(series => median(series)));
     const contenders = explicitCounts.map((_, index) => index).filter(index => median(screen[index]) >= screenBest / 2);
     const autoIndex = settings.length - 1;
-    const final = await interleave(rounds, [...contenders, autoIndex].map(index => run(index, 'final')));
-    for (const context of contexts) await context.dispose();
-    await model.dispose();
-
+    const finalRuns = [...contenders, autoIndex].map(index => run(index, 'final'));
+    const final = await interleave(minRounds, finalRuns);
     const autoSamples = final[contenders.length];
     const bestOf = (picked?: number[]) => {
         const medians = contenders.map((_, position) => median(picked ? pick(final[position], picked) : final[position]));
@@ -98,6 +103,16 @@ async function main(): Promise<void> {
         const rounds = picked ?? best.map((_, round) => round);
         return median(rounds.map(round => autoSamples[round] / best[round]));
     };
+    let interval = bootstrapCi(minRounds, picked => ratioOf(picked));
+    while (interval[1] - interval[0] > targetWidth && final[0].length < maxRounds) {
+        const more = await interleave(Math.min(10, maxRounds - final[0].length), finalRuns, final[0].length);
+        more.forEach((series, side) => final[side].push(...series));
+        interval = bootstrapCi(final[0].length, picked => ratioOf(picked));
+        progress(`after ${final[0].length} rounds the interval of auto ÷ best is ${interval.map(v => v.toFixed(3)).join('–')}`);
+    }
+    for (const context of contexts) await context.dispose();
+    await model.dispose();
+
     const best = bestOf();
     const stalled = (series: number[]) => {
         const runs = series.filter(speed => speed === 0).length;
@@ -115,8 +130,8 @@ async function main(): Promise<void> {
         unit: 'tokens/s',
         baseline: median(final[best]),
         ratio: ratioOf(),
-        ci: bootstrapCi(rounds, picked => ratioOf(picked)),
-        repeats: rounds,
+        ci: interval,
+        repeats: final[0].length,
         target: '≥ 0.90× best, interval narrower than 10%',
     });
     report(rows);
