@@ -2,8 +2,8 @@
  * Downloads and integrity checks of a 1 GiB file served by the fake hub (a separate process on
  * loopback), each against the strongest plain tool in the same run, over interleaved rounds:
  * - a full download by our DownloadManager (hashing while it writes) vs curl;
- * - a real resume: each round our download is interrupted at exactly half (a second hub process serving
- *   the same file drops every connection there, and the interrupted attempt is not retried), then a fresh
+ * - a real resume: each round our download is interrupted at half (a second hub process serving the same
+ *   file drops every connection there, and the interrupted attempt is not retried), then a fresh
  *   set of model services (as after a restart) resumes it from the first hub, re-hashing the partial
  *   first; curl resumes a copy of the very same partial with `curl -C -` from that hub. Bytes are
  *   counted by the server;
@@ -119,8 +119,13 @@ async function curlDownload(hub: HubProcess, output: string, resume: boolean): P
     return { seconds: ms / 1000, served: await hub.nextRequests(1), cpu: user + system };
 }
 
-/** Our download from the dropping hub, not retried: it fails with INTERRUPT_AT bytes kept in its partial. */
-async function interruptedDownload(droppingHub: HubProcess, dir: string): Promise<void> {
+/**
+ * Our download from the dropping hub, not retried: it fails with about INTERRUPT_AT bytes kept in its
+ * partial, which it returns. Now and then the partial lacks the last chunk (64 KiB) the server wrote before
+ * it closed the connection (seen once in 14 rounds): it never reached the body stream, and the resume
+ * fetches it again, as the bytes row shows.
+ */
+async function interruptedDownload(droppingHub: HubProcess, dir: string): Promise<number> {
     const models = modelServices(droppingHub.url, dir, { retries: false });
     try {
         await models.registry.download({ model: MODEL }).then(
@@ -133,7 +138,8 @@ async function interruptedDownload(droppingHub: HubProcess, dir: string): Promis
     }
     await droppingHub.nextRequests(1);
     const kept = statSync(path.join(dir, REPO, `${FILE}.partial`)).size;
-    if (kept !== INTERRUPT_AT) throw new Error(`the interrupted download kept ${kept} bytes, not ${INTERRUPT_AT}`);
+    if (kept <= 0 || kept > INTERRUPT_AT) throw new Error(`the interrupted download kept ${kept} bytes, expected up to ${INTERRUPT_AT}`);
+    return kept;
 }
 
 /** Hashes the file as any Node program would: one streamed read into createHash. */
@@ -144,11 +150,11 @@ async function nodeSha256(file: string): Promise<string> {
 }
 
 async function downloads(hub: HubProcess, droppingHub: HubProcess, work: string): Promise<BenchRow[]> {
-    const series = { full: [] as Transfer[], curlFull: [] as Transfer[], resume: [] as Transfer[], curlResume: [] as Transfer[] };
+    const series = { full: [] as Transfer[], curlFull: [] as Transfer[], resume: [] as Transfer[], curlResume: [] as Transfer[], missing: [] as number[] };
     for (let round = 0; round < ROUNDS; round++) {
         const dirs = { full: path.join(work, 'full'), resume: path.join(work, 'resume'), curl: path.join(work, 'curl') };
         for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true });
-        await interruptedDownload(droppingHub, dirs.resume);
+        series.missing.push(SIZE - (await interruptedDownload(droppingHub, dirs.resume)));
         const curlResumed = path.join(dirs.curl, 'resumed.bin');
         copyFileSync(path.join(dirs.resume, REPO, `${FILE}.partial`), curlResumed);
         const sides: (() => Promise<void>)[] = [
@@ -171,7 +177,7 @@ async function downloads(hub: HubProcess, droppingHub: HubProcess, work: string)
         { name: `resume after an interruption at 50% (fresh services, re-hash of the partial) vs curl -C - on the same partial`, unit: 's', target: 'close to curl (ratio = time ÷ curl time)', ...compare(seconds(series.resume), seconds(series.curlResume)) },
         { name: `that resume vs our full download of the ${SIZE_LABEL}`, unit: 's', target: '< 1: resuming beats fetching it all again', ...compare(seconds(series.resume), seconds(series.full)) },
         { name: 'bytes the server sent for that resume vs for curl -C -', unit: 'MB', target: '1.000×: only the missing bytes', ...compare(megabytes(series.resume), megabytes(series.curlResume)) },
-        { name: 'bytes the server sent for that resume vs for a full download', unit: 'MB', target: '0.5×: the missing half only', ...compare(megabytes(series.resume), megabytes(series.full)) },
+        { name: 'bytes the server sent for that resume vs the bytes its partial lacked', unit: 'MB', target: '1.000×: the missing bytes only', ...compare(megabytes(series.resume), series.missing.map((bytes) => bytes / 1e6)) },
     ];
 }
 
