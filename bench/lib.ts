@@ -16,6 +16,8 @@ export interface BenchRow {
     baseline?: number;
     /** value ÷ baseline (or the ratio the target is expressed in); from compare(), the median of the per-round ratios. */
     ratio?: number;
+    /** What `ratio` is in when it is not a quotient, e.g. "ms extra" (compare(…, 'difference')). */
+    ratioUnit?: string;
     /** 95% bootstrap interval of `ratio` (of `value` when there is no ratio): the run's noise. */
     ci?: [number, number];
     /** Interleaved repeats behind each median. */
