@@ -12,21 +12,17 @@ import { SidecarContext } from '../src/sidecar/context';
 import { createProvider } from '../src/sidecar/providers/index';
 import { ChatRouter } from '../src/sidecar/chat/router';
 import { startMockProvider } from '../test/fixtures/mockProviders/server';
-import { median, report, type BenchRow } from './lib';
+import { compare, elapsedMs, interleave, report, type BenchRow } from './lib';
 
 const ROUNDS = 30;
 const PIECES = Array.from({ length: 50 }, (_, i) => `word${i} `);
 const messages = [{ role: 'user' as const, content: 'Say fifty words.' }];
 
-async function medianMs(work: () => Promise<unknown>): Promise<number> {
-    await work(); // warm-up: SDK modules, sockets
-    const samples: number[] = [];
-    for (let i = 0; i < ROUNDS; i++) {
-        const start = performance.now();
-        await work();
-        samples.push(performance.now() - start);
-    }
-    return median(samples);
+/** Both sides warmed once (SDK modules, sockets), then ROUNDS interleaved rounds, in ms. */
+async function interleavedMs(ours: () => Promise<unknown>, baseline: () => Promise<unknown>): Promise<number[][]> {
+    await ours();
+    await baseline();
+    return interleave(ROUNDS, [() => elapsedMs(ours), () => elapsedMs(baseline)]);
 }
 
 /** The request each provider's SDK sends, replayed with a bare fetch that reads the stream to its end. */
@@ -50,14 +46,24 @@ async function main(): Promise<void> {
         const mock = await startMockProvider({ provider: id, answer: PIECES });
         try {
             const engine = createProvider({ setting: { id, baseUrl: mock.baseUrl, model: 'm' }, apiKey: 'bench-key' });
-            const sdk = await medianMs(() => engine.chat({ messages, onChunk: () => undefined, signal }));
             const bare = bareRequest(id, mock.baseUrl);
-            const baseline = await medianMs(async () => {
-                const response = await fetch(bare.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(bare.body) });
-                await response.text();
+            const [sdk, baseline] = await interleavedMs(
+                () => engine.chat({ messages, onChunk: () => undefined, signal }),
+                async () => {
+                    const response = await fetch(bare.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(bare.body) });
+                    await response.text();
+                },
+            );
+            rows.push({ name: `${id}: 50-piece streamed answer via SDK + ChatEngine vs a bare fetch`, unit: 'ms', target: 'SDK cost per answer; < 3 ms per piece over bare fetch', ...compare(sdk, baseline) });
+            const extra = compare(sdk, baseline, 'difference');
+            rows.push({
+                name: `${id}: SDK cost per streamed piece (median extra per answer ÷ ${PIECES.length})`,
+                value: extra.ratio! / PIECES.length,
+                unit: 'ms/piece',
+                ci: [extra.ci![0] / PIECES.length, extra.ci![1] / PIECES.length],
+                repeats: extra.repeats,
+                target: '< 3 ms (a real provider sends a piece every 10-50 ms)',
             });
-            rows.push({ name: `${id}: 50-piece streamed answer via SDK + ChatEngine`, value: sdk, unit: 'ms', baseline, target: 'SDK cost per answer; < 3 ms per piece over bare fetch' });
-            rows.push({ name: `${id}: SDK cost per streamed piece`, value: (sdk - baseline) / PIECES.length, unit: 'ms/piece', target: '< 3 ms (a real provider sends a piece every 10-50 ms)' });
         } finally {
             await mock.stop();
         }
@@ -77,9 +83,11 @@ async function main(): Promise<void> {
         };
         const router = new ChatRouter({ context, local });
         const direct = createProvider({ setting: settings.fallback.providers[0] });
-        const viaRouter = await medianMs(() => router.chat({ messages, onChunk: () => undefined, signal }));
-        const baseline = await medianMs(() => direct.chat({ messages, onChunk: () => undefined, signal }));
-        rows.push({ name: 'fallback through the router (local fails, then provider)', value: viaRouter, unit: 'ms', baseline, target: '≈ 1×: the policy adds no round trip' });
+        const [viaRouter, baseline] = await interleavedMs(
+            () => router.chat({ messages, onChunk: () => undefined, signal }),
+            () => direct.chat({ messages, onChunk: () => undefined, signal }),
+        );
+        rows.push({ name: 'fallback through the router (local fails, then provider) vs the provider directly', unit: 'ms', target: '≈ 1×: the policy adds no round trip', ...compare(viaRouter, baseline) });
     } finally {
         await mock.stop();
     }

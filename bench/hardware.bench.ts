@@ -10,13 +10,7 @@ import { LlamaRuntime, importNodeLlamaCpp } from '../src/sidecar/llama/runtime';
 import { HardwareService } from '../src/sidecar/hardware/index';
 import { catalogEntries } from '../src/sidecar/models/catalog';
 import { benchModel, defaultFixtureDir, ensureFixtureModel } from '../test/fixtures/gguf/model';
-import { median, report, type BenchRow } from './lib';
-
-async function timed(work: () => unknown): Promise<number> {
-    const start = performance.now();
-    await work();
-    return performance.now() - start;
-}
+import { compare, elapsedMs, interleave, report, summarize, type BenchRow } from './lib';
 
 async function main(): Promise<void> {
     const log = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined };
@@ -25,27 +19,25 @@ async function main(): Promise<void> {
     const hardware = new HardwareService({ context, llama: () => runtime.get() });
     const rows: BenchRow[] = [];
     try {
-        rows.push({ name: 'hardware detection, first (loads llama.cpp)', value: await timed(() => hardware.report()), unit: 'ms' });
+        rows.push({ name: 'hardware detection, first (loads llama.cpp)', value: await elapsedMs(() => hardware.report()), unit: 'ms' });
         const refreshes: number[] = [];
-        for (let i = 0; i < 3; i++) refreshes.push(await timed(() => hardware.report(true)));
-        rows.push({ name: 'hardware detection, refresh', value: median(refreshes), unit: 'ms' });
+        for (let i = 0; i < 5; i++) refreshes.push(await elapsedMs(() => hardware.report(true)));
+        rows.push({ name: 'hardware detection, refresh', unit: 'ms', ...summarize(refreshes) });
 
         const files = catalogEntries().flatMap((entry) => entry.files.map((file) => ({ entry, file })));
         const rounds = 200;
-        const catalogMs = await timed(() => {
+        const catalogMs = await elapsedMs(() => {
             for (let i = 0; i < rounds; i++) for (const { entry, file } of files) hardware.estimateCatalogFile(entry, file);
         });
         rows.push({ name: `catalog fit estimate (${files.length} files)`, value: (catalogMs * 1000) / (rounds * files.length), unit: 'µs/file', target: '< 1 ms: a model list stays instant' });
 
         const modelPath = ensureFixtureModel(defaultFixtureDir(), benchModel);
         const { readGgufFileInfo } = await importNodeLlamaCpp();
-        const bare: number[] = [];
-        const ours: number[] = [];
-        for (let i = 0; i < 5; i++) {
-            bare.push(await timed(() => readGgufFileInfo(modelPath, { logWarnings: false })));
-            ours.push(await timed(() => hardware.estimateFile({ path: modelPath })));
-        }
-        rows.push({ name: 'GGUF-header fit estimate, ~100 MB model', value: median(ours), unit: 'ms', baseline: median(bare), target: 'header read + a few ms' });
+        const [ours, bare] = await interleave(9, [
+            () => elapsedMs(() => hardware.estimateFile({ path: modelPath })),
+            () => elapsedMs(() => readGgufFileInfo(modelPath, { logWarnings: false })),
+        ]);
+        rows.push({ name: 'GGUF-header fit estimate, ~100 MB model, vs the bare header read', unit: 'ms', target: 'header read + a few ms', ...compare(ours, bare) });
     } finally {
         hardware.dispose();
         await runtime.dispose();
