@@ -99,12 +99,17 @@ async function deleteModel(services: ExtensionServices, argument: unknown): Prom
     if (!choice) return;
     const { entry, file } = choice;
     const size = file.state === 'partial' ? formatBytes(file.partialBytes ?? 0) : formatBytes(file.sizeBytes);
+    const loaded = services.sidecar.status.activeModel;
+    const inUse = loaded?.modelId === entry.id && (!loaded.quant || loaded.quant === file.quant);
     const answer = await vscode.window.showWarningMessage(
         `Delete ${entry.name} ${file.quant}?`,
-        { modal: true, detail: `${size} will be removed from disk${file.path ? ` (${file.path})` : ''}. You can download it again later.` },
+        { modal: true, detail: `${size} will be removed from disk${file.path ? ` (${file.path})` : ''}.${inUse ? ' It is loaded now, so it is unloaded first.' : ''} You can download it again later.` },
         'Delete',
     );
     if (answer !== 'Delete') return;
+    // A loaded model keeps its file mapped: deleted under it, the file would hold its disk space and chat would
+    // go on answering from a model that is gone. Unloaded first, both are freed.
+    if (inUse) await services.sidecar.request(UnloadModelRequest.type, { model: entry.id });
     const { deletedFiles } = await services.sidecar.request(DeleteModelRequest.type, { model: entry.id, quant: file.quant });
     services.log.info(`Deleted ${deletedFiles.join(', ')}`);
     void services.models.refresh();
