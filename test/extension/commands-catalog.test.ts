@@ -16,7 +16,7 @@ import { DeleteModelRequest, DownloadRequest, LoadModelRequest, UnloadModelReque
 import type { LocalAiTestApi } from '../../src/extension/extension';
 import { ModelsTreeProvider, type ModelNode } from '../../src/extension/views/modelsTree';
 import { defaultFixtureDir, ensureFixtureModel, tinyModel } from '../fixtures/gguf/model';
-import { fileOf, hubWith, localAi, nextStatus, setSettings, untilModels } from './harness';
+import { escapeRegExp, fileOf, hubWith, localAi, nextStatus, setSettings, untilModels } from './harness';
 import { Prompts } from './prompts';
 
 describe('Commands on a catalog model', function () {
@@ -150,8 +150,8 @@ describe('Commands on a catalog model', function () {
         prompts.answer('warning', new RegExp(`^Delete ${entry.name} ${recommended}\\?`), 'Delete');
         const checking = vscode.commands.executeCommand('localAi.checkModels');
         const warning = await prompts.next('warning', /damaged/);
-        assert.match(warning.text, new RegExp(`^Local AI: 1 of 2 model files are damaged: ${escape(entry.id)} ${recommended} \\(sha256 is [0-9a-f]{12}…, the hub says ${fixtureSha.slice(0, 12)}…`));
-        assert.doesNotMatch(warning.text, new RegExp(`${escape(entry.id)} ${other}`), 'the intact file is named as damaged');
+        assert.match(warning.text, new RegExp(`^Local AI: 1 of 2 model files are damaged: ${escapeRegExp(entry.id)} ${recommended} \\(sha256 is [0-9a-f]{12}…, the hub says ${fixtureSha.slice(0, 12)}…`));
+        assert.doesNotMatch(warning.text, new RegExp(`${escapeRegExp(entry.id)} ${other}`), 'the intact file is named as damaged');
         assert.deepEqual(warning.items, ['Delete and Download Again', 'Show Logs']);
         // Its first button, as a user would click it: the damaged file is deleted and fetched again.
         await vscode.commands.getCommands(true);
@@ -194,7 +194,3 @@ describe('Commands on a catalog model', function () {
         }
     });
 });
-
-function escape(text: string): string {
-    return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}

@@ -99,6 +99,10 @@ export async function untilOnDisk(what: string, condition: () => boolean, timeou
     }
 }
 
+export function escapeRegExp(text: string): string {
+    return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
 export function sizeOf(file: string): number | undefined {
     return fs.existsSync(file) ? fs.statSync(file).size : undefined;
 }

@@ -155,8 +155,17 @@ async function revealModel(services: ExtensionServices, argument: unknown): Prom
         emptyMessage: 'no model is on disk yet',
     });
     if (!choice) return;
-    if (!choice.file.path) throw new Error(`${choice.entry.name} ${choice.file.quant} is not on disk yet.`);
-    await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(choice.file.path));
+    const file = choice.file.path;
+    if (!file) throw new Error(`${choice.entry.name} ${choice.file.quant} is not on disk yet.`);
+    if (vscode.env.uiKind === vscode.UIKind.Desktop && vscode.env.remoteName === undefined) {
+        await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(file));
+        return;
+    }
+    // A browser or remote window has no file manager of this machine to open ("revealFileInOS" does not exist
+    // there, and the file is on the server): say where the file is, and offer its path.
+    const where = vscode.env.remoteName ? ` on ${vscode.env.remoteName}` : '';
+    const picked = await vscode.window.showInformationMessage(`Local AI: ${choice.entry.name} ${choice.file.quant} is at ${file}${where}.`, 'Copy Path');
+    if (picked === 'Copy Path') await vscode.env.clipboard.writeText(file);
 }
 
 async function addCustomModel(services: ExtensionServices, argument: unknown): Promise<void> {
