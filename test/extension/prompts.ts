@@ -131,6 +131,30 @@ export class Prompts implements vscode.Disposable {
         return shown;
     }
 
+    /** Waits for the input box whose title matches, then presses Enter on what it holds (its prefilled value). */
+    async accept(title: RegExp): Promise<Shown> {
+        const shown = await this.next('inputBox', title);
+        await vscode.commands.getCommands(true);
+        await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+        return shown;
+    }
+
+    /** Waits for the notification whose message matches, then closes it, as its × does: the product gets no button. */
+    async close(kind: 'info' | 'warning' | 'error', match: RegExp): Promise<Shown> {
+        const shown = await this.next(kind, match);
+        await vscode.commands.getCommands(true);
+        await vscode.commands.executeCommand('notifications.clearAll');
+        return shown;
+    }
+
+    /** Waits for the notification whose message matches, then clicks its first button (the newest notification's). */
+    async clickFirst(kind: 'info' | 'warning' | 'error', match: RegExp): Promise<Shown> {
+        const shown = await this.next(kind, match);
+        await vscode.commands.getCommands(true);
+        await vscode.commands.executeCommand('notification.acceptPrimaryAction');
+        return shown;
+    }
+
     dispose(): void {
         for (const undo of this.restore.splice(0).reverse()) undo();
         const unanswered = this.replies.splice(0);
