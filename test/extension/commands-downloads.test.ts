@@ -14,7 +14,7 @@ import type { DownloadResult } from '../../src/common/protocol';
 import type { LocalAiTestApi } from '../../src/extension/extension';
 import type { FakeHubFile } from '../fixtures/fakeHub/server';
 import { defaultFixtureDir, ensureFixtureModel, tinyModel } from '../fixtures/gguf/model';
-import { hubWith, localAi, nextStatus, setSettings, sidecarPid, sizeOf, untilOnDisk } from './harness';
+import { hubWith, localAi, nextStatus, pollUntil, setSettings, sidecarPid, sizeOf } from './harness';
 import { Prompts } from './prompts';
 
 const REPO = 'local-ai-test/Command-Downloads-GGUF';
@@ -54,7 +54,7 @@ describe('Download commands', function () {
         const running = vscode.commands.executeCommand<DownloadResult | undefined>('localAi.downloadModel', uri(name));
         await stalled;
         // Every byte the hub sent is on disk (the downloader flushes a stalled stream soon).
-        await untilOnDisk(`${name}'s partial holds the ${afterBytes} bytes sent`, () => sizeOf(partialPath(name)) === afterBytes);
+        await pollUntil(`${name}'s partial holds the ${afterBytes} bytes sent`, () => sizeOf(partialPath(name)) === afterBytes);
         return { done: running };
     }
 

@@ -90,8 +90,11 @@ export async function sidecarPid(local: LocalAiTestApi): Promise<number> {
     return (await local.services.sidecar.request0(SidecarInfoRequest.type)).pid;
 }
 
-/** Polls a condition on the disk (a file has no event to await from another process); fails with `what`. */
-export async function untilOnDisk(what: string, condition: () => boolean, timeoutMs = 60_000): Promise<void> {
+/**
+ * Polls a condition that has no event to await (a file another process writes, a view the workbench
+ * resolves when it likes); fails with `what`.
+ */
+export async function pollUntil(what: string, condition: () => boolean, timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!condition()) {
         if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
