@@ -19,7 +19,7 @@ import { defaultFixtureDir, ensureFixtureModel, tinyModel } from '../fixtures/gg
 import { escapeRegExp, fileOf, hubWith, localAi, nextStatus, setSettings, untilModels } from './harness';
 import { Prompts } from './prompts';
 
-describe('Commands on a catalog model', function () {
+describe('Commands: a catalog model', function () {
     this.timeout(180_000);
     const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'local-ai-catalog-'));
     const modelsPath = path.join(scratch, 'models');

@@ -36,7 +36,7 @@ function until<T>(what: string, event: vscode.Event<T>, check: () => boolean, ti
     });
 }
 
-describe('Chat and log commands', function () {
+describe('Commands: chat and logs', function () {
     this.timeout(120_000);
     let local: LocalAiTestApi;
     let chat: ChatFeatures;

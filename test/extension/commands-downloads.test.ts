@@ -19,7 +19,7 @@ import { Prompts } from './prompts';
 
 const REPO = 'local-ai-test/Command-Downloads-GGUF';
 
-describe('Download commands', function () {
+describe('Commands: downloads', function () {
     this.timeout(180_000);
     const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'local-ai-downloads-'));
     const modelsPath = path.join(scratch, 'models');

@@ -17,7 +17,7 @@ import { Prompts } from './prompts';
 
 const NAME = 'Commands fixture';
 
-describe('Load, unload and reveal a model', function () {
+describe('Commands: load, unload and reveal a model', function () {
     this.timeout(180_000);
     const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'local-ai-load-'));
     // Named as hub files are, so the row shows a quantization.

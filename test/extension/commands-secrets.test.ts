@@ -22,7 +22,7 @@ const TOKEN = 'hf_commandsTestToken0123456789';
 const KEY = 'sk-commands-test-key-0123456789';
 const GATED = { repo: 'local-ai-test/Gated-Commands-GGUF', path: 'Gated-Commands-Q8_0.gguf' };
 
-describe('Secret and provider commands', function () {
+describe('Commands: secrets and providers', function () {
     this.timeout(180_000);
     const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'local-ai-secrets-'));
     let local: LocalAiTestApi;
