@@ -77,7 +77,9 @@ describe('Commands: a catalog model', function () {
         hub.resetCounters();
     });
 
-    afterEach(() => prompts.dispose());
+    afterEach(function () {
+        prompts.dispose(this.currentTest?.state === 'passed');
+    });
 
     it('Download the Recommended Model fetches it from the hub and lists it as installed', async () => {
         await ensureAbsent(recommended);

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { DownloadResult } from '../../src/common/protocol';
+import { CancelDownloadRequest, type DownloadResult } from '../../src/common/protocol';
 import type { LocalAiTestApi } from '../../src/extension/extension';
 import type { FakeHubFile } from '../fixtures/fakeHub/server';
 import { defaultFixtureDir, ensureFixtureModel, tinyModel } from '../fixtures/gguf/model';
@@ -73,7 +73,13 @@ describe('Commands: downloads', function () {
     });
 
     beforeEach(() => (prompts = new Prompts()));
-    afterEach(() => prompts.dispose());
+    afterEach(async function () {
+        prompts.dispose(this.currentTest?.state === 'passed');
+        // A test that failed midway may leave a transfer the hub holds: it must not run into the next test.
+        for (const download of local.services.models.downloads) {
+            await local.services.sidecar.request(CancelDownloadRequest.type, { model: download.modelId, quant: download.quant });
+        }
+    });
 
     it('Clean Up Partial Downloads removes a stopped download\'s partial and spares the one a download is writing', async () => {
         const stale = (await stalledDownload('Stale-Q8_0', Math.floor(size * 0.3))).done;

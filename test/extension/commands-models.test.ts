@@ -43,7 +43,9 @@ describe('Commands: load, unload and reveal a model', function () {
     });
 
     beforeEach(() => (prompts = new Prompts()));
-    afterEach(() => prompts.dispose());
+    afterEach(function () {
+        prompts.dispose(this.currentTest?.state === 'passed');
+    });
 
     /** The fixture's row in the Installed group of a Models tree drawn now. */
     function fixtureRow(): vscode.TreeItem {

@@ -51,7 +51,9 @@ describe('Commands: secrets and providers', function () {
     });
 
     beforeEach(() => (prompts = new Prompts()));
-    afterEach(() => prompts.dispose());
+    afterEach(function () {
+        prompts.dispose(this.currentTest?.state === 'passed');
+    });
 
     it('Set Hugging Face Token stores it and a gated download goes through; Clear removes it and the hub refuses again', async () => {
         const hub = await hubWith([{ ...GATED, filePath: ensureFixtureModel(defaultFixtureDir(), tinyModel), gatedToken: TOKEN }]);
