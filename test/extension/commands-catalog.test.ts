@@ -113,7 +113,7 @@ describe('Commands: a catalog model', function () {
         assert.equal(hub.bytesServed(path.basename(installedPath(other))), fs.statSync(fixture).size, 'the picked quantization came from the hub');
         await prompts.next('info', new RegExp(`${other} is downloaded`));
 
-        // Picking an installed quantization makes it the chat model and loads it.
+        // Picking an installed quantization makes it the chat model (the user setting, put back after) and loads it.
         const restore = await setSettings({ defaultModel: undefined });
         try {
             const loading = vscode.commands.executeCommand('localAi.chooseQuantization', entry.id);

@@ -161,8 +161,8 @@ async function revealModel(services: ExtensionServices, argument: unknown): Prom
         await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(file));
         return;
     }
-    // A browser or remote window has no file manager of this machine to open ("revealFileInOS" does not exist
-    // there, and the file is on the server): say where the file is, and offer its path.
+    // A browser or remote window cannot open a file manager where the file is ("revealFileInOS" exists only in
+    // desktop windows, and the file is on the server): say where it is, and offer its path.
     const where = vscode.env.remoteName ? ` on ${vscode.env.remoteName}` : '';
     const picked = await vscode.window.showInformationMessage(`Local AI: ${choice.entry.name} ${choice.file.quant} is at ${file}${where}.`, 'Copy Path');
     if (picked === 'Copy Path') await vscode.env.clipboard.writeText(file);
