@@ -25,6 +25,11 @@ export class StatusBar implements vscode.Disposable {
         this.subscriptions = [sidecar.onStatus(() => this.render()), models.onDidChange(() => this.render())];
     }
 
+    /** What the item says now, icons as `$(name)`: the words a user reads in the status bar. */
+    get text(): string {
+        return this.item.text;
+    }
+
     private render(): void {
         const status = this.sidecar.status;
         const item = this.item;

@@ -224,9 +224,11 @@ async function cleanupPartials(services: ExtensionServices): Promise<void> {
         () => services.sidecar.request0(CleanupRequest.type),
     );
     for (const file of removedFiles) services.log.info(`Removed partial download ${file}`);
+    // One unfinished download is its bytes, its journal and sometimes a manifest left behind: counted once.
+    const downloads = new Set(removedFiles.map((file) => file.replace(/\.(partial|partial\.json|manifest\.json)$/, ''))).size;
     void services.models.refresh();
     void vscode.window.showInformationMessage(
-        removedFiles.length === 0 ? 'Local AI: there were no partial downloads to remove.' : `Local AI: removed ${removedFiles.length} partial download${removedFiles.length === 1 ? '' : 's'}, ${formatBytes(freedBytes)} freed.`,
+        downloads === 0 ? 'Local AI: there were no partial downloads to remove.' : `Local AI: removed ${downloads} partial download${downloads === 1 ? '' : 's'}, ${formatBytes(freedBytes)} freed.`,
     );
 }
 

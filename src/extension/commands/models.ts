@@ -100,12 +100,17 @@ async function deleteModel(services: ExtensionServices, argument: unknown): Prom
     if (!choice) return;
     const { entry, file } = choice;
     const size = file.state === 'partial' ? formatBytes(file.partialBytes ?? 0) : formatBytes(file.sizeBytes);
+    const loaded = services.sidecar.status.activeModel;
+    const inUse = loaded?.modelId === entry.id && (!loaded.quant || loaded.quant === file.quant);
     const answer = await vscode.window.showWarningMessage(
         `Delete ${entry.name} ${file.quant}?`,
-        { modal: true, detail: `${size} will be removed from disk${file.path ? ` (${file.path})` : ''}. You can download it again later.` },
+        { modal: true, detail: `${size} will be removed from disk${file.path ? ` (${file.path})` : ''}.${inUse ? ' It is loaded now, so it is unloaded first.' : ''} You can download it again later.` },
         'Delete',
     );
     if (answer !== 'Delete') return;
+    // A loaded model keeps its file mapped: deleted under it, the file would hold its disk space and chat would
+    // go on answering from a model that is gone. Unloaded first, both are freed.
+    if (inUse) await services.sidecar.request(UnloadModelRequest.type, { model: entry.id });
     const { deletedFiles } = await services.sidecar.request(DeleteModelRequest.type, { model: entry.id, quant: file.quant });
     services.log.info(`Deleted ${deletedFiles.join(', ')}`);
     void services.models.refresh();
@@ -151,8 +156,17 @@ async function revealModel(services: ExtensionServices, argument: unknown): Prom
         emptyMessage: 'no model is on disk yet',
     });
     if (!choice) return;
-    if (!choice.file.path) throw new Error(`${choice.entry.name} ${choice.file.quant} is not on disk yet.`);
-    await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(choice.file.path));
+    const file = choice.file.path;
+    if (!file) throw new Error(`${choice.entry.name} ${choice.file.quant} is not on disk yet.`);
+    if (vscode.env.uiKind === vscode.UIKind.Desktop && vscode.env.remoteName === undefined) {
+        await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(file));
+        return;
+    }
+    // A browser or remote window cannot open a file manager where the file is ("revealFileInOS" exists only in
+    // desktop windows, and the file is on the server): say where it is, and offer its path.
+    const where = vscode.env.remoteName ? ` on ${vscode.env.remoteName}` : '';
+    const picked = await vscode.window.showInformationMessage(`Local AI: ${choice.entry.name} ${choice.file.quant} is at ${file}${where}.`, 'Copy Path');
+    if (picked === 'Copy Path') await vscode.env.clipboard.writeText(file);
 }
 
 async function addCustomModel(services: ExtensionServices, argument: unknown): Promise<void> {
