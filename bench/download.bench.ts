@@ -64,7 +64,7 @@ async function startHubProcess(file: string, faults: string[] = []): Promise<Hub
         const match = /^cdn GET \S+ .*→ \d+ (\d+)B/.exec(line);
         if (!match) return;
         served.push(Number(match[1]));
-        waiters.splice(0).forEach((wake) => wake());
+        for (const wake of waiters.splice(0)) wake();
     });
     const [line] = (await once(createInterface({ input: child.stdout }), 'line')) as [string];
     return {

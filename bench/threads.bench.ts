@@ -107,7 +107,7 @@ async function main(): Promise<void> {
     let interval = bootstrapCi(minRounds, picked => ratioOf(picked));
     while (interval[1] - interval[0] > targetWidth && final[0].length < maxRounds) {
         const more = await interleave(Math.min(10, maxRounds - final[0].length), finalRuns, final[0].length);
-        more.forEach((series, side) => final[side].push(...series));
+        for (const [side, series] of more.entries()) final[side].push(...series);
         interval = bootstrapCi(final[0].length, picked => ratioOf(picked));
         progress(`after ${final[0].length} rounds the interval of auto ÷ best is ${interval.map(v => v.toFixed(3)).join('–')}`);
     }

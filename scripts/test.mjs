@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm test`: every check, in order, stopping at the first stage that fails.
 //
+//   lint       npm run lint (Biome: lint rules and formatting, biome.json; `npm run format` fixes the formatting)
 //   typecheck  npm run typecheck
 //   build      npm run build (esbuild.js also bundles the tests, one file per test, into dist/test)
 //   unit       mocha on dist/test/unit/**/*.test.mjs     (from test/unit/**/*.test.ts)
@@ -13,7 +14,7 @@
 // A test stage runs only when it has test files. dist/test is emptied before the build
 // so a deleted test's old bundle cannot run. The last line is always
 // `N passed, M failed, K skipped`, totals over the stages that ran; a stage that fails without
-// reporting counts (typecheck, build, a crash, a timeout) adds one failure, and so does a
+// reporting counts (lint, typecheck, build, a crash, a timeout) adds one failure, and so does a
 // skipped test that scripts/allowed-skips.mjs does not allow.
 //
 // Env:
@@ -42,7 +43,7 @@ const stageTimeoutMs = Number(process.env.LOCAL_AI_STAGE_TIMEOUT ?? 30 * 60_000)
 const exitGraceMs = Number(process.env.LOCAL_AI_EXIT_GRACE ?? 60_000);
 
 const TEST_STAGES = ['unit', 'sidecar', 'extension', 'e2e'];
-const ALL_STAGES = ['typecheck', 'build', ...TEST_STAGES];
+const ALL_STAGES = ['lint', 'typecheck', 'build', ...TEST_STAGES];
 
 /**
  * Where each test stage's sources are, which files are tests, and (for mocha in Node) the
@@ -188,8 +189,8 @@ async function main() {
         header(`${stage}`);
         const started = Date.now();
         let result;
-        if (stage === 'typecheck') {
-            result = { passes: 0, failures: 0, ok: await runStep(npm, ['run', 'typecheck']) === 0 };
+        if (stage === 'lint' || stage === 'typecheck') {
+            result = { passes: 0, failures: 0, ok: await runStep(npm, ['run', stage]) === 0 };
         } else if (stage === 'build') {
             rmSync(join(repoRoot, 'dist', 'test'), { recursive: true, force: true });
             result = { passes: 0, failures: 0, ok: await runStep(npm, ['run', 'build']) === 0 };

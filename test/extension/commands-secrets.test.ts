@@ -142,7 +142,7 @@ describe('Commands: secrets and providers', function () {
             const rows = group ? tree.getChildren(group).map((node) => tree.getTreeItem(node)) : [];
             assert.deepEqual(rows.map((row) => [row.label, row.description]), [['ollama', 'llama3.2']]);
             assert.equal(await ask({ provider: 'ollama', providerModel: 'llama3.2' }), 'Hello from the mock.');
-            assert.equal((provider.requests.at(-1)?.body as { model?: string }).model, 'llama3.2');
+            assert.equal((provider.requests.at(-1)?.body as { model?: string } | undefined)?.model, 'llama3.2');
         } finally {
             tree.dispose();
             await restore();

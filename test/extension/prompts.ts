@@ -36,7 +36,7 @@ interface Reply {
 }
 
 /** A function of the vscode API, whatever its signature: the wrappers below restate the parameters they read. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: the wrappers take any vscode.window function and pass its arguments through.
 type ApiFunction = (...args: any[]) => unknown;
 
 type Waiter = { kind: PromptKind; match: RegExp; resolve: (shown: Shown) => void };
