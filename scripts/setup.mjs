@@ -12,12 +12,13 @@
 // Uses Node's built-ins only: it runs before node_modules exists.
 //
 //   node scripts/setup.mjs [start|test]   set up for that command (default: test, every stage)
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { run } from './run.mjs';
 import { chooseTestHost, whichOnPath } from './test-host.mjs';
 import { ensureServer, serverInstalled } from './vscode-server.mjs';
 
@@ -151,7 +152,7 @@ async function installPackages(packages, log) {
     if ('message' in plan) throw new SetupError(plan.message);
     for (const [command, ...args] of plan.run) {
         log(`[setup] ${[command, ...args].join(' ')}`);
-        await run(command, args, { DEBIAN_FRONTEND: 'noninteractive' });
+        await run(command, args, { env: { DEBIAN_FRONTEND: 'noninteractive' } });
     }
 }
 
@@ -170,17 +171,6 @@ function sudoWorks() {
 
 function sha256(text) {
     return createHash('sha256').update(text).digest('hex');
-}
-
-/** Runs a command in the repository with the terminal as its output; rejects unless it exits 0. */
-export function run(command, args, env = {}) {
-    return new Promise((resolvePromise, reject) => {
-        const child = spawn(command, args, { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...env } });
-        child.on('error', reject);
-        child.on('exit', (code, signal) => code === 0
-            ? resolvePromise()
-            : reject(new Error(`${command} ${args.join(' ')} failed: ${signal ?? `exit ${code}`}`)));
-    });
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

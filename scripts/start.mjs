@@ -5,7 +5,8 @@
 // whose URL is printed for a browser. Runs until Ctrl+C.
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { run, SetupError, setup } from './setup.mjs';
+import { run } from './run.mjs';
+import { SetupError, setup } from './setup.mjs';
 import { chooseTestHost } from './test-host.mjs';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');

@@ -19,6 +19,7 @@ import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { run } from './run.mjs';
 
 export const CODE_SERVER_VERSION = '4.139.1';
 /** code-server 4.139 refuses anything but Node 24, and builds its native modules against it. */
@@ -148,16 +149,6 @@ async function installInto(stage, log) {
     log('[vscode-server] 4/4 lib/vscode/extensions dependencies');
     await run(npm, ['install', ...quiet, '--omit=dev', '--foreground-scripts'],
         { cwd: join(stage.vscodeDir, 'extensions'), env: node24Env });
-}
-
-function run(command, args, { cwd, env = process.env }) {
-    return new Promise((resolvePromise, reject) => {
-        const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'inherit', 'inherit'] });
-        child.on('error', reject);
-        child.on('exit', (code, signal) => code === 0
-            ? resolvePromise()
-            : reject(new Error(`${command} ${args.join(' ')} (in ${cwd}) failed: ${signal ?? `exit ${code}`}`)));
-    });
 }
 
 /**

@@ -6,8 +6,6 @@ import { strict as assert } from 'node:assert';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
-import * as http from 'node:http';
-import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { ErrorCode, LocalAiError } from '../../src/common/errors';
@@ -18,6 +16,7 @@ import type { DownloadManagerOptions } from '../../src/sidecar/models/download';
 import { createModelServices, type ModelServices } from '../../src/sidecar/models';
 import { waitFor } from '../fixtures/cliProcess';
 import { startFakeHub, type FakeHub } from '../fixtures/fakeHub/server';
+import { startProxy } from '../fixtures/proxy';
 
 const REPO = 'test/fixture-GGUF';
 const SIZE = 3 * 1024 * 1024;
@@ -360,46 +359,3 @@ describe('downloads from the hub (fake hub on loopback)', function () {
         assert.equal(existsSync(partialPath(h)), false);
     });
 });
-
-/** A minimal HTTP proxy (CONNECT tunnels and absolute-form requests) that records where it connected. */
-async function startProxy(): Promise<{ url: string; targets: string[]; stop(): Promise<void> }> {
-    const targets: string[] = [];
-    const sockets = new Set<net.Socket>();
-    const server = http.createServer((req, res) => {
-        const target = new URL(req.url ?? '');
-        targets.push(target.host);
-        const upstream = http.request(target, { method: req.method, headers: req.headers }, (answer) => {
-            res.writeHead(answer.statusCode ?? 502, answer.headers);
-            answer.pipe(res);
-        });
-        req.pipe(upstream);
-    });
-    server.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
-        targets.push(req.url ?? '');
-        const [host, port] = (req.url ?? '').split(':');
-        const upstream = net.connect(Number(port), host, () => {
-            client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-            upstream.write(head);
-            upstream.pipe(client);
-            client.pipe(upstream);
-        });
-        for (const socket of [client, upstream]) {
-            sockets.add(socket);
-            socket.on('error', () => undefined);
-            socket.on('close', () => sockets.delete(socket));
-        }
-    });
-    server.on('connection', (socket: net.Socket) => {
-        sockets.add(socket);
-        socket.on('close', () => sockets.delete(socket));
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    return {
-        url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
-        targets,
-        stop: async () => {
-            for (const socket of sockets) socket.destroy();
-            await new Promise((resolve) => server.close(resolve));
-        },
-    };
-}

@@ -5,15 +5,15 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
-import * as path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ErrorCode, LocalAiError } from '../../common/errors';
-import { formatBytes } from '../../common/format';
 import type { DownloadProgress, ModelEntry, ModelFile } from '../../common/models';
 import type { DownloadResult } from '../../common/protocol';
 import type { SidecarContext } from '../context';
 import { Emitter } from '../events';
+import { checkDiskSpace, diskFullError } from './diskSpace';
 import type { HubClient } from './hub';
+import { SpeedMeter } from './speedMeter';
 import { fileSize, type DownloadJournal, type ModelStore, type StorePaths } from './store';
 import { TransferError, transferRest } from './transfer';
 
@@ -226,7 +226,7 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
         const { store, hub, context } = this.options;
         const { repo, revision, paths, sizeBytes, expectedSha } = target;
         let { offset, hash } = await this.resumeState(paths, { repo, revision, file: file.file, sizeBytes, sha256: expectedSha });
-        await this.checkDiskSpace(paths, sizeBytes - offset);
+        await checkDiskSpace(this.options.freeDiskBytes, paths, sizeBytes - offset);
         if (offset === 0) await fs.writeFile(paths.partial, '');
 
         const startOffset = offset;
@@ -321,22 +321,6 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
         return { offset: 0, hash };
     }
 
-    /** Fails fast on a full disk; the partial (if any) stays for when space is freed. */
-    private async checkDiskSpace(paths: StorePaths, needed: number): Promise<void> {
-        const folder = path.dirname(paths.partial);
-        await fs.mkdir(folder, { recursive: true });
-        const free = await (this.options.freeDiskBytes ?? statfsFree)(folder);
-        if (needed > free) {
-            throw new LocalAiError(ErrorCode.DiskFull, `Not enough disk space: the download needs ${formatBytes(needed)} more, ${formatBytes(free)} is free in ${folder}.`, {
-                file: paths.partial,
-                needed,
-                available: free,
-                unit: 'bytes',
-                hint: 'Free some space or choose another models folder (localAi.modelsPath); the partial download is kept.',
-            });
-        }
-    }
-
     private async acquireSlot(signal: AbortSignal): Promise<void> {
         const limit = () => Math.max(1, this.options.context.settings.maxConcurrentDownloads || 1);
         while (this.slotsInUse >= limit()) {
@@ -356,45 +340,5 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
     private releaseSlot(): void {
         this.slotsInUse--;
         this.waiting.shift()?.();
-    }
-}
-
-/**
- * The disk filling up while bytes are written (another program took the space after the up-front
- * check) surfaces as a raw ENOSPC from the write stream; it is a full disk, not a network failure.
- */
-function diskFullError(error: unknown, partial: string): LocalAiError | undefined {
-    const code = (error as NodeJS.ErrnoException | undefined)?.code;
-    if (code !== 'ENOSPC' && code !== 'EDQUOT') return undefined;
-    return new LocalAiError(ErrorCode.DiskFull, `The disk filled up during the download: no space is left in ${path.dirname(partial)}. The partial download is kept; it resumes once space is freed.`, {
-        file: partial,
-        hint: 'Free some space or choose another models folder (localAi.modelsPath); the partial download is kept.',
-    });
-}
-
-async function statfsFree(folder: string): Promise<number> {
-    const stats = await fs.statfs(folder);
-    return stats.bavail * stats.bsize;
-}
-
-/** Speed over the last few seconds, reported at most 5 times a second. */
-class SpeedMeter {
-    private readonly samples: { time: number; bytes: number }[] = [];
-    private pending = 0;
-    private lastReport = Date.now();
-
-    add(bytes: number, remaining: number): Pick<DownloadProgress, 'bytesPerSecond' | 'etaSeconds'> | undefined {
-        this.pending += bytes;
-        const now = Date.now();
-        if (now - this.lastReport < 200) return undefined;
-        this.samples.push({ time: now, bytes: this.pending });
-        const since = this.samples.length > 1 ? this.samples[0].time : this.lastReport;
-        this.lastReport = now;
-        this.pending = 0;
-        while (this.samples.length > 1 && now - this.samples[0].time > 5_000) this.samples.shift();
-        const first = this.samples.length > 1 ? this.samples[0].time : since;
-        const bytesInSpan = this.samples.slice(this.samples.length > 1 ? 1 : 0).reduce((sum, s) => sum + s.bytes, 0);
-        const bytesPerSecond = now > first ? (bytesInSpan * 1000) / (now - first) : 0;
-        return { bytesPerSecond, etaSeconds: bytesPerSecond > 0 ? Math.ceil(remaining / bytesPerSecond) : undefined };
     }
 }
