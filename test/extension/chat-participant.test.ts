@@ -1,0 +1,90 @@
+/**
+ * `@local` in VS Code's own Chat view, driven the way VS Code's commands let an extension drive it:
+ * `workbench.action.chat.open` types the question into the real Chat view, sends it, and returns what
+ * the participant returned once the answer is complete (`blockOnResponse`). The sidecar's protocol
+ * trace shows the question reaching the local model and its answer, and the follow-up question shows
+ * that VS Code's chat kept exactly that answer as the conversation (it hands it back as history).
+ *
+ * VS Code runs a participant only with a language model picked in the Chat view. Without a Copilot
+ * sign-in its model picker offers nothing to click (it asks to sign in), and only Copilot's models can
+ * be the default, so the test picks the local model with the command's `modelSelector`, as an
+ * extension can; a user without Copilot has no way to do that by hand (see the note in the README).
+ */
+import * as assert from 'node:assert/strict';
+import * as vscode from 'vscode';
+import type { EngineInfo } from '../../src/common/chat';
+import type { LocalAiTestApi } from '../../src/extension/extension';
+import { api, MODEL_NAME, releaseTinyModel, traceSidecar, tracedChat, useTinyModel } from './chatHarness';
+
+/** What `workbench.action.chat.open` resolves to with `blockOnResponse`: the participant's ChatResult. */
+type OpenChatResult = vscode.ChatResult & { metadata?: { engine?: EngineInfo } };
+
+/** The local model in VS Code's language-model list, once the provider lists it. */
+async function localChatModel(): Promise<vscode.LanguageModelChat> {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+        const changed = new Promise<void>((resolve) => {
+            const subscription = vscode.lm.onDidChangeChatModels(() => {
+                subscription.dispose();
+                resolve();
+            });
+            setTimeout(() => {
+                subscription.dispose();
+                resolve();
+            }, 5_000);
+        });
+        const model = (await vscode.lm.selectChatModels({ vendor: 'local-ai' })).find((m) => m.name === MODEL_NAME);
+        if (model) return model;
+        assert.ok(Date.now() < deadline, `${MODEL_NAME} never appeared among VS Code's language models`);
+        await changed;
+    }
+}
+
+describe('Chat: @local in VS Code\'s Chat view', function () {
+    this.timeout(300_000);
+    let local: LocalAiTestApi;
+    let untrace: () => Promise<void>;
+
+    before(async function () {
+        if (typeof vscode.chat?.createChatParticipant !== 'function') this.skip();
+        local = await api();
+        // VS Code's Chat view renders every streamed piece; a small context keeps the answers short.
+        await useTinyModel(local, 256);
+        untrace = await traceSidecar();
+    });
+
+    after(async () => {
+        await untrace?.();
+        await releaseTinyModel();
+        await vscode.commands.executeCommand('workbench.action.closeAuxiliaryBar');
+    });
+
+    it('answers a question from the local model, and keeps that answer in the conversation', async () => {
+        const model = await localChatModel();
+        const question = `Say hello ${Date.now().toString(36)}`;
+        const result = await vscode.commands.executeCommand<OpenChatResult>('workbench.action.chat.open', {
+            query: `@local ${question}`,
+            modelSelector: { vendor: model.vendor, id: model.id },
+            blockOnResponse: true,
+        });
+        assert.equal(result?.errorDetails, undefined, result?.errorDetails?.message);
+        assert.equal(result?.metadata?.engine?.kind, 'local', `not answered by the local model: ${JSON.stringify(result)}`);
+        assert.equal(result.metadata.engine.modelName, MODEL_NAME);
+
+        // The participant asked the sidecar the question without "@local", and the model answered.
+        const asked = await tracedChat(local, (text) => text === question, 'the @local question');
+        assert.deepEqual(asked.messages, [{ role: 'user', content: question }]);
+        assert.ok(asked.result.text.length > 0, 'the local model answered nothing');
+
+        // A follow-up in the same Chat view: VS Code hands the participant the conversation it kept.
+        const followUp = `And again ${Date.now().toString(36)}`;
+        const second = await vscode.commands.executeCommand<OpenChatResult>('workbench.action.chat.open', { query: `@local ${followUp}`, blockOnResponse: true });
+        assert.equal(second?.errorDetails, undefined, second?.errorDetails?.message);
+        const continued = await tracedChat(local, (text) => text === followUp, 'the @local follow-up');
+        assert.deepEqual(continued.messages, [
+            { role: 'user', content: question },
+            { role: 'assistant', content: asked.result.text },
+            { role: 'user', content: followUp },
+        ], 'the Chat view did not keep the answer the local model gave');
+    });
+});
