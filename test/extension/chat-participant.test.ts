@@ -8,7 +8,7 @@
  * VS Code runs a participant only with a language model picked in the Chat view. Without a Copilot
  * sign-in its model picker offers nothing to click (it asks to sign in), and only Copilot's models can
  * be the default, so the test picks the local model with the command's `modelSelector`, as an
- * extension can; a user without Copilot has no way to do that by hand (see the note in the README).
+ * extension can. (By hand, a user without Copilot gets "Language model unavailable" from VS Code.)
  */
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
