@@ -54,7 +54,7 @@ describe('Chat history', function () {
 
             await controller().handle(surface, { type: 'history/open', conversationId: first.conversationId });
             const opened = surface.lastState();
-            assert.equal(opened.conversationId, first.conversationId);
+            assert.equal(opened.conversationId, first.conversationId, 'the view did not switch to the opened conversation');
             assert.deepEqual(opened.turns.map((t) => [t.role, t.content]), first.turns.map((t) => [t.role, t.content]));
             assert.equal(stored()?.activeId, first.conversationId, 'a reload would not show the opened conversation');
 
