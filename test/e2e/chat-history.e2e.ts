@@ -60,6 +60,13 @@ async function openFromHistory(chat: FrameLocator, title: string): Promise<void>
     await until(`"${title}" is shown`, async () => (await shown(chat))[0]?.question === title);
 }
 
+/** Deletes the conversation titled `title` with its trash button in the history panel. */
+async function deleteFromHistory(chat: FrameLocator, title: string): Promise<void> {
+    assert.ok((await historyTitles(chat)).includes(title), `"${title}" is not in the history`);
+    await chat.locator('.history-row', { hasText: title }).locator('button[data-action="delete-conversation"]').click();
+    await until(`"${title}" leaves the history`, async () => !(await historyTitles(chat)).includes(title));
+}
+
 async function reloadWindow(page: Page): Promise<void> {
     // Wait for the new page, not the old one about to go: the driver check would pass on the old one.
     const reloaded = page.waitForEvent('load', { timeout: UI_TIMEOUT_MS });
@@ -110,10 +117,11 @@ describe('Chat history and answer buttons in the workbench', function () {
         await askInNewChat(chat, 'Forget this one');
 
         assert.deepEqual((await historyTitles(chat)).slice(0, 3), ['Forget this one', 'What is recursion?', 'How do closures work?']);
-        await chat.locator('.history-row', { hasText: 'Forget this one' }).locator('button[data-action="delete-conversation"]').click();
-        await until('the deleted chat leaves the history', async () => !(await historyTitles(chat)).includes('Forget this one'));
         await openFromHistory(chat, 'How do closures work?');
         assert.deepEqual(await shown(chat), [{ question: 'How do closures work?', answer: closures.text }]);
+        // Deleted last, right before the reload: no later change saves the history for it.
+        await deleteFromHistory(chat, 'Forget this one');
+        assert.deepEqual(await shown(chat), [{ question: 'How do closures work?', answer: closures.text }], 'deleting another chat changed the open one');
         await workbench!.screenshot('chat-history-before-reload');
 
         await reloadWindow(page);
