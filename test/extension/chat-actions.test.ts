@@ -22,7 +22,7 @@ describe('Chat actions', function () {
     });
 
     after(async () => {
-        await releaseTinyModel();
+        await releaseTinyModel(local);
         samples.dispose();
     });
 

@@ -26,7 +26,7 @@ describe('Chat history', function () {
         await useTinyModel(local);
     });
 
-    after(releaseTinyModel);
+    after(() => releaseTinyModel(local));
 
     const stored = () => local.services.context.workspaceState.get<StoredHistory>('localAi.chat.history');
     const controller = () => local.services.chat!.controller;

@@ -16,6 +16,9 @@ import type { EngineInfo } from '../../src/common/chat';
 import type { LocalAiTestApi } from '../../src/extension/extension';
 import { api, MODEL_NAME, releaseTinyModel, traceSidecar, tracedChat, useTinyModel } from './chatHarness';
 
+/** VS Code's Chat view renders every streamed piece, and the tiny model's answers fill the context: keep it small. */
+const SHORT_CONTEXT = 256;
+
 /** What `workbench.action.chat.open` resolves to with `blockOnResponse`: the participant's ChatResult. */
 type OpenChatResult = vscode.ChatResult & { metadata?: { engine?: EngineInfo } };
 
@@ -48,14 +51,13 @@ describe('Chat: @local in VS Code\'s Chat view', function () {
     before(async function () {
         if (typeof vscode.chat?.createChatParticipant !== 'function') this.skip();
         local = await api();
-        // VS Code's Chat view renders every streamed piece; a small context keeps the answers short.
-        await useTinyModel(local, 256);
+        await useTinyModel(local, SHORT_CONTEXT);
         untrace = await traceSidecar();
     });
 
     after(async () => {
         await untrace?.();
-        await releaseTinyModel();
+        if (local) await releaseTinyModel(local);
         await vscode.commands.executeCommand('workbench.action.closeAuxiliaryBar');
     });
 
@@ -70,6 +72,7 @@ describe('Chat: @local in VS Code\'s Chat view', function () {
         assert.equal(result?.errorDetails, undefined, result?.errorDetails?.message);
         assert.equal(result?.metadata?.engine?.kind, 'local', `not answered by the local model: ${JSON.stringify(result)}`);
         assert.equal(result.metadata.engine.modelName, MODEL_NAME);
+        assert.equal(result.metadata.engine.contextSize, SHORT_CONTEXT, 'the model was not loaded with the small context this test set');
 
         // The participant asked the sidecar the question without "@local", and the model answered.
         const asked = await tracedChat(local, (text) => text === question, 'the @local question');

@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ChatMessage, ChatResult } from '../../src/common/chat';
+import { UnloadModelRequest } from '../../src/common/protocol';
 import type { ChatSurface } from '../../src/extension/chat/chatController';
 import type { ChatViewState, ExtensionToWebview } from '../../src/common/webviewProtocol';
 import type { LocalAiTestApi } from '../../src/extension/extension';
@@ -67,13 +68,17 @@ export async function useTinyModel(local: LocalAiTestApi, contextSize = CONTEXT_
         await changed;
         return false;
     });
+    // A loaded model keeps the context it was loaded with until its next load: unload it, so the next
+    // answer loads it with these settings whatever an earlier suite loaded it with.
+    await local.services.sidecar.request(UnloadModelRequest.type, {});
     return modelPath;
 }
 
-/** Gives the other suites in this extension host the settings they started with. */
-export async function releaseTinyModel(): Promise<void> {
+/** Gives the other suites in this extension host the settings they started with, and no model loaded with ours. */
+export async function releaseTinyModel(local: LocalAiTestApi): Promise<void> {
     const config = vscode.workspace.getConfiguration('localAi');
     for (const key of MODEL_SETTINGS) await config.update(key, undefined, vscode.ConfigurationTarget.Global);
+    await local.services.sidecar.request(UnloadModelRequest.type, {});
 }
 
 export interface Recorder extends ChatSurface {
