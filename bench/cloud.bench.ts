@@ -31,7 +31,10 @@ function bareRequest(id: ProviderId, baseUrl: string): { url: string; body: unkn
         case 'anthropic':
             return { url: `${baseUrl}/v1/messages`, body: { model: 'm', max_tokens: 64, messages, stream: true } };
         case 'gemini':
-            return { url: `${baseUrl}/v1beta/models/m:streamGenerateContent?alt=sse`, body: { contents: [{ role: 'user', parts: [{ text: 'Say fifty words.' }] }] } };
+            return {
+                url: `${baseUrl}/v1beta/models/m:streamGenerateContent?alt=sse`,
+                body: { contents: [{ role: 'user', parts: [{ text: 'Say fifty words.' }] }] },
+            };
         case 'ollama':
             return { url: `${baseUrl}/api/chat`, body: { model: 'm', messages, stream: true } };
         default:
@@ -50,11 +53,20 @@ async function main(): Promise<void> {
             const [sdk, baseline] = await interleavedMs(
                 () => engine.chat({ messages, onChunk: () => undefined, signal }),
                 async () => {
-                    const response = await fetch(bare.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(bare.body) });
+                    const response = await fetch(bare.url, {
+                        method: 'POST',
+                        headers: { 'content-type': 'application/json' },
+                        body: JSON.stringify(bare.body),
+                    });
                     await response.text();
                 },
             );
-            rows.push({ name: `${id}: 50-piece streamed answer via SDK + ChatEngine vs a bare fetch`, unit: 'ms', target: 'SDK cost per answer; < 3 ms per piece over bare fetch', ...compare(sdk, baseline) });
+            rows.push({
+                name: `${id}: 50-piece streamed answer via SDK + ChatEngine vs a bare fetch`,
+                unit: 'ms',
+                target: 'SDK cost per answer; < 3 ms per piece over bare fetch',
+                ...compare(sdk, baseline),
+            });
             const extra = compare(sdk, baseline, 'difference');
             rows.push({
                 name: `${id}: SDK cost per streamed piece (median extra per answer ÷ ${PIECES.length})`,
@@ -87,7 +99,12 @@ async function main(): Promise<void> {
             () => router.chat({ messages, onChunk: () => undefined, signal }),
             () => direct.chat({ messages, onChunk: () => undefined, signal }),
         );
-        rows.push({ name: 'fallback through the router (local fails, then provider) vs the provider directly', unit: 'ms', target: '≈ 1×: the policy adds no round trip', ...compare(viaRouter, baseline) });
+        rows.push({
+            name: 'fallback through the router (local fails, then provider) vs the provider directly',
+            unit: 'ms',
+            target: '≈ 1×: the policy adds no round trip',
+            ...compare(viaRouter, baseline),
+        });
     } finally {
         await mock.stop();
     }

@@ -81,7 +81,13 @@ async function startHubProcess(file: string, faults: string[] = []): Promise<Hub
 }
 
 function modelServices(hubUrl: string, dir: string, options: { settings?: Partial<SidecarSettings>; retries?: boolean } = {}): ModelServices {
-    const context = new SidecarContext({ log, settings: { ...defaultSettings(), hubEndpoint: hubUrl, ...options.settings }, secrets: { providerKeys: {} }, defaultModelsPath: dir, statePath: dir });
+    const context = new SidecarContext({
+        log,
+        settings: { ...defaultSettings(), hubEndpoint: hubUrl, ...options.settings },
+        secrets: { providerKeys: {} },
+        defaultModelsPath: dir,
+        statePath: dir,
+    });
     return createModelServices(context, {
         discoveryFolders: () => ({ huggingFaceCache: dir, lmStudio: [], extra: [] }),
         downloads: options.retries === false ? { maxAttemptsWithoutProgress: 1 } : undefined,
@@ -165,19 +171,57 @@ async function downloads(hub: HubProcess, droppingHub: HubProcess, work: string)
         ];
         for (let step = 0; step < sides.length; step++) await sides[(round + step) % sides.length]();
         const last = (list: Transfer[]) => list.at(-1)!;
-        process.stderr.write(`[download bench] round ${round}: full ours ${last(series.full).seconds.toFixed(2)} s, curl ${last(series.curlFull).seconds.toFixed(2)} s; resume ours ${last(series.resume).seconds.toFixed(2)} s (${last(series.resume).served} B), curl ${last(series.curlResume).seconds.toFixed(2)} s (${last(series.curlResume).served} B)\n`);
+        process.stderr.write(
+            `[download bench] round ${round}: full ours ${last(series.full).seconds.toFixed(2)} s, curl ${last(series.curlFull).seconds.toFixed(2)} s; resume ours ${last(series.resume).seconds.toFixed(2)} s (${last(series.resume).served} B), curl ${last(series.curlResume).seconds.toFixed(2)} s (${last(series.curlResume).served} B)\n`,
+        );
         for (const dir of Object.values(dirs)) rmSync(dir, { recursive: true, force: true });
     }
     const rate = (list: Transfer[]) => list.map((t) => SIZE / 1e6 / t.seconds);
     const seconds = (list: Transfer[]) => list.map((t) => t.seconds);
     const megabytes = (list: Transfer[]) => list.map((t) => t.served / 1e6);
     return [
-        { name: `download ${SIZE_LABEL} from the fake hub (sha256 while writing) vs curl`, unit: 'MB/s', target: '≥ 0.9× curl', ...compare(rate(series.full), rate(series.curlFull)) },
-        { name: 'client CPU for that download vs curl (ratio = ours ÷ curl)', unit: 'CPU s', target: 'informational: the ceiling on an idle multi-core machine', ...compare(series.full.map((t) => t.cpu), series.curlFull.map((t) => t.cpu)) },
-        { name: `resume after an interruption at 50% (fresh services, re-hash of the partial) vs curl -C - on the same partial`, unit: 's', target: 'close to curl (ratio = time ÷ curl time)', ...compare(seconds(series.resume), seconds(series.curlResume)) },
-        { name: `that resume vs our full download of the ${SIZE_LABEL}`, unit: 's', target: '< 1: resuming beats fetching it all again', ...compare(seconds(series.resume), seconds(series.full)) },
-        { name: 'bytes the server sent for that resume vs for curl -C -', unit: 'MB', target: '1.000×: only the missing bytes', ...compare(megabytes(series.resume), megabytes(series.curlResume)) },
-        { name: 'bytes the server sent for that resume vs the bytes its partial lacked', unit: 'MB', target: '1.000×: the missing bytes only', ...compare(megabytes(series.resume), series.missing.map((bytes) => bytes / 1e6)) },
+        {
+            name: `download ${SIZE_LABEL} from the fake hub (sha256 while writing) vs curl`,
+            unit: 'MB/s',
+            target: '≥ 0.9× curl',
+            ...compare(rate(series.full), rate(series.curlFull)),
+        },
+        {
+            name: 'client CPU for that download vs curl (ratio = ours ÷ curl)',
+            unit: 'CPU s',
+            target: 'informational: the ceiling on an idle multi-core machine',
+            ...compare(
+                series.full.map((t) => t.cpu),
+                series.curlFull.map((t) => t.cpu),
+            ),
+        },
+        {
+            name: `resume after an interruption at 50% (fresh services, re-hash of the partial) vs curl -C - on the same partial`,
+            unit: 's',
+            target: 'close to curl (ratio = time ÷ curl time)',
+            ...compare(seconds(series.resume), seconds(series.curlResume)),
+        },
+        {
+            name: `that resume vs our full download of the ${SIZE_LABEL}`,
+            unit: 's',
+            target: '< 1: resuming beats fetching it all again',
+            ...compare(seconds(series.resume), seconds(series.full)),
+        },
+        {
+            name: 'bytes the server sent for that resume vs for curl -C -',
+            unit: 'MB',
+            target: '1.000×: only the missing bytes',
+            ...compare(megabytes(series.resume), megabytes(series.curlResume)),
+        },
+        {
+            name: 'bytes the server sent for that resume vs the bytes its partial lacked',
+            unit: 'MB',
+            target: '1.000×: the missing bytes only',
+            ...compare(
+                megabytes(series.resume),
+                series.missing.map((bytes) => bytes / 1e6),
+            ),
+        },
     ];
 }
 
@@ -191,15 +235,21 @@ async function checks(hub: HubProcess, work: string): Promise<BenchRow[]> {
     const openssl: number[] = [];
     try {
         const sides: (() => Promise<void>)[] = [
-            async () => void check.push(await elapsedMs(async () => {
-                const [result] = await models.maintenance.check(MODEL);
-                if (!result?.ok || !result.verified) throw new Error(`check failed: ${result?.problem}`);
-            })),
+            async () =>
+                void check.push(
+                    await elapsedMs(async () => {
+                        const [result] = await models.maintenance.check(MODEL);
+                        if (!result?.ok || !result.verified) throw new Error(`check failed: ${result?.problem}`);
+                    }),
+                ),
             async () => void node.push(await elapsedMs(() => nodeSha256(installed))),
-            async () => void openssl.push(await elapsedMs(() => {
-                const run = spawnSync('openssl', ['dgst', '-sha256', installed]);
-                if (run.status !== 0) throw new Error(`openssl failed: ${run.stderr.toString()}`);
-            })),
+            async () =>
+                void openssl.push(
+                    await elapsedMs(() => {
+                        const run = spawnSync('openssl', ['dgst', '-sha256', installed]);
+                        if (run.status !== 0) throw new Error(`openssl failed: ${run.stderr.toString()}`);
+                    }),
+                ),
         ];
         for (let round = 0; round < ROUNDS; round++) {
             for (let step = 0; step < sides.length; step++) await sides[(round + step) % sides.length]();
@@ -210,8 +260,18 @@ async function checks(hub: HubProcess, work: string): Promise<BenchRow[]> {
     }
     const seconds = (ms: number[]) => ms.map((m) => m / 1000);
     return [
-        { name: `check an installed ${SIZE_LABEL} model (size + sha256) vs openssl dgst -sha256`, unit: 's', target: 'close to openssl (ratio = time ÷ openssl time)', ...compare(seconds(check), seconds(openssl)) },
-        { name: `check an installed ${SIZE_LABEL} model vs Node hashing the file (createHash, streamed)`, unit: 's', target: '≈ 1×: check adds nothing to the hash', ...compare(seconds(check), seconds(node)) },
+        {
+            name: `check an installed ${SIZE_LABEL} model (size + sha256) vs openssl dgst -sha256`,
+            unit: 's',
+            target: 'close to openssl (ratio = time ÷ openssl time)',
+            ...compare(seconds(check), seconds(openssl)),
+        },
+        {
+            name: `check an installed ${SIZE_LABEL} model vs Node hashing the file (createHash, streamed)`,
+            unit: 's',
+            target: '≈ 1×: check adds nothing to the hash',
+            ...compare(seconds(check), seconds(node)),
+        },
     ];
 }
 

@@ -67,15 +67,25 @@ async function directRun(sequence: LlamaContextSequence, prompt: string, maxToke
     let tokens = 0;
     const started = performance.now();
     try {
-        await chat.generateResponse([{ type: 'user', text: prompt }, { type: 'model', response: [] }], {
-            maxTokens, temperature: 0.7, seed: 1,
-            onToken: chunk => { tokens += chunk.length; },
-            onTextChunk: text => {
-                if (text.length === 0) return;
-                firstAt ||= performance.now();
-                lastAt = performance.now();
+        await chat.generateResponse(
+            [
+                { type: 'user', text: prompt },
+                { type: 'model', response: [] },
+            ],
+            {
+                maxTokens,
+                temperature: 0.7,
+                seed: 1,
+                onToken: (chunk) => {
+                    tokens += chunk.length;
+                },
+                onTextChunk: (text) => {
+                    if (text.length === 0) return;
+                    firstAt ||= performance.now();
+                    lastAt = performance.now();
+                },
             },
-        });
+        );
     } finally {
         chat.dispose({ disposeSequence: false });
     }
@@ -95,9 +105,12 @@ async function sidecarRun(sidecar: SidecarProcess, modelPath: string, prompt: st
     });
     const started = performance.now();
     try {
-        const result = await sidecar.connection.sendRequest(ChatRequest.method, {
-            messages: [{ role: 'user', content: prompt }], model: modelPath, options: { maxTokens, temperature: 0.7, seed: 1 }, partialResultToken: token,
-        }) as ChatResult;
+        const result = (await sidecar.connection.sendRequest(ChatRequest.method, {
+            messages: [{ role: 'user', content: prompt }],
+            model: modelPath,
+            options: { maxTokens, temperature: 0.7, seed: 1 },
+            partialResultToken: token,
+        })) as ChatResult;
         return figures(started, firstAt, lastAt, result.usage.completionTokens);
     } finally {
         subscription.dispose();
@@ -117,7 +130,9 @@ async function compareChat(label: string, llama: Llama, sidecar: SidecarProcess,
         (round) => directRun(sequence, prompt(round), maxTokens),
     ]);
     for (let round = 0; round < rounds; round++) {
-        progress(`${label} round ${round}: direct ${direct[round].tokensPerSecond.toFixed(1)} tokens/s, TTFT ${direct[round].ttftMs.toFixed(1)} ms; sidecar ${viaSidecar[round].tokensPerSecond.toFixed(1)} tokens/s, TTFT ${viaSidecar[round].ttftMs.toFixed(1)} ms`);
+        progress(
+            `${label} round ${round}: direct ${direct[round].tokensPerSecond.toFixed(1)} tokens/s, TTFT ${direct[round].ttftMs.toFixed(1)} ms; sidecar ${viaSidecar[round].tokensPerSecond.toFixed(1)} tokens/s, TTFT ${viaSidecar[round].ttftMs.toFixed(1)} ms`,
+        );
     }
     await context.dispose();
     await model.dispose();
@@ -126,14 +141,21 @@ async function compareChat(label: string, llama: Llama, sidecar: SidecarProcess,
             name: `chat tokens/s, ${label}, via sidecar vs node-llama-cpp directly (both timed on text)`,
             unit: 'tokens/s',
             target: '≥ 0.95×',
-            ...compare(viaSidecar.map(r => r.tokensPerSecond), direct.map(r => r.tokensPerSecond)),
+            ...compare(
+                viaSidecar.map((r) => r.tokensPerSecond),
+                direct.map((r) => r.tokensPerSecond),
+            ),
         },
         {
             name: `chat time to first text, ${label}, via sidecar vs node-llama-cpp directly`,
             unit: 'ms',
             ratioUnit: 'ms extra',
             target: '≤ 15 ms extra',
-            ...compare(viaSidecar.map(r => r.ttftMs), direct.map(r => r.ttftMs), 'difference'),
+            ...compare(
+                viaSidecar.map((r) => r.ttftMs),
+                direct.map((r) => r.ttftMs),
+                'difference',
+            ),
         },
     ];
 }
@@ -152,9 +174,18 @@ async function cancelLatency(sidecar: SidecarProcess, modelPath: string): Promis
                 cancel.cancel();
             }
         });
-        await sidecar.connection.sendRequest(ChatRequest.method, {
-            messages: [{ role: 'user', content: `Cancel ${i}: go on and on.` }], model: modelPath, options: { maxTokens: 2000 }, partialResultToken: token,
-        }, cancel.token).catch(() => undefined);
+        await sidecar.connection
+            .sendRequest(
+                ChatRequest.method,
+                {
+                    messages: [{ role: 'user', content: `Cancel ${i}: go on and on.` }],
+                    model: modelPath,
+                    options: { maxTokens: 2000 },
+                    partialResultToken: token,
+                },
+                cancel.token,
+            )
+            .catch(() => undefined);
         samples.push(performance.now() - cancelledAt);
         subscription.dispose();
     }
@@ -215,7 +246,12 @@ async function loadTimes(label: string, llama: Llama, modelPath: string): Promis
             },
         ]);
         return [
-            { name: `model load, ${label}, cold sidecar process vs a fresh process loading directly (both import node-llama-cpp)`, unit: 'ms', target: 'informational', ...compare(coldSidecar, coldDirect) },
+            {
+                name: `model load, ${label}, cold sidecar process vs a fresh process loading directly (both import node-llama-cpp)`,
+                unit: 'ms',
+                target: 'informational',
+                ...compare(coldSidecar, coldDirect),
+            },
             { name: `model load, ${label}, warm sidecar vs loadModel + createContext here`, unit: 'ms', target: 'informational', ...compare(warm, direct) },
         ];
     } finally {
@@ -247,7 +283,10 @@ async function main(): Promise<void> {
 }
 
 const coldDirect = process.argv.indexOf('--cold-direct');
-(coldDirect >= 0 ? coldDirectChild(process.argv[coldDirect + 1]) : main()).then(() => process.exit(0), (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-});
+(coldDirect >= 0 ? coldDirectChild(process.argv[coldDirect + 1]) : main()).then(
+    () => process.exit(0),
+    (error: unknown) => {
+        console.error(error);
+        process.exit(1);
+    },
+);

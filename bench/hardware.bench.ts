@@ -14,7 +14,13 @@ import { compare, elapsedMs, interleave, report, summarize, type BenchRow } from
 
 async function main(): Promise<void> {
     const log = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined };
-    const context = new SidecarContext({ log, settings: { ...defaultSettings(), gpu: 'off' }, secrets: { providerKeys: {} }, defaultModelsPath: '', statePath: '' });
+    const context = new SidecarContext({
+        log,
+        settings: { ...defaultSettings(), gpu: 'off' },
+        secrets: { providerKeys: {} },
+        defaultModelsPath: '',
+        statePath: '',
+    });
     const runtime = new LlamaRuntime({ log, gpu: 'off' });
     const hardware = new HardwareService({ context, llama: () => runtime.get() });
     const rows: BenchRow[] = [];
@@ -29,7 +35,12 @@ async function main(): Promise<void> {
         const catalogMs = await elapsedMs(() => {
             for (let i = 0; i < rounds; i++) for (const { entry, file } of files) hardware.estimateCatalogFile(entry, file);
         });
-        rows.push({ name: `catalog fit estimate (${files.length} files)`, value: (catalogMs * 1000) / (rounds * files.length), unit: 'µs/file', target: '< 1 ms: a model list stays instant' });
+        rows.push({
+            name: `catalog fit estimate (${files.length} files)`,
+            value: (catalogMs * 1000) / (rounds * files.length),
+            unit: 'µs/file',
+            target: '< 1 ms: a model list stays instant',
+        });
 
         const modelPath = ensureFixtureModel(defaultFixtureDir(), benchModel);
         const { readGgufFileInfo } = await importNodeLlamaCpp();
@@ -37,7 +48,12 @@ async function main(): Promise<void> {
             () => elapsedMs(() => hardware.estimateFile({ path: modelPath })),
             () => elapsedMs(() => readGgufFileInfo(modelPath, { logWarnings: false })),
         ]);
-        rows.push({ name: 'GGUF-header fit estimate, ~100 MB model, vs the bare header read', unit: 'ms', target: 'header read + a few ms', ...compare(ours, bare) });
+        rows.push({
+            name: 'GGUF-header fit estimate, ~100 MB model, vs the bare header read',
+            unit: 'ms',
+            target: 'header read + a few ms',
+            ...compare(ours, bare),
+        });
     } finally {
         hardware.dispose();
         await runtime.dispose();

@@ -85,7 +85,11 @@ export function pick(values: number[], picked: number[]): number[] {
  * filling); the ratio of the two medians would carry that drift as noise. `ratio: 'difference'` reports
  * value − baseline instead (extra milliseconds, where a ratio of two small times would exaggerate).
  */
-export function compare(values: number[], baseline: number[], ratio: 'quotient' | 'difference' = 'quotient'): Pick<BenchRow, 'value' | 'baseline' | 'ratio' | 'ci' | 'repeats'> {
+export function compare(
+    values: number[],
+    baseline: number[],
+    ratio: 'quotient' | 'difference' = 'quotient',
+): Pick<BenchRow, 'value' | 'baseline' | 'ratio' | 'ci' | 'repeats'> {
     if (values.length !== baseline.length) throw new Error(`unpaired samples: ${values.length} against ${baseline.length}`);
     const perRound = values.map((value, round) => (ratio === 'quotient' ? value / baseline[round] : value - baseline[round]));
     return {

@@ -22,12 +22,23 @@ async function main(): Promise<void> {
         const run = await runLoad(sidecar, { model, chats: 20, maxTokens: 16, cancelEvery: 5, download: 'hf:bench/load-GGUF/load-Q4_K_M.gguf' });
         if (run.failed.length > 0) throw new Error(`chats failed: ${run.failed.join('; ')}`);
         report([
-            { name: 'load: chats completed of 20 (4 cancelled on purpose), with a download', value: run.completed, unit: 'chats', target: '16, the other 4 cancelled cleanly' },
+            {
+                name: 'load: chats completed of 20 (4 cancelled on purpose), with a download',
+                value: run.completed,
+                unit: 'chats',
+                target: '16, the other 4 cancelled cleanly',
+            },
             { name: 'load: chat latency p50, 20 concurrent, 16 tokens', value: percentile(run.latenciesMs, 50), unit: 'ms' },
             { name: 'load: chat latency p95, 20 concurrent, 16 tokens', value: percentile(run.latenciesMs, 95), unit: 'ms' },
             { name: 'load: sidecar RSS before the model load', value: run.rssBeforeLoad / MB, unit: 'MB' },
             { name: 'load: sidecar RSS with the model loaded', value: run.rssLoaded / MB, unit: 'MB' },
-            { name: 'load: sidecar RSS after unload', value: run.rssAfterUnload / MB, unit: 'MB', baseline: run.rssBeforeLoad / MB, target: 'back to about the baseline' },
+            {
+                name: 'load: sidecar RSS after unload',
+                value: run.rssAfterUnload / MB,
+                unit: 'MB',
+                baseline: run.rssBeforeLoad / MB,
+                target: 'back to about the baseline',
+            },
         ]);
     } finally {
         await sidecar.stop();

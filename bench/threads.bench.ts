@@ -52,10 +52,24 @@ async function tokensPerSecond(context: LlamaContext, prompt: string, limitMs = 
     let tokens = 0;
     const limit = AbortSignal.timeout(limitMs);
     try {
-        await chat.generateResponse([{ type: 'user', text: prompt }, { type: 'model', response: [] }], {
-            maxTokens, temperature: 0.7, seed: 1, signal: limit, stopOnAbortSignal: true,
-            onToken: chunk => { firstAt ||= performance.now(); lastAt = performance.now(); tokens += chunk.length; },
-        });
+        await chat.generateResponse(
+            [
+                { type: 'user', text: prompt },
+                { type: 'model', response: [] },
+            ],
+            {
+                maxTokens,
+                temperature: 0.7,
+                seed: 1,
+                signal: limit,
+                stopOnAbortSignal: true,
+                onToken: (chunk) => {
+                    firstAt ||= performance.now();
+                    lastAt = performance.now();
+                    tokens += chunk.length;
+                },
+            },
+        );
     } catch (error) {
         // Stopped while still reading the prompt: no token came out within the limit.
         if (!limit.aborted) throw error;
@@ -69,14 +83,20 @@ async function tokensPerSecond(context: LlamaContext, prompt: string, limitMs = 
 async function main(): Promise<void> {
     const { getLlama, LlamaLogLevel } = await importNodeLlamaCpp();
     const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error });
-    const context = new SidecarContext({ log: silent, settings: defaultSettings(), secrets: { providerKeys: {} }, defaultModelsPath: os.tmpdir(), statePath: path.join(os.tmpdir(), 'local-ai-bench-state') });
+    const context = new SidecarContext({
+        log: silent,
+        settings: defaultSettings(),
+        secrets: { providerKeys: {} },
+        defaultModelsPath: os.tmpdir(),
+        statePath: path.join(os.tmpdir(), 'local-ai-bench-state'),
+    });
     const hardware = new HardwareService({ context, llama: async () => llama });
     const auto = autoThreads(await hardware.report());
     hardware.dispose();
 
     const model = await llama.loadModel({ modelPath: ensureFixtureModel(defaultFixtureDir(), benchModel) });
     // `auto` gets its own context even when it equals an explicit count: it is measured, not copied.
-    const settings = [...explicitCounts.map(count => ({ name: `${count}`, count })), { name: `auto (${auto})`, count: auto }];
+    const settings = [...explicitCounts.map((count) => ({ name: `${count}`, count })), { name: `auto (${auto})`, count: auto }];
     const contexts: LlamaContext[] = [];
     for (const setting of settings) contexts.push(await model.createContext({ contextSize: 1024, threads: setting.count, sequences: 1 }));
     // Warm every context once (first-run allocations), unmeasured.
@@ -87,11 +107,14 @@ async function main(): Promise<void> {
         return speed;
     };
 
-    const screen = await interleave(screenRounds, explicitCounts.map((_, index) => run(index, 'screen', screenLimitMs)));
-    const screenBest = Math.max(...screen.map(series => median(series)));
-    const contenders = explicitCounts.map((_, index) => index).filter(index => median(screen[index]) >= screenBest / 2);
+    const screen = await interleave(
+        screenRounds,
+        explicitCounts.map((_, index) => run(index, 'screen', screenLimitMs)),
+    );
+    const screenBest = Math.max(...screen.map((series) => median(series)));
+    const contenders = explicitCounts.map((_, index) => index).filter((index) => median(screen[index]) >= screenBest / 2);
     const autoIndex = settings.length - 1;
-    const finalRuns = [...contenders, autoIndex].map(index => run(index, 'final'));
+    const finalRuns = [...contenders, autoIndex].map((index) => run(index, 'final'));
     const final = await interleave(minRounds, finalRuns);
     const autoSamples = final[contenders.length];
     const bestOf = (picked?: number[]) => {
@@ -102,21 +125,21 @@ async function main(): Promise<void> {
     const ratioOf = (picked?: number[]) => {
         const best = final[bestOf(picked)];
         const rounds = picked ?? best.map((_, round) => round);
-        return median(rounds.map(round => autoSamples[round] / best[round]));
+        return median(rounds.map((round) => autoSamples[round] / best[round]));
     };
-    let interval = bootstrapCi(minRounds, picked => ratioOf(picked));
+    let interval = bootstrapCi(minRounds, (picked) => ratioOf(picked));
     while (interval[1] - interval[0] > targetWidth && final[0].length < maxRounds) {
         const more = await interleave(Math.min(10, maxRounds - final[0].length), finalRuns, final[0].length);
         for (const [side, series] of more.entries()) final[side].push(...series);
-        interval = bootstrapCi(final[0].length, picked => ratioOf(picked));
-        progress(`after ${final[0].length} rounds the interval of auto ÷ best is ${interval.map(v => v.toFixed(3)).join('–')}`);
+        interval = bootstrapCi(final[0].length, (picked) => ratioOf(picked));
+        progress(`after ${final[0].length} rounds the interval of auto ÷ best is ${interval.map((v) => v.toFixed(3)).join('–')}`);
     }
     for (const context of contexts) await context.dispose();
     await model.dispose();
 
     const best = bestOf();
     const stalled = (series: number[]) => {
-        const runs = series.filter(speed => speed === 0).length;
+        const runs = series.filter((speed) => speed === 0).length;
         return runs ? ` (${runs} of ${series.length} runs: no second token within ${screenLimitMs / 1000} s)` : '';
     };
     const rows: BenchRow[] = explicitCounts.map((count, index) => ({
@@ -126,7 +149,7 @@ async function main(): Promise<void> {
         ...summarize(screen[index]),
     }));
     rows.push({
-        name: `thread sweep, ~100 MB model, auto (${auto}) threads vs the best explicit count (${explicitCounts[contenders[best]]} of ${contenders.map(i => explicitCounts[i]).join(', ')})`,
+        name: `thread sweep, ~100 MB model, auto (${auto}) threads vs the best explicit count (${explicitCounts[contenders[best]]} of ${contenders.map((i) => explicitCounts[i]).join(', ')})`,
         value: median(autoSamples),
         unit: 'tokens/s',
         baseline: median(final[best]),
@@ -138,7 +161,10 @@ async function main(): Promise<void> {
     report(rows);
 }
 
-main().then(() => process.exit(0), (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-});
+main().then(
+    () => process.exit(0),
+    (error: unknown) => {
+        console.error(error);
+        process.exit(1);
+    },
+);

@@ -17,7 +17,9 @@ if (build.status !== 0) process.exit(build.status ?? 1);
 const only = process.env.LOCAL_AI_BENCH_ONLY?.split(',').map((name) => name.trim());
 const benchDir = join(root, 'dist', 'bench');
 const benches = existsSync(benchDir)
-    ? readdirSync(benchDir).filter((file) => file.endsWith('.bench.mjs') && (!only || only.includes(file.replace('.bench.mjs', '')))).sort()
+    ? readdirSync(benchDir)
+          .filter((file) => file.endsWith('.bench.mjs') && (!only || only.includes(file.replace('.bench.mjs', ''))))
+          .sort()
     : [];
 const rowsFile = join(tmpdir(), `local-ai-bench-${process.pid}.jsonl`);
 rmSync(rowsFile, { force: true });
@@ -36,7 +38,13 @@ for (const bench of benches) {
     }
 }
 
-const rows = existsSync(rowsFile) ? readFileSync(rowsFile, 'utf8').trim().split('\n').filter(Boolean).map((line) => JSON.parse(line)) : [];
+const rows = existsSync(rowsFile)
+    ? readFileSync(rowsFile, 'utf8')
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => JSON.parse(line))
+    : [];
 rmSync(rowsFile, { force: true });
 writeFileSync(join(root, 'bench-results.json'), `${JSON.stringify({ date: new Date().toISOString(), rows }, null, 2)}\n`);
 
@@ -49,9 +57,20 @@ const interval = (r) => {
 };
 const table = [
     ['figure', 'value', 'unit', 'baseline', 'ratio', '95% CI', 'n', 'target'],
-    ...rows.map((r) => [r.name, fmt(r.value), r.unit, fmt(r.baseline), r.ratio === undefined ? '' : r.ratioUnit ? `${fmt(r.ratio)} ${r.ratioUnit}` : `${Number(r.ratio).toFixed(3)}×`, interval(r), r.repeats ?? '', r.target ?? '']),
+    ...rows.map((r) => [
+        r.name,
+        fmt(r.value),
+        r.unit,
+        fmt(r.baseline),
+        r.ratio === undefined ? '' : r.ratioUnit ? `${fmt(r.ratio)} ${r.ratioUnit}` : `${Number(r.ratio).toFixed(3)}×`,
+        interval(r),
+        r.repeats ?? '',
+        r.target ?? '',
+    ]),
 ];
 const widths = table[0].map((_, column) => Math.max(...table.map((row) => String(row[column]).length)));
-console.log(`\n${table.map((row, index) => row.map((cell, column) => String(cell).padEnd(widths[column])).join(' | ') + (index === 0 ? `\n${widths.map((w) => '-'.repeat(w)).join('-|-')}` : '')).join('\n')}`);
+console.log(
+    `\n${table.map((row, index) => row.map((cell, column) => String(cell).padEnd(widths[column])).join(' | ') + (index === 0 ? `\n${widths.map((w) => '-'.repeat(w)).join('-|-')}` : '')).join('\n')}`,
+);
 console.log(`\n${rows.length} figures written to bench-results.json${failed ? `; ${failed} benchmark(s) failed` : ''}.`);
 process.exit(failed ? 1 : 0);

@@ -30,7 +30,9 @@ const FLAGS = [
  */
 export async function launchChromium() {
     if (!existsSync(CHROMIUM_PATH)) {
-        throw new Error(`${CHROMIUM_PATH} is missing: 'npm test' installs Debian's chromium by itself (as root or with sudo -n), or set LOCAL_AI_CHROMIUM to another Chrome`);
+        throw new Error(
+            `${CHROMIUM_PATH} is missing: 'npm test' installs Debian's chromium by itself (as root or with sudo -n), or set LOCAL_AI_CHROMIUM to another Chrome`,
+        );
     }
     const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: FLAGS });
     const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });

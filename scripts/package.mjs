@@ -15,7 +15,14 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const targetFlag = process.argv.indexOf('--target');
 const target = targetFlag > 0 ? process.argv[targetFlag + 1] : `${process.platform}-${process.arch}`;
-const binaryPackage = { 'linux-x64': 'linux-x64', 'linux-arm64': 'linux-arm64', 'darwin-arm64': 'mac-arm64-metal', 'darwin-x64': 'mac-x64', 'win32-x64': 'win-x64', 'win32-arm64': 'win-arm64' }[target];
+const binaryPackage = {
+    'linux-x64': 'linux-x64',
+    'linux-arm64': 'linux-arm64',
+    'darwin-arm64': 'mac-arm64-metal',
+    'darwin-x64': 'mac-x64',
+    'win32-x64': 'win-x64',
+    'win32-arm64': 'win-arm64',
+}[target];
 if (!binaryPackage) throw new Error(`No llama.cpp binaries are known for target ${target}.`);
 
 const run = (command, args, options = {}) => execFileSync(command, args, { stdio: 'inherit', cwd: root, ...options });

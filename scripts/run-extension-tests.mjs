@@ -108,7 +108,9 @@ async function runInServer({ scratch, workspace, statsFile, testEnv }) {
         browser = launched.browser;
         const { page } = launched;
         let testsEnded;
-        const exitCodePromise = new Promise((resolvePromise) => { testsEnded = resolvePromise; });
+        const exitCodePromise = new Promise((resolvePromise) => {
+            testsEnded = resolvePromise;
+        });
         await page.exposeFunction('codeAutomationExit', (code) => testsEnded(Number(code)));
         await page.exposeFunction('codeAutomationLog', (type, args) => printLog(type, args));
         if (showWorkbenchLog) page.on('pageerror', (error) => console.log(`[page error] ${error.message}`));

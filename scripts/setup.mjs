@@ -61,9 +61,13 @@ export function missingPackages({ browser, serverBuild, unzip, hasCommand, hasFi
     if (unzip && !hasCommand('unzip')) missing.push({ name: 'unzip', why: 'the VSIX test reads the package' });
     if (serverBuild) {
         // code-server's kerberos module includes <gssapi/gssapi.h> from libkrb5-dev.
-        if (!hasFile('/usr/include/gssapi/gssapi.h')) missing.push({ name: 'libkrb5-dev', why: 'the VS Code server\'s kerberos module builds against it' });
-        for (const [name, command] of [['python3', 'python3'], ['make', 'make'], ['g++', 'g++']]) {
-            if (!hasCommand(command)) missing.push({ name, why: 'node-gyp builds the VS Code server\'s native modules with it' });
+        if (!hasFile('/usr/include/gssapi/gssapi.h')) missing.push({ name: 'libkrb5-dev', why: "the VS Code server's kerberos module builds against it" });
+        for (const [name, command] of [
+            ['python3', 'python3'],
+            ['make', 'make'],
+            ['g++', 'g++'],
+        ]) {
+            if (!hasCommand(command)) missing.push({ name, why: "node-gyp builds the VS Code server's native modules with it" });
         }
     }
     return missing;
@@ -78,13 +82,22 @@ export function missingPackages({ browser, serverBuild, unzip, hasCommand, hasFi
 export function installPlan({ packages, isRoot, hasAptGet, sudoWorks }) {
     const list = packages.join(' ');
     if (!hasAptGet) {
-        return { message: `This machine lacks ${list}, and has no apt-get to install them with: install them with your package manager, then run the command again.` };
+        return {
+            message: `This machine lacks ${list}, and has no apt-get to install them with: install them with your package manager, then run the command again.`,
+        };
     }
     if (!isRoot && !sudoWorks) {
-        return { message: `This machine lacks ${list}. Install them, then run the command again:\n\n  sudo apt-get update && sudo apt-get install -y ${list}\n` };
+        return {
+            message: `This machine lacks ${list}. Install them, then run the command again:\n\n  sudo apt-get update && sudo apt-get install -y ${list}\n`,
+        };
     }
     const prefix = isRoot ? [] : ['sudo', '-n'];
-    return { run: [[...prefix, 'apt-get', 'update'], [...prefix, 'apt-get', 'install', '-y', '--no-install-recommends', ...packages]] };
+    return {
+        run: [
+            [...prefix, 'apt-get', 'update'],
+            [...prefix, 'apt-get', 'install', '-y', '--no-install-recommends', ...packages],
+        ],
+    };
 }
 
 /** Stages of `npm test` whose needs go beyond node_modules. */
@@ -100,9 +113,7 @@ const WORKBENCH_STAGES = ['extension', 'e2e'];
 export async function setup({ command = 'test', stages = ['typecheck', 'build', 'unit', 'sidecar', ...WORKBENCH_STAGES], log = console.log } = {}) {
     await installDependencies(log);
     const host = chooseTestHost();
-    const needsServer = command === 'start'
-        ? !host.desktopExecutable
-        : stages.includes('e2e') || (stages.includes('extension') && host.host === 'server');
+    const needsServer = command === 'start' ? !host.desktopExecutable : stages.includes('e2e') || (stages.includes('extension') && host.host === 'server');
     const packages = missingPackages({
         browser: command === 'test' && needsServer,
         serverBuild: needsServer && !serverInstalled(),
@@ -175,7 +186,7 @@ function sha256(text) {
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
     setup({ command: process.argv[2] === 'start' ? 'start' : 'test' }).catch((error) => {
-        console.error(error instanceof SetupError ? error.message : error.stack ?? String(error));
+        console.error(error instanceof SetupError ? error.message : (error.stack ?? String(error)));
         process.exit(1);
     });
 }

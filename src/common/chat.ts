@@ -66,9 +66,7 @@ export interface FallbackInfo {
 }
 
 /** Streamed while an answer is produced. */
-export type ChatChunk =
-    | { kind: 'start'; engine: EngineInfo; fallback?: FallbackInfo; truncation?: TruncationReport }
-    | { kind: 'text'; text: string };
+export type ChatChunk = { kind: 'start'; engine: EngineInfo; fallback?: FallbackInfo; truncation?: TruncationReport } | { kind: 'text'; text: string };
 
 export interface ChatResult {
     text: string;

@@ -118,22 +118,36 @@ export function adviseOn(code: number | undefined, message: string, data: ErrorD
         case ErrorCode.ModelNotInstalled:
             return advice('Download it first.', ['downloadModel']);
         case ErrorCode.ModelDoesNotFit:
-            return advice(`${numbers(data.unit ?? 'bytes', (needed, available) => `It needs ${needed}, ${available} is free.`)}Choose a smaller quantization or close other apps.`, ['chooseQuantization']);
+            return advice(
+                `${numbers(data.unit ?? 'bytes', (needed, available) => `It needs ${needed}, ${available} is free.`)}Choose a smaller quantization or close other apps.`,
+                ['chooseQuantization'],
+            );
         case ErrorCode.InvalidModelFile:
-            return advice(`${data.file ? `(${data.file}) ` : ''}The file is not a model llama.cpp can load: delete it and download it again.`, ['deleteModel', 'showLogs']);
+            return advice(`${data.file ? `(${data.file}) ` : ''}The file is not a model llama.cpp can load: delete it and download it again.`, [
+                'deleteModel',
+                'showLogs',
+            ]);
         case ErrorCode.ContextOverflow:
-            return advice(`${numbers('tokens', (needed, available) => `The prompt has ${needed}, the model takes ${available}.`)}Shorten it, start a new chat, or raise localAi.contextSize.`, ['newChat', 'openContextSetting']);
+            return advice(
+                `${numbers('tokens', (needed, available) => `The prompt has ${needed}, the model takes ${available}.`)}Shorten it, start a new chat, or raise localAi.contextSize.`,
+                ['newChat', 'openContextSetting'],
+            );
         case ErrorCode.DownloadFailed:
             return advice('The part already downloaded is kept: downloading again resumes it.', ['retry', 'showLogs']);
         case ErrorCode.ChecksumMismatch:
             return advice('The damaged file was deleted; download it again.', ['retry']);
         case ErrorCode.DiskFull:
-            return advice(`${numbers('bytes', (needed, available) => `It needs ${needed}, ${available} is free.`)}Free some space or move models elsewhere (localAi.modelsPath); the partial file is kept.`,
-                ['cleanupPartials', 'openModelsPathSetting']);
+            return advice(
+                `${numbers('bytes', (needed, available) => `It needs ${needed}, ${available} is free.`)}Free some space or move models elsewhere (localAi.modelsPath); the partial file is kept.`,
+                ['cleanupPartials', 'openModelsPathSetting'],
+            );
         case ErrorCode.Unauthorized:
             return data.provider
                 ? advice(`The key for ${data.provider} was refused.`, ['setApiKey'])
-                : advice('This model is gated: accept its license on Hugging Face, then set a token that can read it.', [...(data.url ? ['openModelPage' as const] : []), 'setToken']);
+                : advice('This model is gated: accept its license on Hugging Face, then set a token that can read it.', [
+                      ...(data.url ? ['openModelPage' as const] : []),
+                      'setToken',
+                  ]);
         case ErrorCode.NetworkError:
             return advice('Check your connection, the proxy (http.proxy), localAi.hubEndpoint and localAi.offline.', ['retry', 'openNetworkSettings']);
         case ErrorCode.NoEngineAvailable:

@@ -111,25 +111,35 @@ type Check = (value: unknown, at: string) => string | undefined;
 const str: Check = (v, at) => (typeof v === 'string' ? undefined : `${at} must be a string`);
 const num: Check = (v, at) => (typeof v === 'number' && Number.isFinite(v) ? undefined : `${at} must be a finite number`);
 const bool: Check = (v, at) => (typeof v === 'boolean' ? undefined : `${at} must be a boolean`);
-const oneOf = (...values: string[]): Check => (v, at) => (typeof v === 'string' && values.includes(v) ? undefined : `${at} must be one of ${values.join(', ')}`);
-const optional = (check: Check): Check => (v, at) => (v === undefined ? undefined : check(v, at));
-const array = (check: Check): Check => (v, at) => {
-    if (!Array.isArray(v)) return `${at} must be an array`;
-    for (let i = 0; i < v.length; i++) {
-        const problem = check(v[i], `${at}[${i}]`);
-        if (problem) return problem;
-    }
-    return undefined;
-};
-const object = (fields: Record<string, Check>): Check => (v, at) => {
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) return `${at} must be an object`;
-    const record = v as Record<string, unknown>;
-    for (const [key, check] of Object.entries(fields)) {
-        const problem = check(record[key], `${at}.${key}`);
-        if (problem) return problem;
-    }
-    return undefined;
-};
+const oneOf =
+    (...values: string[]): Check =>
+    (v, at) =>
+        typeof v === 'string' && values.includes(v) ? undefined : `${at} must be one of ${values.join(', ')}`;
+const optional =
+    (check: Check): Check =>
+    (v, at) =>
+        v === undefined ? undefined : check(v, at);
+const array =
+    (check: Check): Check =>
+    (v, at) => {
+        if (!Array.isArray(v)) return `${at} must be an array`;
+        for (let i = 0; i < v.length; i++) {
+            const problem = check(v[i], `${at}[${i}]`);
+            if (problem) return problem;
+        }
+        return undefined;
+    };
+const object =
+    (fields: Record<string, Check>): Check =>
+    (v, at) => {
+        if (typeof v !== 'object' || v === null || Array.isArray(v)) return `${at} must be an object`;
+        const record = v as Record<string, unknown>;
+        for (const [key, check] of Object.entries(fields)) {
+            const problem = check(record[key], `${at}.${key}`);
+            if (problem) return problem;
+        }
+        return undefined;
+    };
 
 const ERROR_ACTIONS: ErrorAction[] = ['retry', 'restartSidecar', 'downloadModel', 'newChat', 'showLogs', 'setApiKey'];
 const errorAction = oneOf(...ERROR_ACTIONS);

@@ -51,7 +51,10 @@ export function readSidecarSettings(): SidecarSettings {
         idleUnloadMinutes: config.get<number>('idleUnloadMinutes') ?? defaults.idleUnloadMinutes,
         fallback: {
             mode: config.get<'off' | 'ask' | 'auto'>('fallback.mode') ?? defaults.fallback.mode,
-            triggers: Object.fromEntries(FALLBACK_REASONS.map((reason) => [reason, triggers[reason] ?? defaults.fallback.triggers[reason]])) as Record<FallbackReason, boolean>,
+            triggers: Object.fromEntries(FALLBACK_REASONS.map((reason) => [reason, triggers[reason] ?? defaults.fallback.triggers[reason]])) as Record<
+                FallbackReason,
+                boolean
+            >,
             firstTokenTimeoutSeconds: config.get<number>('fallback.firstTokenTimeoutSeconds') ?? defaults.fallback.firstTokenTimeoutSeconds,
             providers: config.get<ProviderSetting[]>('fallback.providers') ?? defaults.fallback.providers,
             forbidden: config.get<boolean>('fallback.forbidInWorkspace') ?? defaults.fallback.forbidden,

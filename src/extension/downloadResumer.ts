@@ -43,7 +43,10 @@ export class DownloadResumer implements vscode.Disposable {
     /** Called when a download is over for good: installed, cancelled by the user, or failed with an answer. */
     async forget(download: PendingDownload): Promise<void> {
         this.markStopped(download);
-        await this.state.update(STATE_KEY, this.pending().filter((candidate) => !sameDownload(candidate, download)));
+        await this.state.update(
+            STATE_KEY,
+            this.pending().filter((candidate) => !sameDownload(candidate, download)),
+        );
     }
 
     /** Called when the sidecar went away under a download: it stays remembered and restarts with the sidecar. */

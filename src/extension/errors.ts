@@ -32,7 +32,7 @@ export function errorCode(error: unknown): number | undefined {
 }
 
 export function isCancellation(error: unknown): boolean {
-    return errorCode(error) === ErrorCode.Cancelled || (error instanceof vscode.CancellationError);
+    return errorCode(error) === ErrorCode.Cancelled || error instanceof vscode.CancellationError;
 }
 
 /** The facts the sidecar attached to its error. */
@@ -58,21 +58,36 @@ const command = (title: string, id: string, ...args: unknown[]): ErrorAction => 
 /** Each fix as a notification button; `newChat` belongs to the chat, `retry` needs something to retry. */
 function button(fix: ErrorFix, data: ErrorData, context: ErrorContext): ErrorAction | undefined {
     switch (fix) {
-        case 'retry': return context.retry ? { title: 'Try Again', run: context.retry } : undefined;
-        case 'restartSidecar': return command('Restart Sidecar', 'localAi.restartSidecar');
-        case 'refreshModels': return command('Refresh Models', 'localAi.refreshModels');
-        case 'downloadModel': return command('Download', 'localAi.downloadModel', context.model);
-        case 'chooseQuantization': return command('Choose Quantization', 'localAi.chooseQuantization', context.model);
-        case 'deleteModel': return command('Delete Model', 'localAi.deleteModel', context.model);
-        case 'newChat': return undefined;
-        case 'openContextSetting': return command('Open Settings', 'workbench.action.openSettings', 'localAi.contextSize');
-        case 'cleanupPartials': return command('Clean Up Partial Downloads', 'localAi.cleanupPartials');
-        case 'openModelsPathSetting': return command('Open Settings', 'workbench.action.openSettings', 'localAi.modelsPath');
-        case 'openModelPage': return data.url ? { title: 'Open Model Page', run: () => vscode.env.openExternal(vscode.Uri.parse(data.url!)) } : undefined;
-        case 'setApiKey': return command('Set API Key', 'localAi.setCloudApiKey', data.provider);
-        case 'setToken': return command('Set Token', 'localAi.setHuggingFaceToken');
-        case 'openNetworkSettings': return command('Open Settings', 'workbench.action.openSettings', 'localAi.');
-        case 'showLogs': return command('Show Logs', 'localAi.showLogs');
+        case 'retry':
+            return context.retry ? { title: 'Try Again', run: context.retry } : undefined;
+        case 'restartSidecar':
+            return command('Restart Sidecar', 'localAi.restartSidecar');
+        case 'refreshModels':
+            return command('Refresh Models', 'localAi.refreshModels');
+        case 'downloadModel':
+            return command('Download', 'localAi.downloadModel', context.model);
+        case 'chooseQuantization':
+            return command('Choose Quantization', 'localAi.chooseQuantization', context.model);
+        case 'deleteModel':
+            return command('Delete Model', 'localAi.deleteModel', context.model);
+        case 'newChat':
+            return undefined;
+        case 'openContextSetting':
+            return command('Open Settings', 'workbench.action.openSettings', 'localAi.contextSize');
+        case 'cleanupPartials':
+            return command('Clean Up Partial Downloads', 'localAi.cleanupPartials');
+        case 'openModelsPathSetting':
+            return command('Open Settings', 'workbench.action.openSettings', 'localAi.modelsPath');
+        case 'openModelPage':
+            return data.url ? { title: 'Open Model Page', run: () => vscode.env.openExternal(vscode.Uri.parse(data.url!)) } : undefined;
+        case 'setApiKey':
+            return command('Set API Key', 'localAi.setCloudApiKey', data.provider);
+        case 'setToken':
+            return command('Set Token', 'localAi.setHuggingFaceToken');
+        case 'openNetworkSettings':
+            return command('Open Settings', 'workbench.action.openSettings', 'localAi.');
+        case 'showLogs':
+            return command('Show Logs', 'localAi.showLogs');
     }
 }
 

@@ -40,7 +40,8 @@ export function redactingChannel(target: vscode.LogOutputChannel, redactor: Secr
                 case 'debug':
                 case 'info':
                 case 'warn':
-                    return (message: string, ...args: unknown[]) => object[property](redactor.redact(message), ...args.map((arg) => (typeof arg === 'string' ? redactor.redact(arg) : arg)));
+                    return (message: string, ...args: unknown[]) =>
+                        object[property](redactor.redact(message), ...args.map((arg) => (typeof arg === 'string' ? redactor.redact(arg) : arg)));
                 case 'error':
                     return (message: string | Error, ...args: unknown[]) => object.error(scrub(message), ...args);
                 default:

@@ -19,13 +19,7 @@ import {
 } from 'vscode-languageclient/node';
 import type { ProgressType, RequestType, RequestType0 } from 'vscode-languageserver-protocol';
 import { ErrorCode } from '../common/errors';
-import {
-    SecretsChangedNotification,
-    SettingsChangedNotification,
-    StatusNotification,
-    type SidecarInitOptions,
-    type StatusParams,
-} from '../common/protocol';
+import { SecretsChangedNotification, SettingsChangedNotification, StatusNotification, type SidecarInitOptions, type StatusParams } from '../common/protocol';
 import { affectsSidecar, readSidecarSettings } from './config';
 import { CrashPolicy } from './crashPolicy';
 import { SecretRedactor, redactingChannel } from './log';
@@ -176,10 +170,7 @@ export class SidecarClient implements vscode.Disposable {
     }
 
     private applyHandler(client: LanguageClient, entry: HandlerEntry): void {
-        entry.registration =
-            entry.kind === 'notification'
-                ? client.onNotification(entry.method, entry.handler)
-                : client.onRequest(entry.method, entry.handler);
+        entry.registration = entry.kind === 'notification' ? client.onNotification(entry.method, entry.handler) : client.onRequest(entry.method, entry.handler);
     }
 
     private async ensureAvailable(): Promise<LanguageClient> {
@@ -204,7 +195,12 @@ export class SidecarClient implements vscode.Disposable {
             return new SidecarError(error.message, error.code, error.data);
         }
         if (error instanceof Error && /connection|disposed|not running|stopped/i.test(error.message)) {
-            return new SidecarError('The Local AI sidecar is not running; it is being restarted. Try again in a moment.', ErrorCode.NoEngineAvailable, undefined, true);
+            return new SidecarError(
+                'The Local AI sidecar is not running; it is being restarted. Try again in a moment.',
+                ErrorCode.NoEngineAvailable,
+                undefined,
+                true,
+            );
         }
         return error instanceof Error ? error : new Error(String(error));
     }
@@ -265,7 +261,9 @@ export class SidecarClient implements vscode.Disposable {
             return { action: CloseAction.DoNotRestart, handled: true };
         }
         const delay = decision.delayMs;
-        this.options.log.warn(`The sidecar stopped unexpectedly (crash ${decision.recentCrashes} of ${this.crashes.describeLimit()}); restarting in ${delay} ms.`);
+        this.options.log.warn(
+            `The sidecar stopped unexpectedly (crash ${decision.recentCrashes} of ${this.crashes.describeLimit()}); restarting in ${delay} ms.`,
+        );
         this.setStatus({ health: 'error', busy: false, message: `Sidecar stopped; restarting in ${(delay / 1000).toFixed(1)} s…`, downloads: [] });
         await new Promise((resolve) => setTimeout(resolve, delay));
         return { action: CloseAction.Restart, handled: true };

@@ -120,7 +120,9 @@ function downloadsTooltip(downloads: DownloadProgress[]): vscode.MarkdownString 
     const md = new vscode.MarkdownString(undefined, true);
     md.appendMarkdown('**Local AI downloads** (click to see them, cancel keeps what was downloaded)\n\n');
     for (const download of downloads) {
-        md.appendMarkdown(`- $(${download.state === 'failed' ? 'warning' : 'cloud-download'}) ${describeDownload(download)} · ${formatBytes(download.receivedBytes)} of ${formatBytes(download.totalBytes)}${download.message ? ` — ${download.message}` : ''}\n`);
+        md.appendMarkdown(
+            `- $(${download.state === 'failed' ? 'warning' : 'cloud-download'}) ${describeDownload(download)} · ${formatBytes(download.receivedBytes)} of ${formatBytes(download.totalBytes)}${download.message ? ` — ${download.message}` : ''}\n`,
+        );
     }
     return md;
 }

@@ -2,13 +2,7 @@
  * Registers typed request handlers on the connection: turns the protocol's CancellationToken into an
  * AbortSignal, and every thrown error into a ResponseError with a code the extension understands.
  */
-import {
-    ResponseError,
-    type CancellationToken,
-    type Connection,
-    type RequestType,
-    type RequestType0,
-} from 'vscode-languageserver/node';
+import { ResponseError, type CancellationToken, type Connection, type RequestType, type RequestType0 } from 'vscode-languageserver/node';
 import { ErrorCode, isLocalAiError } from '../common/errors';
 import type { Logger } from './context';
 
@@ -46,12 +40,7 @@ export function onRequest<P, R>(
     });
 }
 
-export function onRequest0<R>(
-    connection: Connection,
-    log: Logger,
-    type: RequestType0<R, void>,
-    handler: (signal: AbortSignal) => Promise<R>,
-): void {
+export function onRequest0<R>(connection: Connection, log: Logger, type: RequestType0<R, void>, handler: (signal: AbortSignal) => Promise<R>): void {
     connection.onRequest(type, async (token: CancellationToken) => {
         try {
             return await handler(toAbortSignal(token));

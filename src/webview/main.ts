@@ -49,7 +49,12 @@ const messages = el('div', { id: 'messages', role: 'log', 'aria-live': 'polite',
 const empty = el('div', { class: 'empty-chat' }, 'Ask about your code. Answers come from the model on this machine unless you choose a cloud provider.');
 const composer = el('footer', { class: 'composer' });
 const pending = el('div', { class: 'pending' });
-const input = el('textarea', { id: 'question', rows: '3', placeholder: 'Ask Local AI… (Enter to send, Shift+Enter for a new line, Escape to stop)', 'aria-label': 'Question' });
+const input = el('textarea', {
+    id: 'question',
+    rows: '3',
+    placeholder: 'Ask Local AI… (Enter to send, Shift+Enter for a new line, Escape to stop)',
+    'aria-label': 'Question',
+});
 input.value = saved.draft;
 const row = el('div', { class: 'composer-row' });
 const sendButton = iconButton({ action: 'send', icon: 'send', title: 'Send', label: 'Send' });
@@ -150,24 +155,36 @@ document.addEventListener('click', (event) => {
     const button = target.closest<HTMLElement>('[data-action]');
     if (!button) return;
     switch (button.dataset.action) {
-        case 'send': return submit();
-        case 'stop': return send({ type: 'chat/stop' });
-        case 'regenerate': return send({ type: 'chat/regenerate' });
-        case 'new-chat': return send({ type: 'chat/new' });
+        case 'send':
+            return submit();
+        case 'stop':
+            return send({ type: 'chat/stop' });
+        case 'regenerate':
+            return send({ type: 'chat/regenerate' });
+        case 'new-chat':
+            return send({ type: 'chat/new' });
         case 'toggle-history':
             historyPanel.hidden = !historyPanel.hidden;
             return;
         case 'open-conversation':
             historyPanel.hidden = true;
             return send({ type: 'history/open', conversationId: button.dataset.id ?? '' });
-        case 'delete-conversation': return send({ type: 'history/delete', conversationId: button.dataset.id ?? '' });
-        case 'attach-selection': return send({ type: 'context/attach', kind: 'selection' });
-        case 'attach-file': return send({ type: 'context/attach', kind: 'file' });
-        case 'remove-attachment': return send({ type: 'context/remove', index: Number(button.dataset.index) });
-        case 'error-action': return send({ type: 'chat/action', action: button.dataset.errorAction as ErrorAction });
-        case 'copy': return send({ type: 'code/copy', code: codeOf(button) });
-        case 'insert': return send({ type: 'code/insert', code: codeOf(button) });
-        case 'apply': return send({ type: 'code/apply', code: codeOf(button) });
+        case 'delete-conversation':
+            return send({ type: 'history/delete', conversationId: button.dataset.id ?? '' });
+        case 'attach-selection':
+            return send({ type: 'context/attach', kind: 'selection' });
+        case 'attach-file':
+            return send({ type: 'context/attach', kind: 'file' });
+        case 'remove-attachment':
+            return send({ type: 'context/remove', index: Number(button.dataset.index) });
+        case 'error-action':
+            return send({ type: 'chat/action', action: button.dataset.errorAction as ErrorAction });
+        case 'copy':
+            return send({ type: 'code/copy', code: codeOf(button) });
+        case 'insert':
+            return send({ type: 'code/insert', code: codeOf(button) });
+        case 'apply':
+            return send({ type: 'code/apply', code: codeOf(button) });
     }
 });
 

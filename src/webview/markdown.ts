@@ -27,7 +27,26 @@ import xml from 'highlight.js/lib/languages/xml';
 import yaml from 'highlight.js/lib/languages/yaml';
 import { Marked, type Tokens } from 'marked';
 
-for (const [name, language] of Object.entries({ bash, c, cpp, csharp, css, diff, go, java, javascript, json, markdown, python, rust, shell, sql, typescript, xml, yaml })) {
+for (const [name, language] of Object.entries({
+    bash,
+    c,
+    cpp,
+    csharp,
+    css,
+    diff,
+    go,
+    java,
+    javascript,
+    json,
+    markdown,
+    python,
+    rust,
+    shell,
+    sql,
+    typescript,
+    xml,
+    yaml,
+})) {
     hljs.registerLanguage(name, language);
 }
 

@@ -14,18 +14,25 @@ export function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<
 }
 
 export function iconButton(options: { action: string; icon: string; title: string; label?: string }): HTMLButtonElement {
-    const button = el('button', { 'data-action': options.action, title: options.title, 'aria-label': options.title, class: options.label ? 'text-button' : 'icon-button' });
+    const button = el('button', {
+        'data-action': options.action,
+        title: options.title,
+        'aria-label': options.title,
+        class: options.label ? 'text-button' : 'icon-button',
+    });
     button.append(el('span', { class: `codicon codicon-${options.icon}`, 'aria-hidden': 'true' }));
     if (options.label) button.append(el('span', { class: 'label' }, options.label));
     return button;
 }
 
 export function renderModelPicker(select: HTMLSelectElement, models: ModelChoice[], selected: string): void {
-    select.replaceChildren(...models.map((model) => {
-        const option = el('option', { value: model.id }, `${model.label} · ${model.detail}`);
-        option.selected = model.id === selected;
-        return option;
-    }));
+    select.replaceChildren(
+        ...models.map((model) => {
+            const option = el('option', { value: model.id }, `${model.label} · ${model.detail}`);
+            option.selected = model.id === selected;
+            return option;
+        }),
+    );
 }
 
 export function renderGauge(container: HTMLElement, state: ChatViewState): void {
@@ -44,7 +51,10 @@ export function renderAttachments(attachments: Attachment[], removable: boolean)
     const list = el('div', { class: 'attachments' });
     attachments.forEach((attachment, index) => {
         const chip = el('span', { class: 'chip', title: attachment.uri });
-        chip.append(el('span', { class: `codicon codicon-${attachment.kind === 'selection' ? 'selection' : 'file'}`, 'aria-hidden': 'true' }), el('span', {}, attachment.label));
+        chip.append(
+            el('span', { class: `codicon codicon-${attachment.kind === 'selection' ? 'selection' : 'file'}`, 'aria-hidden': 'true' }),
+            el('span', {}, attachment.label),
+        );
         if (removable) {
             const remove = iconButton({ action: 'remove-attachment', icon: 'close', title: `Remove ${attachment.label}` });
             remove.dataset.index = String(index);
@@ -60,14 +70,20 @@ export function renderHistory(list: HTMLElement, history: ConversationSummary[],
         list.replaceChildren(el('p', { class: 'empty' }, 'No earlier chats in this workspace.'));
         return;
     }
-    list.replaceChildren(...history.map((item) => {
-        const row = el('div', { class: `history-row${item.id === activeId ? ' active' : ''}` });
-        const open = el('button', { class: 'history-open', 'data-action': 'open-conversation', 'data-id': item.id, title: new Date(item.updatedAt).toLocaleString() }, item.title);
-        const remove = iconButton({ action: 'delete-conversation', icon: 'trash', title: `Delete "${item.title}"` });
-        remove.dataset.id = item.id;
-        row.append(open, remove);
-        return row;
-    }));
+    list.replaceChildren(
+        ...history.map((item) => {
+            const row = el('div', { class: `history-row${item.id === activeId ? ' active' : ''}` });
+            const open = el(
+                'button',
+                { class: 'history-open', 'data-action': 'open-conversation', 'data-id': item.id, title: new Date(item.updatedAt).toLocaleString() },
+                item.title,
+            );
+            const remove = iconButton({ action: 'delete-conversation', icon: 'trash', title: `Delete "${item.title}"` });
+            remove.dataset.id = item.id;
+            row.append(open, remove);
+            return row;
+        }),
+    );
 }
 
 function engineBadge(turn: ChatTurn): HTMLElement | undefined {
@@ -75,7 +91,10 @@ function engineBadge(turn: ChatTurn): HTMLElement | undefined {
     const { engine } = turn;
     const where = engine.kind === 'cloud' ? `cloud · ${engine.device}` : engine.device;
     const badge = el('div', { class: `engine-badge ${engine.kind}`, title: `Answered by ${engine.modelName} (${where})` });
-    badge.append(el('span', { class: `codicon codicon-${engine.kind === 'cloud' ? 'cloud' : 'vm'}`, 'aria-hidden': 'true' }), el('span', {}, `${engine.modelName} · ${where}`));
+    badge.append(
+        el('span', { class: `codicon codicon-${engine.kind === 'cloud' ? 'cloud' : 'vm'}`, 'aria-hidden': 'true' }),
+        el('span', {}, `${engine.modelName} · ${where}`),
+    );
     return badge;
 }
 
@@ -99,7 +118,14 @@ export function renderTurn(turn: ChatTurn, markdown: MarkdownRenderer, isLast: b
     const badge = engineBadge(turn);
     if (badge) node.append(badge);
     if (turn.fallback) node.append(el('div', { class: 'note' }, turn.fallback.message));
-    if (turn.truncation) node.append(el('div', { class: 'note' }, `${turn.truncation.droppedMessages} older message(s) were left out to fit the ${turn.truncation.contextSize}-token context.`));
+    if (turn.truncation)
+        node.append(
+            el(
+                'div',
+                { class: 'note' },
+                `${turn.truncation.droppedMessages} older message(s) were left out to fit the ${turn.truncation.contextSize}-token context.`,
+            ),
+        );
     const body = el('div', { class: 'markdown-body' });
     body.innerHTML = markdown.render(turn.content);
     if (turn.status === 'streaming' && !turn.content) body.append(el('span', { class: 'thinking' }, 'Thinking…'));

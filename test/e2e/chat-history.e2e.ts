@@ -31,7 +31,11 @@ async function askInNewChat(chat: FrameLocator, question: string, model = ''): P
     await until('the new chat is empty', async () => (await chat.locator('.turn').count()) === 0);
     await chat.locator('#model-picker').selectOption(model);
     const answer = await ask(chat, question);
-    await until(`the answer to "${question}" is complete`, async () => !(await answer.evaluate((node) => node.classList.contains('streaming'))), ANSWER_TIMEOUT_MS);
+    await until(
+        `the answer to "${question}" is complete`,
+        async () => !(await answer.evaluate((node) => node.classList.contains('streaming'))),
+        ANSWER_TIMEOUT_MS,
+    );
     assert.equal(await answer.locator('.error-box').count(), 0, `the answer to "${question}" failed`);
     const text = await answer.locator('.markdown-body').innerText();
     assert.ok(text.trim().length > 0, `no answer to "${question}"`);
@@ -101,7 +105,8 @@ describe('Chat history and answer buttons in the workbench', function () {
 
     afterEach(async function () {
         // What the user would have seen when a step failed.
-        if (this.currentTest?.state === 'failed') await workbench?.screenshot(`chat-history-failed-${this.currentTest.title.slice(0, 40).replace(/\W+/g, '-')}`);
+        if (this.currentTest?.state === 'failed')
+            await workbench?.screenshot(`chat-history-failed-${this.currentTest.title.slice(0, 40).replace(/\W+/g, '-')}`);
     });
 
     after(async () => {
@@ -138,7 +143,7 @@ describe('Chat history and answer buttons in the workbench', function () {
         await workbench!.screenshot('chat-history-after-reload');
     });
 
-    it('Regenerate replaces the last answer with a new one, and the context gauge reads out of the model\'s context', async () => {
+    it("Regenerate replaces the last answer with a new one, and the context gauge reads out of the model's context", async () => {
         const { page } = workbench!;
         const chat = await openChat(page);
         const { answer, text } = await askInNewChat(chat, 'Name a sorting algorithm');
@@ -169,9 +174,13 @@ describe('Chat history and answer buttons in the workbench', function () {
         const { answer } = await askInNewChat(chat, 'Show me some markup', 'cloud:openai-compatible:mock-model');
         await answer.locator('.code-block button[data-action="copy"]').click();
         let copied = '';
-        await until('the clipboard holds the code', async () => {
-            copied = await page.evaluate(() => navigator.clipboard.readText());
-            return copied === CODE;
-        }, UI_TIMEOUT_MS).catch(() => assert.equal(copied, CODE, 'the clipboard does not hold the code block'));
+        await until(
+            'the clipboard holds the code',
+            async () => {
+                copied = await page.evaluate(() => navigator.clipboard.readText());
+                return copied === CODE;
+            },
+            UI_TIMEOUT_MS,
+        ).catch(() => assert.equal(copied, CODE, 'the clipboard does not hold the code block'));
     });
 });

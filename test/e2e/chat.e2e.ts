@@ -20,7 +20,6 @@ import { ask, chatFrame, openChat, openWorkbench, UI_TIMEOUT_MS, until, type Wor
 const ANSWER_TIMEOUT_MS = 4 * 60_000;
 const SAMPLE = 'export function add(a: number, b: number): number {\n    return a + b;\n}\n';
 
-
 /** The text of the editor that has the focus (visible lines; enough for the small sample). */
 async function editorText(page: Page): Promise<string> {
     const text = await page.locator('.editor-group-container.active .monaco-editor .view-lines').first().innerText();
@@ -109,21 +108,28 @@ describe('Chat in the workbench', function () {
         // own text only: until the first token it shows a "Thinking…" placeholder (which, counted as text,
         // made this test see 9, 6, 122 characters in one soak run).
         const lengths: number[] = [];
-        await until('the answer has streamed in several steps', async () => {
-            const { streaming, length } = await answer.evaluate((node) => {
-                const body = node.querySelector('.markdown-body')!.cloneNode(true) as HTMLElement;
-                body.querySelector('.thinking')?.remove();
-                return { streaming: node.classList.contains('streaming'), length: body.textContent!.trim().length };
-            });
-            if (streaming && length > 0 && length !== lengths.at(-1)) lengths.push(length);
-            return lengths.length >= 3 || !streaming;
-        }, ANSWER_TIMEOUT_MS);
+        await until(
+            'the answer has streamed in several steps',
+            async () => {
+                const { streaming, length } = await answer.evaluate((node) => {
+                    const body = node.querySelector('.markdown-body')!.cloneNode(true) as HTMLElement;
+                    body.querySelector('.thinking')?.remove();
+                    return { streaming: node.classList.contains('streaming'), length: body.textContent!.trim().length };
+                });
+                if (streaming && length > 0 && length !== lengths.at(-1)) lengths.push(length);
+                return lengths.length >= 3 || !streaming;
+            },
+            ANSWER_TIMEOUT_MS,
+        );
         assert.ok(lengths.length >= 2, `saw the streaming text at lengths ${lengths.join(', ')}`);
         await workbench!.screenshot('chat-streaming');
         await until('the answer is complete', async () => !(await answer.evaluate((node) => node.classList.contains('streaming'))), ANSWER_TIMEOUT_MS);
         const badge = await answer.locator('.engine-badge').innerText();
         assert.match(badge, /Bench fixture · (CPU|GPU)/);
-        assert.ok(lengths.every((length, i) => i === 0 || length > lengths[i - 1]), `text shrank while streaming: ${lengths.join(', ')}`);
+        assert.ok(
+            lengths.every((length, i) => i === 0 || length > lengths[i - 1]),
+            `text shrank while streaming: ${lengths.join(', ')}`,
+        );
         // Nothing was lost or reordered on the way: the pieces, in order, are the whole answer.
         const received = await chat.locator('body').evaluate(() => (window as unknown as { received: { pieces: string[]; answer?: string } }).received);
         assert.ok(received.pieces.length >= 3, `the answer came in ${received.pieces.length} pieces`);
@@ -161,7 +167,7 @@ describe('Chat in the workbench', function () {
         await block.locator('button[data-action="insert"]').click();
         await until('the code is in the editor', async () => (await editorText(page)).includes('const inserted = 42;'));
         await workbench!.screenshot('chat-inserted-code');
-        assert.deepEqual(leaks, [], 'the answer\'s image was fetched');
+        assert.deepEqual(leaks, [], "the answer's image was fetched");
         assert.ok(mock!.requests.length >= 1, 'the mock provider was never asked');
     });
 
@@ -184,13 +190,20 @@ describe('Chat in the workbench', function () {
         const accept = page.locator('.editor-actions [aria-label*="Accept Inline Edit"]').first();
         await accept.waitFor({ timeout: ANSWER_TIMEOUT_MS });
         // The diff editor may still be opening when Accept appears: wait for it rather than look once.
-        await page.locator('.monaco-diff-editor').first().waitFor({ timeout: UI_TIMEOUT_MS }).catch(() => undefined);
+        await page
+            .locator('.monaco-diff-editor')
+            .first()
+            .waitFor({ timeout: UI_TIMEOUT_MS })
+            .catch(() => undefined);
         assert.ok((await page.locator('.monaco-diff-editor').count()) > 0, 'the proposal is not shown as a diff');
         await workbench!.screenshot('chat-inline-review');
         // The file itself is untouched until Accept (the buttons stay on its editor's title too).
         assert.equal(await editorTextOf(page, 'sample.ts'), original, 'the file changed before Accept');
         await accept.click();
-        await until('the diff is closed and the edit applied', async () => (await page.locator('.tabs-container .tab', { hasText: 'Inline Chat' }).count()) === 0 && (await editorText(page)) !== original);
+        await until(
+            'the diff is closed and the edit applied',
+            async () => (await page.locator('.tabs-container .tab', { hasText: 'Inline Chat' }).count()) === 0 && (await editorText(page)) !== original,
+        );
         await workbench!.screenshot('chat-inline-accepted');
 
         await page.keyboard.press('Control+Z');

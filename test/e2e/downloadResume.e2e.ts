@@ -72,7 +72,9 @@ describe('Download across a window reload', function () {
         await page.locator('.quick-input-widget .monaco-list-row', { hasText: CODER.name }).first().waitFor({ timeout: UI_TIMEOUT_MS });
         await input.press('Enter');
         await waitForStatus(page, /\d+%/);
-        await new Promise<void>((resolve) => (hub!.bytesServed(CODER.path) >= Math.floor(size * 0.4) ? resolve() : hub!.events.once('stalled', () => resolve())));
+        await new Promise<void>((resolve) =>
+            hub!.bytesServed(CODER.path) >= Math.floor(size * 0.4) ? resolve() : hub!.events.once('stalled', () => resolve()),
+        );
         await workbench!.screenshot('e2e-download-before-reload');
         const servedBefore = hub!.bytesServed(CODER.path);
 

@@ -26,7 +26,6 @@ async function notificationShown(page: Page, text: string, screenshot?: () => Pr
     await runCommand(page, 'Notifications: Hide Notifications');
 }
 
-
 describe('Cloud fallback in the workbench', function () {
     this.timeout(10 * 60_000);
     let workbench: Workbench | undefined;
@@ -100,11 +99,18 @@ describe('Cloud fallback in the workbench', function () {
         const second = await ask(chat, 'And /\\s+/?');
         await until('the second answer is complete', async () => !(await second.evaluate((node) => node.classList.contains('streaming'))));
         assert.equal((await second.locator('.markdown-body').innerText()).trim(), 'It matches one or more digits.');
-        assert.ok(await second.locator('.engine-badge').evaluate((node) => node.classList.contains('cloud')), 'the second answer did not come from the provider');
+        assert.ok(
+            await second.locator('.engine-badge').evaluate((node) => node.classList.contains('cloud')),
+            'the second answer did not come from the provider',
+        );
         assert.equal(mock!.requests.length, 2);
         await runCommand(page, 'Notifications: Show Notifications');
         await page.locator('.notifications-center').waitFor({ timeout: UI_TIMEOUT_MS });
-        assert.equal(await page.locator('.notifications-center .notification-list-item', { hasText: 'This answer comes from' }).count(), 0, 'the notice was shown again');
+        assert.equal(
+            await page.locator('.notifications-center .notification-list-item', { hasText: 'This answer comes from' }).count(),
+            0,
+            'the notice was shown again',
+        );
         await runCommand(page, 'Notifications: Hide Notifications');
     });
 });

@@ -75,7 +75,8 @@ describe('Cloud fallback prompts in the workbench (mode ask)', function () {
     });
 
     afterEach(async function () {
-        if (this.currentTest?.state === 'failed') await workbench?.screenshot(`fallback-ask-failed-${this.currentTest.title.slice(0, 20).replace(/\W+/g, '-')}`);
+        if (this.currentTest?.state === 'failed')
+            await workbench?.screenshot(`fallback-ask-failed-${this.currentTest.title.slice(0, 20).replace(/\W+/g, '-')}`);
     });
 
     after(async () => {
@@ -97,7 +98,10 @@ describe('Cloud fallback prompts in the workbench (mode ask)', function () {
         await finished(answer);
         assert.equal(server.requests.length, 0, 'the declined provider received the conversation');
         assert.equal(ollama!.requests.length, ollamaBefore, 'the next provider received the conversation');
-        assert.match(await answer.locator('.error-box').innerText(), /No local model is installed yet\. Sending the conversation to OpenAI-compatible server was declined\./);
+        assert.match(
+            await answer.locator('.error-box').innerText(),
+            /No local model is installed yet\. Sending the conversation to OpenAI-compatible server was declined\./,
+        );
     });
 
     it('allowing it sends the conversation to that provider, whose answer carries the cloud badge', async () => {
@@ -145,7 +149,9 @@ describe('Cloud fallback prompts in the workbench (mode ask)', function () {
         await keyBox.fill(NEW_KEY);
         await keyBox.press('Enter');
         await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: UI_TIMEOUT_MS });
-        await page.locator('.notifications-center .notification-list-item', { hasText: 'OpenAI-compatible server key is stored' }).waitFor({ timeout: UI_TIMEOUT_MS });
+        await page
+            .locator('.notifications-center .notification-list-item', { hasText: 'OpenAI-compatible server key is stored' })
+            .waitFor({ timeout: UI_TIMEOUT_MS });
         await runCommand(page, 'Notifications: Hide Notifications');
 
         const second = await ask(chat, 'And now?');

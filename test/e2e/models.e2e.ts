@@ -13,7 +13,17 @@ import * as path from 'node:path';
 import type { Page } from 'playwright-core';
 import { startFakeHub, type FakeHub } from '../fixtures/fakeHub/server';
 import { defaultFixtureDir, ensureFixtureModel, tinyModel } from '../fixtures/gguf/model';
-import { downloadFromPalette, openLocalAiView, openWorkbench, runCommand, statusBarText, treeRows, UI_TIMEOUT_MS, waitForStatusBarItem, type Workbench } from './workbench';
+import {
+    downloadFromPalette,
+    openLocalAiView,
+    openWorkbench,
+    runCommand,
+    statusBarText,
+    treeRows,
+    UI_TIMEOUT_MS,
+    waitForStatusBarItem,
+    type Workbench,
+} from './workbench';
 
 const STATUS = '.part.statusbar [id*="localAi.status"]';
 const CODER = { repo: 'local-ai-test/Tiny-Coder-GGUF', path: 'Tiny-Coder-Q8_0.gguf', name: 'Tiny Coder' };
@@ -117,7 +127,10 @@ describe('Model manager in the workbench', function () {
         const rows = await treeRows(page);
         const recommended = rows[rows.findIndex((row) => row.startsWith('Recommended for this machine')) + 1];
         assert.match(recommended, FIT_WORDS, `recommended row: ${recommended}`);
-        assert.ok(rows.some((row) => /^Catalog/.test(row)), rows.join(' | '));
+        assert.ok(
+            rows.some((row) => /^Catalog/.test(row)),
+            rows.join(' | '),
+        );
         // The badge is an icon on the row, coloured by how it fits.
         const badge = page.locator('.part.sidebar .monaco-list-row').nth(rows.indexOf(recommended)).locator('.codicon').first();
         assert.match((await badge.getAttribute('class')) ?? '', /codicon-(rocket|layers-active|chip|circle-slash)/);
@@ -149,7 +162,8 @@ describe('Model manager in the workbench', function () {
         const installed = await menuFor((rows) => rows.findIndex((row) => row.startsWith(`${LOCAL_NAME},`)));
         await workbench!.screenshot('e2e-models-context-menu');
         await page.keyboard.press('Escape');
-        for (const action of ['Load Model', 'Delete Model', 'Reveal in File Explorer', 'Check Models (Verify Integrity)']) assert.ok(installed.includes(action), `${action} in ${installed.join(', ')}`);
+        for (const action of ['Load Model', 'Delete Model', 'Reveal in File Explorer', 'Check Models (Verify Integrity)'])
+            assert.ok(installed.includes(action), `${action} in ${installed.join(', ')}`);
         assert.ok(!installed.includes('Download Model…'), installed.join(', '));
         // The recommended catalog model, not downloaded yet: the row right under its group.
         const available = await menuFor((rows) => {
@@ -157,7 +171,8 @@ describe('Model manager in the workbench', function () {
             return group < 0 ? -1 : group + 1;
         });
         await page.keyboard.press('Escape');
-        for (const action of ['Download Model…', 'Choose Quantization…', 'Open on Hugging Face']) assert.ok(available.includes(action), `${action} in ${available.join(', ')}`);
+        for (const action of ['Download Model…', 'Choose Quantization…', 'Open on Hugging Face'])
+            assert.ok(available.includes(action), `${action} in ${available.join(', ')}`);
         assert.ok(!available.includes('Delete Model'), available.join(', '));
     });
 
@@ -220,7 +235,10 @@ describe('Model manager in the workbench', function () {
         await waitForRow(page, new RegExp(`^${CHAT.name}, (?!.*%)`));
         const size = fs.statSync(ensureFixtureModel(defaultFixtureDir(), tinyModel)).size;
         const resumed = hub!.requests.filter((request) => request.port === 'cdn' && request.url.includes(CHAT.path) && request.range);
-        assert.ok(resumed.some((request) => request.range === `bytes=${kept}-`), `no range request resumed the file from its partial (${kept} bytes): ${JSON.stringify(resumed)}`);
+        assert.ok(
+            resumed.some((request) => request.range === `bytes=${kept}-`),
+            `no range request resumed the file from its partial (${kept} bytes): ${JSON.stringify(resumed)}`,
+        );
         assert.equal(hub!.bytesServed(CHAT.path), size, 'the resume fetched only what was missing');
         await workbench!.screenshot('e2e-download-resumed');
     });

@@ -17,7 +17,6 @@ import { defaultFixtureDir, ensureFixtureModel, tinyModel } from '../fixtures/gg
 import { startMockProvider, type MockProvider } from '../fixtures/mockProviders/server';
 import { ask, downloadFromPalette, openChat, openWorkbench, runCommand, UI_TIMEOUT_MS, until, waitForStatusBarItem, type Workbench } from './workbench';
 
-
 describe('reliability: hostile workspace and hostile answers in the workbench', function () {
     this.timeout(10 * 60_000);
     let workbench: Workbench | undefined;
@@ -61,13 +60,20 @@ describe('reliability: hostile workspace and hostile answers in the workbench', 
         const hostileDefault = path.join(folder, 'hostile-default.gguf');
         fs.copyFileSync(ensureFixtureModel(defaultFixtureDir(), tinyModel), hostileDefault);
         fs.mkdirSync(path.join(folder, '.vscode'));
-        fs.writeFileSync(path.join(folder, '.vscode', 'settings.json'), JSON.stringify({
-            'localAi.modelsPath': hostileModels,
-            'localAi.hubEndpoint': recorderUrl,
-            'localAi.defaultModel': hostileDefault,
-            'localAi.fallback.mode': 'auto',
-            'localAi.fallback.providers': [{ id: 'openai-compatible', baseUrl: `${recorderUrl}/v1`, model: modelName }],
-        }, null, 4));
+        fs.writeFileSync(
+            path.join(folder, '.vscode', 'settings.json'),
+            JSON.stringify(
+                {
+                    'localAi.modelsPath': hostileModels,
+                    'localAi.hubEndpoint': recorderUrl,
+                    'localAi.defaultModel': hostileDefault,
+                    'localAi.fallback.mode': 'auto',
+                    'localAi.fallback.providers': [{ id: 'openai-compatible', baseUrl: `${recorderUrl}/v1`, model: modelName }],
+                },
+                null,
+                4,
+            ),
+        );
         workbench = await openWorkbench({
             folder,
             workspaceTrust: true,
@@ -92,19 +98,23 @@ describe('reliability: hostile workspace and hostile answers in the workbench', 
         await new Promise((resolve) => userHub?.close(resolve));
     });
 
-    it('ignores the untrusted folder\'s settings and renders a hostile answer and model name as text', async () => {
+    it("ignores the untrusted folder's settings and renders a hostile answer and model name as text", async () => {
         const { page } = workbench!;
         const chat = await openChat(page);
         const frameTitle = () => chat.locator('html').evaluate(() => document.title);
         const titleBefore = await frameTitle();
         await chat.locator('#model-picker').selectOption(`cloud:openai-compatible:${modelName}`);
         const answer = await ask(chat, 'Answer with markup');
-        await until('the answer is complete', async () => (await answer.innerText()).includes('end.') && !(await answer.evaluate((node) => node.classList.contains('streaming'))), 4 * 60_000);
+        await until(
+            'the answer is complete',
+            async () => (await answer.innerText()).includes('end.') && !(await answer.evaluate((node) => node.classList.contains('streaming'))),
+            4 * 60_000,
+        );
         await workbench!.screenshot('reliability-hostile-answer');
 
         // The user's provider answered; the workspace's provider, hub and models folder were never used.
         assert.ok(mock!.requests.length >= 1, 'the user-level provider was never asked');
-        assert.deepEqual(fs.readdirSync(hostileModels), [], 'something was written to the workspace\'s models folder');
+        assert.deepEqual(fs.readdirSync(hostileModels), [], "something was written to the workspace's models folder");
 
         // Markup is text: the literal tags are visible, no element was created from them.
         const text = await answer.innerText();
@@ -123,26 +133,29 @@ describe('reliability: hostile workspace and hostile answers in the workbench', 
         assert.equal(await page.locator('.tabs-container .tab', { hasText: /Untitled/ }).count(), 0, 'a command: link opened an editor');
 
         assert.equal(await frameTitle(), titleBefore, 'injected markup ran script');
-        assert.deepEqual(recorded, [], 'the untrusted folder\'s endpoints or an image URL were contacted');
+        assert.deepEqual(recorded, [], "the untrusted folder's endpoints or an image URL were contacted");
     });
 
-    it('downloads from the user\'s hub into the user\'s folder, never the untrusted folder\'s', async () => {
+    it("downloads from the user's hub into the user's folder, never the untrusted folder's", async () => {
         const { page } = workbench!;
         const model = 'hf:someone/missing-GGUF/missing-Q4_K_M.gguf';
         await waitForStatusBarItem(page, 'localAi.status');
         await downloadFromPalette(page, model);
         // The download ends when the user's hub says it has no such repository (a headless window gets no
         // toast: the message waits in the notification center, as it does for a user who looks away).
-        await until('the user\'s hub was asked', async () => userHubRequests.length > 0);
+        await until("the user's hub was asked", async () => userHubRequests.length > 0);
         await runCommand(page, 'Notifications: Show Notifications');
         await page.locator('.notification-list-item', { hasText: 'The hub has no repository someone/missing-GGUF' }).waitFor({ timeout: UI_TIMEOUT_MS });
         await workbench!.screenshot('reliability-untrusted-download');
-        assert.ok(userHubRequests.some((request) => request.includes('someone/missing-GGUF')), `the user's hub was not asked: ${userHubRequests.join(', ')}`);
-        assert.deepEqual(recorded, [], 'the untrusted folder\'s hub was contacted');
-        assert.deepEqual(fs.readdirSync(hostileModels), [], 'something was written to the workspace\'s models folder');
+        assert.ok(
+            userHubRequests.some((request) => request.includes('someone/missing-GGUF')),
+            `the user's hub was not asked: ${userHubRequests.join(', ')}`,
+        );
+        assert.deepEqual(recorded, [], "the untrusted folder's hub was contacted");
+        assert.deepEqual(fs.readdirSync(hostileModels), [], "something was written to the workspace's models folder");
     });
 
-    it('never loads the untrusted folder\'s default model', async () => {
+    it("never loads the untrusted folder's default model", async () => {
         const { page } = workbench!;
         const chat = await openChat(page);
         // The chat's default model: the folder names a real GGUF file; the user named none.

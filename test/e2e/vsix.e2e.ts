@@ -14,7 +14,12 @@ import { openLocalAiView, repoRoot, UI_TIMEOUT_MS, waitForStatusBarItem } from '
 
 interface ServerScripts {
     ensureServer(): Promise<{ nodeBin: string; serverMain: string }>;
-    startServer(options: { serverDataDir: string; extensionsDir: string; folder: string; env?: Record<string, string> }): Promise<{ url: string; stop(): Promise<void> }>;
+    startServer(options: {
+        serverDataDir: string;
+        extensionsDir: string;
+        folder: string;
+        env?: Record<string, string>;
+    }): Promise<{ url: string; stop(): Promise<void> }>;
 }
 
 const importScript = <T>(name: string) => import(pathToFileURL(path.join(repoRoot, 'scripts', name)).href) as Promise<T>;
@@ -41,13 +46,24 @@ exports.activate = async () => {
 /** Packs the probe extension with vsce, as any extension a user installs is packed. */
 function packProbe(folder: string): string {
     fs.mkdirSync(folder, { recursive: true });
-    fs.writeFileSync(path.join(folder, 'package.json'), JSON.stringify({
-        name: 'exports-probe', publisher: 'probe', version: '0.0.1', main: './extension.js',
-        engines: { vscode: '^1.90.0' }, activationEvents: ['onStartupFinished'],
-    }));
+    fs.writeFileSync(
+        path.join(folder, 'package.json'),
+        JSON.stringify({
+            name: 'exports-probe',
+            publisher: 'probe',
+            version: '0.0.1',
+            main: './extension.js',
+            engines: { vscode: '^1.90.0' },
+            activationEvents: ['onStartupFinished'],
+        }),
+    );
     fs.writeFileSync(path.join(folder, 'extension.js'), PROBE_EXTENSION);
     const vsix = path.join(folder, 'probe.vsix');
-    execFileSync(process.execPath, [path.join(repoRoot, 'node_modules', '@vscode', 'vsce', 'vsce'), 'package', '--allow-missing-repository', '--skip-license', '--out', vsix], { cwd: folder, stdio: 'ignore' });
+    execFileSync(
+        process.execPath,
+        [path.join(repoRoot, 'node_modules', '@vscode', 'vsce', 'vsce'), 'package', '--allow-missing-repository', '--skip-license', '--out', vsix],
+        { cwd: folder, stdio: 'ignore' },
+    );
     return vsix;
 }
 
@@ -78,23 +94,38 @@ describe('VSIX package', function () {
         assert.doesNotMatch(listing, /gitRelease\.bundle/);
         // The chat page as built: its script and stylesheet, and the codicons copied from @vscode/codicons.
         const files = listing.split('\n').map((line) => line.trim().split(/\s+/).at(-1));
-        for (const file of ['chat.js', 'chat.css', 'codicon.css', 'codicon.ttf']) assert.ok(files.includes(`extension/dist/webview/${file}`), `the VSIX lacks dist/webview/${file}`);
-        assert.deepEqual(files.filter((file) => file?.endsWith('.map')), [], 'the VSIX ships source maps');
+        for (const file of ['chat.js', 'chat.css', 'codicon.css', 'codicon.ttf'])
+            assert.ok(files.includes(`extension/dist/webview/${file}`), `the VSIX lacks dist/webview/${file}`);
+        assert.deepEqual(
+            files.filter((file) => file?.endsWith('.map')),
+            [],
+            'the VSIX ships source maps',
+        );
     });
 
     it('installs offline into the VS Code server, beside another extension', async () => {
         const { ensureServer } = await importScript<ServerScripts>('vscode-server.mjs');
         const { nodeBin, serverMain } = await ensureServer();
         for (const extension of [vsix, packProbe(path.join(scratch, 'probe'))]) {
-            const install = spawnSync(nodeBin, [serverMain, '--extensions-dir', extensionsDir, '--install-extension', extension, '--accept-server-license-terms'], {
-                encoding: 'utf8',
-                env: { ...process.env, VSCODE_AGENT_FOLDER: path.join(scratch, 'agent') },
-            });
+            const install = spawnSync(
+                nodeBin,
+                [serverMain, '--extensions-dir', extensionsDir, '--install-extension', extension, '--accept-server-license-terms'],
+                {
+                    encoding: 'utf8',
+                    env: { ...process.env, VSCODE_AGENT_FOLDER: path.join(scratch, 'agent') },
+                },
+            );
             assert.equal(install.status, 0, `${install.stdout}\n${install.stderr}`);
         }
         const installed = fs.readdirSync(extensionsDir);
-        assert.ok(installed.some((name) => name.startsWith('local-ai.local-ai')), `not installed: ${installed.join(', ')}`);
-        assert.ok(installed.some((name) => name.startsWith('probe.exports-probe')), `the probe is not installed: ${installed.join(', ')}`);
+        assert.ok(
+            installed.some((name) => name.startsWith('local-ai.local-ai')),
+            `not installed: ${installed.join(', ')}`,
+        );
+        assert.ok(
+            installed.some((name) => name.startsWith('probe.exports-probe')),
+            `the probe is not installed: ${installed.join(', ')}`,
+        );
     });
 
     it("runs the installed CLI with the VSIX's own node-llama-cpp", () => {

@@ -124,11 +124,14 @@ export async function openWorkbench(options: WorkbenchOptions = {}): Promise<Wor
 
 /** Opens the Local AI view container by clicking its activity bar icon. */
 export async function openLocalAiView(page: Page): Promise<void> {
-    const item = page.locator('.part.activitybar .action-item').filter({
-        has: page.locator('[aria-label^="Local AI"]'),
-    }).first();
+    const item = page
+        .locator('.part.activitybar .action-item')
+        .filter({
+            has: page.locator('[aria-label^="Local AI"]'),
+        })
+        .first();
     await item.waitFor({ timeout: UI_TIMEOUT_MS });
-    if (await item.getAttribute('aria-selected') !== 'true' && !(await item.evaluate((e) => e.classList.contains('checked')))) {
+    if ((await item.getAttribute('aria-selected')) !== 'true' && !(await item.evaluate((e) => e.classList.contains('checked')))) {
         await item.click();
     }
     await page.locator('.part.sidebar .composite.title', { hasText: /local ai/i }).waitFor({ timeout: UI_TIMEOUT_MS });
@@ -140,10 +143,14 @@ export async function openLocalAiView(page: Page): Promise<void> {
  */
 export async function statusBarText(page: Page, idSubstring = ''): Promise<string> {
     const items = page.locator('.part.statusbar .statusbar-item');
-    const texts = await items.evaluateAll((elements, wanted) => elements
-        .filter((e) => e.id.includes(wanted))
-        .map((e) => (e as HTMLElement).innerText.trim())
-        .filter((text) => text.length > 0), idSubstring);
+    const texts = await items.evaluateAll(
+        (elements, wanted) =>
+            elements
+                .filter((e) => e.id.includes(wanted))
+                .map((e) => (e as HTMLElement).innerText.trim())
+                .filter((text) => text.length > 0),
+        idSubstring,
+    );
     return texts.join('\n');
 }
 
@@ -152,14 +159,19 @@ export async function statusBarText(page: Page, idSubstring = ''): Promise<strin
  * `localAi.status`, which Local AI shows as soon as it is activated.
  */
 export async function waitForStatusBarItem(page: Page, idSubstring: string): Promise<void> {
-    await page.waitForFunction((wanted) => [...document.querySelectorAll<HTMLElement>('.part.statusbar .statusbar-item')]
-        .some((e) => e.id.includes(wanted) && e.innerText.trim().length > 0), idSubstring, { timeout: UI_TIMEOUT_MS });
+    await page.waitForFunction(
+        (wanted) =>
+            [...document.querySelectorAll<HTMLElement>('.part.statusbar .statusbar-item')].some((e) => e.id.includes(wanted) && e.innerText.trim().length > 0),
+        idSubstring,
+        { timeout: UI_TIMEOUT_MS },
+    );
 }
 
 /** The rows of the trees and lists in the side bar, as their accessible labels. */
 export async function treeRows(page: Page): Promise<string[]> {
-    return page.locator('.part.sidebar .monaco-list-row').evaluateAll((rows) => rows
-        .map((row) => row.getAttribute('aria-label') ?? (row as HTMLElement).innerText.trim()));
+    return page
+        .locator('.part.sidebar .monaco-list-row')
+        .evaluateAll((rows) => rows.map((row) => row.getAttribute('aria-label') ?? (row as HTMLElement).innerText.trim()));
 }
 
 /** Runs a command by its Command Palette title (F1), e.g. `Local AI: Download Model`. */

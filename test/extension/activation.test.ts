@@ -60,7 +60,10 @@ describe('Activation', () => {
             return [...seen];
         }
 
-        for (const [name, mode] of [['production', vscode.ExtensionMode.Production], ['development', vscode.ExtensionMode.Development]] as const) {
+        for (const [name, mode] of [
+            ['production', vscode.ExtensionMode.Production],
+            ['development', vscode.ExtensionMode.Development],
+        ] as const) {
             it(`leaks no secret, secret store or extension context to other extensions in ${name} mode`, async () => {
                 const extension = vscode.extensions.getExtension<LocalAiTestApi>(EXTENSION_ID);
                 assert.ok(extension);
@@ -73,7 +76,10 @@ describe('Activation', () => {
                     assert.deepEqual(Object.keys(exported), ['activationMs']);
                     assert.ok(!values.includes(services), 'the services are reachable');
                     assert.ok(!values.includes(services.secrets), 'the SecretStore is reachable');
-                    assert.ok(!values.includes(services.context) && !values.includes(services.context.secrets), 'the ExtensionContext or its SecretStorage is reachable');
+                    assert.ok(
+                        !values.includes(services.context) && !values.includes(services.context.secrets),
+                        'the ExtensionContext or its SecretStorage is reachable',
+                    );
                     assert.ok(!JSON.stringify(exported).includes(key), 'the API key is in the exports');
                     assert.ok(Object.isFrozen(exported), 'another extension could add to the exports');
                 } finally {
@@ -82,7 +88,7 @@ describe('Activation', () => {
             });
         }
 
-        it('gives the services to this extension\'s own tests only (test mode)', async () => {
+        it("gives the services to this extension's own tests only (test mode)", async () => {
             const extension = vscode.extensions.getExtension<LocalAiTestApi>(EXTENSION_ID);
             assert.ok(extension);
             const { services } = await extension.activate();

@@ -93,7 +93,11 @@ describe('Chat actions', function () {
                 await controller().send(question);
                 const [asked, answer] = surface.lastState().turns;
                 assert.equal(answer.status, 'done', answer.error?.message);
-                assert.deepEqual(asked.attachments?.map((a) => a.label), [attachment.label], 'the question does not show what was attached');
+                assert.deepEqual(
+                    asked.attachments?.map((a) => a.label),
+                    [attachment.label],
+                    'the question does not show what was attached',
+                );
                 assert.equal(surface.lastState().pendingAttachments.length, 0, 'the file stays attached to the next question');
 
                 const sent = await tracedChat(local, (text) => text.endsWith(question), 'the question with the attached file');
@@ -121,7 +125,10 @@ describe('Chat actions', function () {
             assert.ok(first.gauge!.tokens > 0);
 
             await controller().send('And a binary tree?');
-            const second = await surface.stateWhere('the gauge after the second answer', (state) => state.turns.length === 4 && !state.streaming && state.gauge !== undefined && state.gauge.tokens !== first.gauge!.tokens);
+            const second = await surface.stateWhere(
+                'the gauge after the second answer',
+                (state) => state.turns.length === 4 && !state.streaming && state.gauge !== undefined && state.gauge.tokens !== first.gauge!.tokens,
+            );
             assert.ok(second.gauge!.tokens > first.gauge!.tokens, `the gauge went from ${first.gauge!.tokens} to ${second.gauge!.tokens} tokens`);
             assert.equal(second.gauge!.contextSize, CONTEXT_SIZE);
         } finally {

@@ -50,18 +50,30 @@ describe('Chat history', function () {
         try {
             await controller().handle(surface, { type: 'ready' });
             assert.equal(surface.lastState().conversationId, second.conversationId);
-            assert.deepEqual(surface.lastState().history.slice(0, 2).map((h) => h.title), ['What is recursion?', 'How do closures work?']);
+            assert.deepEqual(
+                surface
+                    .lastState()
+                    .history.slice(0, 2)
+                    .map((h) => h.title),
+                ['What is recursion?', 'How do closures work?'],
+            );
 
             await controller().handle(surface, { type: 'history/open', conversationId: first.conversationId });
             const opened = surface.lastState();
             assert.equal(opened.conversationId, first.conversationId, 'the view did not switch to the opened conversation');
-            assert.deepEqual(opened.turns.map((t) => [t.role, t.content]), first.turns.map((t) => [t.role, t.content]));
+            assert.deepEqual(
+                opened.turns.map((t) => [t.role, t.content]),
+                first.turns.map((t) => [t.role, t.content]),
+            );
             assert.equal(stored()?.activeId, first.conversationId, 'a reload would not show the opened conversation');
 
             await controller().send('And in loops?');
             const continued = surface.lastState();
             assert.equal(continued.conversationId, first.conversationId);
-            assert.deepEqual(continued.turns.map((t) => t.role), ['user', 'assistant', 'user', 'assistant']);
+            assert.deepEqual(
+                continued.turns.map((t) => t.role),
+                ['user', 'assistant', 'user', 'assistant'],
+            );
             assert.equal(continued.turns[2].content, 'And in loops?');
             assert.equal(continued.turns[3].status, 'done');
             const kept = stored()!.conversations;
@@ -81,7 +93,10 @@ describe('Chat history', function () {
             await controller().handle(surface, { type: 'history/delete', conversationId: doomed.conversationId });
             const after = surface.lastState();
             assert.ok(!after.history.some((h) => h.id === doomed.conversationId), 'the deleted chat is still listed');
-            assert.ok(after.history.some((h) => h.id === kept.conversationId), 'another chat went with it');
+            assert.ok(
+                after.history.some((h) => h.id === kept.conversationId),
+                'another chat went with it',
+            );
             // It was the open one: the view moves on to another conversation rather than showing a deleted one.
             assert.notEqual(after.conversationId, doomed.conversationId);
             assert.ok(!after.turns.some((t) => t.content === 'Delete this chat'), 'the view still shows the deleted chat');
@@ -103,7 +118,10 @@ describe('Chat history', function () {
         assert.ok(!stored()!.conversations.some((c) => c.id === doomed.conversationId), 'workspaceState still holds the deleted chat');
         const reloaded = new ChatHistory(local.services.context.workspaceState);
         assert.ok(!reloaded.summaries().some((h) => h.id === doomed.conversationId), 'a reload would list the deleted chat');
-        assert.ok(reloaded.summaries().some((h) => h.id === kept.conversationId), 'a reload would lose the kept chat');
+        assert.ok(
+            reloaded.summaries().some((h) => h.id === kept.conversationId),
+            'a reload would lose the kept chat',
+        );
     });
 
     it('regenerates the last answer: a new answer from the model replaces it, and the history keeps one', async () => {
@@ -115,7 +133,11 @@ describe('Chat history', function () {
             await controller().handle(surface, { type: 'chat/regenerate' });
             const state = surface.lastState();
             assert.equal(state.conversationId, asked.conversationId);
-            assert.deepEqual(state.turns.map((t) => t.role), ['user', 'assistant'], 'the old answer was kept beside the new one');
+            assert.deepEqual(
+                state.turns.map((t) => t.role),
+                ['user', 'assistant'],
+                'the old answer was kept beside the new one',
+            );
             assert.equal(state.turns[0].content, 'Name a sorting algorithm');
             const answer = state.turns[1];
             assert.equal(answer.status, 'done', answer.error?.message);
@@ -124,9 +146,18 @@ describe('Chat history', function () {
             assert.ok(answer.content.length > 0, 'the new answer is empty');
             // The model samples afresh: the same long answer twice would mean nothing was generated.
             assert.notEqual(answer.content, old.content, 'the new answer is the old one');
-            assert.ok(surface.messages.some((m) => m.type === 'chat/delta' && m.turnId === answer.id), 'the new answer was not streamed');
+            assert.ok(
+                surface.messages.some((m) => m.type === 'chat/delta' && m.turnId === answer.id),
+                'the new answer was not streamed',
+            );
             const turns = stored()!.conversations.find((c) => c.id === asked.conversationId)!.turns;
-            assert.deepEqual(turns.map((t) => [t.role, t.content]), [['user', 'Name a sorting algorithm'], ['assistant', answer.content]]);
+            assert.deepEqual(
+                turns.map((t) => [t.role, t.content]),
+                [
+                    ['user', 'Name a sorting algorithm'],
+                    ['assistant', answer.content],
+                ],
+            );
         } finally {
             detach.dispose();
         }

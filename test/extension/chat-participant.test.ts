@@ -43,7 +43,7 @@ async function localChatModel(): Promise<vscode.LanguageModelChat> {
     }
 }
 
-describe('Chat: @local in VS Code\'s Chat view', function () {
+describe("Chat: @local in VS Code's Chat view", function () {
     this.timeout(300_000);
     let local: LocalAiTestApi;
     let untrace: () => Promise<void>;
@@ -81,13 +81,20 @@ describe('Chat: @local in VS Code\'s Chat view', function () {
 
         // A follow-up in the same Chat view: VS Code hands the participant the conversation it kept.
         const followUp = `And again ${Date.now().toString(36)}`;
-        const second = await vscode.commands.executeCommand<OpenChatResult>('workbench.action.chat.open', { query: `@local ${followUp}`, blockOnResponse: true });
+        const second = await vscode.commands.executeCommand<OpenChatResult>('workbench.action.chat.open', {
+            query: `@local ${followUp}`,
+            blockOnResponse: true,
+        });
         assert.equal(second?.errorDetails, undefined, second?.errorDetails?.message);
         const continued = await tracedChat(local, (text) => text === followUp, 'the @local follow-up');
-        assert.deepEqual(continued.messages, [
-            { role: 'user', content: question },
-            { role: 'assistant', content: asked.result.text },
-            { role: 'user', content: followUp },
-        ], 'the Chat view did not keep the answer the local model gave');
+        assert.deepEqual(
+            continued.messages,
+            [
+                { role: 'user', content: question },
+                { role: 'assistant', content: asked.result.text },
+                { role: 'user', content: followUp },
+            ],
+            'the Chat view did not keep the answer the local model gave',
+        );
     });
 });

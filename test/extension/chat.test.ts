@@ -132,7 +132,10 @@ describe('Chat', function () {
                 await chat.controller.handle(surface, { type: 'ready' });
                 const first = surface.lastState();
                 assert.equal(first.streaming, false);
-                assert.ok(first.models.some((m) => m.id === ''), 'the default model is always offered');
+                assert.ok(
+                    first.models.some((m) => m.id === ''),
+                    'the default model is always offered',
+                );
 
                 const editor = await openSample('const a = 1;\nconst b = 2;\nconst c = 3;\n');
                 editor.selection = new vscode.Selection(0, 0, 1, 12);
@@ -205,7 +208,10 @@ describe('Chat', function () {
 
         it('turns failures into the action that fixes them', () => {
             const cases: [Error, ErrorAction][] = [
-                [new SidecarError('The Local AI sidecar is not running; it is being restarted.', ErrorCode.NoEngineAvailable, undefined, true), 'restartSidecar'],
+                [
+                    new SidecarError('The Local AI sidecar is not running; it is being restarted.', ErrorCode.NoEngineAvailable, undefined, true),
+                    'restartSidecar',
+                ],
                 [new SidecarError('No local model, and the cloud fallback is off.', ErrorCode.NoEngineAvailable), 'downloadModel'],
                 [new SidecarError('Model qwen is not installed.', ErrorCode.ModelNotInstalled), 'downloadModel'],
                 [new SidecarError('The prompt is larger than the context.', ErrorCode.ContextOverflow), 'newChat'],
@@ -225,7 +231,7 @@ describe('Chat', function () {
     });
 
     describe('native chat', () => {
-        it('offers the installed local model in VS Code\'s model picker and answers through it', async function () {
+        it("offers the installed local model in VS Code's model picker and answers through it", async function () {
             const lm: Partial<typeof vscode.lm> = vscode.lm;
             if (typeof lm.registerLanguageModelChatProvider !== 'function') {
                 assert.equal(local.services.chat!.languageModelsRegistered, false);

@@ -178,7 +178,8 @@ const ENTRY_START = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \[\w+\] /m;
 
 function logEntries(local: LocalAiTestApi): string[] {
     const folder = path.dirname(local.services.context.logUri.fsPath);
-    const logs = fs.readdirSync(folder, { recursive: true, encoding: 'utf8' })
+    const logs = fs
+        .readdirSync(folder, { recursive: true, encoding: 'utf8' })
         .filter((file) => /Local AI\.log$/.test(path.basename(file)))
         .map((file) => path.join(folder, file));
     assert.ok(logs.length > 0, `no Local AI log under ${folder}`);
@@ -186,7 +187,7 @@ function logEntries(local: LocalAiTestApi): string[] {
     for (const log of logs) {
         const text = fs.readFileSync(log, 'utf8');
         const starts = [...text.matchAll(new RegExp(ENTRY_START.source, 'gm'))];
-        starts.forEach((match, i) => entries.push(text.slice(match.index! + match[0].length, starts[i + 1]?.index ?? text.length).trimEnd()));
+        for (const [i, match] of starts.entries()) entries.push(text.slice(match.index! + match[0].length, starts[i + 1]?.index ?? text.length).trimEnd());
     }
     return entries;
 }

@@ -36,7 +36,10 @@ describe('Commands: a catalog model', function () {
 
     const models = () => local.services.models;
     const installedPath = (quant: string) => path.join(modelsPath, entry.repo!, fileOf(models(), entry.id, quant).file.file);
-    const isInstalled = (quant: string) => models().installed().some(({ entry: e, file }) => e.id === entry.id && file.quant === quant);
+    const isInstalled = (quant: string) =>
+        models()
+            .installed()
+            .some(({ entry: e, file }) => e.id === entry.id && file.quant === quant);
 
     /** Test set-up through the protocol (not the commands under test): the file installed or not. */
     async function ensureInstalled(quant: string): Promise<void> {
@@ -96,7 +99,10 @@ describe('Commands: a catalog model', function () {
             const group = tree.getChildren().find((node) => tree.getTreeItem(node).label === 'Installed');
             assert.ok(group, 'no Installed group in the Models tree');
             const rows = (tree.getChildren(group) as ModelNode[]).map((row) => tree.getTreeItem(row));
-            assert.ok(rows.some((row) => row.label === entry.name && String(row.description).includes(recommended)), `Installed rows: ${rows.map((row) => `${row.label} (${row.description})`).join(', ')}`);
+            assert.ok(
+                rows.some((row) => row.label === entry.name && String(row.description).includes(recommended)),
+                `Installed rows: ${rows.map((row) => `${row.label} (${row.description})`).join(', ')}`,
+            );
         } finally {
             tree.dispose();
         }
@@ -107,7 +113,10 @@ describe('Commands: a catalog model', function () {
         await ensureInstalled(recommended);
         const downloading = vscode.commands.executeCommand('localAi.chooseQuantization', entry.id);
         const pick = await prompts.pick(/choose a quantization/, new RegExp(`^\\S+ ${other}$`));
-        assert.deepEqual(pick.items.map((label) => label.replace(/^\$\([^)]+\) /, '')), entry.files.map((file) => file.quant));
+        assert.deepEqual(
+            pick.items.map((label) => label.replace(/^\$\([^)]+\) /, '')),
+            entry.files.map((file) => file.quant),
+        );
         await downloading;
         assert.equal(fs.statSync(installedPath(other)).size, fs.statSync(fixture).size);
         assert.equal(hub.bytesServed(path.basename(installedPath(other))), fs.statSync(fixture).size, 'the picked quantization came from the hub');
@@ -139,7 +148,10 @@ describe('Commands: a catalog model', function () {
         try {
             await vscode.commands.executeCommand('localAi.checkModels');
             const report = await prompts.next('info', /model files? verified intact/);
-            assert.equal(report.text, `Local AI: 1 of 2 model files verified intact; ${entry.id} ${other} could only be checked by size (no sha256 is known: offline, or the hub gives none).`);
+            assert.equal(
+                report.text,
+                `Local AI: 1 of 2 model files verified intact; ${entry.id} ${other} could only be checked by size (no sha256 is known: offline, or the hub gives none).`,
+            );
         } finally {
             await restore();
         }
@@ -153,7 +165,12 @@ describe('Commands: a catalog model', function () {
         const checking = vscode.commands.executeCommand('localAi.checkModels');
         // Its first button, as a user would click it: the damaged file is deleted and fetched again.
         const warning = await prompts.clickFirst('warning', /damaged/);
-        assert.match(warning.text, new RegExp(`^Local AI: 1 of 2 model files are damaged: ${escapeRegExp(entry.id)} ${recommended} \\(sha256 is [0-9a-f]{12}…, the hub says ${fixtureSha.slice(0, 12)}…`));
+        assert.match(
+            warning.text,
+            new RegExp(
+                `^Local AI: 1 of 2 model files are damaged: ${escapeRegExp(entry.id)} ${recommended} \\(sha256 is [0-9a-f]{12}…, the hub says ${fixtureSha.slice(0, 12)}…`,
+            ),
+        );
         assert.doesNotMatch(warning.text, new RegExp(`${escapeRegExp(entry.id)} ${other}`), 'the intact file is named as damaged');
         assert.deepEqual(warning.items, ['Delete and Download Again', 'Show Logs']);
         await checking;
@@ -175,7 +192,11 @@ describe('Commands: a catalog model', function () {
         await vscode.commands.executeCommand('localAi.deleteModel', `${entry.id}@${recommended}`);
         assert.equal(fs.existsSync(file), false, 'the model file is still on disk');
         assert.equal(fs.existsSync(`${file}.manifest.json`), false, 'the manifest is still on disk');
-        assert.equal(local.services.sidecar.status.activeModel, undefined, 'the deleted model is still loaded (its memory and, mapped, its disk space are not freed)');
+        assert.equal(
+            local.services.sidecar.status.activeModel,
+            undefined,
+            'the deleted model is still loaded (its memory and, mapped, its disk space are not freed)',
+        );
         const confirm = prompts.shown.filter((shown) => shown.kind === 'warning' && shown.modal).at(-1)!;
         assert.ok(String(confirm.options.detail).includes(file), `the confirmation does not say which file: ${confirm.options.detail}`);
         assert.match(String(confirm.options.detail), /loaded/, `the confirmation does not say the model in use will be unloaded: ${confirm.options.detail}`);

@@ -16,7 +16,9 @@ const PANEL_VIEW_TYPE = 'localAi.chatPanel';
 
 /** The editor tabs that hold the chat. */
 function chatTabs(): vscode.Tab[] {
-    return vscode.window.tabGroups.all.flatMap((group) => group.tabs).filter((tab) => tab.input instanceof vscode.TabInputWebview && tab.input.viewType.endsWith(PANEL_VIEW_TYPE));
+    return vscode.window.tabGroups.all
+        .flatMap((group) => group.tabs)
+        .filter((tab) => tab.input instanceof vscode.TabInputWebview && tab.input.viewType.endsWith(PANEL_VIEW_TYPE));
 }
 
 /** Resolves once `check` holds, testing it again at each change that `event` reports. */
@@ -91,10 +93,16 @@ describe('Commands: chat and logs', function () {
             const after = chat.controller.state();
             assert.notEqual(after.conversationId, before.conversationId);
             assert.deepEqual(after.turns, []);
-            assert.ok(after.history.some((summary) => summary.id === before.conversationId), 'the last conversation left the history');
+            assert.ok(
+                after.history.some((summary) => summary.id === before.conversationId),
+                'the last conversation left the history',
+            );
             const states = posted.filter((message): message is { type: 'state'; state: ChatViewState } => message.type === 'state');
             assert.equal(states.at(-1)?.state.conversationId, after.conversationId, 'the chat was not redrawn with the new conversation');
-            assert.ok(posted.some((message) => message.type === 'focus'), 'the question box was not focused');
+            assert.ok(
+                posted.some((message) => message.type === 'focus'),
+                'the question box was not focused',
+            );
             await pollUntil('the chat view is shown', () => view()?.visible === true);
         } finally {
             attached.dispose();
@@ -104,7 +112,8 @@ describe('Commands: chat and logs', function () {
     });
 
     it('Show Logs shows the Local AI log in the Output panel', async () => {
-        const isLogShown = () => vscode.window.visibleTextEditors.some((editor) => editor.document.uri.scheme === 'output' && /Local%20AI|Local AI/.test(editor.document.uri.path));
+        const isLogShown = () =>
+            vscode.window.visibleTextEditors.some((editor) => editor.document.uri.scheme === 'output' && /Local%20AI|Local AI/.test(editor.document.uri.path));
         await vscode.commands.executeCommand('workbench.action.closePanel');
         await until('the log is hidden', vscode.window.onDidChangeVisibleTextEditors, () => !isLogShown());
         await vscode.commands.executeCommand('localAi.showLogs');

@@ -81,7 +81,7 @@ describe('Commands: downloads', function () {
         }
     });
 
-    it('Clean Up Partial Downloads removes a stopped download\'s partial and spares the one a download is writing', async () => {
+    it("Clean Up Partial Downloads removes a stopped download's partial and spares the one a download is writing", async () => {
         const stale = (await stalledDownload('Stale-Q8_0', Math.floor(size * 0.3))).done;
         await vscode.commands.executeCommand('localAi.cancelDownload');
         assert.equal(await stale, undefined);
@@ -93,10 +93,10 @@ describe('Commands: downloads', function () {
         await vscode.commands.executeCommand('localAi.cleanupPartials');
         const report = await prompts.next('info', /partial download/);
         assert.match(report.text, /^Local AI: removed 1 partial download, \d+ (KB|MB) freed\.$/);
-        assert.equal(fs.existsSync(partialPath('Stale-Q8_0')), false, 'the stopped download\'s partial is still there');
-        assert.equal(fs.existsSync(`${partialPath('Stale-Q8_0')}.json`), false, 'the stopped download\'s journal is still there');
-        assert.equal(sizeOf(partialPath('Live-Q8_0')), liveBytes, 'the running download\'s partial was touched');
-        assert.ok(fs.existsSync(`${partialPath('Live-Q8_0')}.json`), 'the running download\'s journal was removed');
+        assert.equal(fs.existsSync(partialPath('Stale-Q8_0')), false, "the stopped download's partial is still there");
+        assert.equal(fs.existsSync(`${partialPath('Stale-Q8_0')}.json`), false, "the stopped download's journal is still there");
+        assert.equal(sizeOf(partialPath('Live-Q8_0')), liveBytes, "the running download's partial was touched");
+        assert.ok(fs.existsSync(`${partialPath('Live-Q8_0')}.json`), "the running download's journal was removed");
 
         // The hub lets go: the running download resumes from its partial and completes.
         hub.releaseStalls();
@@ -118,7 +118,10 @@ describe('Commands: downloads', function () {
         const showing = vscode.commands.executeCommand('localAi.showDownloads');
         const list = await prompts.next('quickPick', /^Local AI downloads$/);
         const items = list.quickPick!.items;
-        assert.deepEqual(items.map((item) => item.label), ['$(cloud-download) Listed-Q8_0']);
+        assert.deepEqual(
+            items.map((item) => item.label),
+            ['$(cloud-download) Listed-Q8_0'],
+        );
         assert.match(String(items[0].description), /^\d+%/);
         assert.equal((items[0] as vscode.QuickPickItem & { buttons?: unknown[] }).buttons?.length, 1, 'no cancel button on the running download');
         await vscode.commands.executeCommand('workbench.action.closeQuickOpen');
@@ -141,6 +144,9 @@ describe('Commands: downloads', function () {
         const ranges = hub.requests.filter((request) => request.port === 'cdn' && request.url.endsWith(fileName('Crash-Q8_0'))).map((request) => request.range);
         assert.deepEqual(ranges, [undefined, `bytes=${sentBefore}-`], 'the new sidecar did not resume from the partial file');
         assert.equal(hub.bytesServed(fileName('Crash-Q8_0')), size, 'bytes were fetched twice');
-        assert.deepEqual(prompts.shown.filter((shown) => shown.kind === 'error').map((shown) => shown.text), []);
+        assert.deepEqual(
+            prompts.shown.filter((shown) => shown.kind === 'error').map((shown) => shown.text),
+            [],
+        );
     });
 });

@@ -32,8 +32,11 @@ describe('Commands: load, unload and reveal a model', function () {
         local = await localAi();
         // One thread and a small context: this machine has two cores.
         restoreSettings = await setSettings({ models: [{ source: gguf, name: NAME }], defaultModel: id, threads: 1, contextSize: 1024 });
-        await untilModels(local.services.models, 'the fixture listed as installed and active', () =>
-            local.services.models.activeModelId === id && local.services.models.installed().some(({ entry }) => entry.id === id));
+        await untilModels(
+            local.services.models,
+            'the fixture listed as installed and active',
+            () => local.services.models.activeModelId === id && local.services.models.installed().some(({ entry }) => entry.id === id),
+        );
     });
 
     after(async () => {
@@ -100,7 +103,10 @@ describe('Commands: load, unload and reveal a model', function () {
             } finally {
                 stand.dispose();
             }
-            assert.deepEqual(revealed.map((uri) => uri.fsPath), [gguf]);
+            assert.deepEqual(
+                revealed.map((uri) => uri.fsPath),
+                [gguf],
+            );
             return;
         }
         await vscode.env.clipboard.writeText('');
@@ -110,6 +116,9 @@ describe('Commands: load, unload and reveal a model', function () {
         assert.equal(message.text, `Local AI: ${NAME} F32 is at ${gguf} on ${vscode.env.remoteName}.`);
         assert.deepEqual(message.items, ['Copy Path']);
         assert.equal(await vscode.env.clipboard.readText(), gguf);
-        assert.deepEqual(prompts.shown.filter((shown) => shown.kind === 'error').map((shown) => shown.text), []);
+        assert.deepEqual(
+            prompts.shown.filter((shown) => shown.kind === 'error').map((shown) => shown.text),
+            [],
+        );
     });
 });

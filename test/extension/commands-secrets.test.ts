@@ -33,7 +33,8 @@ describe('Commands: secrets and providers', function () {
 
     /** Asks a provider through the sidecar, as the chat does when the user picked it. */
     function ask(params: Pick<ChatParams, 'provider' | 'providerModel'>): Promise<string> {
-        return local.services.sidecar.requestWithProgress(ChatRequest.type, ChatChunkType, { messages: [{ role: 'user', content: 'hello' }], ...params }, () => undefined)
+        return local.services.sidecar
+            .requestWithProgress(ChatRequest.type, ChatChunkType, { messages: [{ role: 'user', content: 'hello' }], ...params }, () => undefined)
             .then((result) => result.text);
     }
 
@@ -67,7 +68,10 @@ describe('Commands: secrets and providers', function () {
             assert.equal(await storage().get('localAi.huggingFaceToken'), TOKEN);
             const result = await download();
             assert.equal(result.downloaded, true);
-            assert.ok(hub.requests.some((request) => request.authorization), 'the hub never saw the token');
+            assert.ok(
+                hub.requests.some((request) => request.authorization),
+                'the hub never saw the token',
+            );
 
             await local.services.sidecar.request(DeleteModelRequest.type, { model: result.modelId });
             await vscode.commands.executeCommand('localAi.clearHuggingFaceToken');
@@ -140,7 +144,10 @@ describe('Commands: secrets and providers', function () {
             assert.equal(await storage().get('localAi.apiKey.ollama'), undefined, 'a key was stored though none was given');
             const group = tree.getChildren().find((node) => tree.getTreeItem(node).label === 'Cloud providers');
             const rows = group ? tree.getChildren(group).map((node) => tree.getTreeItem(node)) : [];
-            assert.deepEqual(rows.map((row) => [row.label, row.description]), [['ollama', 'llama3.2']]);
+            assert.deepEqual(
+                rows.map((row) => [row.label, row.description]),
+                [['ollama', 'llama3.2']],
+            );
             assert.equal(await ask({ provider: 'ollama', providerModel: 'llama3.2' }), 'Hello from the mock.');
             assert.equal((provider.requests.at(-1)?.body as { model?: string } | undefined)?.model, 'llama3.2');
         } finally {

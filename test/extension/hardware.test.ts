@@ -32,7 +32,11 @@ describe('Show Hardware Report', function () {
         const text = document.getText();
         // The OS's own name for the CPU, as users know it.
         const cpuModel = os.cpus()[0].model.trim();
-        assert.match(text, new RegExp(`^\\| Model \\| ${cpuModel.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\|$`, 'm'), `the document does not name the CPU ${cpuModel}:\n${text}`);
+        assert.match(
+            text,
+            new RegExp(`^\\| Model \\| ${cpuModel.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\|$`, 'm'),
+            `the document does not name the CPU ${cpuModel}:\n${text}`,
+        );
         assert.match(text, /^# Local AI hardware report$/m);
         assert.match(text, /^\| Runs on \| (CPU|CUDA|VULKAN|METAL) \|$/m);
     });
@@ -53,7 +57,10 @@ describe('Show Hardware Report', function () {
         const local = await api();
         const report = await local.services.sidecar.request(HardwareRequest.type, {});
         const library = path.join(os.homedir(), '.cache', 'local-ai', 'libggml-cuda.so');
-        const copied = reportPlainText({ ...report, backend: { ...report.backend, cpuReason: `CUDA did not load (${library}: cannot open shared object file).` } }, { extension: '0.1.0', vscode: vscode.version });
+        const copied = reportPlainText(
+            { ...report, backend: { ...report.backend, cpuReason: `CUDA did not load (${library}: cannot open shared object file).` } },
+            { extension: '0.1.0', vscode: vscode.version },
+        );
         assert.ok(!copied.includes(os.homedir()), `the home folder is in the copy:\n${copied}`);
         assert.match(copied, /CUDA did not load \(~\/\.cache\/local-ai\/libggml-cuda\.so: cannot open shared object file\)/);
     });

@@ -55,7 +55,8 @@ export async function untilModels(models: ModelsModel, what: string, check: () =
     await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => {
             subscription.dispose();
-            const states = models.models.filter((m) => m.source !== 'catalog' || m.files.some((f) => f.state !== 'available'))
+            const states = models.models
+                .filter((m) => m.source !== 'catalog' || m.files.some((f) => f.state !== 'available'))
                 .map((m) => `${m.id}[${m.files.map((f) => `${f.quant}:${f.state}`).join(',')}]`);
             reject(new Error(`timed out waiting for ${what}; last error: ${models.error ?? 'none'}; models: ${states.join(' ')}`));
         }, timeoutMs);

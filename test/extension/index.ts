@@ -51,11 +51,13 @@ export async function run(): Promise<void> {
     const restoreReporterOutput = process.env.LOCAL_AI_TAG_TEST_LOG ? tagReporterOutput() : () => undefined;
     const skipped: string[] = [];
     const tally = await new Promise<MochaTally>((resolve) => {
-        const runner = mocha.run(() => resolve({
-            passes: runner.stats?.passes ?? 0,
-            failures: runner.stats?.failures ?? 0,
-            skipped,
-        }));
+        const runner = mocha.run(() =>
+            resolve({
+                passes: runner.stats?.passes ?? 0,
+                failures: runner.stats?.failures ?? 0,
+                skipped,
+            }),
+        );
         runner.on('pending', (test) => skipped.push(test.fullTitle()));
     }).finally(restoreReporterOutput);
     if (process.env.LOCAL_AI_MOCHA_STATS) {
@@ -73,11 +75,14 @@ function tagReporterOutput(): () => void {
     base.consoleLog = (...args: unknown[]) => {
         for (const line of format(...args).split('\n')) console.log(TEST_LOG_TAG + line);
     };
-    return () => { base.consoleLog = original; };
+    return () => {
+        base.consoleLog = original;
+    };
 }
 
 function findTestFiles(folder: string): string[] {
-    return fs.readdirSync(folder, { recursive: true, encoding: 'utf8' })
+    return fs
+        .readdirSync(folder, { recursive: true, encoding: 'utf8' })
         .filter((name) => name.endsWith('.test.js') && !name.split(path.sep).includes('node_modules'))
         .sort()
         .map((name) => path.join(folder, name));

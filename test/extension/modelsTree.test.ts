@@ -24,7 +24,11 @@ async function until(models: ModelsModel, what: string, check: () => boolean): P
     await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => {
             subscription.dispose();
-            reject(new Error(`timed out waiting for ${what}; last error: ${models.error ?? 'none'}; models: ${models.models.map((m) => `${m.id}[${m.files.map((f) => f.state).join(',')}]`).join(' ')}`));
+            reject(
+                new Error(
+                    `timed out waiting for ${what}; last error: ${models.error ?? 'none'}; models: ${models.models.map((m) => `${m.id}[${m.files.map((f) => f.state).join(',')}]`).join(' ')}`,
+                ),
+            );
         }, 90_000);
         const subscription = models.onDidChange(() => {
             if (!check()) return;
@@ -38,7 +42,7 @@ async function until(models: ModelsModel, what: string, check: () => boolean): P
 
 function labelOf(provider: ModelsTreeProvider, node: ModelsTreeNode): string {
     const label = provider.getTreeItem(node).label;
-    return typeof label === 'string' ? label : label?.label ?? '';
+    return typeof label === 'string' ? label : (label?.label ?? '');
 }
 
 function groupNamed(provider: ModelsTreeProvider, name: string): ModelsTreeNode | undefined {
@@ -86,7 +90,13 @@ describe('Models tree', () => {
         await vscode.commands.executeCommand('localAi.addCustomModel', ggufPath);
         await until(models, 'the custom model installed', () => models.installed().length === 1);
         const installed = groupNamed(provider, 'Installed');
-        assert.ok(installed, `groups: ${provider.getChildren().map((node) => labelOf(provider, node)).join(', ')}`);
+        assert.ok(
+            installed,
+            `groups: ${provider
+                .getChildren()
+                .map((node) => labelOf(provider, node))
+                .join(', ')}`,
+        );
         const rows = provider.getChildren(installed) as ModelNode[];
         assert.equal(rows.length, 1);
         const item = provider.getTreeItem(rows[0]);
@@ -157,7 +167,16 @@ describe('Models tree', () => {
     });
 
     it('summarises downloads for the status bar, one in full and several as a total', () => {
-        const one: DownloadProgress = { modelId: 'a', quant: 'Q4_K_M', name: 'Qwen2.5-Coder-1.5B', receivedBytes: 42, totalBytes: 100, bytesPerSecond: 38 * 1024 * 1024, etaSeconds: 80, state: 'downloading' };
+        const one: DownloadProgress = {
+            modelId: 'a',
+            quant: 'Q4_K_M',
+            name: 'Qwen2.5-Coder-1.5B',
+            receivedBytes: 42,
+            totalBytes: 100,
+            bytesPerSecond: 38 * 1024 * 1024,
+            etaSeconds: 80,
+            state: 'downloading',
+        };
         assert.equal(summarise([one]), '42% · Qwen2.5-Coder-1.5B · 38 MB/s · 1m20s');
         const two: DownloadProgress = { ...one, modelId: 'b', receivedBytes: 0, totalBytes: 100, bytesPerSecond: 0, etaSeconds: undefined };
         assert.equal(summarise([one, two]), '21% · 2 downloads · 38 MB/s · 1m20s');

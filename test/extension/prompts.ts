@@ -67,7 +67,13 @@ export class Prompts implements vscode.Disposable {
             });
         }
         this.replace(window, 'showInputBox', (original) => async (options: vscode.InputBoxOptions = {}, token?: vscode.CancellationToken) => {
-            const shown = this.record({ kind: 'inputBox', text: options.title ?? options.prompt ?? options.placeHolder ?? '', items: [], modal: false, options: { ...options } });
+            const shown = this.record({
+                kind: 'inputBox',
+                text: options.title ?? options.prompt ?? options.placeHolder ?? '',
+                items: [],
+                modal: false,
+                options: { ...options },
+            });
             const reply = this.replyFor(shown);
             if (!reply) return original(options, token);
             if (reply.reply !== undefined && options.validateInput) {
@@ -76,18 +82,40 @@ export class Prompts implements vscode.Disposable {
             }
             return reply.reply;
         });
-        this.replace(window, 'showQuickPick', (original) => async (items: readonly (string | vscode.QuickPickItem)[] | Thenable<readonly (string | vscode.QuickPickItem)[]>, options: vscode.QuickPickOptions = {}, token?: vscode.CancellationToken) => {
-            const resolved = await items;
-            const result = original(resolved, options, token);
-            this.record({ kind: 'quickPick', text: options.title ?? options.placeHolder ?? '', items: labelsOf(resolved), modal: false, options: { ...options } });
-            return result;
-        });
+        this.replace(
+            window,
+            'showQuickPick',
+            (original) =>
+                async (
+                    items: readonly (string | vscode.QuickPickItem)[] | Thenable<readonly (string | vscode.QuickPickItem)[]>,
+                    options: vscode.QuickPickOptions = {},
+                    token?: vscode.CancellationToken,
+                ) => {
+                    const resolved = await items;
+                    const result = original(resolved, options, token);
+                    this.record({
+                        kind: 'quickPick',
+                        text: options.title ?? options.placeHolder ?? '',
+                        items: labelsOf(resolved),
+                        modal: false,
+                        options: { ...options },
+                    });
+                    return result;
+                },
+        );
         this.replace(window, 'createQuickPick', (original) => () => {
             const quickPick = original() as vscode.QuickPick<vscode.QuickPickItem>;
             const show = quickPick.show.bind(quickPick);
             quickPick.show = () => {
                 show();
-                this.record({ kind: 'quickPick', text: quickPick.title ?? quickPick.placeholder ?? '', items: labelsOf(quickPick.items), modal: false, options: {}, quickPick });
+                this.record({
+                    kind: 'quickPick',
+                    text: quickPick.title ?? quickPick.placeholder ?? '',
+                    items: labelsOf(quickPick.items),
+                    modal: false,
+                    options: {},
+                    quickPick,
+                });
             };
             return quickPick;
         });
@@ -111,7 +139,14 @@ export class Prompts implements vscode.Disposable {
                 this.waiters = this.waiters.filter((waiter) => waiter !== entry);
                 reject(new Error(`no ${kind} matching ${match} was shown; shown: ${this.shown.map((s) => `${s.kind} "${s.text}"`).join(' | ') || 'nothing'}`));
             }, timeoutMs);
-            const entry: Waiter = { kind, match, resolve: (shown) => { clearTimeout(timer); resolve(shown); } };
+            const entry: Waiter = {
+                kind,
+                match,
+                resolve: (shown) => {
+                    clearTimeout(timer);
+                    resolve(shown);
+                },
+            };
             this.waiters.push(entry);
         });
     }

@@ -30,21 +30,28 @@ async function refusingServer(): Promise<{ url: string; authorizations: string[]
     const server = http.createServer((req, res) => {
         authorizations.push(String(req.headers.authorization ?? req.headers['x-api-key'] ?? ''));
         req.resume();
-        res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'Invalid credentials', type: 'invalid_request_error' } }));
+        res.writeHead(401, { 'content-type': 'application/json' }).end(
+            JSON.stringify({ error: { message: 'Invalid credentials', type: 'invalid_request_error' } }),
+        );
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
     return {
         url: `http://127.0.0.1:${port}`,
         authorizations,
-        close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+        close: () =>
+            new Promise((resolve) => {
+                server.closeAllConnections();
+                server.close(() => resolve());
+            }),
     };
 }
 
 /** Every file under `folder` whose name matches, recursively. */
 function filesUnder(folder: string, name: RegExp): string[] {
     if (!fs.existsSync(folder)) return [];
-    return fs.readdirSync(folder, { recursive: true, encoding: 'utf8' })
+    return fs
+        .readdirSync(folder, { recursive: true, encoding: 'utf8' })
         .filter((file) => name.test(path.basename(file)))
         .map((file) => path.join(folder, file))
         .filter((file) => fs.statSync(file).isFile());
@@ -63,7 +70,11 @@ describe('reliability: secrets never leave the SecretStore', function () {
         provider = await refusingServer();
         await config().update('trace.server', 'verbose', vscode.ConfigurationTarget.Global);
         await config().update('hubEndpoint', hub.url, vscode.ConfigurationTarget.Global);
-        await config().update('fallback.providers', [{ id: 'openai-compatible', baseUrl: `${provider.url}/v1`, model: 'reliability-model' }], vscode.ConfigurationTarget.Global);
+        await config().update(
+            'fallback.providers',
+            [{ id: 'openai-compatible', baseUrl: `${provider.url}/v1`, model: 'reliability-model' }],
+            vscode.ConfigurationTarget.Global,
+        );
         await local.services.secrets.setHuggingFaceToken(TOKEN);
         await local.services.secrets.setProviderKey('openai-compatible', KEY);
         // A fresh process: its initialize request (traced verbosely) carries the secrets.
@@ -83,18 +94,41 @@ describe('reliability: secrets never leave the SecretStore', function () {
         const errors: string[] = [];
         // Never cancelled; it stands for the token the chat and models views pass.
         const cancel = new vscode.CancellationTokenSource();
-        const capture = (error: unknown) => { errors.push(error instanceof Error ? `${error.message} ${JSON.stringify((error as { data?: unknown }).data ?? {})}` : String(error)); };
+        const capture = (error: unknown) => {
+            errors.push(error instanceof Error ? `${error.message} ${JSON.stringify((error as { data?: unknown }).data ?? {})}` : String(error));
+        };
 
-        await local.services.sidecar.requestWithProgress(DownloadRequest.type, DownloadProgressType, { model: 'hf:reliability/gated-GGUF/gated-Q4_K_M.gguf' }, () => undefined, cancel.token)
+        await local.services.sidecar
+            .requestWithProgress(
+                DownloadRequest.type,
+                DownloadProgressType,
+                { model: 'hf:reliability/gated-GGUF/gated-Q4_K_M.gguf' },
+                () => undefined,
+                cancel.token,
+            )
             .then(() => assert.fail('the refusing hub let the download through'), capture);
-        await local.services.sidecar.requestWithProgress(ChatRequest.type, ChatChunkType, {
-            messages: [{ role: 'user', content: 'hello' }],
-            provider: 'openai-compatible',
-            providerModel: 'reliability-model',
-        }, () => undefined, cancel.token).then(() => assert.fail('the refusing provider answered'), capture);
+        await local.services.sidecar
+            .requestWithProgress(
+                ChatRequest.type,
+                ChatChunkType,
+                {
+                    messages: [{ role: 'user', content: 'hello' }],
+                    provider: 'openai-compatible',
+                    providerModel: 'reliability-model',
+                },
+                () => undefined,
+                cancel.token,
+            )
+            .then(() => assert.fail('the refusing provider answered'), capture);
 
-        assert.ok(hub.authorizations.some((value) => value.includes(TOKEN)), `the hub never saw the token (saw ${hub.authorizations.length} requests; errors: ${errors.join(" | ")})`);
-        assert.ok(provider.authorizations.some((value) => value.includes(KEY)), `the provider never saw the key (saw ${provider.authorizations.length} requests)`);
+        assert.ok(
+            hub.authorizations.some((value) => value.includes(TOKEN)),
+            `the hub never saw the token (saw ${hub.authorizations.length} requests; errors: ${errors.join(' | ')})`,
+        );
+        assert.ok(
+            provider.authorizations.some((value) => value.includes(KEY)),
+            `the provider never saw the key (saw ${provider.authorizations.length} requests)`,
+        );
         assert.equal(errors.length, 2);
 
         const logs = filesUnder(path.dirname(local.services.context.logUri.fsPath), /Local AI\.log$/);
@@ -105,7 +139,9 @@ describe('reliability: secrets never leave the SecretStore', function () {
         const agentFolder = process.env.VSCODE_AGENT_FOLDER;
         const settingsFiles = [
             ...(agentFolder ? filesUnder(path.join(agentFolder, 'data'), /^settings\.json$/) : []),
-            ...(vscode.workspace.workspaceFolders ?? []).map((folder) => path.join(folder.uri.fsPath, '.vscode', 'settings.json')).filter((file) => fs.existsSync(file)),
+            ...(vscode.workspace.workspaceFolders ?? [])
+                .map((folder) => path.join(folder.uri.fsPath, '.vscode', 'settings.json'))
+                .filter((file) => fs.existsSync(file)),
         ];
         assert.ok(settingsFiles.length > 0, 'no settings file found to scan');
 
@@ -115,7 +151,10 @@ describe('reliability: secrets never leave the SecretStore', function () {
             ...errors.map((text, index): [string, string] => [`error message ${index + 1}`, text]),
         ];
         for (const [where, text] of places) {
-            for (const [what, secret] of [['the Hugging Face token', TOKEN], ['the provider key', KEY]]) {
+            for (const [what, secret] of [
+                ['the Hugging Face token', TOKEN],
+                ['the provider key', KEY],
+            ]) {
                 assert.ok(!text.includes(secret), `${what} appears in ${where}`);
             }
         }
@@ -127,11 +166,22 @@ describe('reliability: secrets never leave the SecretStore', function () {
         for (let attempt = 0; attempt < 10; attempt++) {
             const key = `${KEY}-${attempt}`;
             await local.services.secrets.setProviderKey('openai-compatible', key);
-            await local.services.sidecar.requestWithProgress(ChatRequest.type, ChatChunkType, {
-                messages: [{ role: 'user', content: 'hello' }],
-                provider: 'openai-compatible',
-                providerModel: 'reliability-model',
-            }, () => undefined, cancel.token).then(() => assert.fail('the refusing provider answered'), () => undefined);
+            await local.services.sidecar
+                .requestWithProgress(
+                    ChatRequest.type,
+                    ChatChunkType,
+                    {
+                        messages: [{ role: 'user', content: 'hello' }],
+                        provider: 'openai-compatible',
+                        providerModel: 'reliability-model',
+                    },
+                    () => undefined,
+                    cancel.token,
+                )
+                .then(
+                    () => assert.fail('the refusing provider answered'),
+                    () => undefined,
+                );
             assert.match(provider.authorizations.at(-1) ?? '', new RegExp(`${key}$`), `attempt ${attempt}: the request went with another key`);
         }
     });

@@ -10,7 +10,16 @@ import * as path from 'node:path';
 import { CancellationTokenSource, ResponseError } from 'vscode-jsonrpc/node';
 import type { ChatChunk, ChatMessage, ChatResult, SamplingOptions } from '../../src/common/chat';
 import { ErrorCode } from '../../src/common/errors';
-import { ChatChunkType, ChatRequest, CountTokensRequest, EmbeddingsRequest, LoadedModelsRequest, LoadModelRequest, UnloadModelRequest, type LoadedModel } from '../../src/common/protocol';
+import {
+    ChatChunkType,
+    ChatRequest,
+    CountTokensRequest,
+    EmbeddingsRequest,
+    LoadedModelsRequest,
+    LoadModelRequest,
+    UnloadModelRequest,
+    type LoadedModel,
+} from '../../src/common/protocol';
 import { writeMalformedFixtures } from '../fixtures/gguf/malformed';
 import { defaultFixtureDir, ensureFixtureModel, tinyModel } from '../fixtures/gguf/model';
 import { repoRoot, startSidecar, type SidecarProcess } from '../fixtures/sidecarProcess';
@@ -23,17 +32,28 @@ describe('chat through the sidecar', function () {
     let sidecar: SidecarProcess;
 
     // One thread: the test machines have 2 shared cores, where more threads only contend.
-    before(async () => { sidecar = await startSidecar({ settings: { threads: 1, gpu: 'off', contextSize: 1024 } }); });
-    after(async () => { await sidecar?.stop(); });
+    before(async () => {
+        sidecar = await startSidecar({ settings: { threads: 1, gpu: 'off', contextSize: 1024 } });
+    });
+    after(async () => {
+        await sidecar?.stop();
+    });
 
-    async function chat(messages: ChatMessage[], options: SamplingOptions, onChunk: (chunk: ChatChunk) => void = () => undefined, cancel?: CancellationTokenSource): Promise<ChatResult> {
+    async function chat(
+        messages: ChatMessage[],
+        options: SamplingOptions,
+        onChunk: (chunk: ChatChunk) => void = () => undefined,
+        cancel?: CancellationTokenSource,
+    ): Promise<ChatResult> {
         const token = `chat-${nextToken++}`;
         const subscription = sidecar.connection.onProgress(ChatChunkType, token, onChunk);
         try {
             const params = { messages, model: modelPath, options, partialResultToken: token };
             // An undefined token would be sent as a second parameter.
-            const request = cancel ? sidecar.connection.sendRequest(ChatRequest.method, params, cancel.token) : sidecar.connection.sendRequest(ChatRequest.method, params);
-            return await request as ChatResult;
+            const request = cancel
+                ? sidecar.connection.sendRequest(ChatRequest.method, params, cancel.token)
+                : sidecar.connection.sendRequest(ChatRequest.method, params);
+            return (await request) as ChatResult;
         } finally {
             subscription.dispose();
         }
@@ -51,19 +71,25 @@ describe('chat through the sidecar', function () {
     }
 
     it('loads a model and lists it', async () => {
-        const loaded = await sidecar.connection.sendRequest(LoadModelRequest.method, { model: modelPath }) as LoadedModel;
+        const loaded = (await sidecar.connection.sendRequest(LoadModelRequest.method, { model: modelPath })) as LoadedModel;
         assert.equal(loaded.path, modelPath);
         assert.equal(loaded.device, 'CPU');
         assert.equal(loaded.config.threads, 1);
-        const { models } = await sidecar.connection.sendRequest(LoadedModelsRequest.method) as { models: LoadedModel[] };
-        assert.deepEqual(models.map(m => m.path), [modelPath]);
+        const { models } = (await sidecar.connection.sendRequest(LoadedModelsRequest.method)) as { models: LoadedModel[] };
+        assert.deepEqual(
+            models.map((m) => m.path),
+            [modelPath],
+        );
     });
 
     it('streams a start chunk and the text on the partialResultToken', async () => {
         const chunks: ChatChunk[] = [];
-        const result = await chat([{ role: 'user', content: 'Hello!' }], { maxTokens: 24, seed: 5 }, chunk => chunks.push(chunk));
+        const result = await chat([{ role: 'user', content: 'Hello!' }], { maxTokens: 24, seed: 5 }, (chunk) => chunks.push(chunk));
         assert.equal(chunks[0]?.kind, 'start');
-        const streamed = chunks.filter(c => c.kind === 'text').map(c => (c.kind === 'text' ? c.text : '')).join('');
+        const streamed = chunks
+            .filter((c) => c.kind === 'text')
+            .map((c) => (c.kind === 'text' ? c.text : ''))
+            .join('');
         assert.equal(streamed, result.text);
         assert.ok(chunks.length > 5, `only ${chunks.length} chunks`);
         assert.equal(result.usage.completionTokens, 24);
@@ -74,11 +100,19 @@ describe('chat through the sidecar', function () {
         const cancel = new CancellationTokenSource();
         let textChunks = 0;
         let afterCancel = 0;
-        const outcome = await chat([{ role: 'user', content: 'Talk forever.' }], { maxTokens: 3000 }, chunk => {
-            if (chunk.kind !== 'text') return;
-            if (cancel.token.isCancellationRequested) afterCancel++;
-            else if (++textChunks === 5) cancel.cancel();
-        }, cancel).then(result => result, (error: unknown) => error);
+        const outcome = await chat(
+            [{ role: 'user', content: 'Talk forever.' }],
+            { maxTokens: 3000 },
+            (chunk) => {
+                if (chunk.kind !== 'text') return;
+                if (cancel.token.isCancellationRequested) afterCancel++;
+                else if (++textChunks === 5) cancel.cancel();
+            },
+            cancel,
+        ).then(
+            (result) => result,
+            (error: unknown) => error,
+        );
         if (outcome instanceof ResponseError) {
             assert.equal(outcome.code, ErrorCode.Cancelled);
         } else {
@@ -92,8 +126,11 @@ describe('chat through the sidecar', function () {
     });
 
     it('answers 4 concurrent chats completely', async () => {
-        const results = await Promise.all([0, 1, 2, 3].map(i => chat([{ role: 'user', content: `Question ${i}` }], { maxTokens: 20, seed: i })));
-        assert.deepEqual(results.map(r => r.usage.completionTokens), [20, 20, 20, 20]);
+        const results = await Promise.all([0, 1, 2, 3].map((i) => chat([{ role: 'user', content: `Question ${i}` }], { maxTokens: 20, seed: i })));
+        assert.deepEqual(
+            results.map((r) => r.usage.completionTokens),
+            [20, 20, 20, 20],
+        );
     });
 
     it('reports the overflow strategy when old turns are dropped', async () => {
@@ -103,7 +140,7 @@ describe('chat through the sidecar', function () {
         for (let i = 0; i < 6; i++) messages.push({ role: 'user', content: filler }, { role: 'assistant', content: 'Noted.' });
         messages.push({ role: 'user', content: 'Summarise.' });
         const chunks: ChatChunk[] = [];
-        const result = await chat(messages, { maxTokens: 8 }, chunk => chunks.push(chunk));
+        const result = await chat(messages, { maxTokens: 8 }, (chunk) => chunks.push(chunk));
         assert.equal(result.truncation?.strategy, 'dropOldest');
         assert.ok(result.truncation!.droppedMessages > 0);
         assert.deepEqual(chunks[0]?.kind === 'start' && chunks[0].truncation, result.truncation);
@@ -117,9 +154,14 @@ describe('chat through the sidecar', function () {
     });
 
     it('counts tokens and creates embeddings', async () => {
-        const count = await sidecar.connection.sendRequest(CountTokensRequest.method, { model: modelPath, text: 'Hello, world!' }) as { tokens: number; contextSize: number };
+        const count = (await sidecar.connection.sendRequest(CountTokensRequest.method, { model: modelPath, text: 'Hello, world!' })) as {
+            tokens: number;
+            contextSize: number;
+        };
         assert.ok(count.tokens > 1 && count.contextSize >= 512);
-        const { vectors } = await sidecar.connection.sendRequest(EmbeddingsRequest.method, { model: modelPath, input: ['one', 'two'] }) as { vectors: number[][] };
+        const { vectors } = (await sidecar.connection.sendRequest(EmbeddingsRequest.method, { model: modelPath, input: ['one', 'two'] })) as {
+            vectors: number[][];
+        };
         assert.equal(vectors.length, 2);
         assert.equal(vectors[0].length, tinyModel.nEmbd);
     });
@@ -134,24 +176,41 @@ describe('chat through the sidecar', function () {
 
     it('unloads the model', async () => {
         await sidecar.connection.sendRequest(LoadModelRequest.method, { model: modelPath });
-        const { unloaded } = await sidecar.connection.sendRequest(UnloadModelRequest.method, {}) as { unloaded: string[] };
+        const { unloaded } = (await sidecar.connection.sendRequest(UnloadModelRequest.method, {})) as { unloaded: string[] };
         assert.deepEqual(unloaded, [modelPath]);
     });
 
     it('streams an answer from the CLI', async () => {
         const cli = path.join(repoRoot(), 'dist', 'cli.mjs');
         assert.ok(fs.existsSync(cli), 'dist/cli.mjs is built');
-        const child = spawn(process.execPath, [cli, 'chat', 'Hello from the command line', '--model', modelPath, '--max-tokens', '12', '--threads', '1', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn(
+            process.execPath,
+            [cli, 'chat', 'Hello from the command line', '--model', modelPath, '--max-tokens', '12', '--threads', '1', '--json'],
+            { stdio: ['ignore', 'pipe', 'pipe'] },
+        );
         let stdout = '';
         let stderr = '';
-        child.stdout.on('data', (data: Buffer) => { stdout += data.toString(); });
-        child.stderr.on('data', (data: Buffer) => { stderr += data.toString(); });
-        const code = await new Promise<number | null>(resolve => child.on('exit', resolve));
+        child.stdout.on('data', (data: Buffer) => {
+            stdout += data.toString();
+        });
+        child.stderr.on('data', (data: Buffer) => {
+            stderr += data.toString();
+        });
+        const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
         assert.equal(code, 0, stderr);
-        const lines = stdout.trim().split('\n').map(line => JSON.parse(line) as { kind: string; text?: string; result?: ChatResult });
+        const lines = stdout
+            .trim()
+            .split('\n')
+            .map((line) => JSON.parse(line) as { kind: string; text?: string; result?: ChatResult });
         assert.equal(lines[0].kind, 'start');
         const result = lines.at(-1)!.result!;
         assert.equal(result.usage.completionTokens, 12);
-        assert.equal(lines.filter(l => l.kind === 'text').map(l => l.text).join(''), result.text);
+        assert.equal(
+            lines
+                .filter((l) => l.kind === 'text')
+                .map((l) => l.text)
+                .join(''),
+            result.text,
+        );
     });
 });

@@ -164,7 +164,10 @@ describe('local-ai models list, cleanup and delete', function () {
         const run = await models(['download', '--model', `hf:${HUGE_REPO}/${HUGE_FILE}`]).done;
         assert.equal(run.code, 7, explain(run));
         const folder = path.join(dir, ...HUGE_REPO.split('/'));
-        assert.match(run.stderr, new RegExp(`^local-ai: Not enough disk space: the download needs [\\d.]+ GB more, [\\d.]+ GB is free in ${escapeRegExp(folder)}\\.$`, 'm'));
+        assert.match(
+            run.stderr,
+            new RegExp(`^local-ai: Not enough disk space: the download needs [\\d.]+ GB more, [\\d.]+ GB is free in ${escapeRegExp(folder)}\\.$`, 'm'),
+        );
         assert.match(run.stderr, /Free some space or choose another models folder/);
         assert.equal(hub.requests.filter((request) => request.port === 'cdn').length, 0, 'bytes were fetched for a download that cannot fit');
         assert.equal(existsSync(path.join(folder, `${HUGE_FILE}.partial`)), false);

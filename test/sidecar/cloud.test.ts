@@ -131,7 +131,10 @@ describe('cloud providers', function () {
                     const mock = await start(id);
                     const engine = engineFor(mock, id);
                     const result = await engine.embed({ input: ['a', 'bcd'] }, new AbortController().signal);
-                    assert.deepEqual(result.vectors.map((vector) => vector[0]), [1, 3]);
+                    assert.deepEqual(
+                        result.vectors.map((vector) => vector[0]),
+                        [1, 3],
+                    );
                     assert.equal(result.model, 'the-model');
                 });
             }
@@ -176,17 +179,30 @@ describe('cloud providers', function () {
             const result = await router.chat(call());
             assert.equal(result.text, 'The regex matches digits.');
             assert.equal(result.engine.device, 'gemini');
-            assert.deepEqual(result.fallback && { reason: result.fallback.reason, provider: result.fallback.provider }, { reason: 'noLocalModel', provider: 'gemini' });
+            assert.deepEqual(result.fallback && { reason: result.fallback.reason, provider: result.fallback.provider }, {
+                reason: 'noLocalModel',
+                provider: 'gemini',
+            });
             assert.deepEqual([openai.requests.length, anthropic.requests.length, gemini.requests.length], [1, 1, 2]);
             assert.deepEqual(rejected, ['anthropic']);
             assert.ok(log.length >= 3, 'each failure is logged');
-            assert.ok(log.every((line) => !line.includes(KEY)), 'no log line carries the key');
+            assert.ok(
+                log.every((line) => !line.includes(KEY)),
+                'no log line carries the key',
+            );
         });
 
         it('a 429 asking for longer than the bound moves on at once', async () => {
             const slow = await start('ollama', 'rateLimited', 3600);
             const next = await start('openai-compatible');
-            const router = routerFor([{ id: 'ollama', mock: slow }, { id: 'openai-compatible', mock: next }], [], []);
+            const router = routerFor(
+                [
+                    { id: 'ollama', mock: slow },
+                    { id: 'openai-compatible', mock: next },
+                ],
+                [],
+                [],
+            );
             const result = await router.chat(call());
             assert.equal(result.engine.device, 'openai-compatible');
             assert.equal(slow.requests.length, 1);
@@ -196,7 +212,14 @@ describe('cloud providers', function () {
             const a = await start('openai', 'serverError');
             const b = await start('ollama', 'malformed');
             const log: string[] = [];
-            const router = routerFor([{ id: 'openai', mock: a }, { id: 'ollama', mock: b }], log, []);
+            const router = routerFor(
+                [
+                    { id: 'openai', mock: a },
+                    { id: 'ollama', mock: b },
+                ],
+                log,
+                [],
+            );
             await assert.rejects(router.chat(call()), (error: LocalAiError) => {
                 assert.equal(error.code, ErrorCode.ProviderError);
                 assert.match(error.message, /OpenAI.*500/);
@@ -235,16 +258,30 @@ describe('local-ai chat --provider', function () {
             );
         });
 
-    it('streams a provider\'s answer with the key from the provider\'s usual variable (mock run as its own process)', async () => {
+    it("streams a provider's answer with the key from the provider's usual variable (mock run as its own process)", async () => {
         const requestsFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'local-ai-mock-')), 'requests.jsonl');
-        const server = spawn(process.execPath, [path.join(process.cwd(), 'dist', 'test', 'fixtures', 'mockProviders', 'server.cli.mjs'), '--provider', 'gemini', '--answer', 'Forty two.', '--requests', requestsFile]);
+        const server = spawn(process.execPath, [
+            path.join(process.cwd(), 'dist', 'test', 'fixtures', 'mockProviders', 'server.cli.mjs'),
+            '--provider',
+            'gemini',
+            '--answer',
+            'Forty two.',
+            '--requests',
+            requestsFile,
+        ]);
         try {
             const [line] = (await once(readline.createInterface({ input: server.stdout! }), 'line')) as [string];
             const { baseUrl } = JSON.parse(line) as { baseUrl: string };
-            const result = await run(['What is six times seven?', '--provider', 'gemini', '--base-url', baseUrl, '--model', 'gemini-x'], { GEMINI_API_KEY: KEY });
+            const result = await run(['What is six times seven?', '--provider', 'gemini', '--base-url', baseUrl, '--model', 'gemini-x'], {
+                GEMINI_API_KEY: KEY,
+            });
             assert.equal(result.code, 0, result.stderr);
             assert.equal(result.stdout, 'Forty two.\n');
-            const requests = fs.readFileSync(requestsFile, 'utf8').trim().split('\n').map((entry) => JSON.parse(entry) as { apiKey?: string; path: string });
+            const requests = fs
+                .readFileSync(requestsFile, 'utf8')
+                .trim()
+                .split('\n')
+                .map((entry) => JSON.parse(entry) as { apiKey?: string; path: string });
             assert.equal(requests.length, 1);
             assert.equal(requests[0].apiKey, KEY);
             assert.match(requests[0].path, /models\/gemini-x:streamGenerateContent\?alt=sse/);

@@ -71,7 +71,10 @@ describe('models found on disk', () => {
         const file = fromCatalog.files.find((f) => f.quant === catalogFile.quant)!;
         assert.equal(file.state, 'installed');
         assert.equal(file.path, path.join(hfCache, `models--${catalogModel.repo.replace('/', '--')}`, 'snapshots', 'abc123', catalogFile.file));
-        const discovered = entries.filter((e) => e.source === 'discovered').map((e) => e.id).sort();
+        const discovered = entries
+            .filter((e) => e.source === 'discovered')
+            .map((e) => e.id)
+            .sort();
         assert.deepEqual(discovered, [`file:${path.join(extra, 'deep', 'er', 'mine.Q8_0.gguf')}`, 'hf:someone/Cool-GGUF/cool-Q5_K_M.gguf']);
 
         const installed = await models.registry.resolveInstalled(catalogModel.id, catalogFile.quant);
@@ -82,11 +85,23 @@ describe('models found on disk', () => {
     });
 
     it('refuses to delete files it did not download, and says a missing model is not installed', async () => {
-        await assert.rejects(models.maintenance.delete(catalogModel.id, catalogFile.quant), (error: unknown) => error instanceof LocalAiError && error.code === ErrorCode.InvalidParams);
-        await assert.rejects(models.maintenance.delete('hf:someone/Cool-GGUF/cool-Q5_K_M.gguf'), (error: unknown) => error instanceof LocalAiError && error.code === ErrorCode.InvalidParams);
+        await assert.rejects(
+            models.maintenance.delete(catalogModel.id, catalogFile.quant),
+            (error: unknown) => error instanceof LocalAiError && error.code === ErrorCode.InvalidParams,
+        );
+        await assert.rejects(
+            models.maintenance.delete('hf:someone/Cool-GGUF/cool-Q5_K_M.gguf'),
+            (error: unknown) => error instanceof LocalAiError && error.code === ErrorCode.InvalidParams,
+        );
         assert.ok(existsSync(path.join(lmStudio, 'someone', 'Cool-GGUF', 'cool-Q5_K_M.gguf')));
         const other = catalogModels()[1];
-        await assert.rejects(models.registry.resolveInstalled(other.id), (error: unknown) => error instanceof LocalAiError && error.code === ErrorCode.ModelNotInstalled);
-        await assert.rejects(models.registry.resolve('no-such-model'), (error: unknown) => error instanceof LocalAiError && error.code === ErrorCode.ModelNotFound);
+        await assert.rejects(
+            models.registry.resolveInstalled(other.id),
+            (error: unknown) => error instanceof LocalAiError && error.code === ErrorCode.ModelNotInstalled,
+        );
+        await assert.rejects(
+            models.registry.resolve('no-such-model'),
+            (error: unknown) => error instanceof LocalAiError && error.code === ErrorCode.ModelNotFound,
+        );
     });
 });

@@ -34,10 +34,17 @@ interface Harness {
 
 const open: { hub: FakeHub; models: ModelServices[] }[] = [];
 
-async function harness(options: { gatedToken?: string; token?: string; offline?: boolean; downloads?: Partial<DownloadManagerOptions>; dir?: string } = {}): Promise<Harness> {
+async function harness(
+    options: { gatedToken?: string; token?: string; offline?: boolean; downloads?: Partial<DownloadManagerOptions>; dir?: string } = {},
+): Promise<Harness> {
     const data = randomBytes(SIZE);
     const file = 'fixture-Q4_K_M.gguf';
-    const hub = await startFakeHub({ files: [{ repo: REPO, path: file, data, gatedToken: options.gatedToken }, { repo: REPO, path: 'other-Q8_0.gguf', data: randomBytes(SIZE) }] });
+    const hub = await startFakeHub({
+        files: [
+            { repo: REPO, path: file, data, gatedToken: options.gatedToken },
+            { repo: REPO, path: 'other-Q8_0.gguf', data: randomBytes(SIZE) },
+        ],
+    });
     const dir = options.dir ?? mkdtempSync(path.join(tmpdir(), 'local-ai-dl-'));
     const models = servicesFor(hub, dir, options);
     open.push({ hub, models: [models] });
@@ -48,7 +55,11 @@ const contexts = new WeakMap<ModelServices, SidecarContext>();
 const contextOf = (models: ModelServices) => contexts.get(models)!;
 
 /** A second "process" on the same models folder (what a sidecar restart looks like to the store). */
-function servicesFor(hub: FakeHub, dir: string, options: { token?: string; offline?: boolean; downloads?: Partial<DownloadManagerOptions> } = {}): ModelServices {
+function servicesFor(
+    hub: FakeHub,
+    dir: string,
+    options: { token?: string; offline?: boolean; downloads?: Partial<DownloadManagerOptions> } = {},
+): ModelServices {
     const silent = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined };
     const context = new SidecarContext({
         log: silent,
@@ -320,8 +331,14 @@ describe('downloads from the hub (fake hub on loopback)', function () {
             assertInstalled(h, result.path);
             const hubPort = new URL(h.hub.url).port;
             const cdnPort = new URL(h.hub.cdnUrl).port;
-            assert.ok(proxy.targets.some((t) => t.endsWith(`:${hubPort}`)), `hub through the proxy (${proxy.targets.join(', ')})`);
-            assert.ok(proxy.targets.some((t) => t.endsWith(`:${cdnPort}`)), 'CDN through the proxy');
+            assert.ok(
+                proxy.targets.some((t) => t.endsWith(`:${hubPort}`)),
+                `hub through the proxy (${proxy.targets.join(', ')})`,
+            );
+            assert.ok(
+                proxy.targets.some((t) => t.endsWith(`:${cdnPort}`)),
+                'CDN through the proxy',
+            );
         } finally {
             await proxy.stop();
         }
@@ -337,7 +354,10 @@ describe('downloads from the hub (fake hub on loopback)', function () {
     it('check finds a damaged file; delete removes everything; cleanup removes unused partials', async () => {
         const h = await harness();
         const { path: installed } = await h.models.registry.download({ model: h.uri });
-        assert.deepEqual((await h.models.maintenance.check()).map((r) => r.ok), [true]);
+        assert.deepEqual(
+            (await h.models.maintenance.check()).map((r) => r.ok),
+            [true],
+        );
         const bytes = readFileSync(installed);
         bytes[1000] ^= 0xff;
         const { writeFileSync } = await import('node:fs');
@@ -354,7 +374,7 @@ describe('downloads from the hub (fake hub on loopback)', function () {
         await rejection(servicesFor(h.hub, h.dir, { downloads: { maxAttemptsWithoutProgress: 1 } }).registry.download({ model: h.uri }));
         const cleaned = await h.models.maintenance.cleanup();
         assert.ok(cleaned.freedBytes > 0);
-        assert.ok(cleaned.removedFiles.includes(`${partialPath(h)}.json`), "the journal goes with the partial");
+        assert.ok(cleaned.removedFiles.includes(`${partialPath(h)}.json`), 'the journal goes with the partial');
         assert.ok(cleaned.removedFiles.includes(partialPath(h)));
         assert.equal(existsSync(partialPath(h)), false);
     });

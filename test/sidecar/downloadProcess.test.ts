@@ -87,13 +87,19 @@ describe('downloads through real processes', function () {
         assert.equal(second.code, 0, second.stderr);
         assert.match(second.stdout, /Installed/);
         const cdn = hub.requests.filter((r) => r.port === 'cdn');
-        assert.deepEqual(cdn.map((r) => r.range), [`bytes=${STALL_AT}-`]);
+        assert.deepEqual(
+            cdn.map((r) => r.range),
+            [`bytes=${STALL_AT}-`],
+        );
         assert.equal(hub.bytesServed(), SIZE - STALL_AT, 'only the missing bytes were fetched');
         assert.equal(sha(readFileSync(path.join(dir, REPO, FILE))), sha(data));
 
         const check = await cli(['check', '--models-dir', dir, '--json'], env).done;
         assert.equal(check.code, 0, check.stderr);
-        assert.deepEqual((JSON.parse(check.stdout) as { results: { ok: boolean }[] }).results.map((r) => r.ok), [true]);
+        assert.deepEqual(
+            (JSON.parse(check.stdout) as { results: { ok: boolean }[] }).results.map((r) => r.ok),
+            [true],
+        );
     });
 
     it('the CLI interrupted with Ctrl+C exits 130, keeps the partial and installs nothing', async () => {
@@ -119,7 +125,10 @@ describe('downloads through real processes', function () {
         assert.match(offline.stdout, /^unverified +hf:test\/process-GGUF\/process-Q4_K_M\.gguf Q4_K_M .*\n +the size matches; no sha256 is known/m);
         assert.doesNotMatch(offline.stdout, /^ok /m);
         const online = await cli(['check', '--models-dir', dir, '--json'], env).done;
-        assert.deepEqual((JSON.parse(online.stdout) as { results: { ok: boolean; verified: boolean }[] }).results.map((r) => [r.ok, r.verified]), [[true, true]]);
+        assert.deepEqual(
+            (JSON.parse(online.stdout) as { results: { ok: boolean; verified: boolean }[] }).results.map((r) => [r.ok, r.verified]),
+            [[true, true]],
+        );
     });
 
     it('the CLI exit codes say what went wrong', async () => {
@@ -145,7 +154,11 @@ describe('downloads through real processes', function () {
         const tooBig = await cli(['download', '--model', BIG_MODEL, '--quant', 'Q4_K_M', '--models-dir', dir], big).done;
         assert.equal(tooBig.code, 8, `stdout: ${tooBig.stdout}\nstderr: ${tooBig.stderr}`);
         assert.match(tooBig.stderr, /does not fit this machine/);
-        assert.equal(hub.requests.some((r) => r.port === 'cdn' && r.url.includes(BIG_FILE)), false, 'the refused model was fetched');
+        assert.equal(
+            hub.requests.some((r) => r.port === 'cdn' && r.url.includes(BIG_FILE)),
+            false,
+            'the refused model was fetched',
+        );
         const forced = await cli(['download', '--model', BIG_MODEL, '--quant', 'Q4_K_M', '--force', '--models-dir', dir], big).done;
         assert.equal(forced.code, 0, forced.stderr);
         assert.match(forced.stdout, /Installed/);
@@ -195,11 +208,17 @@ describe('downloads through real processes', function () {
             assert.equal(hub.bytesServed(), SIZE - STALL_AT);
             await waitFor(() => progress.some((p) => p.state === 'done'));
             assert.equal(progress.at(-1)?.receivedBytes, SIZE);
-            assert.ok(sidecar.statuses.some((s) => s.downloads.some((d) => d.modelId === URI)), 'status carried the download');
+            assert.ok(
+                sidecar.statuses.some((s) => s.downloads.some((d) => d.modelId === URI)),
+                'status carried the download',
+            );
             assert.ok(changes > 0, 'models/changed was sent');
 
             const check = await connection.sendRequest(CheckModelsRequest.type, { model: URI });
-            assert.deepEqual(check.results.map((r) => r.ok), [true]);
+            assert.deepEqual(
+                check.results.map((r) => r.ok),
+                [true],
+            );
         } finally {
             await sidecar.stop();
         }

@@ -20,8 +20,12 @@ const silent = { error: () => undefined, warn: () => undefined, info: () => unde
 
 /** One thread: on this 2-core machine more threads only contend. */
 const testConfig: LoadConfigResolver = async ({ overrides }) => ({
-    threads: 1, gpuLayers: 0, contextSize: typeof overrides.contextSize === 'number' ? overrides.contextSize : 1024,
-    batchSize: 512, flashAttention: false, notes: ['test configuration'],
+    threads: 1,
+    gpuLayers: 0,
+    contextSize: typeof overrides.contextSize === 'number' ? overrides.contextSize : 1024,
+    batchSize: 512,
+    flashAttention: false,
+    notes: ['test configuration'],
 });
 
 /** One Llama per process, shared by every engine in this file. */
@@ -47,9 +51,13 @@ describe('inference engine', function () {
     const modelPath = ensureFixtureModel(defaultFixtureDir(), tinyModel);
     let engine: LocalEngine;
 
-    before(() => { engine = createEngine(); });
+    before(() => {
+        engine = createEngine();
+    });
     // The Llama stays: its native binding is process-wide and other test files in this mocha run use it.
-    after(async () => { await engine?.dispose(); });
+    after(async () => {
+        await engine?.dispose();
+    });
 
     function chat(messages: ChatMessage[], options: SamplingOptions, signal = new AbortController().signal, onChunk: (c: ChatChunk) => void = () => undefined) {
         return engine.chat({ model: modelPath, messages, options, signal, onChunk });
@@ -57,10 +65,16 @@ describe('inference engine', function () {
 
     it('streams a start chunk, then text, and reports usage and timings', async () => {
         const chunks: ChatChunk[] = [];
-        const result = await chat([{ role: 'user', content: 'Say something.' }], { maxTokens: 20, seed: 3 }, undefined, c => chunks.push(c));
+        const result = await chat([{ role: 'user', content: 'Say something.' }], { maxTokens: 20, seed: 3 }, undefined, (c) => chunks.push(c));
         assert.equal(chunks[0].kind, 'start');
         assert.ok(chunks[0].kind === 'start' && chunks[0].engine.device === 'CPU');
-        assert.equal(chunks.slice(1).map(c => (c.kind === 'text' ? c.text : '')).join(''), result.text);
+        assert.equal(
+            chunks
+                .slice(1)
+                .map((c) => (c.kind === 'text' ? c.text : ''))
+                .join(''),
+            result.text,
+        );
         assert.equal(result.usage.completionTokens, 20);
         assert.equal(result.finishReason, 'length');
         assert.ok(result.usage.promptTokens > 3);
@@ -93,7 +107,7 @@ describe('inference engine', function () {
         const controller = new AbortController();
         let chunksAfterAbort = 0;
         let texts = 0;
-        const result = await chat([{ role: 'user', content: 'Go on forever.' }], { maxTokens: 2000 }, controller.signal, chunk => {
+        const result = await chat([{ role: 'user', content: 'Go on forever.' }], { maxTokens: 2000 }, controller.signal, (chunk) => {
             if (chunk.kind !== 'text') return;
             if (controller.signal.aborted) chunksAfterAbort++;
             else if (++texts === 5) controller.abort();
@@ -104,7 +118,7 @@ describe('inference engine', function () {
     });
 
     it('completes 4 concurrent chats on 2 sequences', async () => {
-        const results = await Promise.all([0, 1, 2, 3].map(i => chat([{ role: 'user', content: `Request number ${i}` }], { maxTokens: 30, seed: i })));
+        const results = await Promise.all([0, 1, 2, 3].map((i) => chat([{ role: 'user', content: `Request number ${i}` }], { maxTokens: 30, seed: i })));
         for (const result of results) {
             assert.equal(result.usage.completionTokens, 30);
             assert.equal(result.finishReason, 'length');
@@ -149,14 +163,19 @@ describe('inference engine', function () {
     it('frees the old model before loading another', async () => {
         const other = ensureFixtureModel(defaultFixtureDir(), { ...tinyModel, name: 'tiny-other', seed: 2 });
         await engine.load({ model: other });
-        assert.deepEqual(engine.listLoaded().map(m => m.path), [other]);
+        assert.deepEqual(
+            engine.listLoaded().map((m) => m.path),
+            [other],
+        );
         assert.deepEqual(await engine.unload(), [other]);
         assert.deepEqual(engine.listLoaded(), []);
     });
 
     it('applies a LoRA adapter when the context is created', async () => {
         const lora = ensureFixtureLora(defaultFixtureDir(), tinyModel);
-        const adapted = createEngine({ resolveModel: async () => ({ modelId: 'tiny+lora', name: 'tiny with adapter', path: modelPath, loras: [{ path: lora, scale: 1 }] }) });
+        const adapted = createEngine({
+            resolveModel: async () => ({ modelId: 'tiny+lora', name: 'tiny with adapter', path: modelPath, loras: [{ path: lora, scale: 1 }] }),
+        });
         try {
             const messages: ChatMessage[] = [{ role: 'user', content: 'Same question for both.' }];
             const greedy = { maxTokens: 16, temperature: 0 };
@@ -172,8 +191,16 @@ describe('inference engine', function () {
     it('unloads an idle model', async () => {
         const changes: (LoadedModel | undefined)[] = [];
         let unloaded!: () => void;
-        const done = new Promise<void>(resolve => { unloaded = resolve; });
-        const idle = createEngine({ idleUnloadMs: 100, onDidChange: loaded => { changes.push(loaded); if (!loaded) unloaded(); } });
+        const done = new Promise<void>((resolve) => {
+            unloaded = resolve;
+        });
+        const idle = createEngine({
+            idleUnloadMs: 100,
+            onDidChange: (loaded) => {
+                changes.push(loaded);
+                if (!loaded) unloaded();
+            },
+        });
         try {
             await idle.countTokens({ model: modelPath, text: 'hi' });
             await done;
@@ -185,7 +212,9 @@ describe('inference engine', function () {
     });
 
     it('refuses a model that will not fit, with the numbers', async () => {
-        const huge = createEngine({ resolveLoadConfig: async () => ({ threads: 1, gpuLayers: 0, contextSize: 1 << 24, batchSize: 512, flashAttention: false, notes: [] }) });
+        const huge = createEngine({
+            resolveLoadConfig: async () => ({ threads: 1, gpuLayers: 0, contextSize: 1 << 24, batchSize: 512, flashAttention: false, notes: [] }),
+        });
         try {
             const error = await expectCode(huge.load({ model: modelPath }), ErrorCode.ModelDoesNotFit);
             assert.equal(error.data.unit, 'bytes');
@@ -206,7 +235,10 @@ describe('inference engine', function () {
             assert.deepEqual(tight.listLoaded(), []);
             const loaded = await tight.load({ model: modelPath, force: true });
             assert.equal(loaded.modelId, modelPath);
-            assert.deepEqual(tight.listLoaded().map((m) => m.modelId), [modelPath]);
+            assert.deepEqual(
+                tight.listLoaded().map((m) => m.modelId),
+                [modelPath],
+            );
         } finally {
             await tight.dispose();
         }
@@ -216,15 +248,29 @@ describe('inference engine', function () {
         // A backend whose GPU load fails as a driver would (no GPU here): the same Llama, but any offload throws.
         const real = await runtime.get();
         const failingGpu = Object.create(real, {
-            loadModel: { value: (options: { gpuLayers?: unknown }) => (options.gpuLayers ? Promise.reject(new Error('CUDA error: out of memory')) : real.loadModel(options as Parameters<typeof real.loadModel>[0])) },
+            loadModel: {
+                value: (options: { gpuLayers?: unknown }) =>
+                    options.gpuLayers
+                        ? Promise.reject(new Error('CUDA error: out of memory'))
+                        : real.loadModel(options as Parameters<typeof real.loadModel>[0]),
+            },
         }) as typeof real;
         const gpuRuntime = Object.create(runtime, { get: { value: async () => failingGpu } }) as LlamaRuntime;
-        const offloading = createEngine({ runtime: gpuRuntime, resolveLoadConfig: async () => ({ threads: 1, gpuLayers: 8, contextSize: 1024, batchSize: 512, flashAttention: false, notes: [] }) });
+        const offloading = createEngine({
+            runtime: gpuRuntime,
+            resolveLoadConfig: async () => ({ threads: 1, gpuLayers: 8, contextSize: 1024, batchSize: 512, flashAttention: false, notes: [] }),
+        });
         try {
             const loaded = await offloading.load({ model: modelPath });
             assert.equal(loaded.device, 'CPU');
             assert.match(loaded.cpuFallbackReason ?? '', /The GPU load failed \(CUDA error: out of memory\); loaded on the CPU instead\./);
-            const answer = await offloading.chat({ model: modelPath, messages: [{ role: 'user', content: 'hi' }], options: { maxTokens: 4 }, signal: new AbortController().signal, onChunk: () => undefined });
+            const answer = await offloading.chat({
+                model: modelPath,
+                messages: [{ role: 'user', content: 'hi' }],
+                options: { maxTokens: 4 },
+                signal: new AbortController().signal,
+                onChunk: () => undefined,
+            });
             assert.ok(answer.text.length > 0, 'the CPU fallback does not answer');
         } finally {
             await offloading.dispose();
@@ -253,7 +299,10 @@ describe('inference engine', function () {
                     error = caught;
                 }
                 assert.ok(error instanceof LocalAiError, `expected a LocalAiError, got ${String(error)}`);
-                const codes = name === 'unknownArchitecture' || name === 'wrongTensorShape' ? [ErrorCode.InvalidModelFile, ErrorCode.LoadFailed] : [ErrorCode.InvalidModelFile];
+                const codes =
+                    name === 'unknownArchitecture' || name === 'wrongTensorShape'
+                        ? [ErrorCode.InvalidModelFile, ErrorCode.LoadFailed]
+                        : [ErrorCode.InvalidModelFile];
                 assert.ok(codes.includes(error.code), `${name}: ${ErrorCode[error.code]} ${error.message}`);
                 assert.ok(error.message.includes(path.basename(file)), error.message);
             });

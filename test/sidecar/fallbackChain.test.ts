@@ -33,7 +33,13 @@ describe('the fallback chain with its defaults, through the real sidecar', funct
 
     async function mock(provider: 'openai-compatible' | 'ollama', mode: MockMode | MockMode[], retryAfterSeconds?: number): Promise<MockProvider> {
         const times: number[] = [];
-        const started = await startMockProvider({ provider, mode, retryAfterSeconds, answer: [`Answered by ${provider}.`], onRequest: () => times.push(performance.now()) });
+        const started = await startMockProvider({
+            provider,
+            mode,
+            retryAfterSeconds,
+            answer: [`Answered by ${provider}.`],
+            onRequest: () => times.push(performance.now()),
+        });
         arrivals.set(started, times);
         mocks.push(started);
         return started;
@@ -41,17 +47,27 @@ describe('the fallback chain with its defaults, through the real sidecar', funct
 
     /** A sidecar whose only way to answer is the providers, in this order, tried without asking. */
     async function startWith(providers: { id: 'openai-compatible' | 'ollama'; mock: MockProvider }[], env: NodeJS.ProcessEnv = {}): Promise<SidecarProcess> {
-        const fallback = { ...defaultSettings().fallback, mode: 'auto' as const, providers: providers.map(({ id, mock }) => ({ id, baseUrl: mock.baseUrl, model: `${id}-model` })) };
+        const fallback = {
+            ...defaultSettings().fallback,
+            mode: 'auto' as const,
+            providers: providers.map(({ id, mock }) => ({ id, baseUrl: mock.baseUrl, model: `${id}-model` })),
+        };
         sidecar = await startSidecar({ settings: { fallback }, env });
         return sidecar;
     }
 
-    const ask = (process: SidecarProcess) => process.connection.sendRequest(ChatRequest.method, { messages: [{ role: 'user', content: 'Hello?' }] }) as Promise<ChatResult>;
+    const ask = (process: SidecarProcess) =>
+        process.connection.sendRequest(ChatRequest.method, { messages: [{ role: 'user', content: 'Hello?' }] }) as Promise<ChatResult>;
 
     it('a 429 with Retry-After 1 s is waited for, then the same provider answers', async () => {
         const limited = await mock('openai-compatible', ['rateLimited', 'ok'], 1);
         const next = await mock('ollama', 'ok');
-        const result = await ask(await startWith([{ id: 'openai-compatible', mock: limited }, { id: 'ollama', mock: next }]));
+        const result = await ask(
+            await startWith([
+                { id: 'openai-compatible', mock: limited },
+                { id: 'ollama', mock: next },
+            ]),
+        );
         assert.equal(result.text, 'Answered by openai-compatible.');
         assert.equal(result.engine.device, 'openai-compatible');
         assert.equal(limited.requests.length, 2, 'the rate-limited provider was not asked again');
@@ -63,7 +79,12 @@ describe('the fallback chain with its defaults, through the real sidecar', funct
     it('a 429 with Retry-After 11 s (over the 10 s cap) moves on to the next provider at once', async () => {
         const limited = await mock('openai-compatible', ['rateLimited', 'ok'], 11);
         const next = await mock('ollama', 'ok');
-        const result = await ask(await startWith([{ id: 'openai-compatible', mock: limited }, { id: 'ollama', mock: next }]));
+        const result = await ask(
+            await startWith([
+                { id: 'openai-compatible', mock: limited },
+                { id: 'ollama', mock: next },
+            ]),
+        );
         assert.equal(result.text, 'Answered by ollama.');
         assert.equal(result.engine.device, 'ollama');
         assert.equal(limited.requests.length, 1, 'the rate-limited provider was asked again');
@@ -71,7 +92,7 @@ describe('the fallback chain with its defaults, through the real sidecar', funct
         assert.ok(waited < 10_000, `the next provider was asked only ${Math.round(waited)} ms later`);
     });
 
-    it('OPENAI_API_KEY in the sidecar\'s environment is not sent to an OpenAI-compatible server without a key', async () => {
+    it("OPENAI_API_KEY in the sidecar's environment is not sent to an OpenAI-compatible server without a key", async () => {
         const server = await mock('openai-compatible', 'ok');
         const result = await ask(await startWith([{ id: 'openai-compatible', mock: server }], { OPENAI_API_KEY: ENV_KEY }));
         assert.equal(result.text, 'Answered by openai-compatible.', 'the server was not asked, so the test proves nothing');

@@ -54,7 +54,10 @@ describe('cloud fallback through the sidecar protocol', function () {
         const token = `chat-${Math.random()}`;
         const subscription = sidecar!.connection.onProgress(ChatChunkType, token, (chunk) => chunks.push(chunk));
         try {
-            const result = await sidecar!.connection.sendRequest(ChatRequest.method, { messages: [{ role: 'user', content: 'Hello?' }], partialResultToken: token });
+            const result = await sidecar!.connection.sendRequest(ChatRequest.method, {
+                messages: [{ role: 'user', content: 'Hello?' }],
+                partialResultToken: token,
+            });
             return { result: result as ChatResult, chunks };
         } finally {
             subscription.dispose();
@@ -73,10 +76,19 @@ describe('cloud fallback through the sidecar protocol', function () {
         assert.equal(result.fallback?.reason, 'noLocalModel');
         const first = chunks[0];
         assert.equal(first.kind === 'start' && first.fallback?.provider, 'openai');
-        assert.deepEqual(chunks.slice(1).map((chunk) => (chunk.kind === 'text' ? chunk.text : '')), ['Sent', ' with', ' consent.']);
-        assert.deepEqual(seen.used.map((info) => info.provider), ['openai']);
+        assert.deepEqual(
+            chunks.slice(1).map((chunk) => (chunk.kind === 'text' ? chunk.text : '')),
+            ['Sent', ' with', ' consent.'],
+        );
+        assert.deepEqual(
+            seen.used.map((info) => info.provider),
+            ['openai'],
+        );
         assert.equal(mock!.requests[0].apiKey, KEY);
-        assert.ok(sidecar!.logs.every((line) => !line.includes(KEY)), 'the key is never logged');
+        assert.ok(
+            sidecar!.logs.every((line) => !line.includes(KEY)),
+            'the key is never logged',
+        );
     });
 
     it('off: the local error comes back and the provider receives nothing', async () => {

@@ -19,7 +19,9 @@ describe('GGUF fixtures', function () {
     });
 
     // The Llama stays: its native binding is process-wide and other test files in this mocha run use it.
-    after(async () => { await model?.dispose(); });
+    after(async () => {
+        await model?.dispose();
+    });
 
     it('generates 20 tokens with the chat template from the file', async () => {
         const { LlamaChatSession } = await importNodeLlamaCpp();
@@ -28,7 +30,14 @@ describe('GGUF fixtures', function () {
             const session = new LlamaChatSession({ contextSequence: context.getSequence() });
             assert.equal(session.chatWrapper.wrapperName, 'ChatML');
             let tokens = 0;
-            await session.prompt('Hello there, how are you?', { maxTokens: 20, temperature: 0.8, seed: 1, onToken: chunk => { tokens += chunk.length; } });
+            await session.prompt('Hello there, how are you?', {
+                maxTokens: 20,
+                temperature: 0.8,
+                seed: 1,
+                onToken: (chunk) => {
+                    tokens += chunk.length;
+                },
+            });
             assert.equal(tokens, 20);
         } finally {
             await context.dispose();

@@ -38,7 +38,10 @@ describe('sidecar lifecycle (real process, real JSON-RPC)', () => {
         await closed;
         const messages = protocolMessages(running.stdout());
         assert.ok(messages.length >= 3, `only ${messages.length} messages on stdout`);
-        assert.ok(messages.some((m) => m.method === 'window/logMessage'), 'the logs did not go through the connection');
+        assert.ok(
+            messages.some((m) => m.method === 'window/logMessage'),
+            'the logs did not go through the connection',
+        );
     });
 
     it('exits by itself, with code 0, on shutdown + exit', async () => {

@@ -49,7 +49,11 @@ describe('memory model agreement in the engine (generated GGUF, real ModelHost)'
             resolveLoadConfig: async (request) => resolveLoadConfig({ ...request, hardware: await hardware.report() }),
             memoryBudget: () => hardware.memoryBudget(),
         });
-        cleanups.push(() => fs.rmSync(statePath, { recursive: true, force: true }), () => hardware.dispose(), () => engine.dispose());
+        cleanups.push(
+            () => fs.rmSync(statePath, { recursive: true, force: true }),
+            () => hardware.dispose(),
+            () => engine.dispose(),
+        );
         return { hardware, engine };
     }
 
@@ -62,7 +66,9 @@ describe('memory model agreement in the engine (generated GGUF, real ModelHost)'
         const refusedBadge = await short.hardware.estimateFile({ path: modelPath });
         assert.equal(refusedBadge.fit, 'none', refusedBadge.reason);
         let refusal: unknown;
-        await short.engine.load({ model: modelPath }).catch((error: unknown) => { refusal = error; });
+        await short.engine.load({ model: modelPath }).catch((error: unknown) => {
+            refusal = error;
+        });
         assert.ok(refusal instanceof LocalAiError && refusal.code === ErrorCode.ModelDoesNotFit, `the load was not refused: ${String(refusal)}`);
         assert.equal(refusal.data.available, needed - 1);
         assert.deepEqual(short.engine.listLoaded(), []);

@@ -46,12 +46,19 @@ describe('reliability: process and disk faults (real sidecar)', function () {
         const first = await start();
         let chunks = 0;
         let fifthChunk: () => void = () => undefined;
-        const streaming = new Promise<void>((resolve) => { fifthChunk = resolve; });
+        const streaming = new Promise<void>((resolve) => {
+            fifthChunk = resolve;
+        });
         const chat = chatThrough(first, {
             model,
             options: { maxTokens: 4000 },
-            onChunk: (chunk) => { if (chunk.kind === 'text' && ++chunks === 5) fifthChunk(); },
-        }).then(() => 'answered', (error: Error) => error.message);
+            onChunk: (chunk) => {
+                if (chunk.kind === 'text' && ++chunks === 5) fifthChunk();
+            },
+        }).then(
+            () => 'answered',
+            (error: Error) => error.message,
+        );
         // A chat that ends before it streamed (no engine, an error) fails here instead of waiting forever.
         await Promise.race([streaming, chat.then((outcome) => assert.fail(`the chat ended before streaming: ${outcome}`))]);
         await killHard(first);
@@ -65,9 +72,15 @@ describe('reliability: process and disk faults (real sidecar)', function () {
     it('kill -9 during a model load: a new sidecar loads the same file', async () => {
         const model = ensureFixtureModel(defaultFixtureDir(), benchModel);
         const first = await start();
-        const busy = eventually<unknown>((listener) => first.connection.onNotification('localAi/status', listener),
-            (status) => (status as { busy?: boolean }).busy === true, 'the load to start');
-        const load = first.connection.sendRequest(LoadModelRequest.type, { model }).then(() => 'loaded', () => 'failed');
+        const busy = eventually<unknown>(
+            (listener) => first.connection.onNotification('localAi/status', listener),
+            (status) => (status as { busy?: boolean }).busy === true,
+            'the load to start',
+        );
+        const load = first.connection.sendRequest(LoadModelRequest.type, { model }).then(
+            () => 'loaded',
+            () => 'failed',
+        );
         await busy;
         await killHard(first);
         assert.equal(await load, 'failed');
@@ -84,9 +97,16 @@ describe('reliability: process and disk faults (real sidecar)', function () {
         const other = hubFileBytes(MB);
 
         beforeEach(async () => {
-            hub = await startFakeHub({ files: [{ repo: REPO, path: FILE, data }, { repo: REPO, path: 'other-Q8_0.gguf', data: other }] });
+            hub = await startFakeHub({
+                files: [
+                    { repo: REPO, path: FILE, data },
+                    { repo: REPO, path: 'other-Q8_0.gguf', data: other },
+                ],
+            });
         });
-        afterEach(async () => { await hub.stop(); });
+        afterEach(async () => {
+            await hub.stop();
+        });
 
         it('kill -9 during a download: the partial is kept and a new sidecar resumes it', async () => {
             const modelsPath = fs.mkdtempSync(path.join(scratch, 'models-'));
@@ -94,7 +114,10 @@ describe('reliability: process and disk faults (real sidecar)', function () {
             hub.addFault({ kind: 'stall', path: FILE, afterBytes: MB });
             const first = await start({ modelsPath, hubEndpoint: hub.url });
             const stalled = new Promise<void>((resolve) => hub.events.once('stalled', () => resolve()));
-            const download = downloadThrough(first, `hf:${REPO}/${FILE}`).then(() => 'done', () => 'failed');
+            const download = downloadThrough(first, `hf:${REPO}/${FILE}`).then(
+                () => 'done',
+                () => 'failed',
+            );
             await stalled;
             // The hub has sent its 1 MB; kill once the sidecar has written it, so there is something to resume.
             const partial = path.join(modelsPath, REPO, `${FILE}.partial`);
@@ -139,7 +162,10 @@ describe('reliability: process and disk faults (real sidecar)', function () {
                         filled = true;
                         fillDisk(filler);
                     }
-                }).then(() => undefined, (error: unknown) => error);
+                }).then(
+                    () => undefined,
+                    (error: unknown) => error,
+                );
                 assert.ok(filled, `the download never retried (states: ${states.join(', ')}; outcome: ${String(outcome)})`);
                 assert.ok(outcome instanceof ResponseError, `the download did not fail on a full disk: ${String(outcome)}`);
                 assert.equal(outcome.code, ErrorCode.DiskFull, `${ErrorCode[outcome.code] ?? outcome.code}: ${outcome.message}`);

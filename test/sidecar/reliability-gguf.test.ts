@@ -59,7 +59,7 @@ describe('reliability: hostile GGUF files through the real sidecar', function ()
 
     /** Replaces a sidecar that a previous file crashed or hung, so each file is judged on its own. */
     afterEach(async () => {
-        if (!broken && isRunning(sidecar) && await answers(sidecar)) return;
+        if (!broken && isRunning(sidecar) && (await answers(sidecar))) return;
         broken = false;
         sidecar.child.kill('SIGKILL');
         await sidecar.stop();
@@ -68,9 +68,13 @@ describe('reliability: hostile GGUF files through the real sidecar', function ()
     });
 
     async function load(file: string): Promise<Outcome> {
-        const exited = new Promise<Outcome>((resolve) => sidecar.child.once('exit', (code, signal) => resolve({ kind: 'crashed', how: signal ?? `exit ${code}` })));
+        const exited = new Promise<Outcome>((resolve) =>
+            sidecar.child.once('exit', (code, signal) => resolve({ kind: 'crashed', how: signal ?? `exit ${code}` })),
+        );
         let timer: NodeJS.Timeout | undefined;
-        const hung = new Promise<Outcome>((resolve) => { timer = setTimeout(() => resolve({ kind: 'hung' }), hangLimitMs); });
+        const hung = new Promise<Outcome>((resolve) => {
+            timer = setTimeout(() => resolve({ kind: 'hung' }), hangLimitMs);
+        });
         const answered = sidecar.connection.sendRequest(LoadModelRequest.type, { model: file }).then(
             (): Outcome => ({ kind: 'loaded' }),
             (error: unknown): Outcome => ({ kind: 'error', error }),
@@ -112,7 +116,11 @@ describe('reliability: hostile GGUF files through the real sidecar', function ()
 
     /** Sends "hi" to `file`: four tokens, a fixed seed. */
     async function askHi(file: string): Promise<ChatResult> {
-        return sidecar.connection.sendRequest(ChatRequest.type, { model: file, messages: [{ role: 'user', content: 'hi' }], options: { maxTokens: 4, seed: 1 } });
+        return sidecar.connection.sendRequest(ChatRequest.type, {
+            model: file,
+            messages: [{ role: 'user', content: 'hi' }],
+            options: { maxTokens: 4, seed: 1 },
+        });
     }
 
     for (const [name, payload] of Object.entries(escapingPayloads)) {
@@ -123,7 +131,14 @@ describe('reliability: hostile GGUF files through the real sidecar', function ()
 
             // What the template renders to in node-llama-cpp's Jinja: the conversation, and no host object.
             const wrapper = new JinjaTemplateChatWrapper({ template });
-            const rendered = LlamaText(wrapper.generateContextState({ chatHistory: [{ type: 'user', text: 'hi' }, { type: 'model', response: [] }] }).contextText).toString();
+            const rendered = LlamaText(
+                wrapper.generateContextState({
+                    chatHistory: [
+                        { type: 'user', text: 'hi' },
+                        { type: 'model', response: [] },
+                    ],
+                }).contextText,
+            ).toString();
             assert.match(rendered, /<\|im_start\|>user\nhi<\|im_end\|>/);
             assert.doesNotMatch(rendered, /function|native code|class|object|process|uid=/i, 'the template rendered host data');
 
@@ -132,11 +147,17 @@ describe('reliability: hostile GGUF files through the real sidecar', function ()
             const logged = sidecar.logs.length;
             const outcome = await load(file);
             broken = outcome.kind === 'crashed' || outcome.kind === 'hung';
-            assert.equal(outcome.kind, 'loaded', `the template ${outcome.kind === 'error' ? `was refused: ${String(outcome.error)}` : `${outcome.kind} the sidecar`}`);
+            assert.equal(
+                outcome.kind,
+                'loaded',
+                `the template ${outcome.kind === 'error' ? `was refused: ${String(outcome.error)}` : `${outcome.kind} the sidecar`}`,
+            );
             const result = await askHi(file);
             await sidecar.connection.sendRequest(UnloadModelRequest.type, {});
-            assert.ok(result.usage.promptTokens >= genericPromptTokens + templateWitnessCount,
-                `the prompt has ${result.usage.promptTokens} tokens, the generic format ${genericPromptTokens}: the file's template was not used`);
+            assert.ok(
+                result.usage.promptTokens >= genericPromptTokens + templateWitnessCount,
+                `the prompt has ${result.usage.promptTokens} tokens, the generic format ${genericPromptTokens}: the file's template was not used`,
+            );
             const warnings = sidecar.logs.slice(logged).filter((line) => line.includes('no usable chat template'));
             assert.deepEqual(warnings, [], 'the sidecar fell back to a generic prompt format');
             assert.doesNotMatch(result.text, /uid=|process|\[object/, 'the template produced host data');
@@ -152,9 +173,17 @@ function isRunning(sidecar: SidecarProcess): boolean {
 /** True when the sidecar answers a trivial request soon; a hung one does not. */
 async function answers(sidecar: SidecarProcess): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), 5_000); });
+    const late = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), 5_000);
+    });
     try {
-        return await Promise.race([sidecar.connection.sendRequest(SidecarInfoRequest.type).then(() => true, () => false), late]);
+        return await Promise.race([
+            sidecar.connection.sendRequest(SidecarInfoRequest.type).then(
+                () => true,
+                () => false,
+            ),
+            late,
+        ]);
     } finally {
         clearTimeout(timer);
     }

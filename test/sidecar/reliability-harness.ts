@@ -8,7 +8,16 @@ import { CancellationTokenSource, ResponseError } from 'vscode-jsonrpc/node';
 import { ErrorCode } from '../../src/common/errors';
 import type { ChatChunk, ChatMessage, ChatResult, SamplingOptions } from '../../src/common/chat';
 import type { DownloadProgress } from '../../src/common/models';
-import { ChatChunkType, ChatRequest, DownloadProgressType, DownloadRequest, HardwareRequest, LoadModelRequest, UnloadModelRequest, type DownloadResult } from '../../src/common/protocol';
+import {
+    ChatChunkType,
+    ChatRequest,
+    DownloadProgressType,
+    DownloadRequest,
+    HardwareRequest,
+    LoadModelRequest,
+    UnloadModelRequest,
+    type DownloadResult,
+} from '../../src/common/protocol';
 import type { SidecarProcess } from '../fixtures/sidecarProcess';
 
 let nextToken = 0;
@@ -44,7 +53,11 @@ export async function chatThrough(sidecar: SidecarProcess, call: ChatCallOptions
 }
 
 /** Streams one download on a fresh partialResultToken. */
-export async function downloadThrough(sidecar: SidecarProcess, model: string, onProgress: (progress: DownloadProgress) => void = () => undefined): Promise<DownloadResult> {
+export async function downloadThrough(
+    sidecar: SidecarProcess,
+    model: string,
+    onProgress: (progress: DownloadProgress) => void = () => undefined,
+): Promise<DownloadResult> {
     const token = `reliability-download-${nextToken++}`;
     const subscription = sidecar.connection.onProgress(DownloadProgressType, token, onProgress);
     try {
@@ -142,31 +155,35 @@ export async function runLoad(sidecar: SidecarProcess, options: LoadRunOptions):
     const rssLoaded = residentBytes(pid);
     const result: LoadRunResult = { completed: 0, cancelled: 0, failed: [], latenciesMs: [], rssBeforeLoad, rssLoaded, rssAfterUnload: 0 };
     const download = options.download ? downloadThrough(sidecar, options.download) : undefined;
-    await Promise.all(Array.from({ length: chats }, async (_, index) => {
-        const cancels = cancelEvery > 0 && index % cancelEvery === cancelEvery - 1;
-        const cancel = cancels ? new CancellationTokenSource() : undefined;
-        const started = performance.now();
-        try {
-            const answer = await chatThrough(sidecar, {
-                model: options.model,
-                messages: [{ role: 'user', content: `Question ${index}: what keeps a program reliable?` }],
-                options: { maxTokens, seed: index },
-                cancel,
-                onChunk: (chunk) => { if (cancel && chunk.kind === 'text') cancel.cancel(); },
-            });
-            if (answer.finishReason === 'cancelled') {
-                result.cancelled++;
-            } else if (answer.usage.completionTokens === maxTokens || answer.finishReason === 'stop') {
-                result.completed++;
-                result.latenciesMs.push(performance.now() - started);
-            } else {
-                result.failed.push(`chat ${index} ended with ${answer.finishReason} after ${answer.usage.completionTokens} tokens`);
+    await Promise.all(
+        Array.from({ length: chats }, async (_, index) => {
+            const cancels = cancelEvery > 0 && index % cancelEvery === cancelEvery - 1;
+            const cancel = cancels ? new CancellationTokenSource() : undefined;
+            const started = performance.now();
+            try {
+                const answer = await chatThrough(sidecar, {
+                    model: options.model,
+                    messages: [{ role: 'user', content: `Question ${index}: what keeps a program reliable?` }],
+                    options: { maxTokens, seed: index },
+                    cancel,
+                    onChunk: (chunk) => {
+                        if (cancel && chunk.kind === 'text') cancel.cancel();
+                    },
+                });
+                if (answer.finishReason === 'cancelled') {
+                    result.cancelled++;
+                } else if (answer.usage.completionTokens === maxTokens || answer.finishReason === 'stop') {
+                    result.completed++;
+                    result.latenciesMs.push(performance.now() - started);
+                } else {
+                    result.failed.push(`chat ${index} ended with ${answer.finishReason} after ${answer.usage.completionTokens} tokens`);
+                }
+            } catch (error) {
+                if (cancel && error instanceof ResponseError && error.code === ErrorCode.Cancelled) result.cancelled++;
+                else result.failed.push(`chat ${index}: ${error instanceof Error ? error.message : String(error)}`);
             }
-        } catch (error) {
-            if (cancel && error instanceof ResponseError && error.code === ErrorCode.Cancelled) result.cancelled++;
-            else result.failed.push(`chat ${index}: ${error instanceof Error ? error.message : String(error)}`);
-        }
-    }));
+        }),
+    );
     if (download) result.download = await download;
     await sidecar.connection.sendRequest(UnloadModelRequest.type, {});
     result.rssAfterUnload = residentBytes(pid);

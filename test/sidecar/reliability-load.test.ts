@@ -46,8 +46,10 @@ describe('reliability: 20 concurrent chats and a download (real sidecar)', funct
         assert.equal(createHash('sha256').update(fs.readFileSync(run.download.path)).digest('hex'), createHash('sha256').update(data).digest('hex'));
         const held = run.rssLoaded - run.rssBeforeLoad;
         const kept = run.rssAfterUnload - run.rssBeforeLoad;
-        console.log(`      20 chats: ${run.completed} completed, ${run.cancelled} cancelled; p50 ${percentile(run.latenciesMs, 50).toFixed(0)} ms, ` +
-            `p95 ${percentile(run.latenciesMs, 95).toFixed(0)} ms; RSS before load ${mb(run.rssBeforeLoad)}, loaded ${mb(run.rssLoaded)}, after unload ${mb(run.rssAfterUnload)}`);
+        console.log(
+            `      20 chats: ${run.completed} completed, ${run.cancelled} cancelled; p50 ${percentile(run.latenciesMs, 50).toFixed(0)} ms, ` +
+                `p95 ${percentile(run.latenciesMs, 95).toFixed(0)} ms; RSS before load ${mb(run.rssBeforeLoad)}, loaded ${mb(run.rssLoaded)}, after unload ${mb(run.rssAfterUnload)}`,
+        );
         // The weights alone are the model file (mapped): an unload that frees the model gives back at least half
         // of that, whatever the allocator keeps. (What stays, ~110 MB, is the performance issue's to bring down.)
         const weights = fs.statSync(model).size;

@@ -57,7 +57,10 @@ describe('automatic configuration', function () {
         const trained = tinyModel.contextLength ?? 4096;
         assert.ok(config.contextSize >= 512 && config.contextSize <= Math.min(AUTO_CONTEXT_CAP, trained), `context ${config.contextSize}`);
         assert.ok(config.batchSize >= 1 && config.batchSize <= config.contextSize);
-        assert.ok(config.notes.some((note) => /^Threads 4: one per physical core/.test(note)), config.notes.join('\n'));
+        assert.ok(
+            config.notes.some((note) => /^Threads 4: one per physical core/.test(note)),
+            config.notes.join('\n'),
+        );
         assert.ok(config.notes.some((note) => /^Context \d+ tokens/.test(note)));
     });
 
@@ -70,18 +73,30 @@ describe('automatic configuration', function () {
             llama,
         });
         assert.deepEqual(
-            { threads: config.threads, contextSize: config.contextSize, batchSize: config.batchSize, gpuLayers: config.gpuLayers, flashAttention: config.flashAttention },
+            {
+                threads: config.threads,
+                contextSize: config.contextSize,
+                batchSize: config.batchSize,
+                gpuLayers: config.gpuLayers,
+                flashAttention: config.flashAttention,
+            },
             // No GPU in this process: layers stay on the CPU whatever the setting says.
             { threads: 1, contextSize: 1024, batchSize: 128, gpuLayers: 0, flashAttention: false },
         );
         const huge = await resolveLoadConfig({ modelPath, hardware, overrides: { contextSize: 10_000_000 }, llama });
         assert.ok(huge.contextSize < 10_000_000);
-        assert.ok(huge.notes.some((note) => /trained on/.test(note)), huge.notes.join('\n'));
+        assert.ok(
+            huge.notes.some((note) => /trained on/.test(note)),
+            huge.notes.join('\n'),
+        );
     });
 
     it('warns in the notes when threads are set above the physical cores', async () => {
         const config = await resolveLoadConfig({ modelPath, hardware: profileReport('laptop-4gb-cpu'), overrides: { threads: 8 }, llama });
         assert.equal(config.threads, 8);
-        assert.ok(config.notes.some((note) => /more than the 2 physical cores/.test(note)), config.notes.join('\n'));
+        assert.ok(
+            config.notes.some((note) => /more than the 2 physical cores/.test(note)),
+            config.notes.join('\n'),
+        );
     });
 });

@@ -27,8 +27,14 @@ describe('model catalog', () => {
     it('has at least 12 chat and coding models from about 0.5B to 14B+ parameters', () => {
         const models = catalogModels();
         assert.ok(models.length >= 12, `${models.length} models`);
-        assert.ok(models.some((m) => m.parametersB <= 0.6), 'a ~0.5B model');
-        assert.ok(models.some((m) => m.parametersB >= 14), 'a 14B+ model');
+        assert.ok(
+            models.some((m) => m.parametersB <= 0.6),
+            'a ~0.5B model',
+        );
+        assert.ok(
+            models.some((m) => m.parametersB >= 14),
+            'a 14B+ model',
+        );
         assert.ok(models.filter((m) => m.tags.includes('coding')).length >= 3, 'coding models');
         assert.ok(models.filter((m) => m.tags.includes('chat')).length >= 8, 'chat models');
         assert.equal(new Set(models.map((m) => m.id)).size, models.length, 'ids are unique');
@@ -37,10 +43,14 @@ describe('model catalog', () => {
     it('every file names its quantization, the default quantization exists, and bigger quants are bigger files', () => {
         for (const model of catalogModels()) {
             for (const file of model.files) assert.equal(quantFromFileName(file.file), file.quant, `${model.id} ${file.file}`);
-            assert.ok(model.files.some((f) => f.quant === model.defaultQuant), `${model.id} default ${model.defaultQuant}`);
+            assert.ok(
+                model.files.some((f) => f.quant === model.defaultQuant),
+                `${model.id} default ${model.defaultQuant}`,
+            );
             const bits = (quant: string) => Number(/Q(\d)/.exec(quant)?.[1] ?? 16);
             const sorted = [...model.files].sort((a, b) => bits(a.quant) - bits(b.quant));
-            for (let i = 1; i < sorted.length; i++) assert.ok(sorted[i].sizeBytes > sorted[i - 1].sizeBytes, `${model.id}: ${sorted[i].quant} larger than ${sorted[i - 1].quant}`);
+            for (let i = 1; i < sorted.length; i++)
+                assert.ok(sorted[i].sizeBytes > sorted[i - 1].sizeBytes, `${model.id}: ${sorted[i].quant} larger than ${sorted[i - 1].quant}`);
             // Q4_K_M is about 4.5–5.5 bits per weight: a size far off means a typo in the catalog. Below 1B the
             // embeddings (kept at higher precision) dominate, so tiny models are exempt.
             const q4 = model.files.find((f) => f.quant === 'Q4_K_M');

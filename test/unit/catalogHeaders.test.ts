@@ -15,7 +15,12 @@ describe('catalog facts against the models’ GGUF headers', function () {
     this.timeout(60_000);
 
     it('has a header for every catalog model', () => {
-        assert.deepEqual(catalogEntries().map((entry) => entry.id).sort(), Object.keys(REAL_HEADERS).sort());
+        assert.deepEqual(
+            catalogEntries()
+                .map((entry) => entry.id)
+                .sort(),
+            Object.keys(REAL_HEADERS).sort(),
+        );
     });
 
     for (const entry of catalogEntries()) {
@@ -26,7 +31,15 @@ describe('catalog facts against the models’ GGUF headers', function () {
             const heads = meta.attention?.head_count as number;
             const arch = entry.architecture!;
             assert.deepEqual(
-                { name: arch.name, layers: arch.layers, embeddingLength: arch.embeddingLength, headCount: arch.headCount, headCountKv: arch.headCountKv, keyLength: arch.headDim, valueLength: arch.headDim },
+                {
+                    name: arch.name,
+                    layers: arch.layers,
+                    embeddingLength: arch.embeddingLength,
+                    headCount: arch.headCount,
+                    headCountKv: arch.headCountKv,
+                    keyLength: arch.headDim,
+                    valueLength: arch.headDim,
+                },
                 {
                     name: info.metadata.general.architecture,
                     layers: meta.block_count,

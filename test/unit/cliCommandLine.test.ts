@@ -121,7 +121,7 @@ describe('local-ai help and bad usage', function () {
         assert.deepEqual(bare, { code: 2, stdout: TOP_HELP, stderr: '' });
     });
 
-    it('prints each subcommand\'s help for --help or -h, wherever it stands', async () => {
+    it("prints each subcommand's help for --help or -h, wherever it stands", async () => {
         const pages: [string[], string][] = [
             [['hardware', '--help'], HARDWARE_HELP],
             [['fit', '-h'], FIT_HELP],
@@ -135,7 +135,10 @@ describe('local-ai help and bad usage', function () {
     });
 
     it('refuses an unknown option: exit 2, what is wrong, then the help of the command meant', async () => {
-        const [fit, providerChat] = await Promise.all([localAi('fit', 'model.gguf', '--bogus'), localAi('chat', 'hi', '--provider', 'openai', '--model', 'm', '--threads', '2')]);
+        const [fit, providerChat] = await Promise.all([
+            localAi('fit', 'model.gguf', '--bogus'),
+            localAi('chat', 'hi', '--provider', 'openai', '--model', 'm', '--threads', '2'),
+        ]);
         assert.deepEqual(fit, { code: 2, stdout: '', stderr: `local-ai fit: unknown option --bogus.\n\n${FIT_HELP}` });
         // --threads is the local model's option: with --provider the provider's page applies.
         assert.deepEqual(providerChat, { code: 2, stdout: '', stderr: `local-ai chat: unknown option --threads.\n\n${PROVIDER_HELP}` });
@@ -152,7 +155,12 @@ describe('local-ai help and bad usage', function () {
     });
 
     it('refuses an unknown subcommand, an unknown action and an extra argument; shows the actions when given none', async () => {
-        const [command, action, extra, bare] = await Promise.all([localAi('frobnicate'), localAi('models', 'frobnicate'), localAi('hardware', 'extra'), localAi('models')]);
+        const [command, action, extra, bare] = await Promise.all([
+            localAi('frobnicate'),
+            localAi('models', 'frobnicate'),
+            localAi('hardware', 'extra'),
+            localAi('models'),
+        ]);
         assert.deepEqual(command, { code: 2, stdout: '', stderr: `local-ai: unknown command 'frobnicate'.\n\n${TOP_HELP}` });
         assert.deepEqual(action, { code: 2, stdout: '', stderr: `local-ai models: unknown action 'frobnicate'.\n\n${MODELS_HELP}` });
         assert.deepEqual(extra, { code: 2, stdout: '', stderr: `local-ai hardware: unexpected argument 'extra'.\n\n${HARDWARE_HELP}` });
@@ -176,7 +184,11 @@ describe('local-ai argument parsing', () => {
     );
     const parse = (...args: string[]) => parseCommandLine(command.spec, args);
     const refuses = (args: string[], message: string) =>
-        assert.throws(() => parse(...args), (error: unknown) => error instanceof UsageError && error.message === message, args.join(' '));
+        assert.throws(
+            () => parse(...args),
+            (error: unknown) => error instanceof UsageError && error.message === message,
+            args.join(' '),
+        );
 
     it('types values and keeps what follows -- as words', () => {
         assert.deepEqual(parse('hello', '--count', '3', '--scale=-0.5', '--', '--loud'), {

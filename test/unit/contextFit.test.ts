@@ -34,12 +34,15 @@ describe('fitConversation', () => {
 
     it('throws ContextOverflow with the numbers when the last message alone cannot fit', () => {
         const messages = [turn('system', 10), turn('user', 5), turn('user', 200)];
-        assert.throws(() => fitConversation({ messages, countTokens, contextSize: 100, reserveTokens: 20 }), (error: unknown) => {
-            assert.ok(error instanceof LocalAiError);
-            assert.equal(error.code, ErrorCode.ContextOverflow);
-            assert.deepEqual([error.data.needed, error.data.available, error.data.unit], [218, 80, 'tokens']);
-            return true;
-        });
+        assert.throws(
+            () => fitConversation({ messages, countTokens, contextSize: 100, reserveTokens: 20 }),
+            (error: unknown) => {
+                assert.ok(error instanceof LocalAiError);
+                assert.equal(error.code, ErrorCode.ContextOverflow);
+                assert.deepEqual([error.data.needed, error.data.available, error.data.unit], [218, 80, 'tokens']);
+                return true;
+            },
+        );
     });
 });
 

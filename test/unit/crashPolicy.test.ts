@@ -34,7 +34,10 @@ describe('sidecar crash policy', () => {
     it('forgets crashes older than 3 minutes: 5 crashes spread over more keep it running', () => {
         const policy = new CrashPolicy();
         const decisions = [0, 1, 2, 3, 4, 5, 6].map((i) => policy.crashed(i * 50 * SECOND));
-        assert.ok(decisions.every((d) => d.restart), JSON.stringify(decisions));
+        assert.ok(
+            decisions.every((d) => d.restart),
+            JSON.stringify(decisions),
+        );
         // At 300 s the crashes at 150 s and later count (4 of them), and the delay follows the recent count.
         assert.deepEqual(decisions.at(-1), { restart: true, delayMs: 2000, recentCrashes: 4 });
     });

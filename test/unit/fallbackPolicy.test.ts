@@ -181,7 +181,7 @@ describe('fallback policy', () => {
                 assert.equal(result.fallback?.reason, reason);
                 assert.equal(result.fallback?.provider, 'openai-compatible');
                 const start = h.chunks.find((chunk) => chunk.kind === 'start');
-                assert.equal(start?.kind === 'start' && start.engine.kind, 'cloud', 'the local engine\'s badge is never shown for a cloud answer');
+                assert.equal(start?.kind === 'start' && start.engine.kind, 'cloud', "the local engine's badge is never shown for a cloud answer");
                 assert.equal(start?.kind === 'start' && start.fallback?.reason, reason);
                 assert.deepEqual(h.used, [reason]);
                 assert.equal(mock.requests.length, 1);
@@ -217,7 +217,13 @@ describe('fallback policy', () => {
             });
 
             it('mode auto with this trigger switched off: the provider receives nothing', async () => {
-                const h = harness({ reason, configure: (s) => { s.fallback.mode = 'auto'; s.fallback.triggers[reason] = false; } });
+                const h = harness({
+                    reason,
+                    configure: (s) => {
+                        s.fallback.mode = 'auto';
+                        s.fallback.triggers[reason] = false;
+                    },
+                });
                 if (reason === 'firstTokenTimeout') {
                     const controller = new AbortController();
                     const answer = h.router.chat({ messages: [{ role: 'user', content: 'hi' }], onChunk: () => undefined, signal: controller.signal });
@@ -238,9 +244,22 @@ describe('fallback policy', () => {
         ['offline mode is on', (s: SidecarSettings) => (s.offline = true)],
     ] as const) {
         it(`mode auto but ${name}: nothing is sent, even for a provider picked by hand`, async () => {
-            const fallback = harness({ reason: 'noLocalModel', configure: (s) => { s.fallback.mode = 'auto'; configure(s); } });
+            const fallback = harness({
+                reason: 'noLocalModel',
+                configure: (s) => {
+                    s.fallback.mode = 'auto';
+                    configure(s);
+                },
+            });
             await assert.rejects(fallback.ask(), (error: Error) => error === LOCAL_FAILURES.noLocalModel.error);
-            const picked = harness({ reason: 'noLocalModel', provider: 'openai-compatible', configure: (s) => { s.fallback.mode = 'auto'; configure(s); } });
+            const picked = harness({
+                reason: 'noLocalModel',
+                provider: 'openai-compatible',
+                configure: (s) => {
+                    s.fallback.mode = 'auto';
+                    configure(s);
+                },
+            });
             await assert.rejects(picked.ask(), (error: LocalAiError) => error.code === ErrorCode.NoEngineAvailable || error.code === ErrorCode.NetworkError);
             assert.equal(mock.requests.length, 0);
         });
@@ -260,7 +279,10 @@ describe('fallback policy', () => {
         const result = await h.ask();
         assert.equal(result.engine.kind, 'local');
         assert.equal(result.text, 'local answer');
-        assert.deepEqual(h.chunks.map((chunk) => chunk.kind), ['start', 'text']);
+        assert.deepEqual(
+            h.chunks.map((chunk) => chunk.kind),
+            ['start', 'text'],
+        );
         assert.equal(result.fallback, undefined);
         assert.equal(mock.requests.length, 0);
     });
@@ -268,7 +290,10 @@ describe('fallback policy', () => {
     it('a slow local answer is not aborted when no provider could take over', async () => {
         const h = harness({
             reason: 'firstTokenTimeout',
-            configure: (s) => { s.fallback.mode = 'auto'; s.fallback.providers = [{ id: 'openai', baseUrl: mock.baseUrl, model: 'gpt' }]; },
+            configure: (s) => {
+                s.fallback.mode = 'auto';
+                s.fallback.providers = [{ id: 'openai', baseUrl: mock.baseUrl, model: 'gpt' }];
+            },
         });
         const controller = new AbortController();
         const answer = h.router.chat({ messages: [{ role: 'user', content: 'hi' }], onChunk: () => undefined, signal: controller.signal });
@@ -282,7 +307,10 @@ describe('fallback policy', () => {
     it('a provider that needs a key and has none is skipped, and the extension is told', async () => {
         const h = harness({
             reason: 'noLocalModel',
-            configure: (s) => { s.fallback.mode = 'auto'; s.fallback.providers = [{ id: 'openai', baseUrl: mock.baseUrl, model: 'gpt' }]; },
+            configure: (s) => {
+                s.fallback.mode = 'auto';
+                s.fallback.providers = [{ id: 'openai', baseUrl: mock.baseUrl, model: 'gpt' }];
+            },
         });
         await assert.rejects(h.ask(), (error: LocalAiError) => error.code === ErrorCode.NoEngineAvailable);
         assert.deepEqual(h.keyRejected, ['openai']);

@@ -46,7 +46,10 @@ describe('fit estimation', () => {
                 assert.ok(fit.reason.length > 20 && !fit.reason.includes('\n'), `${label}: reason "${fit.reason}"`);
                 // A model that does not fit at 4096 tokens is judged at the smaller context an automatic load would take
                 // (no less than 2048), and the reason names it.
-                assert.ok(fit.contextSize === 4096 || (fit.fit !== 'none' && fit.contextSize >= 2048 && fit.contextSize < 4096), `${label}: context ${fit.contextSize}`);
+                assert.ok(
+                    fit.contextSize === 4096 || (fit.fit !== 'none' && fit.contextSize >= 2048 && fit.contextSize < 4096),
+                    `${label}: context ${fit.contextSize}`,
+                );
                 assert.ok(fit.reason.includes(`at ${fit.contextSize} tokens of context`), `${label}: reason "${fit.reason}"`);
                 // The memory a model needs never shrinks below its weights.
                 assert.ok(fit.ramBytes + (hardware.memory.unified ? 0 : fit.vramBytes) >= file.sizeBytes, `${label}: memory below the weights`);
@@ -85,7 +88,10 @@ describe('fit estimation', () => {
     it('falls back to the CPU for every file when the GPU is turned off in the settings', () => {
         const hardware = profileReport('laptop-16gb-nvidia-6gb', 'off');
         const classes = files().map(({ entry, file }) => estimateFit({ hardware, model: memoryFromCatalog(entry, file), contextSize: 4096 }).fit);
-        assert.ok(classes.every((fit) => fit === 'cpu' || fit === 'none'), classes.join());
+        assert.ok(
+            classes.every((fit) => fit === 'cpu' || fit === 'none'),
+            classes.join(),
+        );
     });
 
     it('needs more memory for a longer context, and never more context than the model was trained on', () => {
@@ -94,7 +100,7 @@ describe('fit estimation', () => {
         const model = memoryFromCatalog(entry, entry.files[0]);
         const short = estimateFit({ hardware, model, contextSize: 2048 });
         const long = estimateFit({ hardware, model, contextSize: 32768 });
-        assert.ok(long.vramBytes > short.vramBytes + 1 * GB / 2, `${long.vramBytes} vs ${short.vramBytes}`);
+        assert.ok(long.vramBytes > short.vramBytes + (1 * GB) / 2, `${long.vramBytes} vs ${short.vramBytes}`);
         assert.ok(long.tokensPerSecond < short.tokensPerSecond);
         assert.equal(estimateFit({ hardware, model, contextSize: 1_000_000 }).contextSize, 32768);
     });

@@ -106,7 +106,10 @@ describe('import cycles', () => {
         const folders = new Map<string, string[]>();
         for (const [file, imports] of graph) {
             const from = path.posix.dirname(file);
-            const to = new Set([...(folders.get(from) ?? []), ...imports.map((target) => path.posix.dirname(target)).filter((folder) => !within(from, folder))]);
+            const to = new Set([
+                ...(folders.get(from) ?? []),
+                ...imports.map((target) => path.posix.dirname(target)).filter((folder) => !within(from, folder)),
+            ]);
             folders.set(from, [...to].sort());
         }
         const loops = cycles(folders);

@@ -40,9 +40,14 @@ describe('chat Markdown renderer', () => {
     });
 
     it('keeps http links and makes command:, javascript: and file: links inert', () => {
-        const html = renderer.render('[docs](https://example.com/a) [run](command:workbench.action.terminal.new) [js](javascript:alert(1)) [f](file:///etc/passwd) <command:localAi.restartSidecar>');
+        const html = renderer.render(
+            '[docs](https://example.com/a) [run](command:workbench.action.terminal.new) [js](javascript:alert(1)) [f](file:///etc/passwd) <command:localAi.restartSidecar>',
+        );
         const links = [...dom(html).querySelectorAll('a')];
-        assert.deepEqual(links.map((a) => a.getAttribute('href')), ['https://example.com/a']);
+        assert.deepEqual(
+            links.map((a) => a.getAttribute('href')),
+            ['https://example.com/a'],
+        );
         assert.equal(links[0].getAttribute('rel'), 'noreferrer noopener');
         assert.doesNotMatch(html, /href="(?:command|javascript|file):/i);
         assert.match(dom(html).body.textContent ?? '', /run js f/);
@@ -53,7 +58,10 @@ describe('chat Markdown renderer', () => {
         const doc = dom(html);
         const block = doc.querySelector('.code-block');
         assert.ok(block, html);
-        assert.deepEqual([...block.querySelectorAll('button')].map((b) => b.dataset.action), ['copy', 'insert', 'apply']);
+        assert.deepEqual(
+            [...block.querySelectorAll('button')].map((b) => b.dataset.action),
+            ['copy', 'insert', 'apply'],
+        );
         assert.equal(block.querySelector('code')?.textContent, 'const answer: number = 42;');
         assert.ok(block.querySelector('.hljs-keyword'), 'TypeScript keywords are highlighted');
     });

@@ -57,7 +57,11 @@ describe('memory model agreement: fit badges, automatic configuration and load r
             const settings = { ...defaultSettings(), gpu };
             const context = new SidecarContext({ log: silent, settings, secrets: { providerKeys: {} }, defaultModelsPath: '', statePath });
             // The profile is the machine: detection never asks llama.cpp.
-            const service = new HardwareService({ context, llama: () => Promise.reject(new Error('not detected')), profile: readHardwareProfile(profilePath(profile)) });
+            const service = new HardwareService({
+                context,
+                llama: () => Promise.reject(new Error('not detected')),
+                profile: readHardwareProfile(profilePath(profile)),
+            });
             try {
                 const hardware = await service.report();
                 const budget = await service.memoryBudget();
@@ -69,17 +73,40 @@ describe('memory model agreement: fit badges, automatic configuration and load r
                         const memory = memoryFromCatalog(entry, file);
                         // As ModelHost asks createLocalEngine's resolver: the settings' overrides, the catalog's context.
                         const config = planLoadConfig({
-                            memory, hardware, overrides: settingsLoadOverrides(settings), budget, sequences: DEFAULT_SEQUENCES, fitContextSize: fitContextSize(entry), gpuOffload: true,
+                            memory,
+                            hardware,
+                            overrides: settingsLoadOverrides(settings),
+                            budget,
+                            sequences: DEFAULT_SEQUENCES,
+                            fitContextSize: fitContextSize(entry),
+                            gpuOffload: true,
                         });
-                        const refusal = refusalOf(() => checkLoadFits({ name: entry.name, file: file.file, memory, config, budget, sequences: DEFAULT_SEQUENCES }));
+                        const refusal = refusalOf(() =>
+                            checkLoadFits({ name: entry.name, file: file.file, memory, config, budget, sequences: DEFAULT_SEQUENCES }),
+                        );
                         seen.add(badge.fit);
                         if (badge.fit === 'none') {
-                            assert.equal(refusal?.code, ErrorCode.ModelDoesNotFit, `${label}: the badge says it does not fit (${badge.reason}), yet the load is accepted with ${JSON.stringify(config)}`);
+                            assert.equal(
+                                refusal?.code,
+                                ErrorCode.ModelDoesNotFit,
+                                `${label}: the badge says it does not fit (${badge.reason}), yet the load is accepted with ${JSON.stringify(config)}`,
+                            );
                             continue;
                         }
-                        assert.equal(refusal, undefined, `${label}: the badge says ${badge.fit} (${badge.reason}), yet the load is refused: ${refusal?.message}`);
-                        assert.equal(config.gpuLayers, badge.fit === 'cpu' ? 0 : badge.gpuLayers, `${label}: badge ${badge.fit} ${badge.gpuLayers}/${badge.totalLayers}, configuration ${config.gpuLayers}`);
-                        assert.ok(config.contextSize >= badge.contextSize, `${label}: loads with ${config.contextSize} tokens of context, the badge promised ${badge.contextSize}`);
+                        assert.equal(
+                            refusal,
+                            undefined,
+                            `${label}: the badge says ${badge.fit} (${badge.reason}), yet the load is refused: ${refusal?.message}`,
+                        );
+                        assert.equal(
+                            config.gpuLayers,
+                            badge.fit === 'cpu' ? 0 : badge.gpuLayers,
+                            `${label}: badge ${badge.fit} ${badge.gpuLayers}/${badge.totalLayers}, configuration ${config.gpuLayers}`,
+                        );
+                        assert.ok(
+                            config.contextSize >= badge.contextSize,
+                            `${label}: loads with ${config.contextSize} tokens of context, the badge promised ${badge.contextSize}`,
+                        );
                     }
                 }
                 assert.deepEqual([...seen].sort(), gpu === 'off' ? ['cpu', 'none'] : CLASSES[profile], 'the badges across the catalog');

@@ -70,25 +70,44 @@ describe('set-up of a fresh machine', () => {
 
         it('needs chromium, unzip and the server build tools on a bare machine', () => {
             const missing = setup.missingPackages({ browser: true, serverBuild: true, unzip: true, hasCommand: none, hasFile: none, env: {} });
-            assert.deepEqual(missing.map((p) => p.name), ['chromium', 'unzip', 'libkrb5-dev', 'python3', 'make', 'g++']);
+            assert.deepEqual(
+                missing.map((p) => p.name),
+                ['chromium', 'unzip', 'libkrb5-dev', 'python3', 'make', 'g++'],
+            );
         });
 
         it('needs no build tools once the VS Code server is in the cache, and nothing once all is there', () => {
-            assert.deepEqual(setup.missingPackages({ browser: true, serverBuild: false, unzip: false, hasCommand: none, hasFile: none, env: {} }).map((p) => p.name), ['chromium']);
+            assert.deepEqual(
+                setup.missingPackages({ browser: true, serverBuild: false, unzip: false, hasCommand: none, hasFile: none, env: {} }).map((p) => p.name),
+                ['chromium'],
+            );
             assert.deepEqual(setup.missingPackages({ browser: true, serverBuild: true, unzip: true, hasCommand: all, hasFile: all, env: {} }), []);
         });
 
         it('looks for the browser where LOCAL_AI_CHROMIUM says', () => {
-            const missing = setup.missingPackages({ browser: true, serverBuild: false, unzip: false, hasCommand: all, hasFile: (file) => file === '/opt/chrome', env: { LOCAL_AI_CHROMIUM: '/opt/chrome' } });
+            const missing = setup.missingPackages({
+                browser: true,
+                serverBuild: false,
+                unzip: false,
+                hasCommand: all,
+                hasFile: (file) => file === '/opt/chrome',
+                env: { LOCAL_AI_CHROMIUM: '/opt/chrome' },
+            });
             assert.deepEqual(missing, []);
         });
 
         it('installs with apt-get as root, through sudo -n otherwise', () => {
             assert.deepEqual(setup.installPlan({ packages: ['chromium'], isRoot: true, hasAptGet: true, sudoWorks: false }), {
-                run: [['apt-get', 'update'], ['apt-get', 'install', '-y', '--no-install-recommends', 'chromium']],
+                run: [
+                    ['apt-get', 'update'],
+                    ['apt-get', 'install', '-y', '--no-install-recommends', 'chromium'],
+                ],
             });
             assert.deepEqual(setup.installPlan({ packages: ['chromium', 'libkrb5-dev'], isRoot: false, hasAptGet: true, sudoWorks: true }), {
-                run: [['sudo', '-n', 'apt-get', 'update'], ['sudo', '-n', 'apt-get', 'install', '-y', '--no-install-recommends', 'chromium', 'libkrb5-dev']],
+                run: [
+                    ['sudo', '-n', 'apt-get', 'update'],
+                    ['sudo', '-n', 'apt-get', 'install', '-y', '--no-install-recommends', 'chromium', 'libkrb5-dev'],
+                ],
             });
         });
 
@@ -106,10 +125,26 @@ describe('set-up of a fresh machine', () => {
             const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'local-ai-setup-path-'));
             try {
                 fs.symlinkSync(process.execPath, path.join(bin, 'node'));
-                const result = spawnSync(path.join(bin, 'node'), ['--input-type=module', '-e', `
+                const result = spawnSync(
+                    path.join(bin, 'node'),
+                    [
+                        '--input-type=module',
+                        '-e',
+                        `
                     const { setup, SetupError } = await import(${JSON.stringify(pathToFileURL(path.join(scripts, 'setup.mjs')).href)});
                     try { await setup({ command: 'test', stages: ['extension'] }); } catch (error) { console.error(error.message); process.exit(error instanceof SetupError ? 1 : 2); }
-                `], { encoding: 'utf8', env: { PATH: bin, HOME: process.env.HOME, LOCAL_AI_CHROMIUM: '/nonexistent/chromium', LOCAL_AI_TEST_CACHE: process.env.LOCAL_AI_TEST_CACHE ?? '' } });
+                `,
+                    ],
+                    {
+                        encoding: 'utf8',
+                        env: {
+                            PATH: bin,
+                            HOME: process.env.HOME,
+                            LOCAL_AI_CHROMIUM: '/nonexistent/chromium',
+                            LOCAL_AI_TEST_CACHE: process.env.LOCAL_AI_TEST_CACHE ?? '',
+                        },
+                    },
+                );
                 assert.equal(result.status, 1, result.stderr);
                 assert.match(result.stdout, /missing chromium: the browser the workbench tests drive/);
                 assert.match(result.stderr, /This machine lacks chromium, and has no apt-get to install them with/);
@@ -119,12 +154,15 @@ describe('set-up of a fresh machine', () => {
         });
     });
 
-    describe('the extension tests\' host', () => {
+    describe("the extension tests' host", () => {
         const linuxCode = '/usr/share/code/bin/code';
         const desktop = '/usr/share/code/code';
         const installed = (file: string) => file === desktop || file === linuxCode;
-        const choose = (env: Record<string, string | undefined>, which: (name: string) => string | undefined = () => undefined, platform: NodeJS.Platform = 'linux') =>
-            testHost.chooseTestHost({ env, platform, which, exists: installed });
+        const choose = (
+            env: Record<string, string | undefined>,
+            which: (name: string) => string | undefined = () => undefined,
+            platform: NodeJS.Platform = 'linux',
+        ) => testHost.chooseTestHost({ env, platform, which, exists: installed });
 
         it('is the VS Code server when no desktop VS Code is here', () => {
             const choice = choose({ DISPLAY: ':0' });
@@ -133,7 +171,10 @@ describe('set-up of a fresh machine', () => {
         });
 
         it('is desktop VS Code when `code` on PATH leads to it and a display is there', () => {
-            assert.deepEqual(choose({ DISPLAY: ':0' }, () => linuxCode), { host: 'desktop', reason: `desktop VS Code at ${desktop}`, desktopExecutable: desktop });
+            assert.deepEqual(
+                choose({ DISPLAY: ':0' }, () => linuxCode),
+                { host: 'desktop', reason: `desktop VS Code at ${desktop}`, desktopExecutable: desktop },
+            );
             assert.equal(choose({}, () => linuxCode, 'darwin').host, 'desktop');
         });
 

@@ -4,7 +4,13 @@ import { parseExtensionMessage, parseWebviewMessage, type ChatViewState } from '
 const state: ChatViewState = {
     conversationId: 'c1',
     turns: [
-        { id: 't1', role: 'user', content: 'Why?', status: 'done', attachments: [{ kind: 'selection', label: 'a.ts:1-2', uri: 'file:///a.ts', languageId: 'typescript', content: 'x' }] },
+        {
+            id: 't1',
+            role: 'user',
+            content: 'Why?',
+            status: 'done',
+            attachments: [{ kind: 'selection', label: 'a.ts:1-2', uri: 'file:///a.ts', languageId: 'typescript', content: 'x' }],
+        },
         {
             id: 't2',
             role: 'assistant',

@@ -297,7 +297,9 @@ export function toChatMessages(turns: ChatTurn[]): ChatMessage[] {
     return turns
         .filter((turn) => turn.role === 'user' || (turn.status !== 'error' && turn.content.length > 0))
         .map((turn) => {
-            const attached = (turn.attachments ?? []).map((a) => `${a.kind === 'selection' ? 'Selected code' : 'File'} ${a.label}:\n\`\`\`${a.languageId}\n${a.content}\n\`\`\``);
+            const attached = (turn.attachments ?? []).map(
+                (a) => `${a.kind === 'selection' ? 'Selected code' : 'File'} ${a.label}:\n\`\`\`${a.languageId}\n${a.content}\n\`\`\``,
+            );
             return { role: turn.role, content: [...attached, turn.content].join('\n\n') };
         });
 }

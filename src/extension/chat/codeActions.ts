@@ -28,7 +28,11 @@ export class CodeActions {
         const editor = await this.editor('apply the code to its selection');
         if (!editor) return;
         const { document, selection } = editor;
-        await this.options.review.begin({ document, range: selection, title: `Apply to Selection: ${vscode.workspace.asRelativePath(document.uri)} ↔ proposed` });
+        await this.options.review.begin({
+            document,
+            range: selection,
+            title: `Apply to Selection: ${vscode.workspace.asRelativePath(document.uri)} ↔ proposed`,
+        });
         this.options.review.update(code);
         await askAcceptOrReject(this.options.review);
     }

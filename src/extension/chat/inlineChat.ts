@@ -41,7 +41,9 @@ export class InlineChat {
         const { document } = editor;
         const range = targetRange(editor);
         const what = range.isEmpty ? 'Insert at the cursor' : editor.selection.isEmpty ? 'Change this line' : 'Change the selection';
-        const instruction = request.instruction ?? (await vscode.window.showInputBox({ title: `Local AI: ${what}`, prompt: 'Describe the change', placeHolder: 'e.g. add error handling' }));
+        const instruction =
+            request.instruction ??
+            (await vscode.window.showInputBox({ title: `Local AI: ${what}`, prompt: 'Describe the change', placeHolder: 'e.g. add error handling' }));
         if (!instruction?.trim()) return;
 
         this.running?.cancel();
@@ -57,7 +59,10 @@ export class InlineChat {
                     token.onCancellationRequested(() => cancel.cancel());
                     const result = await streamChat(
                         this.services.sidecar,
-                        { messages: editMessages({ document, range, instruction }), options: { temperature: 0.2, maxTokens: replacementBudget(document.getText(range)) } },
+                        {
+                            messages: editMessages({ document, range, instruction }),
+                            options: { temperature: 0.2, maxTokens: replacementBudget(document.getText(range)) },
+                        },
                         {
                             onText: (piece) => {
                                 if (cancel.token.isCancellationRequested) return;
@@ -117,7 +122,8 @@ function editMessages(options: { document: vscode.TextDocument; range: vscode.Ra
     return [
         {
             role: 'system',
-            content: 'You edit code in the user\'s editor. Answer with the new code only: no explanation and no Markdown fences. Keep the indentation of the surrounding code.',
+            content:
+                "You edit code in the user's editor. Answer with the new code only: no explanation and no Markdown fences. Keep the indentation of the surrounding code.",
         },
         {
             role: 'user',

@@ -35,15 +35,15 @@ class LocalModelsProvider implements vscode.LanguageModelChatProvider, vscode.Di
         if (!models.loaded) await models.refresh();
         const installed = new Map(models.installed().map(({ entry }) => [entry.id, entry]));
         return [...installed.values()].map((model) => ({
-                id: model.id,
-                name: model.name,
-                family: model.family,
-                version: model.revision ?? '1',
-                detail: 'Local AI · on this machine',
-                maxInputTokens: model.contextLength ?? model.presets?.contextSize ?? DEFAULT_CONTEXT,
-                maxOutputTokens: model.contextLength ?? DEFAULT_CONTEXT,
-                capabilities: {},
-            }));
+            id: model.id,
+            name: model.name,
+            family: model.family,
+            version: model.revision ?? '1',
+            detail: 'Local AI · on this machine',
+            maxInputTokens: model.contextLength ?? model.presets?.contextSize ?? DEFAULT_CONTEXT,
+            maxOutputTokens: model.contextLength ?? DEFAULT_CONTEXT,
+            capabilities: {},
+        }));
     }
 
     async provideLanguageModelChatResponse(
@@ -61,7 +61,11 @@ class LocalModelsProvider implements vscode.LanguageModelChatProvider, vscode.Di
         );
     }
 
-    async provideTokenCount(model: vscode.LanguageModelChatInformation, text: string | vscode.LanguageModelChatRequestMessage, token: vscode.CancellationToken): Promise<number> {
+    async provideTokenCount(
+        model: vscode.LanguageModelChatInformation,
+        text: string | vscode.LanguageModelChatRequestMessage,
+        token: vscode.CancellationToken,
+    ): Promise<number> {
         const params = typeof text === 'string' ? { model: model.id, text } : { model: model.id, messages: [toChatMessage(text)] };
         return (await this.services.sidecar.request(CountTokensRequest.type, params, token)).tokens;
     }

@@ -12,7 +12,9 @@ import { streamChat } from './streamChat';
 export const PARTICIPANT_ID = 'localAi.local';
 
 export function registerParticipant(services: ExtensionServices): vscode.Disposable {
-    const participant = vscode.chat.createChatParticipant(PARTICIPANT_ID, (request, context, stream, token) => answer({ services, request, context, stream, token }));
+    const participant = vscode.chat.createChatParticipant(PARTICIPANT_ID, (request, context, stream, token) =>
+        answer({ services, request, context, stream, token }),
+    );
     participant.iconPath = vscode.Uri.joinPath(services.context.extensionUri, 'media', 'icons', 'local-ai.svg');
     return participant;
 }
@@ -26,7 +28,10 @@ interface AnswerOptions {
 }
 
 async function answer({ services, request, context, stream, token }: AnswerOptions): Promise<vscode.ChatResult> {
-    const messages: ChatMessage[] = [...historyMessages(context), { role: 'user', content: [...(await referenceTexts(request.references)), request.prompt].join('\n\n') }];
+    const messages: ChatMessage[] = [
+        ...historyMessages(context),
+        { role: 'user', content: [...(await referenceTexts(request.references)), request.prompt].join('\n\n') },
+    ];
     let engine: EngineInfo | undefined;
     const images = new ImageLinksOnly();
     try {
@@ -59,9 +64,7 @@ function historyMessages(context: vscode.ChatContext): ChatMessage[] {
         if (turn instanceof vscode.ChatRequestTurn) {
             messages.push({ role: 'user', content: turn.prompt });
         } else if (turn instanceof vscode.ChatResponseTurn) {
-            const text = turn.response
-                .map((part) => (part instanceof vscode.ChatResponseMarkdownPart ? part.value.value : ''))
-                .join('');
+            const text = turn.response.map((part) => (part instanceof vscode.ChatResponseMarkdownPart ? part.value.value : '')).join('');
             if (text) messages.push({ role: 'assistant', content: text });
         }
     }
@@ -84,4 +87,3 @@ async function referenceTexts(references: readonly vscode.ChatPromptReference[])
     }
     return texts;
 }
-

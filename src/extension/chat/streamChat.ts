@@ -18,12 +18,7 @@ export interface ChatStreamHandlers {
  * Sends `params` and streams the answer to `handlers`. Resolves with the whole result, whose text is
  * the complete answer (a piece that arrives after the response is dropped; the result repairs it).
  */
-export function streamChat(
-    sidecar: SidecarClient,
-    params: ChatParams,
-    handlers: ChatStreamHandlers,
-    token?: vscode.CancellationToken,
-): Promise<ChatResult> {
+export function streamChat(sidecar: SidecarClient, params: ChatParams, handlers: ChatStreamHandlers, token?: vscode.CancellationToken): Promise<ChatResult> {
     return sidecar.requestWithProgress(
         ChatRequest.type,
         ChatChunkType,

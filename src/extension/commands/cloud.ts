@@ -25,7 +25,7 @@ export async function promptForKey({ secrets }: ExtensionServices, provider: Pro
     const facts = PROVIDERS[provider];
     const key = await vscode.window.showInputBox({
         title: `${facts.name} API key`,
-        prompt: [reason, facts.keyPage ? `Create one at ${facts.keyPage}.` : undefined, 'Kept in VS Code\'s secret storage, never in settings.']
+        prompt: [reason, facts.keyPage ? `Create one at ${facts.keyPage}.` : undefined, "Kept in VS Code's secret storage, never in settings."]
             .filter(Boolean)
             .join(' '),
         password: true,
@@ -88,7 +88,11 @@ async function useCloudProvider(services: ExtensionServices): Promise<void> {
             [
                 { label: 'Ask each time', description: 'Say why the local model cannot answer, then ask before sending', mode: 'ask' as const },
                 { label: 'Automatically', description: 'Use the provider whenever the local model cannot answer', mode: 'auto' as const },
-                { label: 'Only when I pick it in the chat', description: 'Fallback stays off; nothing leaves the machine unless you choose this model', mode: 'off' as const },
+                {
+                    label: 'Only when I pick it in the chat',
+                    description: 'Fallback stays off; nothing leaves the machine unless you choose this model',
+                    mode: 'off' as const,
+                },
             ],
             { title: `When may ${facts.name} answer?` },
         );

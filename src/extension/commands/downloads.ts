@@ -4,14 +4,7 @@
  */
 import * as vscode from 'vscode';
 import { ErrorCode } from '../../common/errors';
-import {
-    CancelDownloadRequest,
-    CheckModelsRequest,
-    CleanupRequest,
-    DownloadProgressType,
-    DownloadRequest,
-    type DownloadResult,
-} from '../../common/protocol';
+import { CancelDownloadRequest, CheckModelsRequest, CleanupRequest, DownloadProgressType, DownloadRequest, type DownloadResult } from '../../common/protocol';
 import { errorCode, isCancellation } from '../errors';
 import { SidecarError } from '../sidecarClient';
 import type { ExtensionServices } from '../services';
@@ -67,7 +60,9 @@ export async function downloadModel(services: ExtensionServices, options: Downlo
             },
         );
         await services.downloads.forget(pending);
-        log.info(`Downloaded ${name} (${result.quant}) to ${result.path}${result.downloaded ? `, ${formatBytes(result.bytesFetched)} fetched` : ', already installed'}.`);
+        log.info(
+            `Downloaded ${name} (${result.quant}) to ${result.path}${result.downloaded ? `, ${formatBytes(result.bytesFetched)} fetched` : ', already installed'}.`,
+        );
         void services.models.refresh();
         void vscode.window
             .showInformationMessage(`Local AI: ${name} ${result.quant} is ${result.downloaded ? 'downloaded' : 'already installed'}.`, 'Use for Chat')
@@ -146,19 +141,30 @@ async function cancelDownload(services: ExtensionServices, argument: unknown): P
         download =
             running.length === 1
                 ? running[0]
-                : (await vscode.window.showQuickPick(running.map((candidate) => ({ label: `$(cloud-download) ${candidate.name}`, description: describeDownload(candidate), candidate })), { title: 'Cancel which download?' }))?.candidate;
+                : (
+                      await vscode.window.showQuickPick(
+                          running.map((candidate) => ({ label: `$(cloud-download) ${candidate.name}`, description: describeDownload(candidate), candidate })),
+                          { title: 'Cancel which download?' },
+                      )
+                  )?.candidate;
         if (!download) return;
     }
     const model = download?.modelId ?? target!.entry.id;
     const quant = download?.quant ?? target!.file.quant;
     const { cancelled } = await sidecar.request(CancelDownloadRequest.type, { model, quant });
-    void vscode.window.showInformationMessage(cancelled ? `Local AI: download of ${download?.name ?? model} paused; download it again to resume.` : `Local AI: ${download?.name ?? model} was not downloading.`);
+    void vscode.window.showInformationMessage(
+        cancelled
+            ? `Local AI: download of ${download?.name ?? model} paused; download it again to resume.`
+            : `Local AI: ${download?.name ?? model} was not downloading.`,
+    );
 }
 
 function showDownloads(services: ExtensionServices): Promise<void> {
     const { models } = services;
     if (models.downloads.length === 0) {
-        void vscode.window.showInformationMessage('Local AI: no download is running.', 'Download Model…').then((choice) => choice && vscode.commands.executeCommand('localAi.downloadModel'));
+        void vscode.window
+            .showInformationMessage('Local AI: no download is running.', 'Download Model…')
+            .then((choice) => choice && vscode.commands.executeCommand('localAi.downloadModel'));
         return Promise.resolve();
     }
     const cancelButton: vscode.QuickInputButton = { iconPath: new vscode.ThemeIcon('debug-stop'), tooltip: 'Cancel (keeps the part already downloaded)' };
@@ -168,7 +174,10 @@ function showDownloads(services: ExtensionServices): Promise<void> {
     const render = () => {
         quickPick.items = models.downloads.map((download) => ({
             label: `$(${download.state === 'failed' ? 'warning' : 'cloud-download'}) ${download.name}`,
-            description: describeDownload(download).split(' · ').filter((part) => part !== download.name).join(' · '),
+            description: describeDownload(download)
+                .split(' · ')
+                .filter((part) => part !== download.name)
+                .join(' · '),
             detail: download.message,
             buttons: download.state === 'failed' ? [] : [cancelButton],
             modelId: download.modelId,
@@ -203,9 +212,11 @@ async function checkModels(services: ExtensionServices, argument: unknown): Prom
         void vscode.window.showInformationMessage('Local AI: no model is installed, nothing to check.');
     } else if (broken.length === 0) {
         const unverified = results.filter((result) => !result.verified);
-        void vscode.window.showInformationMessage(unverified.length === 0
-            ? `Local AI: all ${results.length} installed model file${results.length === 1 ? ' is' : 's are'} intact.`
-            : `Local AI: ${results.length - unverified.length} of ${results.length} model files verified intact; ${unverified.map((result) => `${result.modelId} ${result.quant}`).join(', ')} could only be checked by size (no sha256 is known: offline, or the hub gives none).`);
+        void vscode.window.showInformationMessage(
+            unverified.length === 0
+                ? `Local AI: all ${results.length} installed model file${results.length === 1 ? ' is' : 's are'} intact.`
+                : `Local AI: ${results.length - unverified.length} of ${results.length} model files verified intact; ${unverified.map((result) => `${result.modelId} ${result.quant}`).join(', ')} could only be checked by size (no sha256 is known: offline, or the hub gives none).`,
+        );
     } else {
         const first = broken[0];
         const message = `Local AI: ${broken.length} of ${results.length} model files are damaged: ${broken.map((result) => `${result.modelId} ${result.quant} (${result.problem ?? 'damaged'})`).join('; ')}. Delete and download them again.`;
@@ -228,7 +239,9 @@ async function cleanupPartials(services: ExtensionServices): Promise<void> {
     const downloads = new Set(removedFiles.map((file) => file.replace(/\.(partial|partial\.json|manifest\.json)$/, ''))).size;
     void services.models.refresh();
     void vscode.window.showInformationMessage(
-        downloads === 0 ? 'Local AI: there were no partial downloads to remove.' : `Local AI: removed ${downloads} partial download${downloads === 1 ? '' : 's'}, ${formatBytes(freedBytes)} freed.`,
+        downloads === 0
+            ? 'Local AI: there were no partial downloads to remove.'
+            : `Local AI: removed ${downloads} partial download${downloads === 1 ? '' : 's'}, ${formatBytes(freedBytes)} freed.`,
     );
 }
 
@@ -242,4 +255,3 @@ export function downloadCommands(services: ExtensionServices): CommandRow[] {
         { id: 'localAi.cleanupPartials', run: () => cleanupPartials(services) },
     ];
 }
-

@@ -46,19 +46,23 @@ function sections(report: HardwareReport): { title: string; rows: [string, strin
         {
             title: 'Memory',
             rows: [
-                ['RAM', `${formatBytes(memory.totalBytes)} total, ${formatBytes(memory.freeBytes)} free${memory.unified ? ' (unified: shared with the GPU)' : ''}`],
+                [
+                    'RAM',
+                    `${formatBytes(memory.totalBytes)} total, ${formatBytes(memory.freeBytes)} free${memory.unified ? ' (unified: shared with the GPU)' : ''}`,
+                ],
                 ['Swap', memory.swapTotalBytes > 0 ? `${formatBytes(memory.swapTotalBytes)} total, ${formatBytes(memory.swapFreeBytes)} free` : 'none'],
                 ['Bandwidth', `about ${Math.round(memory.bandwidthBytesPerSecond / 1e9)} GB/s (estimated)`],
             ],
         },
         {
             title: 'GPUs',
-            rows: gpus.length === 0
-                ? [['GPU', 'none detected']]
-                : gpus.map((gpu, i): [string, string] => [
-                      `GPU ${i + 1}`,
-                      `${gpu.vendor} ${gpu.model}, ${formatBytes(gpu.vramTotalBytes)} VRAM${gpu.vramFreeBytes !== undefined ? ` (${formatBytes(gpu.vramFreeBytes)} free)` : ''}, driver ${gpu.driver ?? 'unknown'}; ${gpuState(gpu)}`,
-                  ]),
+            rows:
+                gpus.length === 0
+                    ? [['GPU', 'none detected']]
+                    : gpus.map((gpu, i): [string, string] => [
+                          `GPU ${i + 1}`,
+                          `${gpu.vendor} ${gpu.model}, ${formatBytes(gpu.vramTotalBytes)} VRAM${gpu.vramFreeBytes !== undefined ? ` (${formatBytes(gpu.vramFreeBytes)} free)` : ''}, driver ${gpu.driver ?? 'unknown'}; ${gpuState(gpu)}`,
+                      ]),
         },
         {
             title: 'llama.cpp',
@@ -84,7 +88,14 @@ export function reportMarkdown(report: HardwareReport): string {
         `_Detected ${report.detectedAt}. Run **Local AI: Copy for a Bug Report** to copy a plain-text version._`,
     ];
     for (const section of sections(report)) {
-        parts.push('', `## ${section.title}`, '', '| | |', '|---|---|', ...section.rows.map(([label, value]) => `| ${escapeCell(label)} | ${escapeCell(value)} |`));
+        parts.push(
+            '',
+            `## ${section.title}`,
+            '',
+            '| | |',
+            '|---|---|',
+            ...section.rows.map(([label, value]) => `| ${escapeCell(label)} | ${escapeCell(value)} |`),
+        );
     }
     return `${parts.join('\n')}\n`;
 }

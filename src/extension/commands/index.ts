@@ -14,7 +14,13 @@ import { modelCommands } from './models';
 import { sidecarCommands } from './sidecar';
 
 export function registerCommands(services: ExtensionServices, chat: ChatFeatures): vscode.Disposable[] {
-    const rows: CommandRow[] = [...sidecarCommands(services), ...chatCommands(chat), ...modelCommands(services), ...hardwareCommands(services), ...cloudCommands(services)];
+    const rows: CommandRow[] = [
+        ...sidecarCommands(services),
+        ...chatCommands(chat),
+        ...modelCommands(services),
+        ...hardwareCommands(services),
+        ...cloudCommands(services),
+    ];
     return rows.map((row) =>
         vscode.commands.registerCommand(row.id, async (...args: unknown[]) => {
             try {

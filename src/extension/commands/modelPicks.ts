@@ -131,6 +131,9 @@ export async function pickQuantization(model: ModelsModel, entry: ModelEntry): P
             file,
         };
     });
-    const picked = await vscode.window.showQuickPick(items, { title: `${entry.name}: choose a quantization`, placeHolder: 'Smaller files load faster and need less memory; larger ones answer better' });
+    const picked = await vscode.window.showQuickPick(items, {
+        title: `${entry.name}: choose a quantization`,
+        placeHolder: 'Smaller files load faster and need less memory; larger ones answer better',
+    });
     return picked?.file;
 }

@@ -37,7 +37,9 @@ async function loadChoice(services: ExtensionServices, choice: ModelChoice): Pro
         { location: vscode.ProgressLocation.Notification, title: `Loading ${entry.name} ${file.quant}`, cancellable: true },
         (_progress, token) => services.sidecar.request(LoadModelRequest.type, { model: entry.id, quant: file.quant }, token),
     );
-    services.log.info(`Loaded ${loaded.name} on the ${loaded.device} in ${Math.round(loaded.loadMs)} ms (context ${loaded.config.contextSize}, ${loaded.config.gpuLayers} GPU layers).`);
+    services.log.info(
+        `Loaded ${loaded.name} on the ${loaded.device} in ${Math.round(loaded.loadMs)} ms (context ${loaded.config.contextSize}, ${loaded.config.gpuLayers} GPU layers).`,
+    );
     if (loaded.cpuFallbackReason) void vscode.window.showWarningMessage(`Local AI: ${loaded.name} runs on the CPU: ${loaded.cpuFallbackReason}`);
     return loaded;
 }
@@ -87,7 +89,9 @@ async function loadModel(services: ExtensionServices, argument: unknown): Promis
 async function unloadModel(services: ExtensionServices, argument: unknown): Promise<void> {
     const choice = choiceFromArgument(services.models, argument);
     const { unloaded } = await services.sidecar.request(UnloadModelRequest.type, { model: choice?.entry.id });
-    void vscode.window.showInformationMessage(unloaded.length > 0 ? `Local AI: unloaded ${unloaded.join(', ')}; its memory is free.` : 'Local AI: no model was loaded.');
+    void vscode.window.showInformationMessage(
+        unloaded.length > 0 ? `Local AI: unloaded ${unloaded.join(', ')}; its memory is free.` : 'Local AI: no model was loaded.',
+    );
 }
 
 async function deleteModel(services: ExtensionServices, argument: unknown): Promise<void> {
@@ -104,7 +108,10 @@ async function deleteModel(services: ExtensionServices, argument: unknown): Prom
     const inUse = loaded?.modelId === entry.id && (!loaded.quant || loaded.quant === file.quant);
     const answer = await vscode.window.showWarningMessage(
         `Delete ${entry.name} ${file.quant}?`,
-        { modal: true, detail: `${size} will be removed from disk${file.path ? ` (${file.path})` : ''}.${inUse ? ' It is loaded now, so it is unloaded first.' : ''} You can download it again later.` },
+        {
+            modal: true,
+            detail: `${size} will be removed from disk${file.path ? ` (${file.path})` : ''}.${inUse ? ' It is loaded now, so it is unloaded first.' : ''} You can download it again later.`,
+        },
         'Delete',
     );
     if (answer !== 'Delete') return;
@@ -139,11 +146,18 @@ async function openOnHub(services: ExtensionServices, argument: unknown): Promis
     const choice = await resolveChoice(services.models, argument, {
         title: 'Open on Hugging Face',
         placeholder: 'Pick a model',
-        choices: () => services.models.models.filter((entry) => entry.repo).map((entry) => ({ entry, file: preferredFile(entry)! })).filter((c) => c.file),
+        choices: () =>
+            services.models.models
+                .filter((entry) => entry.repo)
+                .map((entry) => ({ entry, file: preferredFile(entry)! }))
+                .filter((c) => c.file),
         emptyMessage: 'no model comes from Hugging Face',
     });
     if (!choice) return;
-    if (!choice.entry.repo) throw new Error(`${choice.entry.name} does not come from Hugging Face (it was ${choice.entry.source === 'discovered' ? 'found on disk' : 'added from a file'}).`);
+    if (!choice.entry.repo)
+        throw new Error(
+            `${choice.entry.name} does not come from Hugging Face (it was ${choice.entry.source === 'discovered' ? 'found on disk' : 'added from a file'}).`,
+        );
     const hub = hubEndpoint(readSidecarSettings().hubEndpoint, process.env);
     await vscode.env.openExternal(vscode.Uri.parse(`${hub}/${choice.entry.repo}`));
 }
@@ -187,7 +201,8 @@ async function addCustomModel(services: ExtensionServices, argument: unknown): P
                 title: 'Add a model from Hugging Face',
                 prompt: 'A GGUF file or a quantization of a repository',
                 placeHolder: 'hf:owner/repo/file.gguf or hf:owner/repo:Q4_K_M',
-                validateInput: (value) => (/^hf:[^\s/]+\/[^\s/:]+([/:]\S+)?$/.test(value.trim()) ? undefined : 'Write it as hf:owner/repo/file.gguf or hf:owner/repo:Q4_K_M'),
+                validateInput: (value) =>
+                    /^hf:[^\s/]+\/[^\s/:]+([/:]\S+)?$/.test(value.trim()) ? undefined : 'Write it as hf:owner/repo/file.gguf or hf:owner/repo:Q4_K_M',
             });
         }
     }

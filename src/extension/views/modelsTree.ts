@@ -77,7 +77,10 @@ export class ModelsTreeProvider implements vscode.TreeDataProvider<ModelsTreeNod
             case 'group':
                 return this.groupItem(node.group);
             case 'family': {
-                const item = new vscode.TreeItem(node.family, this.model.catalogFilter ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed);
+                const item = new vscode.TreeItem(
+                    node.family,
+                    this.model.catalogFilter ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed,
+                );
                 item.id = `family/${node.family}`;
                 item.description = `${node.entries.length}`;
                 item.contextValue = 'family';
@@ -121,7 +124,9 @@ export class ModelsTreeProvider implements vscode.TreeDataProvider<ModelsTreeNod
         switch (group) {
             case 'recommended': {
                 const choice = this.recommendedChoice();
-                return choice ? [{ kind: 'model', group, entry: choice.entry, file: choice.file, download: model.downloadOf(choice.entry.id, choice.file.quant) }] : [];
+                return choice
+                    ? [{ kind: 'model', group, entry: choice.entry, file: choice.file, download: model.downloadOf(choice.entry.id, choice.file.quant) }]
+                    : [];
             }
             case 'installed':
                 return model.installed().map(({ entry, file }) => ({ kind: 'model', group, entry, file }));
@@ -136,7 +141,8 @@ export class ModelsTreeProvider implements vscode.TreeDataProvider<ModelsTreeNod
                 for (const entry of model.notInstalled().filter((candidate) => model.matchesFilter(candidate))) {
                     byFamily.set(entry.family, [...(byFamily.get(entry.family) ?? []), entry]);
                 }
-                if (byFamily.size === 0 && model.catalogFilter) return [{ kind: 'info', message: `No catalog model matches "${model.catalogFilter}"`, error: false }];
+                if (byFamily.size === 0 && model.catalogFilter)
+                    return [{ kind: 'info', message: `No catalog model matches "${model.catalogFilter}"`, error: false }];
                 return [...byFamily.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([family, entries]) => ({ kind: 'family', family, entries }));
             }
             case 'cloud': {
@@ -160,7 +166,8 @@ export class ModelsTreeProvider implements vscode.TreeDataProvider<ModelsTreeNod
     }
 
     private groupItem(group: GroupId): vscode.TreeItem {
-        const collapsed = group === 'catalog' && !this.model.catalogFilter ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.Expanded;
+        const collapsed =
+            group === 'catalog' && !this.model.catalogFilter ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.Expanded;
         const item = new vscode.TreeItem(GROUP_LABELS[group], collapsed);
         item.id = `group/${group}`;
         item.contextValue = `group ${group}`;
@@ -188,12 +195,16 @@ export class ModelsTreeProvider implements vscode.TreeDataProvider<ModelsTreeNod
         const facts = describeFile(entry, file);
         const marks: string[] = [];
         if (active) marks.push(loaded ? '● active' : '○ active');
-        if (download) marks.push(describeDownload(download).split(' · ').filter((part) => part !== entry.name && part !== download.name).join(' · '));
+        if (download)
+            marks.push(
+                describeDownload(download)
+                    .split(' · ')
+                    .filter((part) => part !== entry.name && part !== download.name)
+                    .join(' · '),
+            );
         else if (file.state === 'partial') marks.push(`paused at ${percent(file.partialBytes ?? 0, file.sizeBytes)}%`);
         item.description = [...marks, facts].join(' · ');
-        item.iconPath = download
-            ? new vscode.ThemeIcon(download.state === 'failed' ? 'warning' : 'sync~spin')
-            : fitIcon(file.fit);
+        item.iconPath = download ? new vscode.ThemeIcon(download.state === 'failed' ? 'warning' : 'sync~spin') : fitIcon(file.fit);
         const extra: string[] = [];
         if (node.group === 'recommended' && this.model.recommendation) extra.push(`$(star-full) ${this.model.recommendation.reason}`);
         if (active) extra.push(loaded ? '$(pass-filled) Active model, loaded in memory' : '$(circle-large-outline) Active model (loads on the first chat)');
@@ -226,7 +237,9 @@ export class ModelsTreeProvider implements vscode.TreeDataProvider<ModelsTreeNod
         item.id = `cloud/${provider.id}/${provider.model}`;
         item.description = provider.model;
         item.iconPath = new vscode.ThemeIcon('cloud');
-        item.tooltip = new vscode.MarkdownString(`**${provider.id}** · ${provider.model}\n\nEndpoint: ${provider.baseUrl ?? 'the provider\u2019s public endpoint'}\n\nUsed only as the fallback policy allows (\`localAi.fallback.mode\`).`);
+        item.tooltip = new vscode.MarkdownString(
+            `**${provider.id}** · ${provider.model}\n\nEndpoint: ${provider.baseUrl ?? 'the provider\u2019s public endpoint'}\n\nUsed only as the fallback policy allows (\`localAi.fallback.mode\`).`,
+        );
         item.contextValue = 'provider';
         return item;
     }
@@ -236,4 +249,3 @@ export class ModelsTreeProvider implements vscode.TreeDataProvider<ModelsTreeNod
         this.changed.dispose();
     }
 }
-

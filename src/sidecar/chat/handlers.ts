@@ -40,9 +40,7 @@ export function registerEngineHandlers(connection: Connection, s: EngineHandlerS
 
     onRequest(connection, log, ChatRequest.type, (params, signal) => {
         const token = params.partialResultToken;
-        const onChunk = token === undefined
-            ? () => undefined
-            : (chunk: ChatChunk) => void connection.sendProgress(ChatChunkType, token, chunk);
+        const onChunk = token === undefined ? () => undefined : (chunk: ChatChunk) => void connection.sendProgress(ChatChunkType, token, chunk);
         return chat.chat({
             messages: params.messages,
             model: params.model,
@@ -71,7 +69,7 @@ export function registerEngineHandlers(connection: Connection, s: EngineHandlerS
                     force: params.force,
                     config: params.config,
                     signal,
-                    onProgress: progress => report({ kind: 'report', percentage: Math.round(progress * 100) }),
+                    onProgress: (progress) => report({ kind: 'report', percentage: Math.round(progress * 100) }),
                 });
             } finally {
                 report({ kind: 'end' });

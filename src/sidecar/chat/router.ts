@@ -118,7 +118,10 @@ export class ChatRouter implements ChatEngine {
         const apiKey = this.context.secrets.providerKeys[provider];
         if (!apiKey && PROVIDERS[provider].keyRequired) {
             this.client.keyRejected?.(provider);
-            throw new LocalAiError(ErrorCode.Unauthorized, `${PROVIDERS[provider].name} needs an API key.`, { provider, hint: 'Set one with "Local AI: Set Cloud API Key…".' });
+            throw new LocalAiError(ErrorCode.Unauthorized, `${PROVIDERS[provider].name} needs an API key.`, {
+                provider,
+                hint: 'Set one with "Local AI: Set Cloud API Key…".',
+            });
         }
         return this.runChain(call, [{ setting: { id: provider, baseUrl: configured?.baseUrl, model }, apiKey }]);
     }
@@ -147,9 +150,10 @@ export class ChatRouter implements ChatEngine {
         const forwardAbort = () => controller.abort();
         call.signal.addEventListener('abort', forwardAbort, { once: true });
         const held = holdStartUntilText(call.onChunk);
-        const local = this.local
-            .chat({ ...call, signal: controller.signal, onChunk: held.onChunk })
-            .then((result) => ({ kind: 'result' as const, result }), (error: unknown) => ({ kind: 'error' as const, error }));
+        const local = this.local.chat({ ...call, signal: controller.signal, onChunk: held.onChunk }).then(
+            (result) => ({ kind: 'result' as const, result }),
+            (error: unknown) => ({ kind: 'error' as const, error }),
+        );
         let cancelTimer: () => void = () => undefined;
         const timeout = new Promise<{ kind: 'timeout' }>((resolve) => {
             if (firstTokenTimeoutMs !== undefined) cancelTimer = this.startTimer(() => resolve({ kind: 'timeout' }), firstTokenTimeoutMs);
@@ -159,9 +163,10 @@ export class ChatRouter implements ChatEngine {
             let next = await Promise.race([local, firstText, timeout]);
             if (next.kind === 'timeout') {
                 const asking = new AbortController();
-                const decision = this.consent('firstTokenTimeout', reasonMessage('firstTokenTimeout', this.context.settings), asking.signal).then(
-                    (allow) => ({ kind: 'decision' as const, allow }),
-                );
+                const decision = this.consent('firstTokenTimeout', reasonMessage('firstTokenTimeout', this.context.settings), asking.signal).then((allow) => ({
+                    kind: 'decision' as const,
+                    allow,
+                }));
                 const raced = await Promise.race([local, firstText, decision]);
                 if (raced.kind === 'decision') {
                     if (raced.allow) {
@@ -210,7 +215,10 @@ export class ChatRouter implements ChatEngine {
             if (fallback && !(index === 0 && fallback.consentedFirst) && this.context.settings.fallback.mode === 'ask') {
                 const allowed = await this.consent(fallback.reason, fallback.message, call.signal, candidate);
                 if (!allowed) {
-                    throw new LocalAiError(ErrorCode.NoEngineAvailable, `${fallback.message} Sending the conversation to ${PROVIDERS[setting.id].name} was declined.`);
+                    throw new LocalAiError(
+                        ErrorCode.NoEngineAvailable,
+                        `${fallback.message} Sending the conversation to ${PROVIDERS[setting.id].name} was declined.`,
+                    );
                 }
             }
             const info: FallbackInfo | undefined = fallback && { reason: fallback.reason, message: fallback.message, provider: setting.id };

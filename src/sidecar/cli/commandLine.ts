@@ -126,7 +126,8 @@ function optionValue(token: OptionToken, option: OptionSpec): string | number | 
     const raw = token.value;
     if (raw === undefined) throw new UsageError(`${token.rawName} needs a value.`);
     // `--temperature -1` is more often a forgotten value than a negative one, as util.parseArgs judges too.
-    if (!token.inlineValue && raw.startsWith('-')) throw new UsageError(`${token.rawName} needs a value (write ${token.rawName}=${raw} if "${raw}" is the value).`);
+    if (!token.inlineValue && raw.startsWith('-'))
+        throw new UsageError(`${token.rawName} needs a value (write ${token.rawName}=${raw} if "${raw}" is the value).`);
     if (option.choices && !option.choices.includes(raw)) throw new UsageError(`${token.rawName} must be one of ${option.choices.join(', ')}.`);
     if (option.type === 'string') return raw;
     const parsed = raw.trim() === '' ? NaN : Number(raw);
@@ -139,7 +140,10 @@ function optionValue(token: OptionToken, option: OptionSpec): string | number | 
  * Parses `args` as `spec` declares them; 'help' when `--help` or `-h` is among them.
  * Throws a `UsageError` for an unknown option, a missing or malformed value, an unexpected, unknown or missing positional.
  */
-export function parseCommandLine<O extends OptionSpecs, P extends readonly PositionalSpec[]>(spec: CommandSpec<O, P>, args: string[]): CommandLine<O, P> | 'help' {
+export function parseCommandLine<O extends OptionSpecs, P extends readonly PositionalSpec[]>(
+    spec: CommandSpec<O, P>,
+    args: string[],
+): CommandLine<O, P> | 'help' {
     const generic = spec as unknown as CommandSpec;
     const tokens = tokenize(generic, args);
     if (tokens.some((token) => token.kind === 'option' && token.name === 'help')) return 'help';

@@ -27,9 +27,9 @@ async function withServices<T>(verbose: boolean, work: (services: Services) => P
 /** The report as aligned lines for a terminal. */
 export function formatReportTable(report: HardwareReport): string {
     const { os, cpu, memory, gpus, backend } = report;
-    const simd = [cpu.simd.avx512 ? 'AVX-512' : '', cpu.simd.avx2 ? 'AVX2' : cpu.simd.avx ? 'AVX' : '', cpu.simd.neon ? 'NEON' : '']
-        .filter(Boolean)
-        .join(', ') || 'none of AVX/AVX2/AVX-512/NEON';
+    const simd =
+        [cpu.simd.avx512 ? 'AVX-512' : '', cpu.simd.avx2 ? 'AVX2' : cpu.simd.avx ? 'AVX' : '', cpu.simd.neon ? 'NEON' : ''].filter(Boolean).join(', ') ||
+        'none of AVX/AVX2/AVX-512/NEON';
     const rows: [string, string][] = [
         ['OS', `${os.distro ?? os.platform} ${os.release} (${os.platform}, ${os.arch})`],
         ['CPU', `${cpu.model}: ${cpu.physicalCores} physical / ${cpu.logicalCores} logical cores, SIMD ${simd}`],
@@ -64,7 +64,11 @@ export function formatFitTable(result: FitResult): string {
         String(estimate.contextSize),
     ]);
     const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i].length)));
-    const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd();
+    const line = (cells: string[]) =>
+        cells
+            .map((cell, i) => cell.padEnd(widths[i]))
+            .join('  ')
+            .trimEnd();
     const reasons = result.estimates.map(({ quant, estimate }) => `  ${quant}: ${estimate.reason}`);
     return `${[line(header), ...rows.map(line), '', ...reasons].join('\n')}\n`;
 }
@@ -72,7 +76,7 @@ export function formatFitTable(result: FitResult): string {
 export const hardwareCommand = defineCommand(
     {
         name: 'hardware',
-        summary: 'Show this machine\'s CPU, memory and GPUs, and what llama.cpp can use',
+        summary: "Show this machine's CPU, memory and GPUs, and what llama.cpp can use",
         options: {
             json: { type: 'boolean', description: 'print the report as JSON' },
             verbose: { type: 'boolean', description: 'engine logs on stderr' },

@@ -43,7 +43,10 @@ export function formatHelp(spec: CommandSpec): string {
         if (!positional.choices) continue;
         const width = positional.choiceColumn ?? 0;
         const nameWidth = Math.max(...positional.choices.map((choice) => choice.name.length));
-        const rows = positional.choices.map(({ name, synopsis, summary }): [string, string] => [synopsis ? `${name.padEnd(nameWidth)} ${synopsis}` : name, summary]);
+        const rows = positional.choices.map(({ name, synopsis, summary }): [string, string] => [
+            synopsis ? `${name.padEnd(nameWidth)} ${synopsis}` : name,
+            summary,
+        ]);
         sections.push(formatColumns(rows, width));
     }
     if (spec.optionColumn !== undefined) {

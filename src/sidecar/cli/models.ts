@@ -41,8 +41,12 @@ export const modelsCommand = defineCommand(
                 choiceColumn: 29,
                 choices: [
                     { name: 'list', summary: 'every catalog, user and on-disk model with its state and size' },
-                    { name: 'check', synopsis: '[--model M]', summary: 'verify installed files: size, then sha256 against the hub\'s LFS hash' },
-                    { name: 'download', synopsis: '--model M [--quant Q] [--force]', summary: 'download unless already installed; resumes an interrupted download' },
+                    { name: 'check', synopsis: '[--model M]', summary: "verify installed files: size, then sha256 against the hub's LFS hash" },
+                    {
+                        name: 'download',
+                        synopsis: '--model M [--quant Q] [--force]',
+                        summary: 'download unless already installed; resumes an interrupted download',
+                    },
                     { name: 'cleanup', summary: 'delete partial downloads no download is using' },
                     { name: 'delete', synopsis: '--model M [--quant Q]', summary: 'delete a downloaded model (every quantization unless --quant)' },
                 ],
@@ -52,7 +56,7 @@ export const modelsCommand = defineCommand(
         ],
         options: {
             model: { type: 'string', value: 'M', description: 'catalog id, hf:owner/repo/file.gguf, hf:owner/repo:Q4_K_M, or a .gguf path' },
-            quant: { type: 'string', value: 'Q', description: 'quantization (default: the model\'s default)' },
+            quant: { type: 'string', value: 'Q', description: "quantization (default: the model's default)" },
             force: { type: 'boolean', description: 'download even when the model does not fit this machine' },
             json: { type: 'boolean', description: 'print JSON instead of text' },
             'models-dir': { type: 'string', value: 'D', description: 'models folder (default: LOCAL_AI_MODELS_PATH, else ~/.local-ai/models)' },
@@ -99,7 +103,8 @@ const ACTIONS = {
         );
         process.stdout.write(table([['MODEL', 'QUANT', 'STATE', 'SIZE', 'FIT', 'PATH'], ...rows]));
         process.stdout.write(`\nModels folder: ${result.modelsPath}\n`);
-        if (result.recommended) process.stdout.write(`Recommended here: ${result.recommended.modelId} ${result.recommended.quant} (${result.recommended.reason})\n`);
+        if (result.recommended)
+            process.stdout.write(`Recommended here: ${result.recommended.modelId} ${result.recommended.quant} (${result.recommended.reason})\n`);
         return 0;
     },
 
@@ -110,7 +115,8 @@ const ACTIONS = {
         else {
             for (const r of results) {
                 const verdict = !r.ok ? 'DAMAGED' : r.verified ? 'ok' : 'unverified';
-                const note = r.problem ?? (r.ok && !r.verified ? 'the size matches; no sha256 is known to compare (offline, or the hub gives none)' : undefined);
+                const note =
+                    r.problem ?? (r.ok && !r.verified ? 'the size matches; no sha256 is known to compare (offline, or the hub gives none)' : undefined);
                 process.stdout.write(`${verdict.padEnd(10)} ${r.modelId} ${r.quant}  ${r.path}${note ? `\n           ${note}` : ''}\n`);
             }
         }
@@ -133,7 +139,9 @@ const ACTIONS = {
             });
             progress.finish();
             if (args.json) return printJson(result);
-            process.stdout.write(result.downloaded ? `Installed ${result.path} (${formatBytes(result.bytesFetched)} fetched)\n` : `Already installed: ${result.path}\n`);
+            process.stdout.write(
+                result.downloaded ? `Installed ${result.path} (${formatBytes(result.bytesFetched)} fetched)\n` : `Already installed: ${result.path}\n`,
+            );
             return 0;
         } finally {
             progress.finish();
@@ -208,12 +216,22 @@ function printJson(value: unknown): number {
     return 0;
 }
 
-
 function formatEta(seconds: number): string {
-    return seconds >= 3600 ? `${Math.floor(seconds / 3600)}h${Math.floor((seconds % 3600) / 60)}m` : seconds >= 60 ? `${Math.floor(seconds / 60)}m${seconds % 60}s` : `${seconds}s`;
+    return seconds >= 3600
+        ? `${Math.floor(seconds / 3600)}h${Math.floor((seconds % 3600) / 60)}m`
+        : seconds >= 60
+          ? `${Math.floor(seconds / 60)}m${seconds % 60}s`
+          : `${seconds}s`;
 }
 
 function table(rows: string[][]): string {
     const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
-    return `${rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd()).join('\n')}\n`;
+    return `${rows
+        .map((row) =>
+            row
+                .map((cell, column) => cell.padEnd(widths[column]))
+                .join('  ')
+                .trimEnd(),
+        )
+        .join('\n')}\n`;
 }

@@ -28,14 +28,28 @@ export const providerChatCommand = defineCommand(
     {
         name: 'chat',
         summary: 'Answer a prompt with a cloud or remote provider, streaming to stdout',
-        positionals: [{ name: 'prompt', label: '"PROMPT"', variadic: true, required: 'Give a prompt: local-ai chat "Hello" --provider openai --model gpt-4o-mini' }],
+        positionals: [
+            { name: 'prompt', label: '"PROMPT"', variadic: true, required: 'Give a prompt: local-ai chat "Hello" --provider openai --model gpt-4o-mini' },
+        ],
         options: {
-            provider: { type: 'string', value: 'ID', choices: PROVIDER_IDS, inUsage: true, description: `${PROVIDER_IDS.slice(0, -1).join(', ')} or ${PROVIDER_IDS.at(-1)}` },
-            model: { type: 'string', value: 'NAME', required: '--model is required with --provider.', inUsage: true, description: 'the model name at the provider' },
+            provider: {
+                type: 'string',
+                value: 'ID',
+                choices: PROVIDER_IDS,
+                inUsage: true,
+                description: `${PROVIDER_IDS.slice(0, -1).join(', ')} or ${PROVIDER_IDS.at(-1)}`,
+            },
+            model: {
+                type: 'string',
+                value: 'NAME',
+                required: '--model is required with --provider.',
+                inUsage: true,
+                description: 'the model name at the provider',
+            },
             'base-url': {
                 type: 'string',
                 value: 'URL',
-                description: 'the endpoint (required for openai-compatible; default: the provider\'s public one,\nOllama: http://127.0.0.1:11434)',
+                description: "the endpoint (required for openai-compatible; default: the provider's public one,\nOllama: http://127.0.0.1:11434)",
             },
             system: { type: 'string', value: 'TEXT', description: 'a system prompt' },
             'max-tokens': { type: 'number', value: 'N', min: 0, description: 'stop after N tokens' },

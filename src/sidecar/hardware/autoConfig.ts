@@ -6,8 +6,18 @@
 import type { Llama } from 'node-llama-cpp';
 import type { HardwareReport, LoadConfig, ResolvedLoadConfig } from '../../common/hardware';
 import {
-    DEFAULT_BATCH_SIZE, DEFAULT_FIT_CONTEXT, DEFAULT_SEQUENCES, fitsBudget, largestContext, memoryBudget, memoryFromGguf, memoryNeeds, MIN_USEFUL_CONTEXT,
-    planLoad, type MemoryBudget, type ModelMemory,
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_FIT_CONTEXT,
+    DEFAULT_SEQUENCES,
+    fitsBudget,
+    largestContext,
+    memoryBudget,
+    memoryFromGguf,
+    memoryNeeds,
+    MIN_USEFUL_CONTEXT,
+    planLoad,
+    type MemoryBudget,
+    type ModelMemory,
 } from '../llama/memoryModel';
 import { threadsForCores } from '../llama/threads';
 
@@ -106,7 +116,12 @@ export function planLoadConfig(options: PlanLoadConfigOptions): ResolvedLoadConf
         gpuLayers = totalLayers;
         notes.push(`GPU layers ${gpuLayers}: all of them, as the settings ask.`);
     } else {
-        const plan = planLoad(memory, budget, { contextSize: target, sequences, batchSize: requestedBatch, flashAttention: overrides.flashAttention ?? 'auto' });
+        const plan = planLoad(memory, budget, {
+            contextSize: target,
+            sequences,
+            batchSize: requestedBatch,
+            flashAttention: overrides.flashAttention ?? 'auto',
+        });
         gpuLayers = plan.gpuLayers;
         notes.push(
             plan.fit === 'gpu' || plan.fit === 'partial'
@@ -161,14 +176,13 @@ function resolveThreads(value: LoadConfig['threads'] | undefined, hardware: Hard
         return threads;
     }
     const threads = autoThreads(hardware);
-    notes.push(`Threads ${threads}: one per physical core, one left free when that would take every hardware thread (${hardware.cpu.physicalCores} physical, ${hardware.cpu.logicalCores} logical).`);
+    notes.push(
+        `Threads ${threads}: one per physical core, one left free when that would take every hardware thread (${hardware.cpu.physicalCores} physical, ${hardware.cpu.logicalCores} logical).`,
+    );
     return threads;
 }
 
-function resolveFlashAttention(
-    value: LoadConfig['flashAttention'] | undefined,
-    facts: { supported: boolean; onGpu: boolean; notes: string[] },
-): boolean {
+function resolveFlashAttention(value: LoadConfig['flashAttention'] | undefined, facts: { supported: boolean; onGpu: boolean; notes: string[] }): boolean {
     if (typeof value === 'boolean') {
         const enabled = value && facts.supported;
         facts.notes.push(

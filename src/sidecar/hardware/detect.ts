@@ -64,10 +64,16 @@ export async function detectFacts(llama: Llama): Promise<HardwareFacts> {
     ]);
     // The OS's own name ("Intel(R) Core(TM) i7-12700H", "Apple M2") is what users recognise and search for;
     // systeminformation's brand is a trimmed version of it.
-    const siModel = cpu.brand && cpu.manufacturer && !cpu.brand.startsWith(cpu.manufacturer) ? `${cpu.manufacturer} ${cpu.brand}` : cpu.brand || cpu.manufacturer;
+    const siModel =
+        cpu.brand && cpu.manufacturer && !cpu.brand.startsWith(cpu.manufacturer) ? `${cpu.manufacturer} ${cpu.brand}` : cpu.brand || cpu.manufacturer;
     const model = os.cpus()[0]?.model.trim() || siModel || 'Unknown CPU';
     return {
-        os: { platform: osInfo.platform || process.platform, release: osInfo.release || '', arch: osInfo.arch || process.arch, distro: osInfo.distro || undefined },
+        os: {
+            platform: osInfo.platform || process.platform,
+            release: osInfo.release || '',
+            arch: osInfo.arch || process.arch,
+            distro: osInfo.distro || undefined,
+        },
         cpu: {
             model,
             physicalCores: cpu.physicalCores || cpu.cores,

@@ -72,29 +72,63 @@ export function estimateFit({ hardware, model, contextSize: asked, sequences = D
                 if (hardware.memory.unified) {
                     // One pool: what the model takes of it is its RAM.
                     const total = ramBytes + vramBytes;
-                    return { ...base, fit: 'gpu', ramBytes: total, vramBytes, tokensPerSecond: tps,
-                        reason: `Runs on the ${name} in unified memory: needs ${formatBytes(total)} of ${formatBytes(vram)} it can use ${at}, about ${Math.round(tps)} tokens/s.` };
+                    return {
+                        ...base,
+                        fit: 'gpu',
+                        ramBytes: total,
+                        vramBytes,
+                        tokensPerSecond: tps,
+                        reason: `Runs on the ${name} in unified memory: needs ${formatBytes(total)} of ${formatBytes(vram)} it can use ${at}, about ${Math.round(tps)} tokens/s.`,
+                    };
                 }
-                return { ...base, fit: 'gpu', ramBytes, vramBytes, tokensPerSecond: tps,
-                    reason: `Fits on the ${name}: needs ${formatBytes(vramBytes)} of ${formatBytes(vram)} VRAM ${at}, about ${Math.round(tps)} tokens/s.` };
+                return {
+                    ...base,
+                    fit: 'gpu',
+                    ramBytes,
+                    vramBytes,
+                    tokensPerSecond: tps,
+                    reason: `Fits on the ${name}: needs ${formatBytes(vramBytes)} of ${formatBytes(vram)} VRAM ${at}, about ${Math.round(tps)} tokens/s.`,
+                };
             }
             case 'partial': {
                 const gpuInfo = gpu!;
                 const share = plan.gpuLayers / layers;
                 const tps = 1 / ((bytesPerToken * share) / gpuBandwidth(hardware, gpuInfo) + (bytesPerToken * (1 - share)) / cpuBandwidth(hardware));
-                return { ...base, fit: 'partial', ramBytes, vramBytes, tokensPerSecond: tps,
-                    reason: `${plan.gpuLayers} of ${layers} layers fit on the ${gpuName(gpuInfo)} (${formatBytes(vramBytes)} VRAM); the rest runs on the CPU in ${formatBytes(ramBytes)} RAM ${at}, about ${Math.round(tps)} tokens/s.` };
+                return {
+                    ...base,
+                    fit: 'partial',
+                    ramBytes,
+                    vramBytes,
+                    tokensPerSecond: tps,
+                    reason: `${plan.gpuLayers} of ${layers} layers fit on the ${gpuName(gpuInfo)} (${formatBytes(vramBytes)} VRAM); the rest runs on the CPU in ${formatBytes(ramBytes)} RAM ${at}, about ${Math.round(tps)} tokens/s.`,
+                };
             }
             case 'cpu': {
                 const tps = cpuBandwidth(hardware) / bytesPerToken;
-                const where = gpu ? `too large for the ${gpuName(gpu)}, runs on the CPU` : hardware.backend.cpuReason ? 'runs on the CPU (the GPU is not usable, see the report)' : 'runs on the CPU';
-                return { ...base, fit: 'cpu', ramBytes, vramBytes: 0, tokensPerSecond: tps,
-                    reason: `${capitalize(where)}: needs ${formatBytes(ramBytes)} of ${formatBytes(budget.ramBytes)} free RAM ${at}, about ${formatSpeed(tps)} tokens/s.` };
+                const where = gpu
+                    ? `too large for the ${gpuName(gpu)}, runs on the CPU`
+                    : hardware.backend.cpuReason
+                      ? 'runs on the CPU (the GPU is not usable, see the report)'
+                      : 'runs on the CPU';
+                return {
+                    ...base,
+                    fit: 'cpu',
+                    ramBytes,
+                    vramBytes: 0,
+                    tokensPerSecond: tps,
+                    reason: `${capitalize(where)}: needs ${formatBytes(ramBytes)} of ${formatBytes(budget.ramBytes)} free RAM ${at}, about ${formatSpeed(tps)} tokens/s.`,
+                };
             }
             case 'none': {
                 const gpuPart = gpu && !hardware.memory.unified ? ` + ${formatBytes(budget.vramBytes)} VRAM` : '';
-                return { ...base, fit: 'none', ramBytes, vramBytes: 0, tokensPerSecond: 0,
-                    reason: `Does not fit: needs ${formatBytes(ramBytes)} ${at}, and ${formatBytes(budget.ramBytes)} RAM${gpuPart} is free; choose a smaller quantization or model, or close other apps.` };
+                return {
+                    ...base,
+                    fit: 'none',
+                    ramBytes,
+                    vramBytes: 0,
+                    tokensPerSecond: 0,
+                    reason: `Does not fit: needs ${formatBytes(ramBytes)} ${at}, and ${formatBytes(budget.ramBytes)} RAM${gpuPart} is free; choose a smaller quantization or model, or close other apps.`,
+                };
             }
         }
     })();

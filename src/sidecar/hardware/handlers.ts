@@ -55,7 +55,12 @@ export async function estimateModel(s: HardwareHandlerServices, params: FitParam
         let estimate: FitEstimate;
         if (each.path) estimate = await hardware.estimateFile({ path: each.path }, params.contextSize, signal);
         else if (entry.architecture) estimate = hardware.estimateCatalogFile(entry, each, params.contextSize);
-        else if (entry.repo) estimate = await hardware.estimateFile({ url: s.models.hub.resolveUrl(entry.repo, each.file, entry.revision), headers: s.models.hub.authHeaders() }, params.contextSize, signal);
+        else if (entry.repo)
+            estimate = await hardware.estimateFile(
+                { url: s.models.hub.resolveUrl(entry.repo, each.file, entry.revision), headers: s.models.hub.authHeaders() },
+                params.contextSize,
+                signal,
+            );
         else continue;
         estimates.push({ quant: each.quant, file: each.file, estimate });
     }

@@ -11,7 +11,15 @@ import { detectFacts } from './detect';
 import { estimateFit } from './fit';
 import { MeasurementStore, type MeasurementRecord, type RecordMeasurementParams } from './measurements';
 import {
-    availableRamBytes, DEFAULT_FIT_CONTEXT, fitContextSize, memoryBudget, memoryFromCatalog, memoryFromGguf, withFreeMemory, type GgufSource, type MemoryBudget,
+    availableRamBytes,
+    DEFAULT_FIT_CONTEXT,
+    fitContextSize,
+    memoryBudget,
+    memoryFromCatalog,
+    memoryFromGguf,
+    withFreeMemory,
+    type GgufSource,
+    type MemoryBudget,
 } from '../llama/memoryModel';
 import { profileFromEnvironment, type HardwareProfile } from './profiles';
 import { recommend } from './recommend';
@@ -134,7 +142,9 @@ export class HardwareService extends Emitter<{ changed: [HardwareReport] }> {
     private requireReport(): HardwareReport {
         if (this.current) return this.current;
         // Detection loads llama.cpp (seconds), so it starts on first need rather than at every sidecar start.
-        this.report().catch((error: unknown) => this.options.context.log.warn(`Hardware detection failed: ${error instanceof Error ? error.message : String(error)}`));
+        this.report().catch((error: unknown) =>
+            this.options.context.log.warn(`Hardware detection failed: ${error instanceof Error ? error.message : String(error)}`),
+        );
         throw new Error('The hardware report is not ready yet; it is being detected.');
     }
 

@@ -53,7 +53,7 @@ export class MeasurementStore {
         const record: MeasurementRecord = {
             ramBytes: Math.max(0, params.ramBytes),
             vramBytes: Math.max(0, params.vramBytes),
-            tokensPerSecond: params.tokensPerSecond > 0 ? params.tokensPerSecond : previous?.tokensPerSecond ?? 0,
+            tokensPerSecond: params.tokensPerSecond > 0 ? params.tokensPerSecond : (previous?.tokensPerSecond ?? 0),
             measuredAt: new Date().toISOString(),
         };
         this.records.set(measurementKey(params.modelPath), record);

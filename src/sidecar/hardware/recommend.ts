@@ -41,9 +41,12 @@ function compare(a: Candidate, b: Candidate): number {
 
 function where(fit: FitEstimate): string {
     switch (fit.fit) {
-        case 'gpu': return 'runs fully on the GPU';
-        case 'partial': return `runs ${fit.gpuLayers} of ${fit.totalLayers} layers on the GPU`;
-        default: return 'runs on the CPU';
+        case 'gpu':
+            return 'runs fully on the GPU';
+        case 'partial':
+            return `runs ${fit.gpuLayers} of ${fit.totalLayers} layers on the GPU`;
+        default:
+            return 'runs on the CPU';
     }
 }
 

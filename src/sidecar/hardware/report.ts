@@ -55,9 +55,12 @@ function vendorKind(gpu: Pick<GpuFacts, 'vendor' | 'model'>): 'nvidia' | 'amd' |
 /** The llama.cpp backends that can drive a GPU of this vendor, best first. */
 function backendsFor(gpu: GpuFacts): GpuBackend[] {
     switch (vendorKind(gpu)) {
-        case 'nvidia': return ['cuda', 'vulkan'];
-        case 'apple': return ['metal'];
-        default: return ['vulkan'];
+        case 'nvidia':
+            return ['cuda', 'vulkan'];
+        case 'apple':
+            return ['metal'];
+        default:
+            return ['vulkan'];
     }
 }
 
@@ -87,10 +90,7 @@ export function buildReport(facts: HardwareFacts, mode: GpuMode, detectedAt = ne
     const flags = new Set(facts.cpu.flags.map((flag) => flag.toLowerCase()));
     const unified = facts.os.platform === 'darwin' && facts.os.arch === 'arm64';
     const active: ComputeBackend = mode === 'off' ? 'cpu' : facts.llama.gpu || 'cpu';
-    const available: ComputeBackend[] = [
-        ...facts.llama.supported.filter((backend) => facts.llama.binaries.includes(backend)),
-        'cpu',
-    ];
+    const available: ComputeBackend[] = [...facts.llama.supported.filter((backend) => facts.llama.binaries.includes(backend)), 'cpu'];
     const gpus = withLlamaDevices(facts, active).map((gpu) => describeGpu(gpu, { facts, active, mode, unified }));
     const physical = facts.cpu.physicalCores || facts.cpu.logicalCores;
     const mathCores = Math.max(1, Math.min(physical, facts.cpu.performanceCores || facts.llama.mathCores || physical));
@@ -137,7 +137,7 @@ function withLlamaDevices(facts: HardwareFacts, active: ComputeBackend): GpuFact
     return [
         ...facts.gpus,
         ...names.map((model, i) => ({
-            vendor: active === 'vulkan' ? vendorOfName(model) ?? vendor : vendor,
+            vendor: active === 'vulkan' ? (vendorOfName(model) ?? vendor) : vendor,
             model,
             // llama.cpp reports the VRAM of all its devices together.
             vramTotalBytes: vram ? Math.round(vram.total / names.length) : 0,

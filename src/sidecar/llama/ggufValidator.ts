@@ -15,8 +15,19 @@ const chunkSize = 1 << 20;
 
 /** [elements per block, bytes per block] of the ggml types whose size is certain; others are not bound-checked. */
 const ggmlTypeSizes: Record<number, [number, number]> = {
-    0: [1, 4], 1: [1, 2], 30: [1, 2], 2: [32, 18], 3: [32, 20], 6: [32, 22], 7: [32, 24], 8: [32, 34],
-    10: [256, 84], 11: [256, 110], 12: [256, 144], 13: [256, 176], 14: [256, 210],
+    0: [1, 4],
+    1: [1, 2],
+    30: [1, 2],
+    2: [32, 18],
+    3: [32, 20],
+    6: [32, 22],
+    7: [32, 24],
+    8: [32, 34],
+    10: [256, 84],
+    11: [256, 110],
+    12: [256, 144],
+    13: [256, 176],
+    14: [256, 210],
 };
 
 /** Smallest encodings, used to reject counts the file cannot possibly hold. */
@@ -53,7 +64,10 @@ const hyperparameterRanges: Record<string, [number, number]> = {
 const typeNames: Record<number, string> = { 4: 'uint32', 5: 'int32', 6: 'float32', 8: 'string', 9: 'array' };
 const typeName = (type: number) => typeNames[type] ?? `type ${type}`;
 const integerTypes: Record<number, (b: Buffer) => number> = {
-    4: (b) => b.readUInt32LE(0), 5: (b) => b.readInt32LE(0), 10: (b) => Number(b.readBigUInt64LE(0)), 11: (b) => Number(b.readBigInt64LE(0)),
+    4: (b) => b.readUInt32LE(0),
+    5: (b) => b.readInt32LE(0),
+    10: (b) => Number(b.readBigUInt64LE(0)),
+    11: (b) => Number(b.readBigInt64LE(0)),
 };
 
 class Problem extends Error {}
@@ -64,7 +78,10 @@ class BoundedReader {
     private bufferStart = 0;
     position = 0;
 
-    constructor(private readonly handle: fs.FileHandle, readonly size: number) {}
+    constructor(
+        private readonly handle: fs.FileHandle,
+        readonly size: number,
+    ) {}
 
     get remaining(): number {
         return this.size - this.position;

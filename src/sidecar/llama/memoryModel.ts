@@ -142,9 +142,14 @@ export function memoryFromCatalog(entry: ModelEntry, file: ModelFile): ModelMemo
 /** A file's memory from its GGUF header, through node-llama-cpp's GgufInsights. */
 export function memoryFromInsights(insights: GgufInsights): ModelMemory {
     // The cache's growth per token, from GgufInsights' own estimate at two sizes (without compute buffers).
-    const at = (contextSize: number) => insights.estimateContextResourceRequirements({
-        contextSize, modelGpuLayers: 0, batchSize: DEFAULT_BATCH_SIZE, sequences: 1, includeGraphOverhead: false,
-    }).cpuRam;
+    const at = (contextSize: number) =>
+        insights.estimateContextResourceRequirements({
+            contextSize,
+            modelGpuLayers: 0,
+            batchSize: DEFAULT_BATCH_SIZE,
+            sequences: 1,
+            includeGraphOverhead: false,
+        }).cpuRam;
     return {
         totalLayers: insights.totalLayers,
         weightsBytes: insights.modelSize,
@@ -161,9 +166,10 @@ export type GgufSource = { path: string } | { url: string; headers?: Record<stri
 /** Reads only the header (over range requests for URLs); the weights are never read. */
 export async function memoryFromGguf(source: GgufSource, options: { llama?: Llama; signal?: AbortSignal } = {}): Promise<ModelMemory> {
     const { readGgufFileInfo, GgufInsights } = await importNodeLlamaCpp();
-    const info = 'path' in source
-        ? await readGgufFileInfo(source.path, { logWarnings: false, signal: options.signal })
-        : await readGgufFileInfo(source.url, { logWarnings: false, sourceType: 'network', fetchHeaders: source.headers, signal: options.signal });
+    const info =
+        'path' in source
+            ? await readGgufFileInfo(source.path, { logWarnings: false, signal: options.signal })
+            : await readGgufFileInfo(source.url, { logWarnings: false, sourceType: 'network', fetchHeaders: source.headers, signal: options.signal });
     return memoryFromInsights(await GgufInsights.from(info, options.llama));
 }
 
@@ -304,8 +310,9 @@ export function planLoad(model: ModelMemory, budget: MemoryBudget, options: Plan
     const asked = at(options.contextSize);
     if (asked.fit !== 'none') return asked;
     const smallest = Math.min(MIN_USEFUL_CONTEXT, options.contextSize);
-    const smaller = largestContext(smallest, options.contextSize, (contextSize) => at(contextSize).fit === 'gpu')
-        ?? largestContext(smallest, options.contextSize, (contextSize) => at(contextSize).fit !== 'none');
+    const smaller =
+        largestContext(smallest, options.contextSize, (contextSize) => at(contextSize).fit === 'gpu') ??
+        largestContext(smallest, options.contextSize, (contextSize) => at(contextSize).fit !== 'none');
     return smaller === undefined ? asked : at(smaller);
 }
 

@@ -26,10 +26,17 @@ function forwardLog(log: Logger, level: LlamaLogLevel, message: string): void {
     if (text.length === 0) return;
     switch (level) {
         case 'fatal':
-        case 'error': log.error(`llama.cpp: ${text}`); break;
-        case 'warn': log.warn(`llama.cpp: ${text}`); break;
-        case 'info': log.info(`llama.cpp: ${text}`); break;
-        default: log.debug(`llama.cpp: ${text}`);
+        case 'error':
+            log.error(`llama.cpp: ${text}`);
+            break;
+        case 'warn':
+            log.warn(`llama.cpp: ${text}`);
+            break;
+        case 'info':
+            log.info(`llama.cpp: ${text}`);
+            break;
+        default:
+            log.debug(`llama.cpp: ${text}`);
     }
 }
 

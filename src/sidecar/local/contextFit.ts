@@ -38,8 +38,8 @@ export function fitConversation(options: FitConversationOptions): FittedConversa
     let promptTokens = countTokens(messages);
     if (promptTokens <= room) return { messages, promptTokens };
 
-    const system = messages.filter(m => m.role === 'system');
-    let turns = messages.filter(m => m.role !== 'system');
+    const system = messages.filter((m) => m.role === 'system');
+    let turns = messages.filter((m) => m.role !== 'system');
     let dropped = 0;
     while (turns.length > 1) {
         turns = turns.slice(1);

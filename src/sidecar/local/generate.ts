@@ -26,9 +26,12 @@ export interface ChatHooks {
 export function toChatHistory(messages: ChatMessage[]): ChatHistoryItem[] {
     const history: ChatHistoryItem[] = messages.map((message): ChatHistoryItem => {
         switch (message.role) {
-            case 'system': return { type: 'system', text: message.content };
-            case 'user': return { type: 'user', text: message.content };
-            case 'assistant': return { type: 'model', response: [message.content] };
+            case 'system':
+                return { type: 'system', text: message.content };
+            case 'user':
+                return { type: 'user', text: message.content };
+            case 'assistant':
+                return { type: 'model', response: [message.content] };
             default: {
                 // validateMessages refuses other roles first; `never` keeps this switch complete when a role is added.
                 const role: never = message.role;
@@ -69,7 +72,12 @@ function validateMessages(messages: ChatMessage[]): void {
 
 /** Maps protocol sampling options to node-llama-cpp's, with the engine's defaults. */
 export function samplingToLlama(options: SamplingOptions = {}): {
-    temperature: number; topP?: number; topK?: number; seed?: number; maxTokens?: number; customStopTriggers?: string[];
+    temperature: number;
+    topP?: number;
+    topK?: number;
+    seed?: number;
+    maxTokens?: number;
+    customStopTriggers?: string[];
 } {
     return {
         temperature: options.temperature ?? defaultTemperature,
@@ -77,7 +85,7 @@ export function samplingToLlama(options: SamplingOptions = {}): {
         topK: options.topK,
         seed: options.seed,
         maxTokens: options.maxTokens,
-        customStopTriggers: options.stop?.filter(s => s.length > 0).length ? options.stop.filter(s => s.length > 0) : undefined,
+        customStopTriggers: options.stop?.filter((s) => s.length > 0).length ? options.stop.filter((s) => s.length > 0) : undefined,
     };
 }
 
@@ -98,7 +106,7 @@ export async function generateChat(
     const sampling = samplingToLlama(request.options);
     const fitted = fitConversation({
         messages: request.messages,
-        countTokens: messages => countConversationTokens(state, messages),
+        countTokens: (messages) => countConversationTokens(state, messages),
         contextSize,
         reserveTokens: answerReserve(contextSize, sampling.maxTokens),
     });
@@ -119,12 +127,12 @@ export async function generateChat(
             maxTokens,
             signal: stop,
             stopOnAbortSignal: true,
-            onToken: tokens => {
+            onToken: (tokens) => {
                 firstTokenAt ??= performance.now();
                 completionTokens += tokens.length;
                 hooks.onTokens?.(tokens);
             },
-            onTextChunk: text => {
+            onTextChunk: (text) => {
                 if (text.length > 0) hooks.onText?.(text);
             },
         });
@@ -161,7 +169,7 @@ export function countTokens(state: LoadedState, input: { text?: string; messages
 
 /** One embedding vector per input, from the model's embedding context. */
 export async function embed(state: LoadedState, input: string[], signal?: AbortSignal): Promise<number[][]> {
-    if (!Array.isArray(input) || input.some(text => typeof text !== 'string')) {
+    if (!Array.isArray(input) || input.some((text) => typeof text !== 'string')) {
         throw new LocalAiError(ErrorCode.InvalidParams, 'Embeddings need a list of texts.');
     }
     const { context, contextSize } = await state.embeddingContext();
@@ -170,9 +178,11 @@ export async function embed(state: LoadedState, input: string[], signal?: AbortS
         signal?.throwIfAborted();
         const tokens = state.model.tokenize(text).length;
         if (tokens > contextSize) {
-            throw new LocalAiError(ErrorCode.ContextOverflow,
-                `A text to embed has ${tokens} tokens; the embedding context holds ${contextSize}.`,
-                { needed: tokens, available: contextSize, unit: 'tokens' });
+            throw new LocalAiError(ErrorCode.ContextOverflow, `A text to embed has ${tokens} tokens; the embedding context holds ${contextSize}.`, {
+                needed: tokens,
+                available: contextSize,
+                unit: 'tokens',
+            });
         }
         vectors.push([...(await context.getEmbeddingFor(text)).vector]);
     }

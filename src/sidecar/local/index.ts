@@ -37,7 +37,7 @@ export function registryModelResolver(registry: ModelRegistry, context: SidecarC
             throw new LocalAiError(ErrorCode.ModelNotFound, 'No model is active yet.', { hint: 'Download a model, or choose one in the Models view.' });
         }
         const installed = await registry.resolveInstalled(name);
-        const user = context.settings.userModels.find(u => u.source === name || u.source === installed.path || u.name === installed.entry.name);
+        const user = context.settings.userModels.find((u) => u.source === name || u.source === installed.path || u.name === installed.entry.name);
         return {
             modelId: installed.entry.id,
             name: installed.entry.name,
@@ -49,12 +49,15 @@ export function registryModelResolver(registry: ModelRegistry, context: SidecarC
     };
 }
 
-export function createLocalEngine(services: {
-    context: SidecarContext;
-    llama: LlamaRuntime;
-    hardware: HardwareService;
-    models: { registry: ModelRegistry };
-}, options: { sequences?: number } = {}): LocalEngine {
+export function createLocalEngine(
+    services: {
+        context: SidecarContext;
+        llama: LlamaRuntime;
+        hardware: HardwareService;
+        models: { registry: ModelRegistry };
+    },
+    options: { sequences?: number } = {},
+): LocalEngine {
     const { context } = services;
     const engine = new LocalEngine({
         runtime: services.llama,
@@ -65,13 +68,16 @@ export function createLocalEngine(services: {
         sequences: options.sequences,
         settingsOverrides: () => settingsLoadOverrides(context.settings),
         idleUnloadMs: () => context.settings.idleUnloadMinutes * 60_000,
-        onDidChange: (loaded) => context.status.setActiveModel(loaded && {
-            modelId: loaded.modelId,
-            name: loaded.name,
-            quant: loaded.quant,
-            device: loaded.device,
-            contextSize: loaded.config.contextSize,
-        }),
+        onDidChange: (loaded) =>
+            context.status.setActiveModel(
+                loaded && {
+                    modelId: loaded.modelId,
+                    name: loaded.name,
+                    quant: loaded.quant,
+                    device: loaded.device,
+                    contextSize: loaded.config.contextSize,
+                },
+            ),
     });
     engine.followGpuMode(context);
     return engine;

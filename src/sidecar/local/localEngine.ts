@@ -34,18 +34,28 @@ export class LocalEngine implements ChatEngine {
 
     /** Streams 'start' then text chunks; resolves with finishReason 'cancelled' when the signal aborts mid-answer. */
     chat(call: ChatCall): Promise<ChatResult> {
-        return this.host.use(call.model, state => generateChat(state, call, {
-            onStart: (engine, truncation) => call.onChunk({ kind: 'start', engine, truncation }),
-            onText: text => call.onChunk({ kind: 'text', text }),
-        }, call.signal), call.signal);
+        return this.host.use(
+            call.model,
+            (state) =>
+                generateChat(
+                    state,
+                    call,
+                    {
+                        onStart: (engine, truncation) => call.onChunk({ kind: 'start', engine, truncation }),
+                        onText: (text) => call.onChunk({ kind: 'text', text }),
+                    },
+                    call.signal,
+                ),
+            call.signal,
+        );
     }
 
     countTokens(input: { model?: string; text?: string; messages?: ChatMessage[] }, signal?: AbortSignal): Promise<{ tokens: number; contextSize: number }> {
-        return this.host.use(input.model, async state => ({ tokens: countTokens(state, input), contextSize: state.context.contextSize }), signal);
+        return this.host.use(input.model, async (state) => ({ tokens: countTokens(state, input), contextSize: state.context.contextSize }), signal);
     }
 
     embed(input: { model?: string; input: string[] }, signal?: AbortSignal): Promise<{ vectors: number[][]; model: string }> {
-        return this.host.use(input.model, async state => ({ vectors: await embed(state, input.input, signal), model: state.info.modelId }), signal);
+        return this.host.use(input.model, async (state) => ({ vectors: await embed(state, input.input, signal), model: state.info.modelId }), signal);
     }
 
     /** Follows the GPU mode setting: a new mode needs a new Llama, and the model must be freed before the old one goes. */

@@ -11,9 +11,7 @@ import { ErrorCode, LocalAiError } from '../../common/errors';
 import type { LoadConfig, ResolvedLoadConfig } from '../../common/hardware';
 import type { LoadedModel } from '../../common/protocol';
 import type { Logger } from '../context';
-import {
-    availableRamBytes, DEFAULT_SEQUENCES, memoryFromInsights, memoryNeeds, planFit, type MemoryBudget, type ModelMemory,
-} from '../llama/memoryModel';
+import { availableRamBytes, DEFAULT_SEQUENCES, memoryFromInsights, memoryNeeds, planFit, type MemoryBudget, type ModelMemory } from '../llama/memoryModel';
 import { formatBytes } from '../../common/format';
 import { chatWrapperFor } from '../llama/chatWrapper';
 import { validateGgufFile } from '../llama/ggufValidator';
@@ -109,9 +107,14 @@ export const fallbackLoadConfig: LoadConfigResolver = async ({ memory, overrides
     const notes: string[] = [];
     const threads = typeof overrides.threads === 'number' ? overrides.threads : safeThreadCount(llama);
     const contextSize = typeof overrides.contextSize === 'number' ? overrides.contextSize : Math.min(memory.trainContextSize ?? 4096, 4096);
-    const gpuLayers = typeof overrides.gpuLayers === 'number'
-        ? overrides.gpuLayers
-        : llama.gpu === false ? 0 : overrides.gpuLayers === 'max' ? memory.totalLayers : planFit(memory, budget, { contextSize, sequences, flashAttention: overrides.flashAttention === true }).gpuLayers;
+    const gpuLayers =
+        typeof overrides.gpuLayers === 'number'
+            ? overrides.gpuLayers
+            : llama.gpu === false
+              ? 0
+              : overrides.gpuLayers === 'max'
+                ? memory.totalLayers
+                : planFit(memory, budget, { contextSize, sequences, flashAttention: overrides.flashAttention === true }).gpuLayers;
     notes.push(`threads ${threads}${typeof overrides.threads === 'number' ? ' (set)' : ' (math cores, one left for the event loop on small machines)'}`);
     notes.push(`context ${contextSize}, GPU layers ${gpuLayers}`);
     return {
@@ -137,14 +140,24 @@ export function checkLoadFits(options: { name: string; file: string; memory: Mod
     // On unified memory the GPU's share comes out of the same RAM.
     const ramNeeded = budget.unified ? needs.ramBytes + needs.vramBytes : needs.ramBytes;
     if (ramNeeded > budget.ramBytes) {
-        throw new LocalAiError(ErrorCode.ModelDoesNotFit,
+        throw new LocalAiError(
+            ErrorCode.ModelDoesNotFit,
             `${name} needs ${formatBytes(ramNeeded)} of memory with a ${config.contextSize}-token context, and ${formatBytes(budget.ramBytes)} is free.`,
-            { file, needed: ramNeeded, available: budget.ramBytes, unit: 'bytes', hint: 'Choose a smaller quantization or context, close other apps, or load anyway.' });
+            {
+                file,
+                needed: ramNeeded,
+                available: budget.ramBytes,
+                unit: 'bytes',
+                hint: 'Choose a smaller quantization or context, close other apps, or load anyway.',
+            },
+        );
     }
     if (needs.vramBytes > budget.vramBytes) {
-        throw new LocalAiError(ErrorCode.ModelDoesNotFit,
+        throw new LocalAiError(
+            ErrorCode.ModelDoesNotFit,
             `${name} needs ${formatBytes(needs.vramBytes)} of GPU memory with ${config.gpuLayers} layers offloaded, and ${formatBytes(budget.vramBytes)} is free.`,
-            { file, needed: needs.vramBytes, available: budget.vramBytes, unit: 'bytes', hint: 'Offload fewer layers, or load anyway.' });
+            { file, needed: needs.vramBytes, available: budget.vramBytes, unit: 'bytes', hint: 'Offload fewer layers, or load anyway.' },
+        );
     }
 }
 
@@ -236,7 +249,13 @@ export class ModelHost {
         const overrides = { ...this.options.settingsOverrides?.(), ...options.config };
         const sequences = this.options.sequences ?? DEFAULT_SEQUENCES;
         const config = await (this.options.resolveLoadConfig ?? fallbackLoadConfig)({
-            modelPath: source.path, memory, overrides, llama, budget, sequences, fitContextSize: source.fitContextSize,
+            modelPath: source.path,
+            memory,
+            overrides,
+            llama,
+            budget,
+            sequences,
+            fitContextSize: source.fitContextSize,
         });
         if (!options.force) {
             // A llama.cpp without a GPU backend keeps every layer in RAM, whatever the configuration asks.
@@ -246,13 +265,14 @@ export class ModelHost {
 
         let cpuFallbackReason: string | undefined;
         let gpuLayers = config.gpuLayers;
-        const loadWith = (layers: number) => llama.loadModel({
-            modelPath: source.path,
-            gpuLayers: layers,
-            loadSignal: options.signal,
-            onLoadProgress: options.onProgress,
-            ignoreMemorySafetyChecks: options.force,
-        });
+        const loadWith = (layers: number) =>
+            llama.loadModel({
+                modelPath: source.path,
+                gpuLayers: layers,
+                loadSignal: options.signal,
+                onLoadProgress: options.onProgress,
+                ignoreMemorySafetyChecks: options.force,
+            });
         let model: LlamaModel;
         try {
             model = await loadWith(gpuLayers).catch(async (error: unknown) => {
@@ -264,7 +284,11 @@ export class ModelHost {
             });
         } catch (error) {
             if (options.signal?.aborted) throw error;
-            throw new LocalAiError(ErrorCode.LoadFailed, `llama.cpp could not load ${path.basename(source.path)}: ${error instanceof Error ? error.message : String(error)}`, { file: source.path });
+            throw new LocalAiError(
+                ErrorCode.LoadFailed,
+                `llama.cpp could not load ${path.basename(source.path)}: ${error instanceof Error ? error.message : String(error)}`,
+                { file: source.path },
+            );
         }
         let context: LlamaContext;
         try {
@@ -275,11 +299,15 @@ export class ModelHost {
                 flashAttention: config.flashAttention,
                 sequences,
                 ignoreMemorySafetyChecks: options.force,
-                lora: source.loras?.length ? { adapters: source.loras.map(l => ({ filePath: l.path, scale: l.scale })) } : undefined,
+                lora: source.loras?.length ? { adapters: source.loras.map((l) => ({ filePath: l.path, scale: l.scale })) } : undefined,
             });
         } catch (error) {
             await model.dispose();
-            throw new LocalAiError(ErrorCode.LoadFailed, `Could not create a ${config.contextSize}-token context for ${source.name}: ${error instanceof Error ? error.message : String(error)}`, { file: source.path });
+            throw new LocalAiError(
+                ErrorCode.LoadFailed,
+                `Could not create a ${config.contextSize}-token context for ${source.name}: ${error instanceof Error ? error.message : String(error)}`,
+                { file: source.path },
+            );
         }
 
         const chatWrapper = chatWrapperFor(lib, model, this.options.log);
@@ -314,7 +342,10 @@ export class ModelHost {
             },
             dispose: async () => {
                 unloading.abort();
-                if (state.leases > 0) await new Promise<void>(resolve => { state.drained = resolve; });
+                if (state.leases > 0)
+                    await new Promise<void>((resolve) => {
+                        state.drained = resolve;
+                    });
                 state.pool.dispose();
                 if (embedding) await (await embedding.catch(() => undefined))?.dispose();
                 await context.dispose();

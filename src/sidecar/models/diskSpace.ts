@@ -14,13 +14,17 @@ export async function checkDiskSpace(freeDiskBytes: ((folder: string) => Promise
     await fs.mkdir(folder, { recursive: true });
     const free = await (freeDiskBytes ?? statfsFree)(folder);
     if (needed > free) {
-        throw new LocalAiError(ErrorCode.DiskFull, `Not enough disk space: the download needs ${formatBytes(needed)} more, ${formatBytes(free)} is free in ${folder}.`, {
-            file: paths.partial,
-            needed,
-            available: free,
-            unit: 'bytes',
-            hint: 'Free some space or choose another models folder (localAi.modelsPath); the partial download is kept.',
-        });
+        throw new LocalAiError(
+            ErrorCode.DiskFull,
+            `Not enough disk space: the download needs ${formatBytes(needed)} more, ${formatBytes(free)} is free in ${folder}.`,
+            {
+                file: paths.partial,
+                needed,
+                available: free,
+                unit: 'bytes',
+                hint: 'Free some space or choose another models folder (localAi.modelsPath); the partial download is kept.',
+            },
+        );
     }
 }
 
@@ -31,10 +35,14 @@ export async function checkDiskSpace(freeDiskBytes: ((folder: string) => Promise
 export function diskFullError(error: unknown, partial: string): LocalAiError | undefined {
     const code = (error as NodeJS.ErrnoException | undefined)?.code;
     if (code !== 'ENOSPC' && code !== 'EDQUOT') return undefined;
-    return new LocalAiError(ErrorCode.DiskFull, `The disk filled up during the download: no space is left in ${path.dirname(partial)}. The partial download is kept; it resumes once space is freed.`, {
-        file: partial,
-        hint: 'Free some space or choose another models folder (localAi.modelsPath); the partial download is kept.',
-    });
+    return new LocalAiError(
+        ErrorCode.DiskFull,
+        `The disk filled up during the download: no space is left in ${path.dirname(partial)}. The partial download is kept; it resumes once space is freed.`,
+        {
+            file: partial,
+            hint: 'Free some space or choose another models folder (localAi.modelsPath); the partial download is kept.',
+        },
+    );
 }
 
 async function statfsFree(folder: string): Promise<number> {

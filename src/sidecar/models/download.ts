@@ -189,7 +189,10 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
                 this.report(download, { state: 'cancelled', message: 'Cancelled; the partial file is kept for a resume.' });
                 throw new LocalAiError(ErrorCode.Cancelled, `Download of ${entry.name} ${file.quant} cancelled; it will resume from where it stopped.`);
             }
-            const reported = error instanceof LocalAiError ? error : diskFullError(error, this.options.store.paths(repo, file.file).partial) ?? new LocalAiError(ErrorCode.DownloadFailed, String(error));
+            const reported =
+                error instanceof LocalAiError
+                    ? error
+                    : (diskFullError(error, this.options.store.paths(repo, file.file).partial) ?? new LocalAiError(ErrorCode.DownloadFailed, String(error)));
             this.report(download, { state: 'failed', message: reported.message });
             throw reported;
         }
@@ -262,11 +265,19 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
             } catch (error) {
                 if (!(error instanceof TransferError)) throw error;
                 ({ offset, hash } = error.outcome);
-                if (!error.retryable) throw error.refusal ?? new LocalAiError(ErrorCode.DownloadFailed, `Download of ${file.file} failed: ${error.message}.`, { file: paths.partial });
+                if (!error.retryable)
+                    throw (
+                        error.refusal ??
+                        new LocalAiError(ErrorCode.DownloadFailed, `Download of ${file.file} failed: ${error.message}.`, { file: paths.partial })
+                    );
                 failuresInARow = offset > before ? 1 : failuresInARow + 1;
                 const attempts = this.options.maxAttemptsWithoutProgress ?? 5;
                 if (failuresInARow >= attempts) {
-                    throw new LocalAiError(ErrorCode.DownloadFailed, `Download of ${file.file} failed after ${attempts} attempts: ${error.message}. ${offset} bytes are kept; downloading again resumes from there.`, { file: paths.partial });
+                    throw new LocalAiError(
+                        ErrorCode.DownloadFailed,
+                        `Download of ${file.file} failed after ${attempts} attempts: ${error.message}. ${offset} bytes are kept; downloading again resumes from there.`,
+                        { file: paths.partial },
+                    );
                 }
                 const wait = Math.min(15_000, (this.options.retryBaseDelayMs ?? 500) * 2 ** (failuresInARow - 1));
                 this.report(download, { state: 'retrying', receivedBytes: offset, message: `${error.message}; retrying in ${Math.round(wait / 100) / 10} s` });

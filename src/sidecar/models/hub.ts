@@ -9,7 +9,6 @@ import { ErrorCode, LocalAiError } from '../../common/errors';
 import { hubEndpoint } from '../../common/settings';
 import type { SidecarContext } from '../context';
 
-
 export interface HubFileInfo {
     path: string;
     sizeBytes: number;

@@ -35,7 +35,15 @@ export class ModelMaintenance {
         for (const { path: file, manifest } of targets) {
             signal?.throwIfAborted();
             const item = { modelId: manifest.modelId, quant: manifest.quant, path: file };
-            results.push({ ...item, ...(await this.verify(file, manifest.sizeBytes, manifest.sha256 ?? (await this.hubSha(manifest.repo, manifest.file, manifest.revision)), signal)) });
+            results.push({
+                ...item,
+                ...(await this.verify(
+                    file,
+                    manifest.sizeBytes,
+                    manifest.sha256 ?? (await this.hubSha(manifest.repo, manifest.file, manifest.revision)),
+                    signal,
+                )),
+            });
         }
         return results;
     }
@@ -53,7 +61,9 @@ export class ModelMaintenance {
         const deleted: string[] = [];
         for (const file of files) {
             if (file.path && !isInside(file.path, store.folder)) {
-                throw new LocalAiError(ErrorCode.InvalidParams, `${file.path} belongs to another tool (found on disk); Local AI does not delete it.`, { file: file.path });
+                throw new LocalAiError(ErrorCode.InvalidParams, `${file.path} belongs to another tool (found on disk); Local AI does not delete it.`, {
+                    file: file.path,
+                });
             }
             await downloads.stop(entry.repo, file.file);
             deleted.push(...(await store.remove(entry.repo, file.file)));
@@ -91,7 +101,12 @@ export class ModelMaintenance {
         return { removedFiles, freedBytes };
     }
 
-    private async verify(file: string, sizeBytes: number, sha256: string | undefined, signal?: AbortSignal): Promise<{ ok: boolean; verified: boolean; problem?: string }> {
+    private async verify(
+        file: string,
+        sizeBytes: number,
+        sha256: string | undefined,
+        signal?: AbortSignal,
+    ): Promise<{ ok: boolean; verified: boolean; problem?: string }> {
         const size = await fileSize(file);
         if (size === undefined) return { ok: false, verified: false, problem: 'the file is missing' };
         if (size !== sizeBytes) return { ok: false, verified: false, problem: `the file has ${size} bytes, the hub lists ${sizeBytes}` };

@@ -231,7 +231,11 @@ function storedEntry(repo: string, file: string, revision: string, sizeBytes: nu
     const quant = quantFromFileName(file) ?? 'GGUF';
     return {
         id: hubFileId(repo, file, revision),
-        name: file.split('/').pop()?.replace(/\.gguf$/i, '') ?? file,
+        name:
+            file
+                .split('/')
+                .pop()
+                ?.replace(/\.gguf$/i, '') ?? file,
         family: repo.split('/')[1],
         source: 'user',
         repo,

@@ -51,7 +51,13 @@ export class ModelStore {
     paths(repo: string, file: string): StorePaths {
         if (!isSafeRelativePath(repo) || !isSafeRelativePath(file)) throw new Error(`Unsafe model path: ${repo}/${file}`);
         const target = path.join(this.root(), ...repo.split('/'), ...file.split('/'));
-        return { file: target, manifest: `${target}.manifest.json`, partial: `${target}.partial`, journal: `${target}.partial.json`, lock: lockOf(`${target}.partial`) };
+        return {
+            file: target,
+            manifest: `${target}.manifest.json`,
+            partial: `${target}.partial`,
+            journal: `${target}.partial.json`,
+            lock: lockOf(`${target}.partial`),
+        };
     }
 
     async installed(repo: string, file: string): Promise<InstalledFile | undefined> {

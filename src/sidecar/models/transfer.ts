@@ -221,7 +221,9 @@ function writeFailure(error: unknown, outcome: TransferOutcome): TransferError {
     const code = (error as NodeJS.ErrnoException).code;
     const refusal =
         code === 'ENOSPC'
-            ? new LocalAiError(ErrorCode.DiskFull, 'The disk filled up during the download; the partial file is kept.', { hint: 'Free some space, then download again to resume.' })
+            ? new LocalAiError(ErrorCode.DiskFull, 'The disk filled up during the download; the partial file is kept.', {
+                  hint: 'Free some space, then download again to resume.',
+              })
             : new LocalAiError(ErrorCode.DownloadFailed, `Could not write the download: ${error instanceof Error ? error.message : String(error)}`);
     return new TransferError(refusal.message, false, outcome, refusal);
 }

@@ -13,7 +13,10 @@ const DEFAULT_MAX_TOKENS = 4096;
 export const anthropicAdapter: ProviderAdapter = {
     async *stream({ connection, messages, options, signal, fetch: fetchImpl }: AdapterRequest): AsyncIterable<StreamPiece> {
         const client = new Anthropic({ baseURL: connection.baseUrl, apiKey: connection.apiKey ?? null, fetch: fetchImpl, maxRetries: 0 });
-        const system = messages.filter((message) => message.role === 'system').map((message) => message.content).join('\n\n');
+        const system = messages
+            .filter((message) => message.role === 'system')
+            .map((message) => message.content)
+            .join('\n\n');
         const stream = await client.messages.create(
             {
                 model: connection.model,

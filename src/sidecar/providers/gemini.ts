@@ -12,7 +12,10 @@ function client(connection: ProviderConnection, fetchImpl: typeof fetch): Google
 
 export const geminiAdapter: ProviderAdapter = {
     async *stream({ connection, messages, options, signal, fetch: fetchImpl }: AdapterRequest): AsyncIterable<StreamPiece> {
-        const system = messages.filter((message) => message.role === 'system').map((message) => message.content).join('\n\n');
+        const system = messages
+            .filter((message) => message.role === 'system')
+            .map((message) => message.content)
+            .join('\n\n');
         const contents: Content[] = messages
             .filter((message) => message.role !== 'system')
             .map((message) => ({ role: message.role === 'assistant' ? 'model' : 'user', parts: [{ text: message.content }] }));

@@ -28,9 +28,13 @@ export interface CreateProviderOptions {
 export function createProvider({ setting, apiKey, idleTimeoutMs }: CreateProviderOptions): CloudEngine {
     const baseUrl = setting.baseUrl?.trim() || PROVIDERS[setting.id].defaultBaseUrl;
     if (!baseUrl) {
-        throw new LocalAiError(ErrorCode.InvalidParams, `${PROVIDERS[setting.id].name} needs a base URL (localAi.fallback.providers[].baseUrl, or --base-url).`, {
-            provider: setting.id,
-        });
+        throw new LocalAiError(
+            ErrorCode.InvalidParams,
+            `${PROVIDERS[setting.id].name} needs a base URL (localAi.fallback.providers[].baseUrl, or --base-url).`,
+            {
+                provider: setting.id,
+            },
+        );
     }
     if (!setting.model) {
         throw new LocalAiError(ErrorCode.InvalidParams, `${PROVIDERS[setting.id].name} needs a model name.`, { provider: setting.id });
