@@ -14,34 +14,13 @@ import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import type { EngineInfo } from '../../src/common/chat';
 import type { LocalAiTestApi } from '../../src/extension/extension';
-import { api, MODEL_NAME, releaseTinyModel, traceSidecar, tracedChat, useTinyModel } from './chatHarness';
+import { api, localChatModel, MODEL_NAME, releaseTinyModel, traceSidecar, tracedChat, useTinyModel } from './chatHarness';
 
 /** VS Code's Chat view renders every streamed piece, and the tiny model's answers fill the context: keep it small. */
 const SHORT_CONTEXT = 256;
 
 /** What `workbench.action.chat.open` resolves to with `blockOnResponse`: the participant's ChatResult. */
 type OpenChatResult = vscode.ChatResult & { metadata?: { engine?: EngineInfo } };
-
-/** The local model in VS Code's language-model list, once the provider lists it. */
-async function localChatModel(): Promise<vscode.LanguageModelChat> {
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-        const changed = new Promise<void>((resolve) => {
-            const subscription = vscode.lm.onDidChangeChatModels(() => {
-                subscription.dispose();
-                resolve();
-            });
-            setTimeout(() => {
-                subscription.dispose();
-                resolve();
-            }, 5_000);
-        });
-        const model = (await vscode.lm.selectChatModels({ vendor: 'local-ai' })).find((m) => m.name === MODEL_NAME);
-        if (model) return model;
-        assert.ok(Date.now() < deadline, `${MODEL_NAME} never appeared among VS Code's language models`);
-        await changed;
-    }
-}
 
 describe("Chat: @local in VS Code's Chat view", function () {
     this.timeout(300_000);
@@ -62,7 +41,7 @@ describe("Chat: @local in VS Code's Chat view", function () {
     });
 
     it('answers a question from the local model, and keeps that answer in the conversation', async () => {
-        const model = await localChatModel();
+        const model = await localChatModel(MODEL_NAME);
         const question = `Say hello ${Date.now().toString(36)}`;
         const result = await vscode.commands.executeCommand<OpenChatResult>('workbench.action.chat.open', {
             query: `@local ${question}`,

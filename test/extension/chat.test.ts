@@ -17,6 +17,7 @@ import type { ChatSurface } from '../../src/extension/chat/chatController';
 import type { LocalAiTestApi } from '../../src/extension/extension';
 import { SidecarError } from '../../src/extension/sidecarClient';
 import { defaultFixtureDir, ensureFixtureModel, tinyModel } from '../fixtures/gguf/model';
+import { localChatModel } from './chatHarness';
 
 const EXTENSION_ID = 'local-ai.local-ai';
 
@@ -238,25 +239,8 @@ describe('Chat', function () {
                 this.skip();
             }
             assert.equal(local.services.chat!.languageModelsRegistered, true);
-            let models: vscode.LanguageModelChat[] = [];
-            const deadline = Date.now() + 60_000;
             // The list follows the settings written in before(): wait for the sidecar to pick them up.
-            while (!models.some((m) => m.name === 'Tiny fixture')) {
-                assert.ok(Date.now() < deadline, `the fixture never appeared; models: ${models.map((m) => m.name).join(', ') || 'none'}`);
-                const changed = new Promise<void>((resolve) => {
-                    const subscription = vscode.lm.onDidChangeChatModels(() => {
-                        subscription.dispose();
-                        resolve();
-                    });
-                    setTimeout(() => {
-                        subscription.dispose();
-                        resolve();
-                    }, 5_000);
-                });
-                models = await vscode.lm.selectChatModels({ vendor: 'local-ai' });
-                if (!models.some((m) => m.name === 'Tiny fixture')) await changed;
-            }
-            const model = models.find((m) => m.name === 'Tiny fixture')!;
+            const model = await localChatModel('Tiny fixture');
             assert.ok(model.maxInputTokens > 0);
             const response = await model.sendRequest([vscode.LanguageModelChatMessage.User('Hello')], {}, new vscode.CancellationTokenSource().token);
             let text = '';

@@ -223,3 +223,24 @@ export async function tracedChat(local: LocalAiTestApi, question: (content: stri
     });
     return found!;
 }
+
+/** The local model `name` in VS Code's language-model list, once the provider lists it. */
+export async function localChatModel(name: string): Promise<vscode.LanguageModelChat> {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+        const changed = new Promise<void>((resolve) => {
+            const subscription = vscode.lm.onDidChangeChatModels(() => {
+                subscription.dispose();
+                resolve();
+            });
+            setTimeout(() => {
+                subscription.dispose();
+                resolve();
+            }, 5_000);
+        });
+        const model = (await vscode.lm.selectChatModels({ vendor: 'local-ai' })).find((m) => m.name === name);
+        if (model) return model;
+        assert.ok(Date.now() < deadline, `${name} never appeared among VS Code's language models`);
+        await changed;
+    }
+}

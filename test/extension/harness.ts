@@ -70,9 +70,14 @@ export async function untilModels(models: ModelsModel, what: string, check: () =
     });
 }
 
-/** Resolves with the first status the sidecar pushes that matches (no polling, no sleeps). */
+/** Resolves with the current status if it matches, else the first the sidecar pushes that does (no polling, no sleeps). */
 export function nextStatus(local: LocalAiTestApi, matches: (status: StatusParams) => boolean, timeoutMs = 60_000): Promise<StatusParams> {
     if (matches(local.services.sidecar.status)) return Promise.resolve(local.services.sidecar.status);
+    return statusAfter(local, matches, timeoutMs);
+}
+
+/** Resolves with the first status pushed from now on that matches (the current one does not count). */
+export function statusAfter(local: LocalAiTestApi, matches: (status: StatusParams) => boolean, timeoutMs = 60_000): Promise<StatusParams> {
     return new Promise((resolve, reject) => {
         const timer = setTimeout(() => {
             subscription.dispose();

@@ -10,6 +10,7 @@ import * as vscode from 'vscode';
 import { DownloadRequest, SidecarInfoRequest, type StatusParams } from '../../src/common/protocol';
 import { DEFAULT_CRASH_POLICY } from '../../src/extension/crashPolicy';
 import type { LocalAiTestApi } from '../../src/extension/extension';
+import { statusAfter } from './harness';
 
 const EXTENSION_ID = 'local-ai.local-ai';
 
@@ -17,22 +18,6 @@ async function api(): Promise<LocalAiTestApi> {
     const extension = vscode.extensions.getExtension<LocalAiTestApi>(EXTENSION_ID);
     assert.ok(extension, 'Local AI is not installed in this extension host');
     return extension.activate();
-}
-
-/** Resolves with the first status that matches, as the sidecar pushes them (no polling, no sleeps). */
-function nextStatus(local: LocalAiTestApi, matches: (status: StatusParams) => boolean, timeoutMs = 60_000): Promise<StatusParams> {
-    return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-            subscription.dispose();
-            reject(new Error(`no matching status; last was ${JSON.stringify(local.services.sidecar.status)}`));
-        }, timeoutMs);
-        const subscription = local.services.sidecar.onStatus((status) => {
-            if (!matches(status)) return;
-            clearTimeout(timer);
-            subscription.dispose();
-            resolve(status);
-        });
-    });
 }
 
 async function sidecarPid(local: LocalAiTestApi): Promise<number> {
@@ -95,11 +80,11 @@ describe('Sidecar supervision', function () {
     it('comes back after kill -9, and the status goes from error back to ready', async () => {
         const local = await api();
         const before = await sidecarPid(local);
-        const sawError = nextStatus(local, (status) => status.health === 'error');
+        const sawError = statusAfter(local, (status) => status.health === 'error');
         process.kill(before, 'SIGKILL');
         const error = await sawError;
         assert.match(error.message, /restart/i);
-        await nextStatus(local, (status) => status.health === 'ready');
+        await statusAfter(local, (status) => status.health === 'ready');
         const after = await sidecarPid(local);
         assert.notEqual(after, before, 'the same process answered after SIGKILL');
         assert.equal(isAlive(before), false);
@@ -121,7 +106,7 @@ describe('Sidecar supervision', function () {
             const error = await pending;
             assert.equal(error.lost, true, `not reported as a lost sidecar: ${error.message}`);
             assert.match(error.message, /sidecar/i);
-            await nextStatus(local, (status) => status.health === 'ready');
+            await statusAfter(local, (status) => status.health === 'ready');
         } finally {
             await setHubEndpoint(undefined);
             await hub.close();
@@ -134,10 +119,10 @@ describe('Sidecar supervision', function () {
         const cancel = new vscode.CancellationTokenSource();
         try {
             const pid = await sidecarPid(local);
-            const restarting = nextStatus(local, (status) => status.health === 'error');
+            const restarting = statusAfter(local, (status) => status.health === 'error');
             process.kill(pid, 'SIGKILL');
             await restarting;
-            const back = nextStatus(local, (status) => status.health === 'ready');
+            const back = statusAfter(local, (status) => status.health === 'ready');
             // Changed while the client waits to restart the process (250 ms): the new process must have it.
             await setHubEndpoint(hub.url);
             await back;
@@ -163,11 +148,11 @@ describe('Sidecar supervision', function () {
         while (!gaveUp && crashes < DEFAULT_CRASH_POLICY.maxCrashes + 1) {
             crashes++;
             const pid = await sidecarPid(local);
-            const next = nextStatus(local, (status) => status.health === 'error');
+            const next = statusAfter(local, (status) => status.health === 'error');
             process.kill(pid, 'SIGKILL');
             const status = await next;
             if (/will not be restarted/.test(status.message)) gaveUp = status;
-            else await nextStatus(local, (s) => s.health === 'ready');
+            else await statusAfter(local, (s) => s.health === 'ready');
         }
         assert.ok(gaveUp, `the sidecar was still restarted after ${crashes} crashes`);
         assert.equal(crashes, DEFAULT_CRASH_POLICY.maxCrashes, 'it gave up at another crash than the policy says');
