@@ -296,7 +296,7 @@ describe('local-ai chat --provider', function () {
         try {
             const args = ['hi', '--provider', 'openai-compatible', '--base-url', mock.baseUrl, '--model', 'team'];
             const failed = await run(args, { LOCAL_AI_API_KEY: KEY, OPENAI_API_KEY: 'sk-not-for-a-team-server' });
-            assert.equal(failed.code, 1);
+            assert.equal(failed.code, 5);
             assert.match(failed.stderr, /OpenAI-compatible server \(team\) failed \(HTTP 500\)/);
             assert.ok(!failed.stderr.includes(KEY) && !failed.stdout.includes(KEY));
             assert.equal(mock.requests[0].apiKey, KEY);

@@ -250,7 +250,12 @@ export class ChatRouter implements ChatEngine {
     }
 
     private async attempt(call: ChatCall, candidate: UsableProvider, info: FallbackInfo | undefined): Promise<ChatResult> {
-        const engine = createProvider({ setting: candidate.setting, apiKey: candidate.apiKey, idleTimeoutMs: this.idleTimeoutMs });
+        const engine = createProvider({
+            setting: candidate.setting,
+            apiKey: candidate.apiKey,
+            idleTimeoutMs: this.idleTimeoutMs,
+            proxy: this.context.settings.proxy,
+        });
         const held = holdStartUntilText((chunk) => call.onChunk(chunk.kind === 'start' && info ? { ...chunk, fallback: info } : chunk));
         const result = await engine.chat({ ...call, onChunk: held.onChunk });
         held.flush();

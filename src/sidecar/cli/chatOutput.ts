@@ -1,6 +1,7 @@
 /** How every `local-ai chat` answer reaches the terminal, whichever engine produced it. */
 import type { ChatChunk, ChatResult } from '../../common/chat';
 import { isLocalAiError } from '../../common/errors';
+import { EXIT_BY_CODE } from './models';
 
 export interface StreamChatOptions {
     /** JSON lines (each chunk, then the result) instead of plain text. */
@@ -11,7 +12,11 @@ export interface StreamChatOptions {
     chat: (onChunk: (chunk: ChatChunk) => void, signal: AbortSignal) => Promise<ChatResult>;
 }
 
-/** Streams one answer to stdout and returns the exit code: 0, 130 when interrupted, 1 on an error. */
+/**
+ * Streams one answer to stdout and returns the exit code: 0, 130 when interrupted, else the code of
+ * `local-ai models` for the error (5 a provider or the network failed, its answer broken or cut short;
+ * 6 a key refused), 1 for anything else.
+ */
 export async function streamChat(options: StreamChatOptions): Promise<number> {
     const controller = new AbortController();
     const onInterrupt = () => controller.abort();
@@ -32,7 +37,7 @@ export async function streamChat(options: StreamChatOptions): Promise<number> {
     } catch (error) {
         const hint = isLocalAiError(error) && error.data.hint ? `\n${error.data.hint}` : '';
         process.stderr.write(`local-ai chat: ${error instanceof Error ? error.message : String(error)}${hint}\n`);
-        return 1;
+        return (isLocalAiError(error) && EXIT_BY_CODE[error.code]) || 1;
     } finally {
         process.off('SIGINT', onInterrupt);
     }

@@ -9,12 +9,14 @@ import { disposeServices, type Services } from '../services';
 import { UsageError, defineCommand } from './commandLine';
 import { createCliServices } from './context';
 
-const EXIT_BY_CODE: Partial<Record<ErrorCode, number>> = {
+/** Also the exit codes of `local-ai chat`. */
+export const EXIT_BY_CODE: Partial<Record<ErrorCode, number>> = {
     [ErrorCode.ChecksumMismatch]: 3,
     [ErrorCode.ModelNotFound]: 4,
     [ErrorCode.ModelNotInstalled]: 4,
     [ErrorCode.DownloadFailed]: 5,
     [ErrorCode.NetworkError]: 5,
+    [ErrorCode.ProviderError]: 5,
     [ErrorCode.Unauthorized]: 6,
     [ErrorCode.DiskFull]: 7,
     [ErrorCode.ModelDoesNotFit]: 8,

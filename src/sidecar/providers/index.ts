@@ -2,13 +2,15 @@
 import { PROVIDERS, type ProviderId } from '../../common/providers';
 import { ErrorCode, LocalAiError } from '../../common/errors';
 import type { ProviderSetting } from '../../common/settings';
+import { proxyDispatcher } from '../proxy';
 import { anthropicAdapter } from './anthropic';
 import { geminiAdapter } from './gemini';
 import { ollamaAdapter } from './ollama';
 import { openAiAdapter } from './openai';
 import { CloudEngine, type ProviderAdapter } from './provider';
 
-export { CloudEngine, ProviderFailure, scrubSecret } from './provider';
+export { CloudEngine, ProviderFailure } from './provider';
+export { maskSecret } from './secrets';
 
 const ADAPTERS: Record<ProviderId, ProviderAdapter> = {
     openai: openAiAdapter,
@@ -23,9 +25,11 @@ export interface CreateProviderOptions {
     apiKey?: string;
     /** Default 60 000 ms: see CloudEngineOptions.idleTimeoutMs. */
     idleTimeoutMs?: number;
+    /** The `proxy` setting (VS Code's http.proxy). Default '': HTTPS_PROXY / HTTP_PROXY / NO_PROXY from the environment. */
+    proxy?: string;
 }
 
-export function createProvider({ setting, apiKey, idleTimeoutMs }: CreateProviderOptions): CloudEngine {
+export function createProvider({ setting, apiKey, idleTimeoutMs, proxy = '' }: CreateProviderOptions): CloudEngine {
     const baseUrl = setting.baseUrl?.trim() || PROVIDERS[setting.id].defaultBaseUrl;
     if (!baseUrl) {
         throw new LocalAiError(
@@ -39,5 +43,10 @@ export function createProvider({ setting, apiKey, idleTimeoutMs }: CreateProvide
     if (!setting.model) {
         throw new LocalAiError(ErrorCode.InvalidParams, `${PROVIDERS[setting.id].name} needs a model name.`, { provider: setting.id });
     }
-    return new CloudEngine({ connection: { id: setting.id, baseUrl, model: setting.model, apiKey }, adapter: ADAPTERS[setting.id], idleTimeoutMs });
+    return new CloudEngine({
+        connection: { id: setting.id, baseUrl, model: setting.model, apiKey },
+        adapter: ADAPTERS[setting.id],
+        idleTimeoutMs,
+        dispatcher: proxyDispatcher(proxy),
+    });
 }

@@ -4,7 +4,8 @@
  * bearer token for Ollama servers behind an authenticating proxy.
  */
 import { Ollama } from 'ollama';
-import type { AdapterRequest, ProviderAdapter, ProviderConnection, StreamPiece } from './provider';
+import { tokenCount, type AdapterRequest, type ProviderAdapter, type ProviderConnection, type StreamPiece } from './provider';
+import { StreamFault } from './wireGuard';
 
 function client(connection: ProviderConnection, fetchImpl: typeof fetch): Ollama {
     return new Ollama({
@@ -14,7 +15,17 @@ function client(connection: ProviderConnection, fetchImpl: typeof fetch): Ollama
     });
 }
 
+/** The fields read from each line, none of them trusted to be there. */
+interface LoosePart {
+    message?: { content?: unknown };
+    done?: unknown;
+    done_reason?: unknown;
+    prompt_eval_count?: unknown;
+    eval_count?: unknown;
+}
+
 export const ollamaAdapter: ProviderAdapter = {
+    streamFormat: 'ndjson',
     async *stream({ connection, messages, options, signal, fetch: fetchImpl }: AdapterRequest): AsyncIterable<StreamPiece> {
         const response = await client(connection, fetchImpl).chat({
             model: connection.model,
@@ -33,11 +44,15 @@ export const ollamaAdapter: ProviderAdapter = {
         const stop = () => response.abort();
         signal.addEventListener('abort', stop, { once: true });
         try {
-            for await (const part of response) {
+            // The client itself ends on `done: true` and throws when the body ends without it.
+            for await (const item of response) {
+                if (typeof item !== 'object' || item === null) throw new StreamFault('sent a line that is not an object');
+                const part = item as LoosePart;
+                const content = part.message?.content;
                 yield {
-                    text: part.message?.content || undefined,
-                    finish: part.done ? (part.done_reason === 'length' ? 'length' : 'stop') : undefined,
-                    usage: part.done ? { promptTokens: part.prompt_eval_count, completionTokens: part.eval_count } : undefined,
+                    text: typeof content === 'string' && content ? content : undefined,
+                    finish: part.done === true ? (part.done_reason === 'length' ? 'length' : 'stop') : undefined,
+                    usage: part.done === true ? { promptTokens: tokenCount(part.prompt_eval_count), completionTokens: tokenCount(part.eval_count) } : undefined,
                 };
             }
         } finally {

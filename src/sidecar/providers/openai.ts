@@ -4,7 +4,8 @@
  */
 import OpenAI from 'openai';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
-import type { AdapterRequest, ProviderAdapter, ProviderConnection, StreamPiece } from './provider';
+import { tokenCount, type AdapterRequest, type ProviderAdapter, type ProviderConnection, type StreamPiece } from './provider';
+import { StreamFault } from './wireGuard';
 
 function client(connection: ProviderConnection, fetchImpl: typeof fetch): OpenAI {
     return new OpenAI({
@@ -14,10 +15,13 @@ function client(connection: ProviderConnection, fetchImpl: typeof fetch): OpenAI
         fetch: fetchImpl,
         // The fallback chain decides about retries (Retry-After, next provider), not the SDK.
         maxRetries: 0,
+        // The SDK would print a malformed chunk (whatever a server sent) to the console.
+        logLevel: 'off',
     });
 }
 
 export const openAiAdapter: ProviderAdapter = {
+    streamFormat: 'sse',
     async *stream({ connection, messages, options, signal, fetch: fetchImpl }: AdapterRequest): AsyncIterable<StreamPiece> {
         const stream = await client(connection, fetchImpl).chat.completions.create(
             {
@@ -33,12 +37,16 @@ export const openAiAdapter: ProviderAdapter = {
             },
             { signal },
         );
+        // The SDK hides `data: [DONE]`, so the end marker read here is the finish_reason of the first choice.
         for await (const chunk of stream) {
+            if (!Array.isArray(chunk?.choices)) throw new StreamFault('sent a chunk without "choices"');
             const choice = chunk.choices[0];
+            const content = choice?.delta?.content;
+            const usage = chunk.usage;
             yield {
-                text: choice?.delta?.content ?? undefined,
+                text: typeof content === 'string' ? content : undefined,
                 finish: choice?.finish_reason === 'length' ? 'length' : choice?.finish_reason ? 'stop' : undefined,
-                usage: chunk.usage ? { promptTokens: chunk.usage.prompt_tokens, completionTokens: chunk.usage.completion_tokens } : undefined,
+                usage: usage ? { promptTokens: tokenCount(usage.prompt_tokens), completionTokens: tokenCount(usage.completion_tokens) } : undefined,
             };
         }
     },
