@@ -8,32 +8,8 @@
 import * as assert from 'node:assert/strict';
 import type { ChatResult, ProviderId } from '../../src/common/chat';
 import { createProvider, ProviderFailure } from '../../src/sidecar/providers/index';
+import { BROKEN, HOSTILE_KEY, keyLeaks, WIRES } from '../fixtures/mockProviders/hostile';
 import { startMockProvider, type MockMode, type MockProvider } from '../fixtures/mockProviders/server';
-
-/** A key with characters that URL-encoding changes, so its encoded form differs from it. */
-const HOSTILE_KEY = 'sk-live/Qx7+Hb3Zr9Wk2Mv5Tn8=';
-const WIRES: ProviderId[] = ['openai-compatible', 'anthropic', 'gemini', 'ollama'];
-
-/** Each broken stream, and what the user reads about it. */
-const BROKEN: { mode: MockMode; says: RegExp }[] = [
-    { mode: 'noTerminator', says: /ended its answer before the end marker|Did not receive done/ },
-    { mode: 'cutMidJson', says: /ended its answer before the end marker|Did not receive done|Incomplete JSON|malformed/ },
-    { mode: 'html', says: /answered with "text\/html" instead of a stream/ },
-    { mode: 'json', says: /answered with "application\/json" instead of a stream/ },
-    { mode: 'shapeless', says: /without "choices"|not an object|without "candidates"|malformed/ },
-    { mode: 'hugeLine', says: /sent one (event|line) of more than 1 MB/ },
-    { mode: 'hugeChunk', says: /sent one (event|line) of more than 1 MB/ },
-];
-
-/** What of the key shows in `text`: any 8 characters of it or of its URL-encoded form (any case), or its base64 forms. */
-function keyLeaks(text: string): string[] {
-    const lower = text.toLowerCase();
-    const grams = [HOSTILE_KEY, encodeURIComponent(HOSTILE_KEY)].flatMap((form) =>
-        Array.from({ length: form.length - 7 }, (_, index) => form.slice(index, index + 8)),
-    );
-    const base64 = [Buffer.from(HOSTILE_KEY).toString('base64').slice(0, 16), Buffer.from(`api:${HOSTILE_KEY}`).toString('base64').slice(8, 24)];
-    return [...grams.filter((gram) => lower.includes(gram.toLowerCase())), ...base64.filter((form) => text.includes(form))];
-}
 
 async function failureOf(promise: Promise<ChatResult>): Promise<ProviderFailure> {
     let result: ChatResult;
