@@ -30,6 +30,11 @@ export enum ErrorCode {
     NoEngineAvailable = -32012,
     /** The model failed to load in llama.cpp. */
     LoadFailed = -32013,
+    /**
+     * The local file system refused an operation on the models folder (it is a file, a name is too long,
+     * no permission, read-only): nothing to do with the network. The CLI exits 9.
+     */
+    FileSystemError = -32014,
     /** A request's parameters were malformed. */
     InvalidParams = -32602,
     /** The request was cancelled by the caller (`$/cancelRequest`). */
@@ -150,6 +155,8 @@ export function adviseOn(code: number | undefined, message: string, data: ErrorD
                   ]);
         case ErrorCode.NetworkError:
             return advice('Check your connection, the proxy (http.proxy), localAi.hubEndpoint and localAi.offline.', ['retry', 'openNetworkSettings']);
+        case ErrorCode.FileSystemError:
+            return advice('Check that the models folder (localAi.modelsPath) is a folder you can write to.', ['openModelsPathSetting', 'showLogs']);
         case ErrorCode.NoEngineAvailable:
             return advice('', ['downloadModel', 'showLogs']);
         case ErrorCode.LoadFailed:
