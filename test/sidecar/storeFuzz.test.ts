@@ -239,7 +239,7 @@ describe('model store fuzz: random manifests, journals and links (in process, of
                 }
                 if (!found && warnings.some((w) => w.includes('symbolic link')) && warnings.some((w) => w.includes('JSON'))) found = entries;
             }),
-            { numRuns: 150, seed: 19 },
+            { numRuns: 100, seed: 19 },
         );
 
         assert.ok(found, 'the fuzz never produced a tree with both a link and bad JSON');
