@@ -31,8 +31,8 @@ export enum ErrorCode {
     /** The model failed to load in llama.cpp. */
     LoadFailed = -32013,
     /**
-     * The local file system refused an operation on the models folder (it is a file, a name is too long,
-     * no permission, read-only): nothing to do with the network. The CLI exits 9.
+     * The local file system refused a store operation: no permission, a read-only disk, a file where a
+     * folder should be, a name too long, a loop of links. Not the network: retrying does not help.
      */
     FileSystemError = -32014,
     /** A request's parameters were malformed. */
@@ -156,7 +156,7 @@ export function adviseOn(code: number | undefined, message: string, data: ErrorD
         case ErrorCode.NetworkError:
             return advice('Check your connection, the proxy (http.proxy), localAi.hubEndpoint and localAi.offline.', ['retry', 'openNetworkSettings']);
         case ErrorCode.FileSystemError:
-            return advice('Check that the models folder (localAi.modelsPath) is a folder you can write to.', ['openModelsPathSetting', 'showLogs']);
+            return advice('Choose a models folder you can write to (localAi.modelsPath).', ['openModelsPathSetting', 'showLogs']);
         case ErrorCode.NoEngineAvailable:
             return advice('', ['downloadModel', 'showLogs']);
         case ErrorCode.LoadFailed:

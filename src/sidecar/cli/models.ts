@@ -72,7 +72,7 @@ Exit codes:
   4  no such model or quantization              5  network or download failure (the partial is kept)
   6  the hub refused: gated model, token needed  7  not enough disk space (the partial is kept)
   8  the model does not fit this machine (use --force)   130  interrupted (the partial is kept)
-  9  the models folder cannot be used (a file, no permission, a name too long for the disk)`,
+  9  the file system refused: models folder not writable or a file, name too long`,
     },
     async ({ values, positionals }) => {
         const { action } = positionals;

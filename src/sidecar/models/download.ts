@@ -194,7 +194,7 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
                 error instanceof LocalAiError
                     ? error
                     : (diskFullError(error, this.options.store.paths(repo, file.file).partial) ??
-                      fileSystemError(error) ??
+                      fileSystemError(error, this.options.store.paths(repo, file.file).partial) ??
                       new LocalAiError(ErrorCode.DownloadFailed, String(error)));
             this.report(download, { state: 'failed', message: reported.message });
             throw reported;

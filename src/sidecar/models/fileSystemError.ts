@@ -1,34 +1,31 @@
 /**
- * A refusal of the local file system (the models folder is a file, a name is too long for the disk, no
- * permission, a read-only disk, a link loop) as a typed error with its own exit code, so it never reads
- * as a network failure and never reaches the user as a raw errno stack.
+ * A store operation the local file system refused gets its own error (and the CLI its own exit code):
+ * it is neither the network nor a full disk, and retrying the download does not help.
  */
 import { ErrorCode, LocalAiError } from '../../common/errors';
-import { printable } from '../../common/format';
 
-const MEANINGS: Record<string, string> = {
-    ENOTDIR: 'a part of the path is a file, not a folder',
-    EEXIST: 'a file is in the way of a folder',
-    ENAMETOOLONG: 'a name is too long for this file system',
+/** What each refusal means, in the user's words. */
+const REASONS: Record<string, string> = {
     EACCES: 'permission denied',
     EPERM: 'the operation is not permitted',
-    EROFS: 'the disk is read-only',
-    ELOOP: 'the path goes through a loop of symbolic links',
-    EISDIR: 'a folder is where a file should be',
+    EROFS: 'the file system is read-only',
+    ENOTDIR: 'a part of the path is a file, not a folder',
+    EEXIST: 'a file is in the way',
+    EISDIR: 'a folder is in the way',
+    ENAMETOOLONG: 'the name is too long for the file system',
+    ELOOP: 'the path goes round a loop of symbolic links',
 };
 
-/** The typed error for a file-system errno, undefined for anything else (the caller keeps its own error then). */
+export const FILE_SYSTEM_HINT = 'Choose a models folder you can write to: --models-dir, LOCAL_AI_MODELS_PATH or localAi.modelsPath.';
+
+/** The file-system fault behind `error`, or undefined when it is something else (the network, a full disk). */
 export function fileSystemError(error: unknown, file?: string): LocalAiError | undefined {
     const errno = error as NodeJS.ErrnoException | undefined;
-    const meaning = errno?.code ? MEANINGS[errno.code] : undefined;
-    if (!meaning) return undefined;
-    const where = file ?? errno?.path;
-    return new LocalAiError(
-        ErrorCode.FileSystemError,
-        `The models folder cannot be used${where ? ` at ${printable(where)}` : ''}: ${meaning} (${errno?.code}).`,
-        {
-            file: where,
-            hint: 'Choose a models folder you can write to (--models-dir, LOCAL_AI_MODELS_PATH or localAi.modelsPath).',
-        },
-    );
+    const reason = errno?.code ? REASONS[errno.code] : undefined;
+    if (!reason) return undefined;
+    const where = errno?.path ?? file;
+    return new LocalAiError(ErrorCode.FileSystemError, `Cannot use ${where ?? 'the models folder'}: ${reason}.`, {
+        file: where,
+        hint: FILE_SYSTEM_HINT,
+    });
 }
