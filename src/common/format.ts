@@ -22,3 +22,13 @@ export function formatDuration(seconds: number): string {
     if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
     return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
+
+/**
+ * A name read from the hub, a store file or the disk, made safe to print or show: every control character
+ * (C0, DEL, C1 and the Unicode line separators: newlines and the escape sequences of terminals) becomes `?`, so a file name
+ * cannot start a line of its own ("Installed /etc/passwd") or recolour a terminal.
+ */
+export function printable(name: string): string {
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+    return name.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '?');
+}

@@ -1,6 +1,6 @@
 /** Hub references as users type them in settings and on the command line. */
 import { strict as assert } from 'node:assert';
-import { hubFileId, isSafeRelativePath, isSplitPart, parseHubUri, quantFromFileName } from '../../src/sidecar/models/hubUri';
+import { hubFileId, hubFileNameProblem, hubUriProblem, isSafeRelativePath, isSplitPart, parseHubUri, quantFromFileName } from '../../src/sidecar/models/hubUri';
 
 describe('hub URIs', () => {
     it('parses file references, with folders and revisions', () => {
@@ -38,6 +38,22 @@ describe('hub URIs', () => {
         assert.equal(parseHubUri('hf:../repo/file.gguf'), undefined);
         assert.equal(isSafeRelativePath('a/./b'), false);
         assert.equal(isSafeRelativePath('a/b.gguf'), true);
+    });
+
+    it('refuses file names that would print a fake line, escape the store, or pass for its own files, and says why', () => {
+        assert.equal(hubFileNameProblem('sub/model-Q4_K_M.gguf'), undefined);
+        assert.equal(hubFileNameProblem('evil\nInstalled /etc/passwd.gguf'), 'it contains control characters');
+        assert.equal(hubFileNameProblem('\u001b[31mred.gguf'), 'it contains control characters');
+        assert.equal(hubFileNameProblem('a\\b.gguf'), 'it contains a backslash');
+        assert.match(hubFileNameProblem('../x.gguf') ?? '', /not a plain relative path/);
+        for (const ending of ['.partial', '.partial.json', '.partial.lock', '.manifest.json']) {
+            assert.equal(hubFileNameProblem(`x.gguf${ending.toUpperCase()}`), `it ends in ${ending}, which the models folder uses for its own files`);
+        }
+        assert.equal(parseHubUri('hf:o/r/x.gguf.partial'), undefined);
+        assert.equal(parseHubUri('https://huggingface.co/o/r/resolve/main/a%0Ab.gguf'), undefined);
+        assert.equal(hubUriProblem('https://huggingface.co/o/r/resolve/main/a%0Ab.gguf'), 'it contains control characters');
+        assert.equal(hubUriProblem('https://huggingface.co/o/r/resolve/main/a%E0%A4%A.gguf'), undefined, 'a malformed escape is kept as written, not thrown');
+        assert.equal(hubUriProblem('qwen2.5-coder-7b-instruct'), undefined);
     });
 
     it('reads the quantization from file names the way the hub names them', () => {

@@ -4,7 +4,7 @@
  */
 import * as vscode from 'vscode';
 import type { FitClass, FitEstimate } from '../../common/hardware';
-import { formatBytes, formatDuration } from '../../common/format';
+import { formatBytes, formatDuration, printable } from '../../common/format';
 import type { DownloadProgress, ModelEntry, ModelFile } from '../../common/models';
 
 export function percent(received: number, total: number): number {
@@ -13,7 +13,7 @@ export function percent(received: number, total: number): number {
 
 /** `42% · Qwen2.5-Coder-1.5B · 38 MB/s · 1m20s`, the words the status bar and the downloads list share. */
 export function describeDownload(download: DownloadProgress): string {
-    const parts = [`${percent(download.receivedBytes, download.totalBytes)}%`, download.name];
+    const parts = [`${percent(download.receivedBytes, download.totalBytes)}%`, printable(download.name)];
     if (download.state === 'downloading' && download.bytesPerSecond > 0) parts.push(`${formatBytes(download.bytesPerSecond)}/s`);
     if (download.state === 'downloading' && download.etaSeconds !== undefined) parts.push(formatDuration(download.etaSeconds));
     if (download.state !== 'downloading') parts.push(download.state);
@@ -80,7 +80,7 @@ export function describeFile(entry: ModelEntry, file: ModelFile | undefined): st
 /** The Markdown tooltip of a model: what it needs, why it fits or not, where it comes from. */
 export function modelTooltip(entry: ModelEntry, file: ModelFile | undefined, extra: string[] = []): vscode.MarkdownString {
     const md = new vscode.MarkdownString(undefined, true);
-    md.appendMarkdown(`**${escapeMarkdown(entry.name)}**`);
+    md.appendMarkdown(`**${escapeMarkdown(printable(entry.name))}**`);
     if (file) md.appendMarkdown(` · ${escapeMarkdown(file.quant)}`);
     md.appendMarkdown('\n\n');
     for (const line of extra) md.appendMarkdown(`${line}\n\n`);
@@ -102,7 +102,7 @@ export function modelTooltip(entry: ModelEntry, file: ModelFile | undefined, ext
     if (entry.speed !== undefined) rows.push(['Speed rating', stars(entry.speed)]);
     rows.push(['License', entry.license ? escapeMarkdown(entry.license) + (entry.gated ? ' (gated: accept it on the hub)' : '') : 'unknown']);
     rows.push(['Source', entry.repo ? escapeMarkdown(entry.repo) : entry.source === 'discovered' ? 'found on disk' : escapeMarkdown(entry.source)]);
-    if (file?.path) rows.push(['File', escapeMarkdown(file.path)]);
+    if (file?.path) rows.push(['File', escapeMarkdown(printable(file.path))]);
     md.appendMarkdown(`| | |\n|---|---|\n${rows.map(([k, v]) => `| ${k} | ${v} |`).join('\n')}`);
     if (entry.description) md.appendMarkdown(`\n\n${escapeMarkdown(entry.description)}`);
     return md;

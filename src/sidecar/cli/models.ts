@@ -3,7 +3,7 @@
  * Exit codes say what happened, so scripts can react without parsing text (see the help's footer).
  */
 import { ErrorCode, LocalAiError } from '../../common/errors';
-import { formatBytes } from '../../common/format';
+import { formatBytes, printable } from '../../common/format';
 import type { DownloadProgress } from '../../common/models';
 import { disposeServices, type Services } from '../services';
 import { UsageError, defineCommand } from './commandLine';
@@ -20,6 +20,7 @@ export const EXIT_BY_CODE: Partial<Record<ErrorCode, number>> = {
     [ErrorCode.Unauthorized]: 6,
     [ErrorCode.DiskFull]: 7,
     [ErrorCode.ModelDoesNotFit]: 8,
+    [ErrorCode.FileSystemError]: 9,
     [ErrorCode.InvalidParams]: 2,
     [ErrorCode.Cancelled]: 130,
 };
@@ -72,7 +73,8 @@ Exit codes:
   3  check found a damaged file, or a download arrived corrupted (its bytes were deleted)
   4  no such model or quantization              5  network or download failure (the partial is kept)
   6  the hub refused: gated model, token needed  7  not enough disk space (the partial is kept)
-  8  the model does not fit this machine (use --force)   130  interrupted (the partial is kept)`,
+  8  the model does not fit this machine (use --force)   130  interrupted (the partial is kept)
+  9  the file system refused: models folder not writable or a file, name too long`,
     },
     async ({ values, positionals }) => {
         const { action } = positionals;
@@ -95,18 +97,18 @@ const ACTIONS = {
         if (args.json) return printJson(result);
         const rows = result.models.flatMap((entry) =>
             entry.files.map((file) => [
-                entry.id,
-                file.quant,
+                printable(entry.id),
+                printable(file.quant),
                 file.state === 'partial' ? `partial ${formatBytes(file.partialBytes ?? 0)}` : file.state,
                 formatBytes(file.sizeBytes),
                 file.fit ? file.fit.fit : '',
-                file.path ?? '',
+                printable(file.path ?? ''),
             ]),
         );
         process.stdout.write(table([['MODEL', 'QUANT', 'STATE', 'SIZE', 'FIT', 'PATH'], ...rows]));
-        process.stdout.write(`\nModels folder: ${result.modelsPath}\n`);
+        process.stdout.write(`\nModels folder: ${printable(result.modelsPath)}\n`);
         if (result.recommended)
-            process.stdout.write(`Recommended here: ${result.recommended.modelId} ${result.recommended.quant} (${result.recommended.reason})\n`);
+            process.stdout.write(`Recommended here: ${printable(result.recommended.modelId)} ${result.recommended.quant} (${result.recommended.reason})\n`);
         return 0;
     },
 
@@ -119,7 +121,9 @@ const ACTIONS = {
                 const verdict = !r.ok ? 'DAMAGED' : r.verified ? 'ok' : 'unverified';
                 const note =
                     r.problem ?? (r.ok && !r.verified ? 'the size matches; no sha256 is known to compare (offline, or the hub gives none)' : undefined);
-                process.stdout.write(`${verdict.padEnd(10)} ${r.modelId} ${r.quant}  ${r.path}${note ? `\n           ${note}` : ''}\n`);
+                process.stdout.write(
+                    `${verdict.padEnd(10)} ${printable(r.modelId)} ${printable(r.quant)}  ${printable(r.path)}${note ? `\n           ${printable(note)}` : ''}\n`,
+                );
             }
         }
         return results.every((r) => r.ok) ? 0 : 3;
@@ -142,7 +146,9 @@ const ACTIONS = {
             progress.finish();
             if (args.json) return printJson(result);
             process.stdout.write(
-                result.downloaded ? `Installed ${result.path} (${formatBytes(result.bytesFetched)} fetched)\n` : `Already installed: ${result.path}\n`,
+                result.downloaded
+                    ? `Installed ${printable(result.path)} (${formatBytes(result.bytesFetched)} fetched)\n`
+                    : `Already installed: ${printable(result.path)}\n`,
             );
             return 0;
         } finally {
@@ -155,7 +161,7 @@ const ACTIONS = {
     async cleanup(s: Services, args: ModelsArgs): Promise<number> {
         const result = await s.models.maintenance.cleanup();
         if (args.json) return printJson(result);
-        for (const file of result.removedFiles) process.stdout.write(`removed ${file}\n`);
+        for (const file of result.removedFiles) process.stdout.write(`removed ${printable(file)}\n`);
         process.stdout.write(`Freed ${formatBytes(result.freedBytes)}.\n`);
         return 0;
     },
@@ -164,7 +170,7 @@ const ACTIONS = {
         const deletedFiles = await s.models.maintenance.delete(args.model ?? '', args.quant);
         if (args.json) return printJson({ deletedFiles });
         if (deletedFiles.length === 0) process.stdout.write('Nothing to delete.\n');
-        for (const file of deletedFiles) process.stdout.write(`deleted ${file}\n`);
+        for (const file of deletedFiles) process.stdout.write(`deleted ${printable(file)}\n`);
         return 0;
     },
 } satisfies Record<string, (s: Services, args: ModelsArgs) => Promise<number>>;
@@ -185,13 +191,17 @@ function progressPrinter(json: boolean): { update(p: DownloadProgress): void; fi
                 const width = 30;
                 const filled = Math.round(fraction * width);
                 const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
-                process.stderr.write(`\r\x1b[K${p.name} ${p.quant} ${bar} ${(fraction * 100).toFixed(1)}% ${facts}${p.message ? `  ${p.message}` : ''}`);
+                process.stderr.write(
+                    `\r\x1b[K${printable(p.name)} ${p.quant} ${bar} ${(fraction * 100).toFixed(1)}% ${facts}${p.message ? `  ${printable(p.message)}` : ''}`,
+                );
                 drawn = true;
                 return;
             }
             const tenth = Math.floor(fraction * 10);
             if (p.state !== lastState || (p.state === 'downloading' && tenth !== lastTenth)) {
-                process.stderr.write(`${p.state} ${p.name} ${p.quant} ${(fraction * 100).toFixed(0)}% ${facts}${p.message ? ` (${p.message})` : ''}\n`);
+                process.stderr.write(
+                    `${p.state} ${printable(p.name)} ${p.quant} ${(fraction * 100).toFixed(0)}% ${facts}${p.message ? ` (${printable(p.message)})` : ''}\n`,
+                );
                 lastState = p.state;
                 lastTenth = tenth;
             }
@@ -207,9 +217,9 @@ function reportError(error: unknown, json: boolean): number {
     if (!(error instanceof LocalAiError)) throw error;
     const exit = EXIT_BY_CODE[error.code] ?? 1;
     if (json) process.stdout.write(`${JSON.stringify({ error: { code: error.code, message: error.message, data: error.data } })}\n`);
-    process.stderr.write(`local-ai: ${error.message}\n`);
-    if (error.data.hint) process.stderr.write(`  ${error.data.hint}\n`);
-    if (error.data.url) process.stderr.write(`  ${error.data.url}\n`);
+    process.stderr.write(`local-ai: ${printable(error.message)}\n`);
+    if (error.data.hint) process.stderr.write(`  ${printable(error.data.hint)}\n`);
+    if (error.data.url) process.stderr.write(`  ${printable(error.data.url)}\n`);
     return exit;
 }
 

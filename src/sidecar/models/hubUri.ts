@@ -23,29 +23,49 @@ export function isHubUri(value: string): boolean {
     return value.startsWith('hf:') || /^https?:\/\/(?:[^/]+\.)?huggingface\.co\//.test(value);
 }
 
-/** Parses a hub reference; undefined when `value` is not one (or is malformed). */
+/** Parses a hub reference; undefined when `value` is not one (or is malformed, or names a file the store refuses). */
 export function parseHubUri(value: string): HubReference | undefined {
-    const web = /^https?:\/\/(?:[^/]+\.)?huggingface\.co\/([^/]+)\/([^/]+)\/(?:resolve|blob)\/([^/]+)\/(.+?)(?:\?.*)?$/.exec(value);
-    if (web) return checked({ repo: `${web[1]}/${web[2]}`, revision: decodeURIComponent(web[3]), file: decodeURIComponent(web[4]) });
+    const ref = splitHubUri(value);
+    return ref && checked(ref);
+}
+
+/** Why a reference that looks like a hub file reference cannot be used, when its file name is the reason. */
+export function hubUriProblem(value: string): string | undefined {
+    const file = splitHubUri(value)?.file;
+    return file === undefined ? undefined : hubFileNameProblem(file);
+}
+
+/** The parts of a hub reference, unchecked; a file name may hold any character here (checked() refuses the bad ones). */
+function splitHubUri(value: string): HubReference | undefined {
+    const web = /^https?:\/\/(?:[^/]+\.)?huggingface\.co\/([^/]+)\/([^/]+)\/(?:resolve|blob)\/([^/]+)\/([\s\S]+?)(?:\?[\s\S]*)?$/.exec(value);
+    if (web) return { repo: `${web[1]}/${web[2]}`, revision: safeDecode(web[3]), file: safeDecode(web[4]) };
     if (!value.startsWith('hf:')) return undefined;
     const rest = value.slice(3).replace(/^\/\//, '');
     const quantMatch = /^([^/]+)\/([^/:@]+)(?:@([^/:]+))?:([^/:]+)$/.exec(rest);
-    if (quantMatch) {
-        return checked({
-            repo: `${quantMatch[1]}/${quantMatch[2]}`,
-            revision: quantMatch[3] ?? 'main',
-            quant: quantMatch[4].toUpperCase(),
-        });
-    }
-    const fileMatch = /^([^/]+)\/([^/@]+)(?:@([^/]+))?\/(.+)$/.exec(rest);
+    if (quantMatch) return { repo: `${quantMatch[1]}/${quantMatch[2]}`, revision: quantMatch[3] ?? 'main', quant: quantMatch[4].toUpperCase() };
+    const fileMatch = /^([^/]+)\/([^/@]+)(?:@([^/]+))?\/([\s\S]+)$/.exec(rest);
     if (!fileMatch) return undefined;
-    return checked({ repo: `${fileMatch[1]}/${fileMatch[2]}`, revision: fileMatch[3] ?? 'main', file: fileMatch[4] });
+    return { repo: `${fileMatch[1]}/${fileMatch[2]}`, revision: fileMatch[3] ?? 'main', file: fileMatch[4] };
+}
+
+/** decodeURIComponent that leaves a malformed escape as it is (checked() then refuses it) instead of throwing. */
+function safeDecode(text: string): string {
+    try {
+        return decodeURIComponent(text);
+    } catch {
+        return text;
+    }
+}
+
+/** `owner/name`, each part a plain hub name. */
+export function isHubRepo(repo: string): boolean {
+    const parts = repo.split('/');
+    return parts.length === 2 && parts.every((part) => REPO_PART.test(part));
 }
 
 function checked(ref: HubReference): HubReference | undefined {
-    const [owner, name] = ref.repo.split('/');
-    if (!REPO_PART.test(owner) || !REPO_PART.test(name)) return undefined;
-    if (ref.file !== undefined && !isSafeRelativePath(ref.file)) return undefined;
+    if (!isHubRepo(ref.repo)) return undefined;
+    if (ref.file !== undefined && hubFileNameProblem(ref.file)) return undefined;
     return ref;
 }
 
@@ -63,6 +83,23 @@ export function quantFromFileName(file: string): string | undefined {
 /** True for split GGUF parts (`…-00001-of-00003.gguf`), which llama.cpp loads as a set. */
 export function isSplitPart(file: string): boolean {
     return /-\d{5}-of-\d{5}\.gguf$/i.test(file);
+}
+
+/** Endings the store gives its own files next to a model; a hub file with one of them would be taken for store bookkeeping. */
+export const STORE_SUFFIXES = ['.partial', '.partial.json', '.partial.lock', '.manifest.json'] as const;
+
+/**
+ * Why a file name listed by the hub (or named in a reference) cannot be stored, undefined when it can: it
+ * must be a safe relative path, print as itself, and not end like the store's own files.
+ */
+export function hubFileNameProblem(file: string): string | undefined {
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+    if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(file)) return 'it contains control characters';
+    if (file.includes('\\')) return 'it contains a backslash';
+    if (!isSafeRelativePath(file)) return 'it is not a plain relative path (empty, absolute, or with "." or ".." parts)';
+    const suffix = STORE_SUFFIXES.find((ending) => file.toLowerCase().endsWith(ending));
+    if (suffix) return `it ends in ${suffix}, which the models folder uses for its own files`;
+    return undefined;
 }
 
 /** Rejects absolute paths and `..` so a hub file name can never write outside the store. */

@@ -27,7 +27,10 @@ export interface ModelServicesOptions {
 }
 
 export function createModelServices(context: SidecarContext, options: ModelServicesOptions = {}): ModelServices {
-    const store = new ModelStore(() => context.modelsPath);
+    const store = new ModelStore(
+        () => context.modelsPath,
+        (message) => context.log.warn(message),
+    );
     const hub = new HubClient(context);
     const downloads = new DownloadManager({ context, store, hub, ...options.downloads });
     const userModels = new UserModelResolver(hub, store);

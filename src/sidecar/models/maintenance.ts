@@ -6,11 +6,13 @@ import { createHash } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { ErrorCode, LocalAiError } from '../../common/errors';
+import { printable } from '../../common/format';
 import type { CheckResultItem } from '../../common/protocol';
 import type { DownloadManager } from './download';
 import type { HubClient } from './hub';
+import { hubFileId, quantFromFileName } from './hubUri';
 import type { ModelRegistry } from './registry';
-import { fileSize, type ModelStore } from './store';
+import { type ModelStore, storedFileSize } from './store';
 
 export interface MaintenanceOptions {
     store: ModelStore;
@@ -22,16 +24,37 @@ export interface MaintenanceOptions {
 export class ModelMaintenance {
     constructor(private readonly options: MaintenanceOptions) {}
 
-    /** Verifies every installed file in the store, or only those of `model`. */
+    /**
+     * Verifies every installed file in the store, or only those of `model`. A model file whose manifest
+     * cannot be trusted (invalid JSON, wrong fields) is damaged: reported, never skipped in silence.
+     */
     async check(model?: string, signal?: AbortSignal): Promise<CheckResultItem[]> {
         const { store, registry } = this.options;
         let targets = await store.listManifests();
+        let untrusted = (await store.listBadEntries()).flatMap((bad) => (bad.modelPath ? [{ ...bad, modelPath: bad.modelPath }] : []));
         if (model) {
             const { entry } = await registry.resolve(model);
-            targets = targets.filter(({ manifest }) => manifest.repo === entry.repo && entry.files.some((f) => f.file === manifest.file));
-            if (targets.length === 0) throw new LocalAiError(ErrorCode.ModelNotInstalled, `${entry.name} has no downloaded file to check.`);
+            const ofEntry = (repo: string | undefined, file: string | undefined) => repo === entry.repo && entry.files.some((f) => f.file === file);
+            targets = targets.filter(({ manifest }) => ofEntry(manifest.repo, manifest.file));
+            untrusted = untrusted.filter((bad) => {
+                const at = store.hubFileAt(bad.modelPath);
+                return ofEntry(at?.repo, at?.file);
+            });
+            if (targets.length === 0 && untrusted.length === 0) {
+                throw new LocalAiError(ErrorCode.ModelNotInstalled, `${printable(entry.name)} has no downloaded file to check.`);
+            }
         }
-        const results: CheckResultItem[] = [];
+        const results: CheckResultItem[] = untrusted.map((bad) => {
+            const at = store.hubFileAt(bad.modelPath);
+            return {
+                modelId: at ? hubFileId(at.repo, at.file) : bad.modelPath,
+                quant: quantFromFileName(bad.modelPath) ?? 'GGUF',
+                path: bad.modelPath,
+                ok: false,
+                verified: false,
+                problem: `its manifest cannot be trusted (${bad.problem}); delete the model and download it again`,
+            };
+        });
         for (const { path: file, manifest } of targets) {
             signal?.throwIfAborted();
             const item = { modelId: manifest.modelId, quant: manifest.quant, path: file };
@@ -89,13 +112,21 @@ export class ModelMaintenance {
             await store.dropStaleClaim(partial.path);
             await remove(partial.path, partial.bytes);
             const journal = `${partial.path}.json`;
-            const journalBytes = await fileSize(journal);
+            const journalBytes = await storedFileSize(journal);
             if (journalBytes !== undefined) await remove(journal, journalBytes);
         }
         for (const { path: file } of await store.listManifests()) {
-            if ((await fileSize(file)) === undefined && !(await inUse(`${file}.partial`))) {
-                await remove(`${file}.manifest.json`, (await fileSize(`${file}.manifest.json`)) ?? 0);
+            if ((await storedFileSize(file)) === undefined && !(await inUse(`${file}.partial`))) {
+                await remove(`${file}.manifest.json`, (await storedFileSize(`${file}.manifest.json`)) ?? 0);
             }
+        }
+        // Bookkeeping that cannot be trusted (bad JSON, a path out of place, a link with a store name) goes;
+        // a link is removed itself, never what it points to. A bad manifest beside its model stays for check.
+        for (const bad of await store.listBadEntries()) {
+            if (bad.modelPath) continue;
+            const partial = bad.path.endsWith('.partial.json') ? bad.path.slice(0, -'.json'.length) : undefined;
+            if (partial && (await inUse(partial))) continue;
+            await remove(bad.path, bad.bytes);
         }
         if (removedFiles.length > 0) registry.invalidate();
         return { removedFiles, freedBytes };
@@ -107,8 +138,8 @@ export class ModelMaintenance {
         sha256: string | undefined,
         signal?: AbortSignal,
     ): Promise<{ ok: boolean; verified: boolean; problem?: string }> {
-        const size = await fileSize(file);
-        if (size === undefined) return { ok: false, verified: false, problem: 'the file is missing' };
+        const size = await storedFileSize(file);
+        if (size === undefined) return { ok: false, verified: false, problem: 'the file is missing (or is a link, which Local AI never follows)' };
         if (size !== sizeBytes) return { ok: false, verified: false, problem: `the file has ${size} bytes, the hub lists ${sizeBytes}` };
         if (!sha256) return { ok: true, verified: false, problem: undefined };
         const hash = createHash('sha256');

@@ -4,6 +4,7 @@
  * when the hardware service is there, how it fits this machine.
  */
 import { ErrorCode, LocalAiError } from '../../common/errors';
+import { printable } from '../../common/format';
 import type { FitEstimate } from '../../common/hardware';
 import type { DownloadProgress, ModelEntry, ModelFile, Recommendation } from '../../common/models';
 import type { DownloadResult, ModelListResult } from '../../common/protocol';
@@ -231,11 +232,12 @@ function storedEntry(repo: string, file: string, revision: string, sizeBytes: nu
     const quant = quantFromFileName(file) ?? 'GGUF';
     return {
         id: hubFileId(repo, file, revision),
-        name:
+        name: printable(
             file
                 .split('/')
                 .pop()
                 ?.replace(/\.gguf$/i, '') ?? file,
+        ),
         family: repo.split('/')[1],
         source: 'user',
         repo,

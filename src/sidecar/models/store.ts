@@ -6,11 +6,17 @@
  *   owner/repo/dir/file.gguf.partial.json    the journal that lets a later process resume that partial
  *   owner/repo/dir/file.gguf.partial.lock    the process writing that partial now (its pid)
  * A file counts as installed only when the model file and its manifest both exist and the sizes agree.
+ * Nothing in the folder is trusted: walks never follow links (a link is named in a warning and skipped),
+ * and a manifest or journal is used only when it is well formed and names the place where it lies.
  */
-import { promises as fs } from 'node:fs';
+import { constants, promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { ErrorCode, LocalAiError } from '../../common/errors';
+import { printable } from '../../common/format';
 import type { ModelManifest } from '../../common/models';
-import { isSafeRelativePath } from './hubUri';
+import { hubFileNameProblem, isSafeRelativePath, STORE_SUFFIXES } from './hubUri';
+import { type BadEntry, type Checked, checkJournal, checkManifest, JOURNAL_SUFFIX, MANIFEST_SUFFIX, PARTIAL_SUFFIX, parseJson } from './storeEntries';
+import { linkedFolder, walkStore } from './storeWalk';
 
 export interface StorePaths {
     file: string;
@@ -40,17 +46,48 @@ export interface StoredFileSummary {
     bytes: number;
 }
 
+/** What one walk of the store found, bad entries apart. */
+interface StoreScan {
+    partials: StoredFileSummary[];
+    journals: DownloadJournal[];
+    manifests: { path: string; manifest: ModelManifest }[];
+    bad: BadEntry[];
+}
+
+/** The largest manifest or journal worth reading (they are a few hundred bytes). */
+const MAX_ENTRY_BYTES = 1 << 20;
+
 export class ModelStore {
-    /** `root` is read on every call because the models folder setting can change at run time. */
-    constructor(private readonly root: () => string) {}
+    /** Each bad entry is named once per process, not on every listing. */
+    private readonly warned = new Set<string>();
+
+    /**
+     * `root` is read on every call because the models folder setting can change at run time; `warn` names
+     * the entries a listing skips (links, bad manifests and journals). Default: no warnings.
+     */
+    constructor(
+        private readonly root: () => string,
+        private readonly warn: (message: string) => void = () => undefined,
+    ) {}
 
     get folder(): string {
         return this.root();
     }
 
+    /** Throws when the names are unsafe, or when a folder on the way is a link (writing there would leave the store). */
     paths(repo: string, file: string): StorePaths {
-        if (!isSafeRelativePath(repo) || !isSafeRelativePath(file)) throw new Error(`Unsafe model path: ${repo}/${file}`);
+        if (!isSafeRelativePath(repo) || hubFileNameProblem(file)) {
+            throw new LocalAiError(ErrorCode.InvalidParams, `Unsafe model path: ${printable(repo)}/${printable(file)}`);
+        }
         const target = path.join(this.root(), ...repo.split('/'), ...file.split('/'));
+        const link = linkedFolder(this.root(), target);
+        if (link) {
+            throw new LocalAiError(
+                ErrorCode.FileSystemError,
+                `${printable(link)} is a symbolic link; Local AI never follows links inside the models folder, so it does not touch ${printable(`${repo}/${file}`)} there.`,
+                { file: link, hint: 'Replace the link with a real folder, or make the folder it points to the models folder.' },
+            );
+        }
         return {
             file: target,
             manifest: `${target}.manifest.json`,
@@ -61,21 +98,24 @@ export class ModelStore {
     }
 
     async installed(repo: string, file: string): Promise<InstalledFile | undefined> {
-        const paths = this.paths(repo, file);
-        const manifest = await readJson<ModelManifest>(paths.manifest);
+        const paths = this.pathsIfUsable(repo, file);
+        if (!paths) return undefined;
+        const manifest = (await this.readEntry(paths.manifest, checkManifest))?.value;
         if (!manifest) return undefined;
-        const size = await fileSize(paths.file);
+        const size = await storedFileSize(paths.file);
         if (size === undefined || size !== manifest.sizeBytes) return undefined;
         return { path: paths.file, manifest };
     }
 
     /** Bytes of an unfinished download, undefined when there is none. */
     async partialBytes(repo: string, file: string): Promise<number | undefined> {
-        return fileSize(this.paths(repo, file).partial);
+        const paths = this.pathsIfUsable(repo, file);
+        return paths && storedFileSize(paths.partial);
     }
 
-    readJournal(paths: StorePaths): Promise<DownloadJournal | undefined> {
-        return readJson<DownloadJournal>(paths.journal);
+    /** The journal of a partial when it can be trusted; undefined otherwise (the download then starts afresh). */
+    async readJournal(paths: StorePaths): Promise<DownloadJournal | undefined> {
+        return (await this.readEntry(paths.journal, checkJournal))?.value;
     }
 
     async writeJournal(paths: StorePaths, journal: DownloadJournal): Promise<void> {
@@ -129,7 +169,13 @@ export class ModelStore {
         const paths = this.paths(repo, file);
         const deleted: string[] = [];
         for (const target of [paths.file, paths.manifest, paths.partial, paths.journal]) {
-            if ((await fileSize(target)) !== undefined) {
+            // lstat: a link is removed itself (fs.rm never follows it), whatever it points to stays.
+            if (
+                await fs.lstat(target).then(
+                    () => true,
+                    () => false,
+                )
+            ) {
                 await fs.rm(target, { force: true });
                 deleted.push(target);
             }
@@ -140,38 +186,39 @@ export class ModelStore {
         return deleted;
     }
 
-    /** Every unfinished download in the store. */
+    /** Every unfinished download in the store (regular files only: a linked partial is a bad entry). */
     async listPartials(): Promise<StoredFileSummary[]> {
-        return (await this.walk()).filter((file) => file.path.endsWith('.partial'));
+        return (await this.scan()).partials;
     }
 
-    /** The journals of unfinished downloads (they name the hub file a partial belongs to). */
+    /** The journals of unfinished downloads (they name the hub file a partial belongs to); bad ones are skipped. */
     async listJournals(): Promise<DownloadJournal[]> {
-        const journals: DownloadJournal[] = [];
-        for (const file of await this.walk()) {
-            if (!file.path.endsWith('.partial.json')) continue;
-            const journal = await readJson<DownloadJournal>(file.path);
-            if (journal) journals.push(journal);
-        }
-        return journals;
+        return (await this.scan()).journals;
     }
 
-    /** Every manifest in the store, with the model path it describes. */
+    /** Every trusted manifest in the store, with the model path it describes; bad ones are skipped. */
     async listManifests(): Promise<{ path: string; manifest: ModelManifest }[]> {
-        const found: { path: string; manifest: ModelManifest }[] = [];
-        for (const file of await this.walk()) {
-            if (!file.path.endsWith('.manifest.json')) continue;
-            const manifest = await readJson<ModelManifest>(file.path);
-            if (manifest) found.push({ path: file.path.slice(0, -'.manifest.json'.length), manifest });
-        }
-        return found;
+        return (await this.scan()).manifests;
     }
 
-    /** Removes now-empty owner/repo folders up to (not including) the store root. */
+    /** Manifests and journals that cannot be trusted, and links carrying the store's own names. */
+    async listBadEntries(): Promise<BadEntry[]> {
+        return (await this.scan()).bad;
+    }
+
+    /** The hub repo and file a path in the store stands for, judged by where it lies (for naming a bad entry). */
+    hubFileAt(modelPath: string): { repo: string; file: string } | undefined {
+        const parts = path.relative(path.resolve(this.root()), path.resolve(modelPath)).split(path.sep);
+        if (parts.length < 3 || parts[0] === '..') return undefined;
+        return { repo: `${parts[0]}/${parts[1]}`, file: parts.slice(2).join('/') };
+    }
+
+    /** Removes now-empty owner/repo folders up to (not including) the store root; stops at a link. */
     async pruneEmptyFolders(folder: string): Promise<void> {
         const root = path.resolve(this.root());
         let current = path.resolve(folder);
         while (current.startsWith(root + path.sep)) {
+            if (!(await fs.lstat(current).catch(() => undefined))?.isDirectory()) return;
             const entries = await fs.readdir(current).catch(() => undefined);
             if (!entries || entries.length > 0) return;
             await fs.rmdir(current).catch(() => undefined);
@@ -179,16 +226,76 @@ export class ModelStore {
         }
     }
 
-    private async walk(): Promise<StoredFileSummary[]> {
-        const root = this.root();
-        const names = await fs.readdir(root, { recursive: true }).catch(() => [] as string[]);
-        const files: StoredFileSummary[] = [];
-        for (const name of names) {
-            const full = path.join(root, String(name));
-            const size = await fileSize(full);
-            if (size !== undefined) files.push({ path: full, bytes: size });
+    private pathsIfUsable(repo: string, file: string): StorePaths | undefined {
+        try {
+            return this.paths(repo, file);
+        } catch {
+            return undefined;
         }
-        return files;
+    }
+
+    private async scan(): Promise<StoreScan> {
+        const scan: StoreScan = { partials: [], journals: [], manifests: [], bad: [] };
+        const { files, links } = await walkStore(this.root(), (folder, message) => this.warnOnce(folder, message));
+        for (const link of links) {
+            this.warnOnce(link, `Skipped ${printable(link)}: it is a symbolic link, and Local AI never follows links inside the models folder.`);
+            if (STORE_SUFFIXES.some((suffix) => link.endsWith(suffix))) scan.bad.push({ path: link, bytes: 0, problem: 'it is a symbolic link' });
+        }
+        for (const file of files) {
+            if (file.path.endsWith(PARTIAL_SUFFIX)) scan.partials.push(file);
+            const kind = file.path.endsWith(MANIFEST_SUFFIX) ? 'manifest' : file.path.endsWith(JOURNAL_SUFFIX) ? 'journal' : undefined;
+            if (!kind) continue;
+            const entry = kind === 'manifest' ? await this.readEntry(file.path, checkManifest) : await this.readEntry(file.path, checkJournal);
+            if (!entry) continue;
+            if (entry.problem !== undefined) {
+                const modelPath = kind === 'manifest' ? file.path.slice(0, -MANIFEST_SUFFIX.length) : undefined;
+                const damaged = modelPath !== undefined && (await storedFileSize(modelPath)) !== undefined;
+                scan.bad.push({ path: file.path, bytes: file.bytes, problem: entry.problem, modelPath: damaged ? modelPath : undefined });
+            } else if (kind === 'manifest') scan.manifests.push({ path: file.path.slice(0, -MANIFEST_SUFFIX.length), manifest: entry.value as ModelManifest });
+            else scan.journals.push(entry.value as DownloadJournal);
+        }
+        return scan;
+    }
+
+    /**
+     * Reads one manifest or journal without following a link, and checks it; undefined when it is gone.
+     * A problem is named in a warning (once) so the user learns which file is skipped.
+     */
+    private async readEntry<T>(file: string, check: (value: unknown, file: string, root: string) => Checked<T>): Promise<Checked<T> | undefined> {
+        let text: string;
+        try {
+            const handle = await fs.open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+            try {
+                const stat = await handle.stat();
+                if (!stat.isFile() || stat.size > MAX_ENTRY_BYTES) return this.skipped(file, { problem: 'it is not a small regular file' });
+                text = await handle.readFile('utf8');
+            } finally {
+                await handle.close();
+            }
+        } catch (error) {
+            const code = (error as NodeJS.ErrnoException).code;
+            // A name too long for the disk cannot exist; the write that tries to create it reports that.
+            if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ENAMETOOLONG') return undefined;
+            return this.skipped(file, { problem: code === 'ELOOP' ? 'it is a symbolic link' : `it cannot be read (${code})` });
+        }
+        const parsed = parseJson(text);
+        return this.skipped(file, parsed.problem !== undefined ? parsed : check(parsed.value, file, this.root()));
+    }
+
+    private skipped<T>(file: string, entry: Checked<T>): Checked<T> {
+        if (entry.problem !== undefined) {
+            this.warnOnce(
+                file,
+                `Skipped ${printable(file)}: ${entry.problem}. \`local-ai models cleanup\` (Local AI: Clean Up Partial Downloads) removes it; if its model lies beside it, \`models check\` reports that model as damaged.`,
+            );
+        }
+        return entry;
+    }
+
+    private warnOnce(file: string, message: string): void {
+        if (this.warned.has(file)) return;
+        this.warned.add(file);
+        this.warn(message);
     }
 }
 
@@ -210,9 +317,15 @@ function isRunning(pid: number): boolean {
     }
 }
 
-/** Size of a regular file, undefined when it does not exist (or is not a file). */
+/** Size of a regular file, undefined when it does not exist (or is not a file). Follows a link: for paths the user gave. */
 export async function fileSize(file: string): Promise<number | undefined> {
     const stat = await fs.stat(file).catch(() => undefined);
+    return stat?.isFile() ? stat.size : undefined;
+}
+
+/** Size of a regular file in the store, undefined when it does not exist, is not a file, or is a link (never followed). */
+export async function storedFileSize(file: string): Promise<number | undefined> {
+    const stat = await fs.lstat(file).catch(() => undefined);
     return stat?.isFile() ? stat.size : undefined;
 }
 

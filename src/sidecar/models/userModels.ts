@@ -5,10 +5,11 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ErrorCode, LocalAiError } from '../../common/errors';
+import { printable } from '../../common/format';
 import type { ModelEntry, ModelFile } from '../../common/models';
 import type { UserModelSetting } from '../../common/settings';
 import type { HubClient } from './hub';
-import { hubFileId, isSplitPart, parseHubUri, quantFromFileName, type HubReference } from './hubUri';
+import { hubFileId, hubFileNameProblem, hubUriProblem, isSplitPart, parseHubUri, quantFromFileName, type HubReference } from './hubUri';
 import type { ModelStore } from './store';
 import { fileSize } from './store';
 
@@ -44,8 +45,10 @@ export class UserModelResolver {
     async resolve(source: string, quant?: string, name?: string): Promise<ResolvedModel> {
         const ref = parseHubUri(source);
         if (ref) return this.resolveHub(quant && !ref.file ? { ...ref, quant: quant.toUpperCase() } : ref, name);
+        const problem = hubUriProblem(source);
+        if (problem) throw refusedFileName(source, problem);
         if (source.startsWith('file:') || path.isAbsolute(source) || source.startsWith('~')) return this.resolveLocal(source, name);
-        throw new LocalAiError(ErrorCode.ModelNotFound, `"${source}" is not a catalog id, a hf: URI or an absolute path to a .gguf file.`);
+        throw new LocalAiError(ErrorCode.ModelNotFound, `"${printable(source)}" is not a catalog id, a hf: URI or an absolute path to a .gguf file.`);
     }
 
     private async resolveHub(ref: HubReference, name?: string): Promise<ResolvedModel> {
@@ -95,12 +98,22 @@ export class UserModelResolver {
     }
 }
 
+/** A hub file name the store cannot hold as it is (it would escape the folder, print a fake line, or pass for a partial). */
+function refusedFileName(name: string, problem: string): LocalAiError {
+    return new LocalAiError(ErrorCode.InvalidParams, `Refused the hub file "${printable(name)}": ${problem}.`, {
+        hint: 'Local AI downloads only hub files whose names are plain relative paths ending in .gguf.',
+    });
+}
+
 function hubEntry(ref: HubReference, info: { path: string; sizeBytes: number; sha256?: string }, name?: string): ResolvedModel {
+    // The hub chose this name (from a quantization reference, or its own answer about a file): it is checked again.
+    const problem = hubFileNameProblem(info.path);
+    if (problem) throw refusedFileName(`${ref.repo}/${info.path}`, problem);
     const quant = quantFromFileName(info.path) ?? 'GGUF';
     const file: ModelFile = { quant, file: info.path, sizeBytes: info.sizeBytes, sha256: info.sha256, state: 'available' };
     const entry: ModelEntry = {
         id: hubFileId(ref.repo, info.path, ref.revision),
-        name: name ?? path.basename(info.path).replace(/\.gguf$/i, ''),
+        name: printable(name ?? path.basename(info.path).replace(/\.gguf$/i, '')),
         family: ref.repo.split('/')[1],
         source: 'user',
         repo: ref.repo,
@@ -118,7 +131,8 @@ export function localEntry(absolutePath: string, sizeBytes: number, source: 'use
     const file: ModelFile = { quant, file: path.basename(absolutePath), sizeBytes, path: absolutePath, state: 'installed' };
     const entry: ModelEntry = {
         id: `file:${absolutePath}`,
-        name: name ?? path.basename(absolutePath).replace(/\.gguf$/i, ''),
+        // A file found on disk may be named anything: the name is shown, so it cannot carry control characters.
+        name: printable(name ?? path.basename(absolutePath).replace(/\.gguf$/i, '')),
         family: 'local',
         source,
         tags: [],
