@@ -28,7 +28,10 @@ export class ModelMaintenance {
         let targets = await store.listManifests();
         if (model) {
             const { entry } = await registry.resolve(model);
-            targets = targets.filter(({ manifest }) => manifest.repo === entry.repo && entry.files.some((f) => f.file === manifest.file));
+            targets = targets.filter(
+                ({ manifest }) =>
+                    manifest.repo === entry.repo && entry.files.some((f) => f.file === manifest.file || f.parts?.some((part) => part.file === manifest.file)),
+            );
             if (targets.length === 0) throw new LocalAiError(ErrorCode.ModelNotInstalled, `${entry.name} has no downloaded file to check.`);
         }
         const results: CheckResultItem[] = [];
@@ -65,8 +68,11 @@ export class ModelMaintenance {
                     file: file.path,
                 });
             }
-            await downloads.stop(entry.repo, file.file);
-            deleted.push(...(await store.remove(entry.repo, file.file)));
+            // A split GGUF is every one of its parts.
+            for (const part of file.parts?.map((p) => p.file) ?? [file.file]) {
+                await downloads.stop(entry.repo, part);
+                deleted.push(...(await store.remove(entry.repo, part)));
+            }
         }
         registry.invalidate();
         return deleted;
