@@ -11,12 +11,13 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { ErrorCode, LocalAiError } from '../../src/common/errors';
+import { formatBytes } from '../../src/common/format';
 import type { DownloadProgress } from '../../src/common/models';
 import { ChatRequest, LoadedModelsRequest, type StatusParams } from '../../src/common/protocol';
 import { defaultSettings } from '../../src/common/settings';
 import { SidecarContext } from '../../src/sidecar/context';
 import { createModelServices, type ModelServices } from '../../src/sidecar/models';
-import { waitFor } from '../fixtures/cliProcess';
+import { type CliRun, runCli, sizeOf, waitFor } from '../fixtures/cliProcess';
 import { startFakeHub, type FakeHub } from '../fixtures/fakeHub/server';
 import { tinyModel } from '../fixtures/gguf/model';
 import { buildSplitFixture, type SplitFixturePart } from '../fixtures/gguf/split';
@@ -185,6 +186,7 @@ describe('split GGUF models (fake hub on loopback)', function () {
         const file = await listed(h.models);
         assert.equal(file.state, 'partial', 'one part of three is not an installed model');
         assert.deepEqual(file.missingParts, [PARTS[1].name, PARTS[2].name]);
+        assert.equal(file.sizeBytes, TOTAL, 'the store still knows every part and its size');
         const refused = await rejection(h.models.registry.resolveInstalled(FIRST_ID));
         assert.equal(refused.code, ErrorCode.ModelNotInstalled);
         assert.ok(refused.message.includes(PARTS[1].name), `loading names the missing part: ${refused.message}`);
@@ -276,3 +278,53 @@ describe('split GGUF models in the real sidecar (real node-llama-cpp)', function
         );
     });
 });
+
+describe('split GGUF models in the CLI (local-ai models)', function () {
+    this.timeout(120_000);
+    let hub: FakeHub;
+    let dir: string;
+    let home: string;
+
+    beforeEach(async () => {
+        hub = await startFakeHub({ files: PARTS.map((part) => ({ repo: REPO, path: part.name, data: part.data })) });
+        dir = mkdtempSync(path.join(tmpdir(), 'local-ai-split-cli-'));
+        home = mkdtempSync(path.join(tmpdir(), 'local-ai-split-home-'));
+    });
+    afterEach(async () => {
+        await hub.stop();
+        for (const folder of [dir, home]) rmSync(folder, { recursive: true, force: true });
+    });
+
+    const models = (args: string[]) =>
+        runCli(['models', ...args, '--models-dir', dir], { HF_ENDPOINT: hub.url, HOME: home, HF_TOKEN: '', LOCAL_AI_MODELS_PATH: '' });
+    const explain = (run: CliRun) => `exit ${run.code}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`;
+    const rowOf = (run: CliRun) => run.stdout.split('\n').find((row) => row.startsWith(`${FIRST_ID} `)) ?? run.stdout;
+
+    it('killed mid-part-2, list names the missing parts; the next download fetches only the rest and lists one model', async () => {
+        const stopAt = 40_000;
+        hub.addFault({ kind: 'stall', path: PARTS[1].name, afterBytes: stopAt });
+        const stalled = once(hub.events, 'stalled');
+        const killed = models(['download', '--model', `hf:${REPO}:Q8_0`]);
+        await Promise.race([stalled, killed.done.then((run) => assert.fail(`the download ended before part 2 stalled: ${explain(run)}`))]);
+        const partial = path.join(dir, REPO, `${PARTS[1].name}.partial`);
+        await waitFor(() => sizeOf(partial) === stopAt);
+        killed.child.kill('SIGKILL');
+        assert.equal((await killed.done).signal, 'SIGKILL');
+
+        const halfway = await models(['list']).done;
+        assert.equal(halfway.code, 0, explain(halfway));
+        assert.match(rowOf(halfway), new RegExp(`^\\S+ +Q8_0 +partial \\S+ \\S+, missing 2 of 3 parts +${escapeRegExp(formatBytes(TOTAL))} in 3 parts`));
+
+        hub.resetCounters();
+        const resumed = await models(['download', '--model', `hf:${REPO}/${PARTS[1].name}`]).done;
+        assert.equal(resumed.code, 0, explain(resumed));
+        assert.ok(resumed.stdout.includes(`Installed ${path.join(dir, REPO, PARTS[0].name)} and its 2 other parts beside it`), resumed.stdout);
+        assert.equal(hub.bytesServed(), TOTAL - PARTS[0].data.length - stopAt, 'only the missing bytes were fetched');
+
+        const listed = await models(['list']).done;
+        assert.match(rowOf(listed), new RegExp(`^\\S+ +Q8_0 +installed +${escapeRegExp(formatBytes(TOTAL))} in 3 parts .*${escapeRegExp(PARTS[0].name)}$`));
+        assert.equal(listed.stdout.split('\n').filter((row) => row.includes(REPO)).length, 1, listed.stdout);
+    });
+});
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

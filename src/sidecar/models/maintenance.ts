@@ -98,6 +98,12 @@ export class ModelMaintenance {
             const journalBytes = await fileSize(journal);
             if (journalBytes !== undefined) await remove(journal, journalBytes);
         }
+        // A split GGUF's parts not started yet have a journal and no partial (see splitDownload.ts).
+        for (const journal of await store.listJournals()) {
+            const paths = store.paths(journal.repo, journal.file);
+            const bytes = await fileSize(paths.journal);
+            if (bytes !== undefined && (await fileSize(paths.partial)) === undefined && !(await inUse(paths.partial))) await remove(paths.journal, bytes);
+        }
         for (const { path: file } of await store.listManifests()) {
             if ((await fileSize(file)) === undefined && !(await inUse(`${file}.partial`))) {
                 await remove(`${file}.manifest.json`, (await fileSize(`${file}.manifest.json`)) ?? 0);

@@ -144,7 +144,7 @@ export class ModelRegistry extends Emitter<{ changed: [] }> {
         }
         const job = { entry, file, signal: options.signal, onProgress: options.onProgress };
         const result = file.parts
-            ? await downloadSplitModel(this.options.downloads, { ...job, parts: await this.partsToFetch(entry, file.parts) })
+            ? await downloadSplitModel(this.options, { ...job, parts: await this.partsToFetch(entry, file.parts) })
             : await this.options.downloads.download(job);
         this.emit('changed');
         return result;
