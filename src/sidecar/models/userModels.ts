@@ -42,9 +42,7 @@ export class UserModelResolver {
 
     /** A `hf:` reference or a local path; throws ModelNotFound when it names nothing usable. */
     async resolve(source: string, quant?: string, name?: string): Promise<ResolvedModel> {
-        const parsed = parseHubUri(source);
-        // Any part of a split GGUF names the whole set, which is known by its first part.
-        const ref = parsed?.file ? { ...parsed, file: splitPartFiles(parsed.file)?.[0] ?? parsed.file } : parsed;
+        const ref = parseHubUri(source);
         if (ref) return this.resolveHub(quant && !ref.file ? { ...ref, quant: quant.toUpperCase() } : ref, name);
         if (source.startsWith('file:') || path.isAbsolute(source) || source.startsWith('~')) return this.resolveLocal(source, name);
         throw new LocalAiError(ErrorCode.ModelNotFound, `"${source}" is not a catalog id, a hf: URI or an absolute path to a .gguf file.`);
@@ -63,6 +61,7 @@ export class UserModelResolver {
     }
 
     private async hubFile(ref: HubReference, file: string, name?: string): Promise<ResolvedModel> {
+        // Any part of a split GGUF names the whole set, which is known by its first part.
         const partFiles = splitPartFiles(file);
         if (partFiles) return hubEntry(ref, await this.splitParts(ref, partFiles), name);
         const installed = await this.store.installed(ref.repo, file);
