@@ -228,6 +228,26 @@ describe('split GGUF models (fake hub on loopback)', function () {
         );
     });
 
+    it('cleanup removes a stopped download: the partial of part 2 and the journal of part 3, which never started', async () => {
+        const h = await harness();
+        h.hub.addFault({ kind: 'stall', path: PARTS[1].name, afterBytes: 40_000 });
+        const stalled = once(h.hub.events, 'stalled');
+        const controller = new AbortController();
+        const download = h.models.registry.download({ model: `hf:${REPO}:Q8_0`, signal: controller.signal });
+        await Promise.race([stalled, download.then(() => assert.fail('the download ended before part 2 stalled'))]);
+        controller.abort();
+        assert.equal((await rejection(download)).code, ErrorCode.Cancelled);
+        assert.ok(existsSync(`${partPath(h, PARTS[2])}.partial.json`), 'part 3 is journaled before it starts');
+
+        const { removedFiles } = await h.models.maintenance.cleanup();
+        assert.deepEqual(removedFiles.sort(), [
+            `${partPath(h, PARTS[1])}.partial`,
+            `${partPath(h, PARTS[1])}.partial.json`,
+            `${partPath(h, PARTS[2])}.partial.json`,
+        ]);
+        assert.ok(existsSync(partPath(h, PARTS[0])), 'the installed part 1 stays');
+    });
+
     it('delete removes every part, and the model configured in the settings is no longer listed as installed', async () => {
         const h = await harness({ userModels: [`hf:${REPO}:Q8_0`] });
         assert.equal((await listed(h.models)).state, 'available');

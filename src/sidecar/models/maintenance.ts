@@ -10,7 +10,7 @@ import type { CheckResultItem } from '../../common/protocol';
 import type { DownloadManager } from './download';
 import type { HubClient } from './hub';
 import type { ModelRegistry } from './registry';
-import { fileSize, type ModelStore } from './store';
+import { fileSize, type ModelStore, type StorePaths } from './store';
 
 export interface MaintenanceOptions {
     store: ModelStore;
@@ -100,7 +100,9 @@ export class ModelMaintenance {
         }
         // A split GGUF's parts not started yet have a journal and no partial (see splitDownload.ts).
         for (const journal of await store.listJournals()) {
-            const paths = store.paths(journal.repo, journal.file);
+            // A journal naming an unsafe or no path is not one this store wrote: left alone, never fatal to the cleanup.
+            const paths = safePaths(store, journal);
+            if (!paths) continue;
             const bytes = await fileSize(paths.journal);
             if (bytes !== undefined && (await fileSize(paths.partial)) === undefined && !(await inUse(paths.partial))) await remove(paths.journal, bytes);
         }
@@ -134,6 +136,14 @@ export class ModelMaintenance {
     private async hubSha(repo: string | undefined, file: string, revision?: string): Promise<string | undefined> {
         if (!repo || this.options.hub.isOffline()) return undefined;
         return (await this.options.hub.fileInfo(repo, file, revision).catch(() => undefined))?.sha256;
+    }
+}
+
+function safePaths(store: ModelStore, journal: { repo: string; file: string }): StorePaths | undefined {
+    try {
+        return store.paths(journal.repo, journal.file);
+    } catch {
+        return undefined;
     }
 }
 
