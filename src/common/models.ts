@@ -11,15 +11,29 @@ export interface ModelPresets {
     load?: Partial<LoadConfig>;
 }
 
-/** One quantization (one GGUF file) of a model. */
-export interface ModelFile {
-    /** e.g. Q4_K_M, Q8_0, F16. */
-    quant: string;
-    /** File name in the repository (may contain folders). */
+/** One file of a split GGUF (`…-00002-of-00003.gguf`): downloaded and verified on its own, loaded as a set. */
+export interface ModelFilePart {
+    /** File name in the repository. */
     file: string;
     sizeBytes: number;
     /** The hub's LFS sha256, when known. */
     sha256?: string;
+}
+
+/** One quantization (one GGUF file, or one split GGUF's set of parts) of a model. */
+export interface ModelFile {
+    /** e.g. Q4_K_M, Q8_0, F16. */
+    quant: string;
+    /** File name in the repository (may contain folders); for a split GGUF, its first part, which llama.cpp loads. */
+    file: string;
+    /** For a split GGUF: the sum of its parts. */
+    sizeBytes: number;
+    /** The hub's LFS sha256, when known (a split GGUF's are on its parts). */
+    sha256?: string;
+    /** Set for a split GGUF: every part, first to last (`file` is the first); installed only when all of them are. */
+    parts?: ModelFilePart[];
+    /** For a split GGUF that is not installed although something of it is on disk: the parts still missing. */
+    missingParts?: string[];
     /** Absolute path when installed (or found on disk), else undefined. */
     path?: string;
     state: 'available' | 'partial' | 'downloading' | 'installed';

@@ -1,6 +1,15 @@
 /** Hub references as users type them in settings and on the command line. */
 import { strict as assert } from 'node:assert';
-import { hubFileId, hubFileNameProblem, hubUriProblem, isSafeRelativePath, isSplitPart, parseHubUri, quantFromFileName } from '../../src/sidecar/models/hubUri';
+import {
+    hubFileId,
+    hubFileNameProblem,
+    hubUriProblem,
+    isSafeRelativePath,
+    isSplitPart,
+    parseHubUri,
+    quantFromFileName,
+    splitPartFiles,
+} from '../../src/sidecar/models/hubUri';
 
 describe('hub URIs', () => {
     it('parses file references, with folders and revisions', () => {
@@ -71,5 +80,17 @@ describe('hub URIs', () => {
         assert.equal(hubFileId('o/r', 'f.gguf'), 'hf:o/r/f.gguf');
         assert.equal(hubFileId('o/r', 'f.gguf', 'dev'), 'hf:o/r@dev/f.gguf');
         assert.deepEqual(parseHubUri(hubFileId('o/r', 'd/f.gguf', 'dev')), { repo: 'o/r', revision: 'dev', file: 'd/f.gguf' });
+    });
+
+    it('names every part of a split GGUF from any one of them, as llama.cpp finds them', () => {
+        assert.deepEqual(splitPartFiles('Q8_0/m-Q8_0-00002-of-00003.gguf'), [
+            'Q8_0/m-Q8_0-00001-of-00003.gguf',
+            'Q8_0/m-Q8_0-00002-of-00003.gguf',
+            'Q8_0/m-Q8_0-00003-of-00003.gguf',
+        ]);
+        assert.equal(quantFromFileName('m-Q8_0-00002-of-00003.gguf'), 'Q8_0');
+        assert.equal(splitPartFiles('m-Q8_0.gguf'), undefined);
+        assert.equal(splitPartFiles('m-00004-of-00003.gguf'), undefined, 'a part past the count is no part');
+        assert.equal(splitPartFiles('m-00000-of-00003.gguf'), undefined);
     });
 });

@@ -4,7 +4,8 @@
  */
 import { ErrorCode, LocalAiError } from '../../common/errors';
 import { formatBytes, printable } from '../../common/format';
-import type { DownloadProgress } from '../../common/models';
+import type { DownloadProgress, ModelFile } from '../../common/models';
+import { splitPartFiles } from '../models/hubUri';
 import { disposeServices, type Services } from '../services';
 import { UsageError, defineCommand } from './commandLine';
 import { createCliServices } from './context';
@@ -99,8 +100,8 @@ const ACTIONS = {
             entry.files.map((file) => [
                 printable(entry.id),
                 printable(file.quant),
-                file.state === 'partial' ? `partial ${formatBytes(file.partialBytes ?? 0)}` : file.state,
-                formatBytes(file.sizeBytes),
+                file.state === 'partial' ? `partial ${formatBytes(file.partialBytes ?? 0)}${missingParts(file)}` : file.state,
+                file.parts ? `${formatBytes(file.sizeBytes)} in ${file.parts.length} parts` : formatBytes(file.sizeBytes),
                 file.fit ? file.fit.fit : '',
                 printable(file.path ?? ''),
             ]),
@@ -145,11 +146,9 @@ const ACTIONS = {
             });
             progress.finish();
             if (args.json) return printJson(result);
-            process.stdout.write(
-                result.downloaded
-                    ? `Installed ${printable(result.path)} (${formatBytes(result.bytesFetched)} fetched)\n`
-                    : `Already installed: ${printable(result.path)}\n`,
-            );
+            const parts = splitPartFiles(result.path)?.length;
+            const where = printable(parts ? `${result.path} and its ${parts - 1} other parts beside it` : result.path);
+            process.stdout.write(result.downloaded ? `Installed ${where} (${formatBytes(result.bytesFetched)} fetched)\n` : `Already installed: ${where}\n`);
             return 0;
         } finally {
             progress.finish();
@@ -174,6 +173,13 @@ const ACTIONS = {
         return 0;
     },
 } satisfies Record<string, (s: Services, args: ModelsArgs) => Promise<number>>;
+
+/** For a split GGUF partly on disk: which parts are still missing. */
+function missingParts(file: ModelFile): string {
+    const missing = file.missingParts ?? [];
+    if (missing.length === 0) return '';
+    return missing.length === 1 ? `, missing ${missing[0]}` : `, missing ${missing.length} of ${file.parts?.length} parts`;
+}
 
 /** A redrawn bar on a terminal; one line per state change (and every 10%) otherwise, for logs. */
 function progressPrinter(json: boolean): { update(p: DownloadProgress): void; finish(): void } {

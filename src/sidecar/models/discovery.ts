@@ -5,7 +5,7 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { isSplitPart } from './hubUri';
+import { isSplitPart, splitPartFiles } from './hubUri';
 
 export interface DiscoveredFile {
     path: string;
@@ -73,7 +73,10 @@ async function scanHuggingFaceCache(cache: string): Promise<DiscoveredFile[]> {
     return files;
 }
 
-/** Model GGUF files under `root` (following the cache's symlinks to blobs); skips projectors and later split parts. */
+/**
+ * Model GGUF files under `root` (following the cache's symlinks to blobs); skips projectors and later split
+ * parts. A split GGUF is listed by its first part with the size of all its parts, and only when all are there.
+ */
 async function ggufFilesUnder(root: string): Promise<{ path: string; sizeBytes: number }[]> {
     const names = await fs.readdir(root, { recursive: true }).catch(() => [] as string[]);
     const files: { path: string; sizeBytes: number }[] = [];
@@ -82,8 +85,9 @@ async function ggufFilesUnder(root: string): Promise<{ path: string; sizeBytes: 
         if (!base.endsWith('.gguf') || base.includes('mmproj')) continue;
         if (isSplitPart(base) && !/-00001-of-\d{5}\.gguf$/.test(base)) continue;
         const full = path.join(root, name);
-        const stat = await fs.stat(full).catch(() => undefined);
-        if (stat?.isFile() && stat.size > 0) files.push({ path: full, sizeBytes: stat.size });
+        const sizes = await Promise.all((splitPartFiles(full) ?? [full]).map((part) => fs.stat(part).catch(() => undefined)));
+        if (sizes.every((stat) => stat?.isFile() && stat.size > 0))
+            files.push({ path: full, sizeBytes: sizes.reduce((sum, stat) => sum + (stat?.size ?? 0), 0) });
     }
     return files;
 }

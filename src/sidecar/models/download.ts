@@ -38,6 +38,8 @@ export interface DownloadJob {
     /** Aborting detaches this requester; the transfer stops when no requester is left. */
     signal?: AbortSignal;
     onProgress?: (progress: DownloadProgress) => void;
+    /** What the status (the editor's status bar) shows of this transfer: a split GGUF's part as its whole model. Default: the file's own progress. */
+    statusProgress?: (progress: DownloadProgress) => DownloadProgress;
 }
 
 interface DownloadState {
@@ -48,6 +50,7 @@ interface DownloadState {
     listeners: Set<(progress: DownloadProgress) => void>;
     requesters: number;
     progress: DownloadProgress;
+    statusProgress?: (progress: DownloadProgress) => DownloadProgress;
 }
 
 interface RunningDownload extends DownloadState {
@@ -128,6 +131,7 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
             controller: new AbortController(),
             listeners: new Set(),
             requesters: 0,
+            statusProgress: job.statusProgress,
             progress: {
                 modelId: job.entry.id,
                 quant: job.file.quant,
@@ -167,7 +171,7 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
     private report(download: DownloadState, update: Partial<DownloadProgress>): void {
         download.progress = { ...download.progress, ...update };
         for (const listener of download.listeners) listener(download.progress);
-        this.options.context.status.setDownload(download.progress);
+        this.options.context.status.setDownload(download.statusProgress?.(download.progress) ?? download.progress);
         if (update.state && update.state !== 'downloading') this.emit('state', download.progress);
     }
 

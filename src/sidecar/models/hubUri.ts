@@ -102,6 +102,19 @@ export function hubFileNameProblem(file: string): string | undefined {
     return undefined;
 }
 
+/**
+ * Every part of the split GGUF that `file` belongs to, first to last, named as llama.cpp's `llama_split_path`
+ * names them (`<prefix>-%05d-of-%05d.gguf`); undefined when `file` is not a part (or numbers one past the count).
+ */
+export function splitPartFiles(file: string): string[] | undefined {
+    const match = /-(\d{5})-of-(\d{5})(\.gguf)$/i.exec(file);
+    if (!match) return undefined;
+    const [part, count] = [Number(match[1]), Number(match[2])];
+    if (part < 1 || count < 1 || part > count) return undefined;
+    const prefix = file.slice(0, match.index);
+    return Array.from({ length: count }, (_, i) => `${prefix}-${String(i + 1).padStart(5, '0')}-of-${match[2]}${match[3]}`);
+}
+
 /** Rejects absolute paths and `..` so a hub file name can never write outside the store. */
 export function isSafeRelativePath(file: string): boolean {
     if (!file || file.startsWith('/') || file.includes('\\') || file.includes('\0')) return false;

@@ -12,7 +12,7 @@ import type { DownloadManager } from './download';
 import type { HubClient } from './hub';
 import { hubFileId, quantFromFileName } from './hubUri';
 import type { ModelRegistry } from './registry';
-import { type ModelStore, storedFileSize } from './store';
+import { type ModelStore, type StorePaths, storedFileSize } from './store';
 
 export interface MaintenanceOptions {
     store: ModelStore;
@@ -34,7 +34,8 @@ export class ModelMaintenance {
         let untrusted = (await store.listBadEntries()).flatMap((bad) => (bad.modelPath ? [{ ...bad, modelPath: bad.modelPath }] : []));
         if (model) {
             const { entry } = await registry.resolve(model);
-            const ofEntry = (repo: string | undefined, file: string | undefined) => repo === entry.repo && entry.files.some((f) => f.file === file);
+            const ofEntry = (repo: string | undefined, file: string | undefined) =>
+                repo === entry.repo && entry.files.some((f) => f.file === file || f.parts?.some((part) => part.file === file));
             targets = targets.filter(({ manifest }) => ofEntry(manifest.repo, manifest.file));
             untrusted = untrusted.filter((bad) => {
                 const at = store.hubFileAt(bad.modelPath);
@@ -88,8 +89,11 @@ export class ModelMaintenance {
                     file: file.path,
                 });
             }
-            await downloads.stop(entry.repo, file.file);
-            deleted.push(...(await store.remove(entry.repo, file.file)));
+            // A split GGUF is every one of its parts.
+            for (const part of file.parts?.map((p) => p.file) ?? [file.file]) {
+                await downloads.stop(entry.repo, part);
+                deleted.push(...(await store.remove(entry.repo, part)));
+            }
         }
         registry.invalidate();
         return deleted;
@@ -114,6 +118,14 @@ export class ModelMaintenance {
             const journal = `${partial.path}.json`;
             const journalBytes = await storedFileSize(journal);
             if (journalBytes !== undefined) await remove(journal, journalBytes);
+        }
+        // A split GGUF's parts not started yet have a journal and no partial (see splitDownload.ts).
+        for (const journal of await store.listJournals()) {
+            // A journal naming an unsafe or no path is not one this store wrote: left alone, never fatal to the cleanup.
+            const paths = safePaths(store, journal);
+            if (!paths) continue;
+            const bytes = await storedFileSize(paths.journal);
+            if (bytes !== undefined && (await storedFileSize(paths.partial)) === undefined && !(await inUse(paths.partial))) await remove(paths.journal, bytes);
         }
         for (const { path: file } of await store.listManifests()) {
             if ((await storedFileSize(file)) === undefined && !(await inUse(`${file}.partial`))) {
@@ -153,6 +165,14 @@ export class ModelMaintenance {
     private async hubSha(repo: string | undefined, file: string, revision?: string): Promise<string | undefined> {
         if (!repo || this.options.hub.isOffline()) return undefined;
         return (await this.options.hub.fileInfo(repo, file, revision).catch(() => undefined))?.sha256;
+    }
+}
+
+function safePaths(store: ModelStore, journal: { repo: string; file: string }): StorePaths | undefined {
+    try {
+        return store.paths(journal.repo, journal.file);
+    } catch {
+        return undefined;
     }
 }
 

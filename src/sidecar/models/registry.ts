@@ -6,14 +6,15 @@
 import { ErrorCode, LocalAiError } from '../../common/errors';
 import { printable } from '../../common/format';
 import type { FitEstimate } from '../../common/hardware';
-import type { DownloadProgress, ModelEntry, ModelFile, Recommendation } from '../../common/models';
+import type { DownloadProgress, ModelEntry, ModelFile, ModelFilePart, Recommendation } from '../../common/models';
 import type { DownloadResult, ModelListResult } from '../../common/protocol';
 import type { SidecarContext } from '../context';
 import { Emitter } from '../events';
 import { catalogEntries, catalogModels, type CatalogModel } from './catalog';
 import { defaultDiscoveryFolders, discoverModelFiles, type DiscoveredFile, type DiscoveryFolders } from './discovery';
 import type { DownloadManager } from './download';
-import { hubFileId, quantFromFileName } from './hubUri';
+import { hubFileId, quantFromFileName, splitPartFiles } from './hubUri';
+import { downloadSplitModel } from './splitDownload';
 import type { ModelStore } from './store';
 import { localEntry, type ResolvedModel, type UserModelResolver } from './userModels';
 
@@ -102,6 +103,17 @@ export class ModelRegistry extends Emitter<{ changed: [] }> {
     /** Like resolve, but only a file that is on disk; throws ModelNotInstalled otherwise. */
     async resolveInstalled(model: string, quant?: string): Promise<InstalledModel> {
         const resolved = await this.resolve(model, quant);
+        const missing = resolved.file.missingParts;
+        if (resolved.file.state !== 'installed' && missing?.length) {
+            throw new LocalAiError(
+                ErrorCode.ModelNotInstalled,
+                `${resolved.entry.name} ${resolved.file.quant} is not fully downloaded: ${missing.length === 1 ? 'part' : 'parts'} ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} missing.`,
+                {
+                    file: missing[0],
+                    hint: `Download it again to fetch the missing parts (local-ai models download --model ${resolved.entry.id} --quant ${resolved.file.quant}).`,
+                },
+            );
+        }
         if (resolved.file.state !== 'installed' || !resolved.file.path) {
             throw new LocalAiError(ErrorCode.ModelNotInstalled, `${resolved.entry.name} ${resolved.file.quant} is not downloaded yet.`, {
                 hint: `Download it first (Local AI: Download Model…, or local-ai models download --model ${resolved.entry.id} --quant ${resolved.file.quant}).`,
@@ -131,9 +143,18 @@ export class ModelRegistry extends Emitter<{ changed: [] }> {
                 hint: 'Choose a smaller quantization or model, or download anyway with force.',
             });
         }
-        const result = await this.options.downloads.download({ entry, file, signal: options.signal, onProgress: options.onProgress });
+        const job = { entry, file, signal: options.signal, onProgress: options.onProgress };
+        const result = file.parts
+            ? await downloadSplitModel(this.options, { ...job, parts: await this.partsToFetch(entry, file.parts) })
+            : await this.options.downloads.download(job);
         this.emit('changed');
         return result;
+    }
+
+    /** A split GGUF listed from the store alone may not know the sizes of parts it never started: the hub does. */
+    private async partsToFetch(entry: ModelEntry, parts: ModelFilePart[]): Promise<ModelFilePart[]> {
+        if (parts.every((part) => part.sizeBytes > 0) || this.options.context.settings.offline) return parts;
+        return (await this.options.userModels.resolve(entry.id)).file.parts ?? parts;
     }
 
     /** Something the registry cannot watch changed (files removed from the store, the hardware detected): list again. */
@@ -158,9 +179,16 @@ export class ModelRegistry extends Emitter<{ changed: [] }> {
         // Files downloaded (or half downloaded) by URI stay listed even when no setting names them.
         const stored = [...(await store.listManifests()).map(({ manifest }) => manifest), ...(await store.listJournals())];
         for (const item of stored) {
-            if (!item.repo || covered.has(`${item.repo}/${item.file}`)) continue;
-            covered.add(`${item.repo}/${item.file}`);
-            known.push(storedEntry(item.repo, item.file, item.revision ?? 'main', item.sizeBytes, item.sha256));
+            // Each part of a split GGUF has its own manifest or journal; the model is one entry, under its first part.
+            const partFiles = splitPartFiles(item.file);
+            const file = partFiles?.[0] ?? item.file;
+            if (!item.repo || covered.has(`${item.repo}/${file}`)) continue;
+            covered.add(`${item.repo}/${file}`);
+            const parts = partFiles?.map((part) => {
+                const found = stored.find((other) => other.repo === item.repo && other.file === part);
+                return { file: part, sizeBytes: found?.sizeBytes ?? 0, sha256: found?.sha256 };
+            });
+            known.push(storedEntry(item.repo, file, item.revision ?? 'main', { sizeBytes: item.sizeBytes, sha256: item.sha256, parts }));
         }
         for (const entry of known) for (const file of entry.files) await this.decorate(entry, file, discovered, used);
         const others = discovered.filter((file) => !used.has(file.path)).map((file) => discoveredEntry(file));
@@ -195,6 +223,7 @@ export class ModelRegistry extends Emitter<{ changed: [] }> {
 
     private async decorate(entry: ModelEntry, file: ModelFile, discovered: DiscoveredFile[], used: Set<string>): Promise<void> {
         if (file.state === 'installed' || !entry.repo) return;
+        if (file.parts) return this.decorateSplit(entry.repo, file, file.parts, discovered, used);
         const { store, downloads } = this.options;
         const installed = await store.installed(entry.repo, file.file);
         if (installed) {
@@ -215,7 +244,34 @@ export class ModelRegistry extends Emitter<{ changed: [] }> {
         const partial = await store.partialBytes(entry.repo, file.file);
         if (partial !== undefined) Object.assign(file, { state: 'partial', partialBytes: partial });
     }
+
+    /** A split GGUF is installed only when every part is; otherwise the parts still missing are named. */
+    private async decorateSplit(repo: string, file: ModelFile, parts: ModelFilePart[], discovered: DiscoveredFile[], used: Set<string>): Promise<void> {
+        const { store, downloads } = this.options;
+        const installed = await Promise.all(parts.map((part) => store.installed(repo, part.file)));
+        if (installed.every((found) => found !== undefined)) {
+            const facts = installed.map((found, i) => ({ file: parts[i].file, sizeBytes: found.manifest.sizeBytes, sha256: found.manifest.sha256 }));
+            Object.assign(file, { state: 'installed', path: installed[0].path, parts: facts, sizeBytes: sum(facts.map((part) => part.sizeBytes)) });
+            return;
+        }
+        // Discovery keeps a split GGUF only when all its parts are there, under its first part.
+        const onDisk = discovered.find((found) => found.repo === repo && found.file === file.file);
+        if (onDisk) {
+            used.add(onDisk.path);
+            Object.assign(file, { state: 'installed', path: onDisk.path });
+            return;
+        }
+        const running = parts.map((part) => downloads.progressOf(repo, part.file));
+        const partials = await Promise.all(parts.map((part) => store.partialBytes(repo, part.file)));
+        const onDiskBytes = sum(parts.map((_, i) => installed[i]?.manifest.sizeBytes ?? running[i]?.receivedBytes ?? partials[i] ?? 0));
+        const missingParts = parts.filter((_, i) => !installed[i]).map((part) => part.file);
+        if (running.some(Boolean)) Object.assign(file, { state: 'downloading', partialBytes: onDiskBytes, missingParts });
+        else if (installed.some(Boolean) || partials.some((bytes) => bytes !== undefined))
+            Object.assign(file, { state: 'partial', partialBytes: onDiskBytes, missingParts });
+    }
 }
+
+const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
 
 /** The requested quantization, else the entry's default, else its first file. */
 function pickFile(entry: ModelEntry, quant?: string): ModelFile {
@@ -228,22 +284,27 @@ function pickFile(entry: ModelEntry, quant?: string): ModelFile {
 }
 
 /** A hub file in the store that neither the catalog nor the settings mention (downloaded by URI). */
-function storedEntry(repo: string, file: string, revision: string, sizeBytes: number, sha256?: string): ModelEntry {
+function storedEntry(repo: string, file: string, revision: string, facts: { sizeBytes: number; sha256?: string; parts?: ModelFilePart[] }): ModelEntry {
     const quant = quantFromFileName(file) ?? 'GGUF';
+    const { parts } = facts;
     return {
         id: hubFileId(repo, file, revision),
         name: printable(
             file
                 .split('/')
                 .pop()
-                ?.replace(/\.gguf$/i, '') ?? file,
+                ?.replace(/(?:-\d{5}-of-\d{5})?\.gguf$/i, '') ?? file,
         ),
         family: repo.split('/')[1],
         source: 'user',
         repo,
         revision,
         tags: [],
-        files: [{ quant, file, sizeBytes, sha256, state: 'available' }],
+        files: [
+            parts
+                ? { quant, file, sizeBytes: sum(parts.map((part) => part.sizeBytes)), parts, state: 'available' }
+                : { quant, file, sizeBytes: facts.sizeBytes, sha256: facts.sha256, state: 'available' },
+        ],
         defaultQuant: quant,
     };
 }

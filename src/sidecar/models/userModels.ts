@@ -6,10 +6,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ErrorCode, LocalAiError } from '../../common/errors';
 import { printable } from '../../common/format';
-import type { ModelEntry, ModelFile } from '../../common/models';
+import type { ModelEntry, ModelFile, ModelFilePart } from '../../common/models';
 import type { UserModelSetting } from '../../common/settings';
 import type { HubClient } from './hub';
-import { hubFileId, hubFileNameProblem, hubUriProblem, isSplitPart, parseHubUri, quantFromFileName, type HubReference } from './hubUri';
+import { hubFileId, hubFileNameProblem, hubUriProblem, isSplitPart, parseHubUri, quantFromFileName, splitPartFiles, type HubReference } from './hubUri';
 import type { ModelStore } from './store';
 import { fileSize } from './store';
 
@@ -53,16 +53,20 @@ export class UserModelResolver {
 
     private async resolveHub(ref: HubReference, name?: string): Promise<ResolvedModel> {
         const key = `${ref.repo}@${ref.revision}/${ref.file ?? `:${ref.quant ?? ''}`}`;
+        // Copies: the registry marks a listed file's state on it, and a remembered answer must not keep that state.
         const cached = this.resolved.get(key);
-        if (cached) return cached;
+        if (cached) return structuredClone(cached);
         const resolved = ref.file ? await this.hubFile(ref, ref.file, name) : await this.hubQuant(ref, name);
         // Knowing a repository is gated before downloading lets the editor ask for a token up front.
         if (!this.hub.isOffline()) resolved.entry.gated = await this.hub.isGated(ref.repo).catch(() => undefined);
-        this.resolved.set(key, resolved);
+        this.resolved.set(key, structuredClone(resolved));
         return resolved;
     }
 
     private async hubFile(ref: HubReference, file: string, name?: string): Promise<ResolvedModel> {
+        // Any part of a split GGUF names the whole set, which is known by its first part.
+        const partFiles = splitPartFiles(file);
+        if (partFiles) return hubEntry(ref, await this.splitParts(ref, partFiles), name);
         const installed = await this.store.installed(ref.repo, file);
         if (installed) return hubEntry(ref, { path: file, sizeBytes: installed.manifest.sizeBytes, sha256: installed.manifest.sha256 }, name);
         if (this.hub.isOffline()) return hubEntry(ref, { path: file, sizeBytes: 0 }, name);
@@ -74,6 +78,8 @@ export class UserModelResolver {
         if (this.hub.isOffline()) {
             const installed = (await this.store.listManifests()).find((m) => m.manifest.repo === ref.repo && m.manifest.quant === quant);
             if (!installed) throw new LocalAiError(ErrorCode.ModelNotFound, `${ref.repo}:${quant} is not installed and offline mode is on.`);
+            const partFiles = splitPartFiles(installed.manifest.file);
+            if (partFiles) return hubEntry(ref, await this.splitParts(ref, partFiles), name);
             return hubEntry(ref, { path: installed.manifest.file, sizeBytes: installed.manifest.sizeBytes, sha256: installed.manifest.sha256 }, name);
         }
         const files = await this.hub.listGgufFiles(ref.repo, ref.revision);
@@ -83,10 +89,33 @@ export class UserModelResolver {
             throw new LocalAiError(ErrorCode.ModelNotFound, `${ref.repo} has no ${quant} GGUF file${quants ? ` (it has ${quants})` : ''}.`);
         }
         const single = matching.filter((file) => !isSplitPart(file.path)).sort((a, b) => a.path.length - b.path.length);
-        if (single.length === 0) {
-            throw new LocalAiError(ErrorCode.ModelNotFound, `${ref.repo} has ${quant} only as a split (multi-part) GGUF, which Local AI cannot download yet.`);
+        if (single.length > 0) return hubEntry(ref, single[0], name);
+        // Only split sets: the first complete one (all its parts listed), from the repository's own listing.
+        const sets = matching.map((file) => splitPartFiles(file.path)).filter((set): set is string[] => set !== undefined && set[0] !== undefined);
+        const complete = sets.sort((a, b) => a[0].length - b[0].length).find((set) => set.every((part) => files.some((file) => file.path === part)));
+        if (!complete) {
+            throw new LocalAiError(ErrorCode.ModelNotFound, `${ref.repo} has ${quant} only as a split GGUF with parts missing from the repository.`);
         }
-        return hubEntry(ref, single[0], name);
+        return hubEntry(ref, splitSet(complete.map((part) => files.find((file) => file.path === part) as HubPartInfo)), name);
+    }
+
+    /** Every part of a split GGUF: from the store when all are installed, from the hub's listing otherwise (sizes unknown offline). */
+    private async splitParts(ref: HubReference, partFiles: string[]): Promise<HubFileSet> {
+        const installed = await Promise.all(partFiles.map((part) => this.store.installed(ref.repo, part)));
+        if (installed.every((found) => found !== undefined) || this.hub.isOffline()) {
+            return splitSet(
+                partFiles.map((part, i) => ({ path: part, sizeBytes: installed[i]?.manifest.sizeBytes ?? 0, sha256: installed[i]?.manifest.sha256 })),
+            );
+        }
+        const listed = await this.hub.listGgufFiles(ref.repo, ref.revision);
+        const parts = partFiles.map((part) => listed.find((file) => file.path === part));
+        const missing = partFiles.filter((_, i) => !parts[i]);
+        if (missing.length > 0) {
+            throw new LocalAiError(ErrorCode.ModelNotFound, `${ref.repo} is missing part ${missing.join(', ')} of the split GGUF ${partFiles[0]}.`, {
+                file: missing[0],
+            });
+        }
+        return splitSet(parts as HubPartInfo[]);
     }
 
     private async resolveLocal(source: string, name?: string): Promise<ResolvedModel> {
@@ -105,15 +134,34 @@ function refusedFileName(name: string, problem: string): LocalAiError {
     });
 }
 
-function hubEntry(ref: HubReference, info: { path: string; sizeBytes: number; sha256?: string }, name?: string): ResolvedModel {
-    // The hub chose this name (from a quantization reference, or its own answer about a file): it is checked again.
-    const problem = hubFileNameProblem(info.path);
-    if (problem) throw refusedFileName(`${ref.repo}/${info.path}`, problem);
+interface HubPartInfo {
+    path: string;
+    sizeBytes: number;
+    sha256?: string;
+}
+
+/** One hub file, or a split GGUF's parts under its first part's name. */
+type HubFileSet = HubPartInfo & { parts?: ModelFilePart[] };
+
+function splitSet(parts: HubPartInfo[]): HubFileSet {
+    return {
+        path: parts[0].path,
+        sizeBytes: parts.reduce((sum, part) => sum + part.sizeBytes, 0),
+        parts: parts.map((part) => ({ file: part.path, sizeBytes: part.sizeBytes, sha256: part.sha256 })),
+    };
+}
+
+function hubEntry(ref: HubReference, info: HubFileSet, name?: string): ResolvedModel {
+    // The hub chose these names (from a quantization reference, or its own answer about a file): they are checked again.
+    for (const part of [info.path, ...(info.parts ?? []).map((p) => p.file)]) {
+        const problem = hubFileNameProblem(part);
+        if (problem) throw refusedFileName(`${ref.repo}/${part}`, problem);
+    }
     const quant = quantFromFileName(info.path) ?? 'GGUF';
-    const file: ModelFile = { quant, file: info.path, sizeBytes: info.sizeBytes, sha256: info.sha256, state: 'available' };
+    const file: ModelFile = { quant, file: info.path, sizeBytes: info.sizeBytes, sha256: info.sha256, parts: info.parts, state: 'available' };
     const entry: ModelEntry = {
         id: hubFileId(ref.repo, info.path, ref.revision),
-        name: printable(name ?? path.basename(info.path).replace(/\.gguf$/i, '')),
+        name: printable(name ?? path.basename(info.path).replace(/(?:-\d{5}-of-\d{5})?\.gguf$/i, '')),
         family: ref.repo.split('/')[1],
         source: 'user',
         repo: ref.repo,
