@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { ErrorCode, LocalAiError } from '../../common/errors';
 import type { CheckResultItem } from '../../common/protocol';
 import type { DownloadManager } from './download';
+import { describeOwner } from './fileLock';
 import type { HubClient } from './hub';
 import type { ModelRegistry } from './registry';
 import { fileSize, type ModelStore } from './store';
@@ -66,7 +67,15 @@ export class ModelMaintenance {
                 });
             }
             await downloads.stop(entry.repo, file.file);
-            deleted.push(...(await store.remove(entry.repo, file.file)));
+            const removed = await store.remove(entry.repo, file.file);
+            if (removed.heldBy) {
+                throw new LocalAiError(
+                    ErrorCode.InvalidParams,
+                    `${entry.name} ${file.quant} is being downloaded by ${describeOwner(removed.heldBy)}: another window or the CLI is downloading it; cancel it there first.`,
+                    { file: store.paths(entry.repo, file.file).partial },
+                );
+            }
+            deleted.push(...removed.deleted);
         }
         registry.invalidate();
         return deleted;
@@ -85,12 +94,19 @@ export class ModelMaintenance {
         };
         const inUse = async (partialPath: string) => downloads.isPartialInUse(partialPath) || (await store.isPartialClaimed(partialPath));
         for (const partial of await store.listPartials()) {
-            if (await inUse(partial.path)) continue;
-            await store.dropStaleClaim(partial.path);
-            await remove(partial.path, partial.bytes);
-            const journal = `${partial.path}.json`;
-            const journalBytes = await fileSize(journal);
-            if (journalBytes !== undefined) await remove(journal, journalBytes);
+            if (downloads.isPartialInUse(partial.path)) continue;
+            // Removed under the partial's lock, so a download starting in another process meanwhile waits for it.
+            const claim = await store.claimPartialAt(partial.path);
+            if (claim.heldBy) continue;
+            try {
+                await remove(partial.path, partial.bytes);
+                const journal = `${partial.path}.json`;
+                const journalBytes = await fileSize(journal);
+                if (journalBytes !== undefined) await remove(journal, journalBytes);
+            } finally {
+                await claim.held.release();
+            }
+            await store.pruneEmptyFolders(path.dirname(partial.path));
         }
         for (const { path: file } of await store.listManifests()) {
             if ((await fileSize(file)) === undefined && !(await inUse(`${file}.partial`))) {
