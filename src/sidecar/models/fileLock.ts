@@ -3,13 +3,14 @@
  * them, all on one store, so a file being written carries a lock file next to it, created with O_EXCL
  * (only one process can create it) and naming its holder: {pid, host, startedAt}.
  * A lock survives its holder's crash; one whose process is gone (on this host) is stale. A stale lock is
- * renamed away before the O_EXCL create is tried again: of two processes recovering it at once, only
- * one rename succeeds, and a rename that caught a fresh lock instead (taken in between) puts it back.
+ * removed only under a second O_EXCL lock (`<lock>.break`), after reading it again: renaming or
+ * removing it without one lets a slow recoverer remove the fresh lock a faster one took meanwhile,
+ * and then two processes both hold it (three claimers racing showed it within a few rounds).
  */
-import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { setTimeout as delay } from 'node:timers/promises';
 
 /** Who holds a lock: what the lock file says. */
 export interface LockOwner {
@@ -36,6 +37,10 @@ const heldHere = new Set<string>();
 
 /** A lock is empty between its creation and the write of its holder; one still empty after this was left by a crash. */
 const UNWRITTEN_GRACE_MS = 10_000;
+/** A break lock is held for a read and a remove; one older than this was left by a crash mid-recovery. */
+const BREAK_GRACE_MS = 5_000;
+/** How long to let another process finish recovering a stale lock before looking again. */
+const BREAK_WAIT_MS = 10;
 
 /** Takes the lock at `lockPath` unless a live process holds it; a stale lock is recovered. */
 export async function tryLock(lockPath: string): Promise<LockAttempt> {
@@ -136,23 +141,20 @@ async function isStale(lockPath: string, found: FoundLock): Promise<boolean> {
     return !isRunning(owner.pid);
 }
 
-/** Moves a stale lock out of the way; `observed` is the text that showed it stale. */
+/** Removes a stale lock if it still is the one seen (`observed`); returns without doing so while another process does it. */
 async function breakStale(lockPath: string, observed: string): Promise<void> {
-    const away = `${lockPath}.stale-${randomUUID()}`;
-    try {
-        await fs.rename(lockPath, away);
-    } catch (error) {
-        // Another process recovered it first.
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-        throw error;
+    const mutex = `${lockPath}.break`;
+    if (!(await createExclusive(mutex, String(process.pid)))) {
+        const modifiedMs = (await fs.lstat(mutex).catch(() => undefined))?.mtimeMs;
+        if (modifiedMs !== undefined && Date.now() - modifiedMs > BREAK_GRACE_MS) await fs.rm(mutex, { force: true });
+        else await delay(BREAK_WAIT_MS);
+        return;
     }
     try {
-        const taken = await fs.readFile(away, 'utf8').catch(() => undefined);
-        // Between our read and our rename another process recovered the stale lock and took a fresh one:
-        // that one is live, give it back (link does not replace a lock a third process may have taken since).
-        if (taken !== observed) await fs.link(away, lockPath).catch(() => undefined);
+        // Only a break lock holder removes a lock it did not take, so the one read here is the one removed.
+        if ((await readLock(lockPath))?.text === observed) await fs.rm(lockPath, { force: true });
     } finally {
-        await fs.rm(away, { force: true });
+        await fs.rm(mutex, { force: true });
     }
 }
 
