@@ -274,7 +274,11 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
         const { store, hub, context } = this.options;
         const { repo, revision, paths, partial, sizeBytes, expectedSha } = target;
         let { offset, hash } = await this.resumeState(paths, partial, { repo, revision, file: file.file, sizeBytes, sha256: expectedSha });
-        await checkDiskSpace(this.options.freeDiskBytes, paths, sizeBytes - offset);
+        await checkDiskSpace(this.options.freeDiskBytes, paths, sizeBytes - offset).catch(async (error: unknown) => {
+            // The empty partial opened for this download holds nothing worth keeping.
+            if (offset === 0) await store.discardPartial(paths, partial);
+            throw error;
+        });
 
         const startOffset = offset;
         let fetched = 0;
