@@ -2,9 +2,10 @@
  * Downloads hub files into the store: one transfer per file however many ask for it, at most
  * `maxConcurrentDownloads` at once, resumable across restarts (partial + journal), hashed while
  * writing and installed by an atomic rename only after the sha256 matched the hub's LFS hash.
+ * One writer per file across processes too: the partial's lock (fileLock.ts) is taken before the
+ * partial is touched; a process that finds it held shows the other one's progress and waits.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream, promises as fs } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ErrorCode, LocalAiError } from '../../common/errors';
 import type { DownloadProgress, ModelEntry, ModelFile } from '../../common/models';
@@ -13,9 +14,11 @@ import type { SidecarContext } from '../context';
 import { Emitter } from '../events';
 import { checkDiskSpace, diskFullError } from './diskSpace';
 import { fileSystemError } from './fileSystemError';
+import { describeOwner, type HeldLock } from './fileLock';
 import type { HubClient } from './hub';
 import { SpeedMeter } from './speedMeter';
-import { fileSize, type DownloadJournal, type ModelStore, type StorePaths } from './store';
+import { assertHoldsExactly, hashPrefix, openPartial, sha256OfFile, type PartialFile } from './partialFile';
+import { fileSize, type DownloadJournal, type InstalledFile, type ModelStore, type StorePaths } from './store';
 import { TransferError, transferRest } from './transfer';
 
 export interface DownloadManagerOptions {
@@ -30,6 +33,8 @@ export interface DownloadManagerOptions {
     stallTimeoutMs?: number;
     /** Free bytes on the disk holding `folder`. Default: fs.statfs. */
     freeDiskBytes?: (folder: string) => Promise<number>;
+    /** How often a download waiting for another process's lock looks again. Default 250 ms. */
+    lockPollMs?: number;
 }
 
 export interface DownloadJob {
@@ -218,26 +223,69 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
             context.log.warn(`${repo}/${file.file}: the catalog's sha256 differs from the hub's; the hub's is used.`);
         }
         const expectedSha = info.sha256 ?? file.sha256;
-        const release = await store.claimPartial(paths);
+        const lock = await this.lockPartial(download, paths, info.sizeBytes, signal);
         try {
-            return await this.fetchClaimed(download, { repo, revision, paths, sizeBytes: info.sizeBytes, expectedSha }, signal);
+            // The process we waited for (or one that finished just before we looked) may have installed it.
+            const installed = await this.verifiedInstall(download, repo, signal);
+            if (installed) return { modelId: entry.id, quant: file.quant, path: installed.path, downloaded: false, bytesFetched: 0 };
+            const partial = await openPartial(paths.partial);
+            try {
+                return await this.fetchClaimed(download, { repo, revision, paths, partial, sizeBytes: info.sizeBytes, expectedSha }, signal);
+            } finally {
+                await partial.handle.close();
+            }
         } finally {
-            await release();
+            await lock.release();
         }
+    }
+
+    /**
+     * Takes the partial's lock. While another process holds it (another window, the CLI), nothing is
+     * written: its progress is shown from the partial's growing size until it lets go.
+     */
+    private async lockPartial(download: DownloadState, paths: StorePaths, sizeBytes: number, signal: AbortSignal): Promise<HeldLock> {
+        const meter = new SpeedMeter();
+        let seen: number | undefined;
+        for (;;) {
+            const attempt = await this.options.store.claimPartial(paths);
+            if (attempt.held) return attempt.held;
+            const bytes = (await fileSize(paths.partial)) ?? 0;
+            const rate = seen === undefined ? undefined : meter.add(Math.max(0, bytes - seen), sizeBytes - bytes);
+            seen = bytes;
+            this.report(download, {
+                state: 'downloading',
+                totalBytes: sizeBytes,
+                receivedBytes: bytes,
+                ...rate,
+                message: `downloading in another window or the CLI (${describeOwner(attempt.heldBy)})`,
+            });
+            await delay(this.options.lockPollMs ?? 250, undefined, { signal });
+        }
+    }
+
+    /** The installed file, if its bytes hash to what its manifest says (read back: another process wrote them). */
+    private async verifiedInstall(download: DownloadState, repo: string, signal: AbortSignal): Promise<InstalledFile | undefined> {
+        const installed = await this.options.store.installed(repo, download.file.file);
+        if (!installed?.manifest.sha256) return installed;
+        this.report(download, { state: 'verifying', message: undefined });
+        return (await sha256OfFile(installed.path, signal)) === installed.manifest.sha256 ? installed : undefined;
     }
 
     /** Resumes or starts the partial, fetches the rest, verifies and installs it; the caller holds the partial's claim. */
     private async fetchClaimed(
         download: DownloadState,
-        target: { repo: string; revision: string; paths: StorePaths; sizeBytes: number; expectedSha?: string },
+        target: { repo: string; revision: string; paths: StorePaths; partial: PartialFile; sizeBytes: number; expectedSha?: string },
         signal: AbortSignal,
     ): Promise<DownloadResult> {
         const { entry, file } = download;
         const { store, hub, context } = this.options;
-        const { repo, revision, paths, sizeBytes, expectedSha } = target;
-        let { offset, hash } = await this.resumeState(paths, { repo, revision, file: file.file, sizeBytes, sha256: expectedSha });
-        await checkDiskSpace(this.options.freeDiskBytes, paths, sizeBytes - offset);
-        if (offset === 0) await fs.writeFile(paths.partial, '');
+        const { repo, revision, paths, partial, sizeBytes, expectedSha } = target;
+        let { offset, hash } = await this.resumeState(paths, partial, { repo, revision, file: file.file, sizeBytes, sha256: expectedSha });
+        await checkDiskSpace(this.options.freeDiskBytes, paths, sizeBytes - offset).catch(async (error: unknown) => {
+            // The empty partial opened for this download holds nothing worth keeping.
+            if (offset === 0) await store.discardPartial(paths, partial);
+            throw error;
+        });
 
         const startOffset = offset;
         let fetched = 0;
@@ -252,7 +300,7 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
                         url: hub.resolveUrl(repo, file.file, revision),
                         headers: hub.authHeaders(),
                         dispatcher: hub.dispatcher(),
-                        partialPath: paths.partial,
+                        partial: partial.handle,
                         expectedSize: sizeBytes,
                         offset,
                         hash,
@@ -296,25 +344,17 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
 
         this.report(download, { state: 'verifying', receivedBytes: offset });
         const actual = hash.digest('hex');
+        await assertHoldsExactly(partial, offset);
         if (expectedSha && actual !== expectedSha) {
-            await store.discardPartial(paths);
+            await store.discardPartial(paths, partial);
             throw new LocalAiError(
                 ErrorCode.ChecksumMismatch,
                 `${file.file} arrived corrupted (sha256 ${actual.slice(0, 12)}…, the hub says ${expectedSha.slice(0, 12)}…); the bad bytes were deleted. Download again to fetch a fresh copy.`,
                 { file: paths.file },
             );
         }
-        await store.install(paths, {
-            modelId: entry.id,
-            repo,
-            revision,
-            file: file.file,
-            quant: file.quant,
-            sizeBytes,
-            sha256: expectedSha ?? actual,
-            installedAt: new Date().toISOString(),
-            source: hub.resolveUrl(repo, file.file, revision),
-        });
+        const manifest = { modelId: entry.id, repo, revision, file: file.file, quant: file.quant, sizeBytes, sha256: expectedSha ?? actual };
+        await store.install(paths, { ...manifest, installedAt: new Date().toISOString(), source: hub.resolveUrl(repo, file.file, revision) }, partial);
         context.log.info(`${repo}/${file.file}: installed (${fetched} bytes fetched, resumed from ${startOffset}).`);
         return { modelId: entry.id, quant: file.quant, path: paths.file, downloaded: true, bytesFetched: fetched };
     }
@@ -324,17 +364,17 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
      * the hub lists now; its bytes are then hashed once (Node cannot persist a hash's inner state), which
      * reads at disk speed and costs far less than fetching them again.
      */
-    private async resumeState(paths: StorePaths, journal: Omit<DownloadJournal, 'startedAt'>): Promise<{ offset: number; hash: Hash }> {
+    private async resumeState(paths: StorePaths, partial: PartialFile, journal: Omit<DownloadJournal, 'startedAt'>): Promise<{ offset: number; hash: Hash }> {
         const { store } = this.options;
         const hash = createHash('sha256');
         const previous = await store.readJournal(paths);
-        const bytes = await fileSize(paths.partial);
+        const bytes = (await partial.handle.stat()).size;
         const sameFile = previous && previous.sizeBytes === journal.sizeBytes && previous.sha256 === journal.sha256 && previous.revision === journal.revision;
-        if (bytes !== undefined && bytes > 0 && sameFile && bytes <= journal.sizeBytes) {
-            for await (const chunk of createReadStream(paths.partial, { end: bytes - 1, highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+        if (bytes > 0 && sameFile && bytes <= journal.sizeBytes) {
+            await hashPrefix(partial, bytes, hash);
             return { offset: bytes, hash };
         }
-        if (bytes !== undefined) await store.discardPartial(paths);
+        if (bytes > 0) await partial.handle.truncate(0);
         await store.writeJournal(paths, { ...journal, startedAt: new Date().toISOString() });
         return { offset: 0, hash };
     }

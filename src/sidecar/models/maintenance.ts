@@ -9,6 +9,7 @@ import { ErrorCode, LocalAiError } from '../../common/errors';
 import { printable } from '../../common/format';
 import type { CheckResultItem } from '../../common/protocol';
 import type { DownloadManager } from './download';
+import { describeOwner } from './fileLock';
 import type { HubClient } from './hub';
 import { hubFileId, quantFromFileName } from './hubUri';
 import type { ModelRegistry } from './registry';
@@ -92,7 +93,15 @@ export class ModelMaintenance {
             // A split GGUF is every one of its parts.
             for (const part of file.parts?.map((p) => p.file) ?? [file.file]) {
                 await downloads.stop(entry.repo, part);
-                deleted.push(...(await store.remove(entry.repo, part)));
+                const removed = await store.remove(entry.repo, part);
+                if (removed.heldBy) {
+                    throw new LocalAiError(
+                        ErrorCode.InvalidParams,
+                        `${printable(entry.name)} ${file.quant} is being downloaded by ${describeOwner(removed.heldBy)}: another window or the CLI is downloading it; cancel it there first.`,
+                        { file: store.paths(entry.repo, part).partial },
+                    );
+                }
+                deleted.push(...removed.deleted);
             }
         }
         registry.invalidate();
@@ -112,12 +121,19 @@ export class ModelMaintenance {
         };
         const inUse = async (partialPath: string) => downloads.isPartialInUse(partialPath) || (await store.isPartialClaimed(partialPath));
         for (const partial of await store.listPartials()) {
-            if (await inUse(partial.path)) continue;
-            await store.dropStaleClaim(partial.path);
-            await remove(partial.path, partial.bytes);
-            const journal = `${partial.path}.json`;
-            const journalBytes = await storedFileSize(journal);
-            if (journalBytes !== undefined) await remove(journal, journalBytes);
+            if (downloads.isPartialInUse(partial.path)) continue;
+            // Removed under the partial's lock, so a download starting in another process meanwhile waits for it.
+            const claim = await store.claimPartialAt(partial.path);
+            if (claim.heldBy) continue;
+            try {
+                await remove(partial.path, partial.bytes);
+                const journal = `${partial.path}.json`;
+                const journalBytes = await storedFileSize(journal);
+                if (journalBytes !== undefined) await remove(journal, journalBytes);
+            } finally {
+                await claim.held.release();
+            }
+            await store.pruneEmptyFolders(path.dirname(partial.path));
         }
         // A split GGUF's parts not started yet have a journal and no partial (see splitDownload.ts).
         for (const journal of await store.listJournals()) {

@@ -4,17 +4,19 @@
  *   owner/repo/dir/file.gguf.manifest.json   what it is and where it came from (written before the rename)
  *   owner/repo/dir/file.gguf.partial         bytes of an unfinished download
  *   owner/repo/dir/file.gguf.partial.json    the journal that lets a later process resume that partial
- *   owner/repo/dir/file.gguf.partial.lock    the process writing that partial now (its pid)
+ *   owner/repo/dir/file.gguf.partial.lock    the one process writing that partial now (fileLock.ts)
  * A file counts as installed only when the model file and its manifest both exist and the sizes agree.
  * Nothing in the folder is trusted: walks never follow links (a link is named in a warning and skipped),
  * and a manifest or journal is used only when it is well formed and names the place where it lies.
  */
-import { constants, promises as fs } from 'node:fs';
+import { constants, promises as fs, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { ErrorCode, LocalAiError } from '../../common/errors';
 import { printable } from '../../common/format';
 import type { ModelManifest } from '../../common/models';
+import { lockOwner, tryLock, type LockAttempt, type LockOwner } from './fileLock';
 import { hubFileNameProblem, isSafeRelativePath, STORE_SUFFIXES } from './hubUri';
+import { isSameFile, replacedError, type FileIdentity } from './partialFile';
 import { type BadEntry, type Checked, checkJournal, checkManifest, JOURNAL_SUFFIX, MANIFEST_SUFFIX, PARTIAL_SUFFIX, parseJson } from './storeEntries';
 import { linkedFolder, walkStore } from './storeWalk';
 
@@ -126,64 +128,73 @@ export class ModelStore {
     /**
      * Makes a verified partial the installed file: the manifest first, then one rename, so a crash at
      * any point leaves either a resumable partial or a complete install, never a half-named model.
+     * `written` is the partial whose bytes were hashed: the name must still be that file before the
+     * rename, and the final path that file after it, or nothing counts as installed.
      */
-    async install(paths: StorePaths, manifest: ModelManifest): Promise<void> {
+    async install(paths: StorePaths, manifest: ModelManifest, written: FileIdentity): Promise<void> {
+        if (!isSameFile(await lstatOf(paths.partial), written)) throw replacedError(paths.partial);
         await writeAtomically(paths.manifest, JSON.stringify(manifest, null, 2));
         await fs.rename(paths.partial, paths.file);
+        const installed = await lstatOf(paths.file);
+        if (!isSameFile(installed, written) || installed?.size !== manifest.sizeBytes) {
+            await fs.rm(paths.manifest, { force: true });
+            throw replacedError(paths.file);
+        }
         await fs.rm(paths.journal, { force: true });
     }
 
     /**
-     * Marks the partial as written by this process until the returned function is called, so that a
-     * cleanup in another process (the CLI beside VS Code, another window's sidecar) spares it. A process
-     * that dies leaves its mark behind, naming a process that no longer runs: it then counts for nothing.
+     * Takes the partial's lock (fileLock.ts) for this process, unless another live process (another
+     * window's sidecar, the CLI) holds it; a lock left by a process that died is recovered.
      */
-    async claimPartial(paths: StorePaths): Promise<() => Promise<void>> {
+    async claimPartial(paths: Pick<StorePaths, 'lock'>): Promise<LockAttempt> {
         await fs.mkdir(path.dirname(paths.lock), { recursive: true });
-        await writeAtomically(paths.lock, JSON.stringify({ pid: process.pid }));
-        return async () => {
-            // Another process may have taken the partial over since; its mark stays.
-            if ((await readJson<PartialLock>(paths.lock))?.pid === process.pid) await fs.rm(paths.lock, { force: true });
-        };
+        return tryLock(paths.lock);
+    }
+
+    /** The same for a partial found on disk (cleanup), named by its path. */
+    claimPartialAt(partialPath: string): Promise<LockAttempt> {
+        return this.claimPartial({ lock: lockOf(partialPath) });
     }
 
     /** Whether a running process (this one or another) is writing this partial. */
     async isPartialClaimed(partialPath: string): Promise<boolean> {
-        const pid = (await readJson<PartialLock>(lockOf(partialPath)))?.pid;
-        return typeof pid === 'number' && isRunning(pid);
+        return (await lockOwner(lockOf(partialPath))) !== undefined;
     }
 
-    /** Removes the mark a process that died left on a partial (before the partial itself is cleaned up). */
-    async dropStaleClaim(partialPath: string): Promise<void> {
-        if (!(await this.isPartialClaimed(partialPath))) await fs.rm(lockOf(partialPath), { force: true });
-    }
-
-    /** Removes the partial and its journal (after a checksum mismatch, or a file that changed upstream). */
-    async discardPartial(paths: StorePaths): Promise<void> {
-        await fs.rm(paths.partial, { force: true });
+    /**
+     * Removes the partial and its journal (after a checksum mismatch, or a file that changed upstream).
+     * With `written`, only if the partial is still that file: the bytes this process wrote, never a
+     * link or a file another process put in its place.
+     */
+    async discardPartial(paths: StorePaths, written?: FileIdentity): Promise<void> {
+        if (!written || isSameFile(await lstatOf(paths.partial), written)) await fs.rm(paths.partial, { force: true });
         await fs.rm(paths.journal, { force: true });
     }
 
-    /** Deletes every trace of a file; returns what existed. */
-    async remove(repo: string, file: string): Promise<string[]> {
+    /**
+     * Deletes every trace of a file under its partial's lock; returns what existed, or the process that
+     * holds the lock (it is downloading the file) and nothing deleted.
+     */
+    async remove(repo: string, file: string): Promise<{ deleted: string[]; heldBy?: undefined } | { deleted?: undefined; heldBy: LockOwner }> {
         const paths = this.paths(repo, file);
+        const claim = await this.claimPartial(paths);
+        if (claim.heldBy) return { heldBy: claim.heldBy };
         const deleted: string[] = [];
-        for (const target of [paths.file, paths.manifest, paths.partial, paths.journal]) {
-            // lstat: a link is removed itself (fs.rm never follows it), whatever it points to stays.
-            if (
-                await fs.lstat(target).then(
-                    () => true,
-                    () => false,
-                )
-            ) {
-                await fs.rm(target, { force: true });
-                deleted.push(target);
+        try {
+            for (const target of [paths.file, paths.manifest, paths.partial, paths.journal]) {
+                // lstat: a link is removed itself (fs.rm never follows it), whatever it points to stays.
+                if (await lstatOf(target)) {
+                    await fs.rm(target, { force: true });
+                    deleted.push(target);
+                }
             }
+        } finally {
+            // Bookkeeping, not the user's data: removed without being listed.
+            await claim.held.release();
         }
-        // Bookkeeping, not the user's data: removed without being listed.
-        await fs.rm(paths.lock, { force: true });
         await this.pruneEmptyFolders(path.dirname(paths.file));
-        return deleted;
+        return { deleted };
     }
 
     /** Every unfinished download in the store (regular files only: a linked partial is a bad entry). */
@@ -303,18 +314,8 @@ function lockOf(partialPath: string): string {
     return `${partialPath}.lock`;
 }
 
-interface PartialLock {
-    pid: number;
-}
-
-function isRunning(pid: number): boolean {
-    try {
-        process.kill(pid, 0);
-        return true;
-    } catch (error) {
-        // EPERM: it runs, as another user.
-        return (error as NodeJS.ErrnoException).code === 'EPERM';
-    }
+function lstatOf(file: string): Promise<Stats | undefined> {
+    return fs.lstat(file).catch(() => undefined);
 }
 
 /** Size of a regular file, undefined when it does not exist (or is not a file). Follows a link: for paths the user gave. */
@@ -327,14 +328,6 @@ export async function fileSize(file: string): Promise<number | undefined> {
 export async function storedFileSize(file: string): Promise<number | undefined> {
     const stat = await fs.lstat(file).catch(() => undefined);
     return stat?.isFile() ? stat.size : undefined;
-}
-
-async function readJson<T>(file: string): Promise<T | undefined> {
-    try {
-        return JSON.parse(await fs.readFile(file, 'utf8')) as T;
-    } catch {
-        return undefined;
-    }
 }
 
 async function writeAtomically(file: string, text: string): Promise<void> {

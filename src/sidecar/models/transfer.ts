@@ -1,10 +1,11 @@
 /**
  * One HTTP attempt at the rest of a file: follows the hub's redirect to its CDN, asks for the missing
- * range, and appends what arrives to the partial file while hashing it, so the finished file never
- * needs a second read. The caller decides about retries from the thrown TransferError.
+ * range, and writes what arrives into the partial file at the offsets it belongs to while hashing it,
+ * so the finished file never needs a second read: the partial is one descriptor the caller opened and
+ * locked (partialFile.ts), written at explicit positions, never reopened by name. The caller decides
+ * about retries from the thrown TransferError.
  */
 import type { Hash } from 'node:crypto';
-import { promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { request, type Dispatcher } from 'undici';
 import { ErrorCode, LocalAiError } from '../../common/errors';
@@ -14,7 +15,8 @@ export interface TransferOptions {
     /** Sent to the first host only; dropped when a redirect leaves its origin (the CDN URL is signed). */
     headers: Record<string, string>;
     dispatcher: Dispatcher;
-    partialPath: string;
+    /** The partial, opened once by the caller; bytes go to their offsets in it. */
+    partial: FileHandle;
     /** The size the hub listed; bytes beyond it mean the server sends something else. */
     expectedSize: number;
     /** Bytes already in the partial file, already fed to `hash`. */
@@ -92,33 +94,41 @@ export async function transferRest(options: TransferOptions, newHash: () => Hash
 
     // Chunks are hashed as they arrive and written in batches off the main thread (FileHandle.writev), so
     // hashing overlaps the disk writes; the socket is paused while too much is waiting for the disk.
-    let output: FileHandle | undefined;
+    const output = options.partial;
+    // Where the next batch goes: exactly the bytes hashed so far, whatever else happened to the file.
+    let position = offset;
     let written: Promise<void> = Promise.resolve();
     let batch: Buffer[] = [];
     let batchBytes = 0;
     let waitingBytes = 0;
     let failure: unknown;
-    let opening: Promise<void> | undefined;
     // A slow or stalled stream still reaches the disk soon, so a killed process loses little.
     let flushTimer: NodeJS.Timeout | undefined;
-    const flush = () => {
-        clearTimeout(flushTimer);
-        flushTimer = undefined;
-        if (batchBytes === 0 || !output) return;
-        const chunks = batch;
-        const bytes = batchBytes;
-        const file = output;
-        batch = [];
-        batchBytes = 0;
-        waitingBytes += bytes;
+    const queue = (task: () => Promise<void>) => {
         written = written.then(async () => {
-            if (failure === undefined) await file.writev(chunks);
-            waitingBytes -= bytes;
-            if (waitingBytes < MAX_WAITING_BYTES && body.isPaused()) body.resume();
+            if (failure === undefined) await task();
         });
         written.catch((error: unknown) => {
             failure ??= error;
             body.destroy(error instanceof Error ? error : new Error(String(error)));
+        });
+    };
+    const flush = () => {
+        clearTimeout(flushTimer);
+        flushTimer = undefined;
+        if (batchBytes === 0) return;
+        const chunks = batch;
+        const bytes = batchBytes;
+        const at = position;
+        batch = [];
+        batchBytes = 0;
+        position += bytes;
+        waitingBytes += bytes;
+        queue(async () => {
+            const { bytesWritten } = await output.writev(chunks, at);
+            if (bytesWritten !== bytes) throw new Error(`only ${bytesWritten} of ${bytes} bytes were written at byte ${at}`);
+            waitingBytes -= bytes;
+            if (waitingBytes < MAX_WAITING_BYTES && body.isPaused()) body.resume();
         });
     };
     try {
@@ -127,28 +137,15 @@ export async function transferRest(options: TransferOptions, newHash: () => Hash
                 if (failure !== undefined) return;
                 if (restart) {
                     offset = 0;
+                    position = 0;
                     hash = newHash();
                     restart = false;
+                    queue(() => output.truncate(0));
                 }
                 if (offset + chunk.length > options.expectedSize) {
                     failure = new TransferError(`the server sent more than the ${options.expectedSize} bytes the hub listed`, false, state());
                     body.destroy();
                     return;
-                }
-                if (!output && !opening) {
-                    body.pause();
-                    const flags = offset === 0 ? 'w' : 'a';
-                    opening = fs.open(options.partialPath, flags).then(
-                        (file) => {
-                            output = file;
-                            flush();
-                            body.resume();
-                        },
-                        (error: unknown) => {
-                            failure ??= error;
-                            body.destroy();
-                        },
-                    );
                 }
                 hash.update(chunk);
                 offset += chunk.length;
@@ -170,10 +167,8 @@ export async function transferRest(options: TransferOptions, newHash: () => Hash
         throw new TransferError(describeNetworkError(error), true, state());
     } finally {
         // Everything counted in `offset` must be on disk before the caller resumes from it.
-        await opening;
         flush();
         await written.catch(() => undefined);
-        await output?.close();
     }
     if (failure !== undefined) throw failure instanceof TransferError ? failure : writeFailure(failure, state());
     if (offset < options.expectedSize) {
