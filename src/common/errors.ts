@@ -30,6 +30,11 @@ export enum ErrorCode {
     NoEngineAvailable = -32012,
     /** The model failed to load in llama.cpp. */
     LoadFailed = -32013,
+    /**
+     * The local file system refused a store operation: no permission, a read-only disk, a file where a
+     * folder should be, a name too long, a loop of links. Not the network: retrying does not help.
+     */
+    FileSystemError = -32014,
     /** A request's parameters were malformed. */
     InvalidParams = -32602,
     /** The request was cancelled by the caller (`$/cancelRequest`). */
@@ -150,6 +155,8 @@ export function adviseOn(code: number | undefined, message: string, data: ErrorD
                   ]);
         case ErrorCode.NetworkError:
             return advice('Check your connection, the proxy (http.proxy), localAi.hubEndpoint and localAi.offline.', ['retry', 'openNetworkSettings']);
+        case ErrorCode.FileSystemError:
+            return advice('Choose a models folder you can write to (localAi.modelsPath).', ['openModelsPathSetting', 'showLogs']);
         case ErrorCode.NoEngineAvailable:
             return advice('', ['downloadModel', 'showLogs']);
         case ErrorCode.LoadFailed:

@@ -2,25 +2,13 @@
  * `local-ai models list|check|download|cleanup|delete`: the model store from a terminal or a script.
  * Exit codes say what happened, so scripts can react without parsing text (see the help's footer).
  */
-import { ErrorCode, LocalAiError } from '../../common/errors';
+import { LocalAiError } from '../../common/errors';
 import { formatBytes } from '../../common/format';
 import type { DownloadProgress } from '../../common/models';
 import { disposeServices, type Services } from '../services';
 import { UsageError, defineCommand } from './commandLine';
 import { createCliServices } from './context';
-
-const EXIT_BY_CODE: Partial<Record<ErrorCode, number>> = {
-    [ErrorCode.ChecksumMismatch]: 3,
-    [ErrorCode.ModelNotFound]: 4,
-    [ErrorCode.ModelNotInstalled]: 4,
-    [ErrorCode.DownloadFailed]: 5,
-    [ErrorCode.NetworkError]: 5,
-    [ErrorCode.Unauthorized]: 6,
-    [ErrorCode.DiskFull]: 7,
-    [ErrorCode.ModelDoesNotFit]: 8,
-    [ErrorCode.InvalidParams]: 2,
-    [ErrorCode.Cancelled]: 130,
-};
+import { exitCodeFor } from './exitCodes';
 
 /** What every action reads of the command line. */
 interface ModelsArgs {
@@ -70,7 +58,8 @@ Exit codes:
   3  check found a damaged file, or a download arrived corrupted (its bytes were deleted)
   4  no such model or quantization              5  network or download failure (the partial is kept)
   6  the hub refused: gated model, token needed  7  not enough disk space (the partial is kept)
-  8  the model does not fit this machine (use --force)   130  interrupted (the partial is kept)`,
+  8  the model does not fit this machine (use --force)   130  interrupted (the partial is kept)
+  9  the file system refused: models folder not writable or a file, name too long`,
     },
     async ({ values, positionals }) => {
         const { action } = positionals;
@@ -203,7 +192,7 @@ function progressPrinter(json: boolean): { update(p: DownloadProgress): void; fi
 
 function reportError(error: unknown, json: boolean): number {
     if (!(error instanceof LocalAiError)) throw error;
-    const exit = EXIT_BY_CODE[error.code] ?? 1;
+    const exit = exitCodeFor(error);
     if (json) process.stdout.write(`${JSON.stringify({ error: { code: error.code, message: error.message, data: error.data } })}\n`);
     process.stderr.write(`local-ai: ${error.message}\n`);
     if (error.data.hint) process.stderr.write(`  ${error.data.hint}\n`);

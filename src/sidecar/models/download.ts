@@ -12,6 +12,7 @@ import type { DownloadResult } from '../../common/protocol';
 import type { SidecarContext } from '../context';
 import { Emitter } from '../events';
 import { checkDiskSpace, diskFullError } from './diskSpace';
+import { fileSystemError } from './fileSystemError';
 import type { HubClient } from './hub';
 import { SpeedMeter } from './speedMeter';
 import { fileSize, type DownloadJournal, type ModelStore, type StorePaths } from './store';
@@ -192,7 +193,9 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
             const reported =
                 error instanceof LocalAiError
                     ? error
-                    : (diskFullError(error, this.options.store.paths(repo, file.file).partial) ?? new LocalAiError(ErrorCode.DownloadFailed, String(error)));
+                    : (diskFullError(error, this.options.store.paths(repo, file.file).partial) ??
+                      fileSystemError(error, this.options.store.paths(repo, file.file).partial) ??
+                      new LocalAiError(ErrorCode.DownloadFailed, String(error)));
             this.report(download, { state: 'failed', message: reported.message });
             throw reported;
         }
