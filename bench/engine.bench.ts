@@ -61,7 +61,7 @@ function progress(message: string): void {
  */
 async function directRun(sequence: LlamaContextSequence, prompt: string, maxTokens: number): Promise<RunFigures> {
     const lib = await importNodeLlamaCpp();
-    const chat = new lib.LlamaChat({ contextSequence: sequence, chatWrapper: chatWrapperFor(lib, sequence.model, silent), autoDisposeSequence: false });
+    const chat = new lib.LlamaChat({ contextSequence: sequence, chatWrapper: chatWrapperFor(lib, sequence.model, silent).wrapper, autoDisposeSequence: false });
     let firstAt = 0;
     let lastAt = 0;
     let tokens = 0;

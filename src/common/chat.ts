@@ -33,6 +33,8 @@ export interface EngineInfo {
     device: 'GPU' | 'CPU' | ProviderId;
     /** Context size in tokens, when known. */
     contextSize?: number;
+    /** Local models: which chat template prompts are written in (`the model's own (Jinja)`, `generic ChatML (fallback)`). */
+    chatTemplate?: string;
 }
 
 export interface ChatUsage {

@@ -39,6 +39,8 @@ export interface ActiveModelInfo {
     quant?: string;
     device: 'GPU' | 'CPU';
     contextSize: number;
+    /** Which chat template prompts are written in (`the model's own (Jinja)`, `generic ChatML (fallback)`). */
+    chatTemplate: string;
 }
 
 export interface StatusParams {
@@ -211,6 +213,8 @@ export interface LoadedModel {
     vramBytes: number;
     /** Set when a GPU load failed and the model was loaded on the CPU instead. */
     cpuFallbackReason?: string;
+    /** Which chat template prompts are written in (`the model's own (Jinja)`, `generic ChatML (fallback)`). */
+    chatTemplate: string;
 }
 
 /** Sent by the extension or the CLI: load a model (frees the previous one first). */

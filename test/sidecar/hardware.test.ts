@@ -141,7 +141,7 @@ describe('hardware through the CLI', function () {
     it('refuses a bad context size with a usage error', async () => {
         await assert.rejects(run(process.execPath, [cli, 'fit', 'x.gguf', '--context', 'lots'], { env }), (error: { code?: number; stderr?: string }) => {
             assert.equal(error.code, 2);
-            assert.match(error.stderr ?? '', /--context needs a positive number/);
+            assert.match(error.stderr ?? '', /--context needs a whole number/);
             return true;
         });
     });

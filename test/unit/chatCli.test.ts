@@ -27,7 +27,7 @@ describe('local-ai chat arguments', () => {
                     { role: 'user', content: 'Hello there' },
                 ],
                 model: '/m.gguf',
-                options: { maxTokens: 5, temperature: 0.3, seed: 9 },
+                options: { maxTokens: 5, temperature: 0.3, topP: undefined, seed: 9 },
                 threads: 1,
                 json: true,
                 modelsDir: undefined,
@@ -38,8 +38,8 @@ describe('local-ai chat arguments', () => {
 
     it('refuses a missing prompt and malformed numbers', () => {
         assert.throws(() => parseChatArgs(['--model', 'x']), /Give a prompt/);
-        assert.throws(() => parseChatArgs(['hi', '--max-tokens', 'many']), /--max-tokens needs a number/);
-        assert.throws(() => parseChatArgs(['hi', '--seed', '1.5']), /--seed needs a number/);
+        assert.throws(() => parseChatArgs(['hi', '--max-tokens', 'many']), /--max-tokens needs a whole number/);
+        assert.throws(() => parseChatArgs(['hi', '--seed', '1.5']), /--seed needs a whole number/);
         assert.equal(parseChatArgs(['--help']), 'help');
     });
 });

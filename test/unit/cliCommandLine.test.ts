@@ -34,6 +34,7 @@ const FIT_HELP = `Usage: local-ai fit <model> [--quant Q] [--context N] [--json]
 <model> is a catalog id, a hf: URI (hf:owner/repo/file.gguf or hf:owner/repo:Q4_K_M) or the path of a
 .gguf file. Only GGUF headers are read, over HTTP range requests for hub files.
 Prints, for each quantization, whether it fits on the GPU, partly, on the CPU only or not at all.
+--context N is the context size to estimate for, in tokens: 128 to 1048576.
 `;
 
 const CHAT_HELP = `Usage: local-ai chat "PROMPT" --model ID|PATH [options]
@@ -42,10 +43,11 @@ Options:
   --model ID|PATH      a model id, hub URI or .gguf path (default: the active model)
   --provider ID        answer with a cloud or remote provider instead (see: local-ai chat --provider openai --help)
   --system TEXT        a system prompt
-  --max-tokens N       stop after N tokens (default: until the model stops)
-  --temperature T      sampling temperature (default 0.7)
-  --seed S             sampling seed, for reproducible answers
-  --threads N          CPU threads for generation (default: one per physical core)
+  --max-tokens N       stop after N tokens (default: until the model stops) [1 or more]
+  --temperature T      sampling temperature (default 0.7) [0 to 2]
+  --top-p P            nucleus sampling: keep the likeliest tokens up to this probability [0 to 1]
+  --seed S             sampling seed, for reproducible answers [0 to 4294967295]
+  --threads N          CPU threads for generation (default: one per physical core) [1 to 4 × logical CPUs]
   --json               JSON lines: each streamed chunk, then {"kind":"result",...}
   --models-dir DIR     where models are kept (default LOCAL_AI_MODELS_PATH or ~/.local-ai/models)
   --verbose            engine logs on stderr
@@ -59,9 +61,9 @@ Options:
   --base-url URL       the endpoint (required for openai-compatible; default: the provider's public one,
                        Ollama: http://127.0.0.1:11434)
   --system TEXT        a system prompt
-  --max-tokens N       stop after N tokens
-  --temperature T      sampling temperature
-  --timeout SECONDS    give up when the provider sends nothing for this long (default 60)
+  --max-tokens N       stop after N tokens [1 or more]
+  --temperature T      sampling temperature [0 to 2]
+  --timeout SECONDS    give up when the provider sends nothing for this long (default 60) [0.1 to 3600]
   --json               JSON lines: each streamed chunk, then {"kind":"result",...}
 
 The API key is read from LOCAL_AI_API_KEY, else OPENAI_API_KEY, ANTHROPIC_API_KEY,
@@ -94,6 +96,7 @@ Exit codes:
   4  no such model or quantization              5  network or download failure (the partial is kept)
   6  the hub refused: gated model, token needed  7  not enough disk space (the partial is kept)
   8  the model does not fit this machine (use --force)   130  interrupted (the partial is kept)
+  9  the file system refused: models folder not writable or a file, name too long
 `;
 
 interface CliRun {
@@ -199,10 +202,10 @@ describe('local-ai argument parsing', () => {
     });
 
     it('checks numbers, flags and required words', () => {
-        refuses(['hi', '--count', '1.5'], '--count needs a positive number, got "1.5".');
-        refuses(['hi', '--count', '0'], '--count needs a positive number, got "0".');
+        refuses(['hi', '--count', '1.5'], '--count needs a whole number (1 or more), got "1.5".');
+        refuses(['hi', '--count', '0'], '--count needs a whole number (1 or more), got "0".');
         refuses(['hi', '--scale='], '--scale needs a number, got "".');
-        refuses(['hi', '--scale', '-2'], '--scale needs a value (write --scale=-2 if "-2" is the value).');
+        refuses(['hi', '--scale', '-x'], '--scale needs a value (write --scale=-x if "-x" is the value).');
         refuses(['hi', '--loud=yes'], '--loud does not take a value.');
         refuses(['--loud'], 'say something.');
         refuses(['  '], 'say something.');

@@ -208,6 +208,10 @@ export class ModelsTreeProvider implements vscode.TreeDataProvider<ModelsTreeNod
         const extra: string[] = [];
         if (node.group === 'recommended' && this.model.recommendation) extra.push(`$(star-full) ${this.model.recommendation.reason}`);
         if (active) extra.push(loaded ? '$(pass-filled) Active model, loaded in memory' : '$(circle-large-outline) Active model (loads on the first chat)');
+        // The template the loaded file answers in: a fallback is otherwise invisible, except in the answers' quality.
+        const inMemory = this.model.status.activeModel;
+        if (loaded && inMemory && (inMemory.quant === undefined || inMemory.quant === file.quant))
+            extra.push(`$(comment-discussion) Chat template: ${inMemory.chatTemplate}`);
         if (download) extra.push(`$(cloud-download) ${describeDownload(download)}${download.message ? ` — ${download.message}` : ''}`);
         item.tooltip = modelTooltip(entry, file, extra);
         // Screen readers and the e2e tests read the badge in words.

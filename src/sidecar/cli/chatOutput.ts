@@ -1,7 +1,7 @@
 /** How every `local-ai chat` answer reaches the terminal, whichever engine produced it. */
 import type { ChatChunk, ChatResult } from '../../common/chat';
 import { isLocalAiError } from '../../common/errors';
-import { EXIT_BY_CODE } from './models';
+import { exitCodeFor } from './exitCodes';
 
 export interface StreamChatOptions {
     /** JSON lines (each chunk, then the result) instead of plain text. */
@@ -37,7 +37,7 @@ export async function streamChat(options: StreamChatOptions): Promise<number> {
     } catch (error) {
         const hint = isLocalAiError(error) && error.data.hint ? `\n${error.data.hint}` : '';
         process.stderr.write(`local-ai chat: ${error instanceof Error ? error.message : String(error)}${hint}\n`);
-        return (isLocalAiError(error) && EXIT_BY_CODE[error.code]) || 1;
+        return isLocalAiError(error) ? exitCodeFor(error) : 1;
     } finally {
         process.off('SIGINT', onInterrupt);
     }

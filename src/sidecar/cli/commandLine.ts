@@ -15,6 +15,10 @@ export interface OptionSpec {
     description: string;
     /** The smallest number accepted; default: any. */
     min?: number;
+    /** The largest number accepted; default: any. */
+    max?: number;
+    /** How the help writes `max` when it depends on the machine (`4 × logical CPUs`); default: the number. */
+    maxLabel?: string;
     /** The values accepted; default: any. */
     choices?: readonly string[];
     /** The message when the option is missing; default: the option is optional. */
@@ -118,6 +122,18 @@ export function commandFor(command: CliCommand, args: string[]): CliCommand {
     return given ? commandFor(handOver.to, args) : command;
 }
 
+/** `0 to 2`, `1 or more`, `at most 10`; undefined for an option without bounds. */
+export function rangeText(option: OptionSpec, forHelp = false): string | undefined {
+    const max = option.max === undefined ? undefined : forHelp && option.maxLabel ? option.maxLabel : String(option.max);
+    if (option.min !== undefined && max !== undefined) return `${option.min} to ${max}`;
+    if (option.min !== undefined) return `${option.min} or more`;
+    if (max !== undefined) return `at most ${max}`;
+    return undefined;
+}
+
+/** A number that reads as one (`-1`, `.5`), which a value option takes even after a space, as it does after `=`. */
+const NUMBER = /^-(\d|\.\d)/;
+
 function optionValue(token: OptionToken, option: OptionSpec): string | number | boolean {
     if (option.type === 'boolean') {
         if (token.value !== undefined) throw new UsageError(`${token.rawName} does not take a value.`);
@@ -125,15 +141,20 @@ function optionValue(token: OptionToken, option: OptionSpec): string | number | 
     }
     const raw = token.value;
     if (raw === undefined) throw new UsageError(`${token.rawName} needs a value.`);
-    // `--temperature -1` is more often a forgotten value than a negative one, as util.parseArgs judges too.
-    if (!token.inlineValue && raw.startsWith('-'))
+    const numeric = option.type === 'number' || option.type === 'integer';
+    // `--model --force` is more often a forgotten value than a name starting with '-', as util.parseArgs judges too;
+    // a number option given `-1` got its value, and its range decides, exactly as for `--x=-1`.
+    if (!token.inlineValue && raw.startsWith('-') && !(numeric && NUMBER.test(raw)))
         throw new UsageError(`${token.rawName} needs a value (write ${token.rawName}=${raw} if "${raw}" is the value).`);
     if (option.choices && !option.choices.includes(raw)) throw new UsageError(`${token.rawName} must be one of ${option.choices.join(', ')}.`);
-    if (option.type === 'string') return raw;
+    if (!numeric) return raw;
     const parsed = raw.trim() === '' ? NaN : Number(raw);
-    const valid = Number.isFinite(parsed) && (option.type === 'number' || Number.isInteger(parsed)) && parsed >= (option.min ?? -Infinity);
-    if (!valid) throw new UsageError(`${token.rawName} needs ${option.min !== undefined && option.min > 0 ? 'a positive number' : 'a number'}, got "${raw}".`);
-    return parsed;
+    const whole = option.type === 'integer';
+    const inRange = parsed >= (option.min ?? -Infinity) && parsed <= (option.max ?? Infinity);
+    if (Number.isFinite(parsed) && (!whole || Number.isInteger(parsed)) && inRange) return parsed;
+    const range = rangeText(option);
+    const label = option.maxLabel && option.max !== undefined ? `: ${option.maxLabel}` : '';
+    throw new UsageError(`${token.rawName} needs ${whole ? 'a whole number' : 'a number'}${range ? ` (${range}${label})` : ''}, got "${raw}".`);
 }
 
 /**

@@ -2,8 +2,10 @@
  * The table of `local-ai` subcommands and the dispatch to them. Each subcommand's module declares its own
  * arguments with `defineCommand` and never imports this file, so the table can import them all.
  */
+import { isLocalAiError } from '../../common/errors';
 import { chatCommand } from './chat';
 import { commandFor, parseCommandLine, UsageError, type CliCommand } from './commandLine';
+import { exitCodeFor } from './exitCodes';
 import { fitCommand, hardwareCommand } from './hardware';
 import { formatColumns, formatHelp } from './help';
 import { modelsCommand } from './models';
@@ -18,7 +20,8 @@ export function usage(): string {
 
 /**
  * Runs one command line and returns the exit code: 0 for help that was asked for, 2 for bad usage
- * (the message and the help on stderr), otherwise what the subcommand returns.
+ * (the message and the help on stderr), the error's exit code for a typed error the subcommand did
+ * not handle, otherwise what the subcommand returns.
  */
 export async function runCli(argv: string[]): Promise<number> {
     const [name, ...args] = argv;
@@ -46,6 +49,11 @@ export async function runCli(argv: string[]): Promise<number> {
         }
         return await command.run(commandLine);
     } catch (error) {
+        // A fault found before the command could start (a models folder that is a file) exits as it would inside it.
+        if (isLocalAiError(error)) {
+            process.stderr.write(`local-ai ${command.spec.name}: ${error.message}\n${error.data.hint ? `  ${error.data.hint}\n` : ''}`);
+            return exitCodeFor(error);
+        }
         if (!(error instanceof UsageError)) throw error;
         process.stderr.write(`local-ai ${command.spec.name}: ${error.message}\n\n${help}`);
         return 2;

@@ -1,8 +1,11 @@
 /** The sidecar context for a CLI run: logs to stderr (debug only with --verbose), settings from the environment. */
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { ErrorCode, LocalAiError } from '../../common/errors';
 import { defaultSettings } from '../../common/settings';
 import { SidecarContext, type Logger } from '../context';
+import { FILE_SYSTEM_HINT, fileSystemError } from '../models/fileSystemError';
 import { createServices, type Services } from '../services';
 
 /** Where the CLI keeps models when neither --models-dir nor LOCAL_AI_MODELS_PATH says otherwise. */
@@ -37,5 +40,23 @@ export function createCliServices(options: CliContextOptions = {}): Services {
         defaultModelsPath: defaultCliModelsPath(),
         statePath: path.join(os.homedir(), '.local-ai', 'state'),
     });
+    checkModelsFolder(context.modelsPath);
     return createServices(context);
+}
+
+/**
+ * A models folder that is a file, or that the file system refuses, fails every command up front with
+ * its own exit code: `list` would otherwise show nothing installed, and `download` fail as a network error.
+ * A folder that does not exist yet is fine: the first download creates it.
+ */
+function checkModelsFolder(folder: string): void {
+    let stats: fs.Stats;
+    try {
+        stats = fs.statSync(folder);
+    } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw fileSystemError(error, folder) ?? error;
+    }
+    if (!stats.isDirectory())
+        throw new LocalAiError(ErrorCode.FileSystemError, `The models folder ${folder} is a file, not a folder.`, { file: folder, hint: FILE_SYSTEM_HINT });
 }

@@ -99,13 +99,15 @@ export const fitCommand = defineCommand(
         positionals: [{ name: 'model', required: 'name a model.' }],
         options: {
             quant: { type: 'string', value: 'Q', description: 'only this quantization' },
-            context: { type: 'integer', value: 'N', min: 1, description: 'the context size in tokens' },
+            // llama.cpp needs a few blocks of context; past 2^20 tokens no GGUF was trained, and the estimate only overflows.
+            context: { type: 'integer', value: 'N', min: 128, max: 1_048_576, description: 'the context size in tokens' },
             json: { type: 'boolean', description: 'print the estimates as JSON' },
             verbose: { type: 'boolean', description: 'engine logs on stderr' },
         },
         description: `<model> is a catalog id, a hf: URI (hf:owner/repo/file.gguf or hf:owner/repo:Q4_K_M) or the path of a
 .gguf file. Only GGUF headers are read, over HTTP range requests for hub files.
-Prints, for each quantization, whether it fits on the GPU, partly, on the CPU only or not at all.`,
+Prints, for each quantization, whether it fits on the GPU, partly, on the CPU only or not at all.
+--context N is the context size to estimate for, in tokens: 128 to 1048576.`,
     },
     async ({ values, positionals }) => {
         // A relative path to a file on disk is what users type in a terminal.

@@ -1,5 +1,5 @@
 /** The `--help` page of a subcommand, written from the same declaration that parses its arguments. */
-import type { CommandSpec, OptionSpec } from './commandLine';
+import { rangeText, type CommandSpec, type OptionSpec } from './commandLine';
 
 /**
  * Two aligned columns, indented by two spaces: `width` is the first column's width. A label without
@@ -50,7 +50,10 @@ export function formatHelp(spec: CommandSpec): string {
         sections.push(formatColumns(rows, width));
     }
     if (spec.optionColumn !== undefined) {
-        const rows = Object.entries(spec.options).map(([name, option]): [string, string] => [optionLabel(name, option), option.description]);
+        const rows = Object.entries(spec.options).map(([name, option]): [string, string] => {
+            const range = rangeText(option, true);
+            return [optionLabel(name, option), range ? `${option.description} [${range}]` : option.description];
+        });
         sections.push(`Options:\n${formatColumns(rows, spec.optionColumn)}`);
     }
     if (spec.footer) sections.push(spec.footer);

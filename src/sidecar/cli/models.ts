@@ -2,29 +2,14 @@
  * `local-ai models list|check|download|cleanup|delete`: the model store from a terminal or a script.
  * Exit codes say what happened, so scripts can react without parsing text (see the help's footer).
  */
-import { ErrorCode, LocalAiError } from '../../common/errors';
+import { LocalAiError } from '../../common/errors';
 import { formatBytes, printable } from '../../common/format';
 import type { DownloadProgress, ModelFile } from '../../common/models';
 import { splitPartFiles } from '../models/hubUri';
 import { disposeServices, type Services } from '../services';
 import { UsageError, defineCommand } from './commandLine';
 import { createCliServices } from './context';
-
-/** Also the exit codes of `local-ai chat`. */
-export const EXIT_BY_CODE: Partial<Record<ErrorCode, number>> = {
-    [ErrorCode.ChecksumMismatch]: 3,
-    [ErrorCode.ModelNotFound]: 4,
-    [ErrorCode.ModelNotInstalled]: 4,
-    [ErrorCode.DownloadFailed]: 5,
-    [ErrorCode.NetworkError]: 5,
-    [ErrorCode.ProviderError]: 5,
-    [ErrorCode.Unauthorized]: 6,
-    [ErrorCode.DiskFull]: 7,
-    [ErrorCode.ModelDoesNotFit]: 8,
-    [ErrorCode.FileSystemError]: 9,
-    [ErrorCode.InvalidParams]: 2,
-    [ErrorCode.Cancelled]: 130,
-};
+import { exitCodeFor } from './exitCodes';
 
 /** What every action reads of the command line. */
 interface ModelsArgs {
@@ -221,7 +206,7 @@ function progressPrinter(json: boolean): { update(p: DownloadProgress): void; fi
 
 function reportError(error: unknown, json: boolean): number {
     if (!(error instanceof LocalAiError)) throw error;
-    const exit = EXIT_BY_CODE[error.code] ?? 1;
+    const exit = exitCodeFor(error);
     if (json) process.stdout.write(`${JSON.stringify({ error: { code: error.code, message: error.message, data: error.data } })}\n`);
     process.stderr.write(`local-ai: ${printable(error.message)}\n`);
     if (error.data.hint) process.stderr.write(`  ${printable(error.data.hint)}\n`);

@@ -1,11 +1,12 @@
 /**
  * The one node-llama-cpp `Llama` per process, created lazily with the GPU mode from the
- * settings, its logs forwarded to the sidecar's logger.
+ * settings, its logs (llama.cpp's, and node-llama-cpp's own console lines) forwarded to the sidecar's logger.
  *
  * node-llama-cpp (native code, external to the bundle) is imported on first use, so the
  * sidecar answers its first requests without waiting for the binaries to load.
  */
 import * as os from 'node:os';
+import { stripVTControlCharacters } from 'node:util';
 import type { Llama, LlamaLogLevel } from 'node-llama-cpp';
 import type { GpuMode } from '../../common/hardware';
 import type { Logger } from '../context';
@@ -40,6 +41,37 @@ function forwardLog(log: Logger, level: LlamaLogLevel, message: string): void {
     }
 }
 
+const CONSOLE_PREFIX = '[node-llama-cpp]';
+let consoleLog: Logger | undefined;
+
+/** One plain line from console arguments: colours stripped, an Error as its message (never its stack). */
+function consoleLine(args: unknown[]): string {
+    const text = args.map((arg) => (arg instanceof Error ? arg.message : String(arg))).join(' ');
+    return stripVTControlCharacters(text).slice(CONSOLE_PREFIX.length).replace(/\s+/g, ' ').trim();
+}
+
+/**
+ * node-llama-cpp writes some messages with console.* rather than through the logger getLlama takes (a
+ * prebuilt binary that will not load, a chat wrapper it falls back from, an Error with its stack). Its lines
+ * start with its prefix; those go to `log` as one plain line each, and everything else reaches the console
+ * untouched. Installed once per process; the latest logger wins.
+ */
+export function forwardNodeLlamaCppConsole(log: Logger): void {
+    const installed = consoleLog !== undefined;
+    consoleLog = log;
+    if (installed) return;
+    const levels = { error: 'warn', warn: 'warn', info: 'info', log: 'info', debug: 'debug' } as const;
+    for (const [method, level] of Object.entries(levels) as [keyof typeof levels, 'warn' | 'info' | 'debug'][]) {
+        const original = console[method].bind(console);
+        console[method] = (...args: unknown[]) => {
+            const first = typeof args[0] === 'string' ? stripVTControlCharacters(args[0]) : '';
+            // node-llama-cpp falls back after each of these; none stops the product, so none is an error here.
+            if (consoleLog && first.startsWith(CONSOLE_PREFIX)) consoleLog[level](`node-llama-cpp: ${consoleLine(args)}`);
+            else original(...args);
+        };
+    }
+}
+
 export interface LlamaRuntimeOptions {
     log: Logger;
     /** Which backend to ask node-llama-cpp for. Default: 'auto'. */
@@ -59,6 +91,7 @@ export class LlamaRuntime {
     constructor(options: LlamaRuntimeOptions) {
         this.log = options.log;
         this.gpu = options.gpu ?? 'auto';
+        forwardNodeLlamaCppConsole(options.log);
     }
 
     get gpuMode(): GpuMode {

@@ -56,6 +56,7 @@ export function engineInfo(state: LoadedState): EngineInfo {
         modelName: state.info.name,
         device: state.info.device,
         contextSize: state.context.contextSize,
+        chatTemplate: state.info.chatTemplate,
     };
 }
 

@@ -310,7 +310,7 @@ export class ModelHost {
             );
         }
 
-        const chatWrapper = chatWrapperFor(lib, model, this.options.log);
+        const { wrapper: chatWrapper, template: chatTemplate } = chatWrapperFor(lib, model, this.options.log);
         const unloading = new AbortController();
         let embedding: Promise<LlamaEmbeddingContext> | undefined;
         const embeddingContextSize = Math.min(context.contextSize, 2048);
@@ -326,6 +326,7 @@ export class ModelHost {
             ramBytes: process.memoryUsage().rss,
             vramBytes: vram,
             cpuFallbackReason,
+            chatTemplate,
         };
         this.options.log.info(`Loaded ${source.name} on the ${info.device} in ${info.loadMs} ms (${config.notes.join('; ')}).`);
         const state: NonNullable<ModelHost['current']> = {

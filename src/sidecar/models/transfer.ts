@@ -9,6 +9,7 @@ import type { Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { request, type Dispatcher } from 'undici';
 import { ErrorCode, LocalAiError } from '../../common/errors';
+import { fileSystemError } from './fileSystemError';
 
 export interface TransferOptions {
     url: string;
@@ -219,7 +220,8 @@ function writeFailure(error: unknown, outcome: TransferOutcome): TransferError {
             ? new LocalAiError(ErrorCode.DiskFull, 'The disk filled up during the download; the partial file is kept.', {
                   hint: 'Free some space, then download again to resume.',
               })
-            : new LocalAiError(ErrorCode.DownloadFailed, `Could not write the download: ${error instanceof Error ? error.message : String(error)}`);
+            : (fileSystemError(error) ??
+              new LocalAiError(ErrorCode.DownloadFailed, `Could not write the download: ${error instanceof Error ? error.message : String(error)}`));
     return new TransferError(refusal.message, false, outcome, refusal);
 }
 
