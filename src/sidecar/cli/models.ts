@@ -28,6 +28,7 @@ interface ModelsArgs {
     quant?: string;
     force: boolean;
     json: boolean;
+    repair: boolean;
 }
 
 export const modelsCommand = defineCommand(
@@ -41,11 +42,15 @@ export const modelsCommand = defineCommand(
                 choiceColumn: 29,
                 choices: [
                     { name: 'list', summary: 'every catalog, user and on-disk model with its state and size' },
-                    { name: 'check', synopsis: '[--model M]', summary: "verify installed files: size, then sha256 against the hub's LFS hash" },
+                    {
+                        name: 'check',
+                        synopsis: '[--model M] [--repair]',
+                        summary: "verify installed files: size, then sha256 against the hub's LFS hash; --repair fetches damaged ones again",
+                    },
                     {
                         name: 'download',
                         synopsis: '--model M [--quant Q] [--force]',
-                        summary: 'download unless already installed; resumes an interrupted download',
+                        summary: 'download unless installed from the same commit (online, a moved revision replaces it); resumes',
                     },
                     { name: 'cleanup', summary: 'delete partial downloads no download is using' },
                     { name: 'delete', synopsis: '--model M [--quant Q]', summary: 'delete a downloaded model (every quantization unless --quant)' },
@@ -58,6 +63,11 @@ export const modelsCommand = defineCommand(
             model: { type: 'string', value: 'M', description: 'catalog id, hf:owner/repo/file.gguf, hf:owner/repo:Q4_K_M, or a .gguf path' },
             quant: { type: 'string', value: 'Q', description: "quantization (default: the model's default)" },
             force: { type: 'boolean', description: 'download even when the model does not fit this machine' },
+            repair: {
+                type: 'boolean',
+                description:
+                    'with check: fetch each damaged or missing file again from the commit it came from; the damaged copy stays until the new one is verified',
+            },
             json: { type: 'boolean', description: 'print JSON instead of text' },
             'models-dir': { type: 'string', value: 'D', description: 'models folder (default: LOCAL_AI_MODELS_PATH, else ~/.local-ai/models)' },
             verbose: { type: 'boolean', description: 'log details on stderr' },
@@ -67,15 +77,23 @@ export const modelsCommand = defineCommand(
 
 Exit codes:
   0  done            1  unexpected error       2  bad usage
-  3  check found a damaged file, or a download arrived corrupted (its bytes were deleted)
+  3  check found a damaged file (check --repair: one stayed damaged), or a download arrived corrupted
+     (its bytes were deleted); a repair that could not reach the hub exits as the download would (5, 6, 7)
   4  no such model or quantization              5  network or download failure (the partial is kept)
   6  the hub refused: gated model, token needed  7  not enough disk space (the partial is kept)
   8  the model does not fit this machine (use --force)   130  interrupted (the partial is kept)`,
     },
     async ({ values, positionals }) => {
         const { action } = positionals;
-        const args: ModelsArgs = { model: values.model ?? positionals.model, quant: values.quant, force: values.force, json: values.json };
+        const args: ModelsArgs = {
+            model: values.model ?? positionals.model,
+            quant: values.quant,
+            force: values.force,
+            json: values.json,
+            repair: values.repair,
+        };
         if ((action === 'download' || action === 'delete') && !args.model) throw new UsageError(`${action} needs --model.`);
+        if (args.repair && action !== 'check') throw new UsageError('--repair goes with check.');
         const services = createCliServices({ modelsDir: values['models-dir'], verbose: values.verbose });
         try {
             return await ACTIONS[action](services, args);
@@ -109,6 +127,7 @@ const ACTIONS = {
     },
 
     async check(s: Services, args: ModelsArgs): Promise<number> {
+        if (args.repair) return repair(s, args);
         const results = await s.models.maintenance.check(args.model);
         if (args.json) printJson({ results });
         else if (results.length === 0) process.stdout.write('No downloaded models to check.\n');
@@ -139,8 +158,11 @@ const ACTIONS = {
             });
             progress.finish();
             if (args.json) return printJson(result);
+            const replaced = result.replaced ? `, replacing ${describeRevision(result.replaced)}` : '';
             process.stdout.write(
-                result.downloaded ? `Installed ${result.path} (${formatBytes(result.bytesFetched)} fetched)\n` : `Already installed: ${result.path}\n`,
+                result.downloaded
+                    ? `Installed ${result.path} (${formatBytes(result.bytesFetched)} fetched${replaced})\n`
+                    : `Already installed: ${result.path}\n`,
             );
             return 0;
         } finally {
@@ -166,6 +188,28 @@ const ACTIONS = {
         return 0;
     },
 } satisfies Record<string, (s: Services, args: ModelsArgs) => Promise<number>>;
+
+async function repair(s: Services, args: ModelsArgs): Promise<number> {
+    const results = await s.models.maintenance.repair(args.model, args.quant);
+    if (args.json) printJson({ results });
+    else if (results.length === 0) process.stdout.write('No downloaded models to check.\n');
+    for (const r of args.json ? [] : results) {
+        const verdict = r.repaired ? 'REPAIRED' : r.ok ? (r.verified ? 'ok' : 'unverified') : 'DAMAGED';
+        const note = r.repaired
+            ? 'fetched again and verified'
+            : r.error
+              ? `${r.problem ?? 'damaged'}; the repair failed, the file was left as it was: ${r.error.message}`
+              : r.problem;
+        process.stdout.write(`${verdict.padEnd(10)} ${r.modelId} ${r.quant}  ${r.path}${note ? `\n           ${note}` : ''}\n`);
+    }
+    const failed = results.find((r) => !r.ok);
+    if (!failed) return 0;
+    return (failed.error && EXIT_BY_CODE[failed.error.code as ErrorCode]) || 3;
+}
+
+function describeRevision(revision: { revision: string; commit?: string }): string {
+    return `${revision.revision}${revision.commit ? ` (commit ${revision.commit.slice(0, 7)})` : ''}`;
+}
 
 /** A redrawn bar on a terminal; one line per state change (and every 10%) otherwise, for logs. */
 function progressPrinter(json: boolean): { update(p: DownloadProgress): void; finish(): void } {

@@ -37,12 +37,18 @@ export interface DownloadJob {
     /** Aborting detaches this requester; the transfer stops when no requester is left. */
     signal?: AbortSignal;
     onProgress?: (progress: DownloadProgress) => void;
+    /** Answer with a `replaceOffer` instead of replacing a copy of another commit. Default false. */
+    askBeforeReplacing?: boolean;
+    /** Fetch again even when installed (a damaged copy), from `commit` when known (else the revision, resolved). */
+    repair?: { commit?: string };
 }
 
 interface DownloadState {
     key: string;
     entry: ModelEntry;
     file: ModelFile;
+    askBeforeReplacing: boolean;
+    repair?: { commit?: string };
     controller: AbortController;
     listeners: Set<(progress: DownloadProgress) => void>;
     requesters: number;
@@ -124,6 +130,8 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
             key,
             entry: job.entry,
             file: job.file,
+            askBeforeReplacing: job.askBeforeReplacing ?? false,
+            repair: job.repair,
             controller: new AbortController(),
             listeners: new Set(),
             requesters: 0,
@@ -198,22 +206,41 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
         }
     }
 
+    /**
+     * Pins the revision to one commit, answers from the store when that commit (or the same bytes) is
+     * installed, and otherwise fetches the file from that commit; a copy of another commit is replaced only
+     * once the new one is verified (one copy per path). Offline, the installed copy is used whatever its commit.
+     */
     private async fetchFile(download: DownloadState, repo: string, signal: AbortSignal): Promise<DownloadResult> {
         const { entry, file } = download;
         const { store, hub, context } = this.options;
         const revision = entry.revision ?? 'main';
         const paths = store.paths(repo, file.file);
-        const already = await store.installed(repo, file.file);
-        if (already) return { modelId: entry.id, quant: file.quant, path: already.path, downloaded: false, bytesFetched: 0 };
+        const installed = await store.installed(repo, file.file);
+        const already = (): DownloadResult => ({ modelId: entry.id, quant: file.quant, path: paths.file, downloaded: false, bytesFetched: 0 });
+        if (installed && hub.isOffline() && !download.repair) return already();
 
-        const info = await hub.fileInfo(repo, file.file, revision);
-        if (file.sha256 && info.sha256 && file.sha256 !== info.sha256) {
+        const commit = download.repair?.commit ?? (await hub.resolveCommit(repo, revision));
+        if (installed && !download.repair && installed.manifest.commit === commit) return already();
+        const info = await hub.fileInfo(repo, file.file, commit);
+        const current = installed && !download.repair ? installed.manifest : undefined;
+        if (current && info.sha256 && current.sha256 === info.sha256 && current.sizeBytes === info.sizeBytes) {
+            // The revision moved but this file did not: the same bytes, now known to be at `commit` too.
+            await store.recordCommit(paths, { ...current, revision, commit });
+            return already();
+        }
+        const replaced = current && { revision: current.revision ?? 'main', commit: current.commit };
+        if (replaced && download.askBeforeReplacing) return { ...already(), replaceOffer: { installed: replaced, incoming: { revision, commit } } };
+        if (file.sha256 && info.sha256 && file.sha256 !== info.sha256 && revision === 'main') {
             context.log.warn(`${repo}/${file.file}: the catalog's sha256 differs from the hub's; the hub's is used.`);
         }
         const expectedSha = info.sha256 ?? file.sha256;
         const release = await store.claimPartial(paths);
         try {
-            return await this.fetchClaimed(download, { repo, revision, paths, sizeBytes: info.sizeBytes, expectedSha }, signal);
+            const result = await this.fetchClaimed(download, { repo, revision, commit, paths, sizeBytes: info.sizeBytes, expectedSha }, signal);
+            if (replaced)
+                context.log.info(`${repo}/${file.file}: replaced ${replaced.revision} (${replaced.commit ?? 'commit unknown'}) with ${revision} (${commit}).`);
+            return replaced ? { ...result, replaced } : result;
         } finally {
             await release();
         }
@@ -222,13 +249,14 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
     /** Resumes or starts the partial, fetches the rest, verifies and installs it; the caller holds the partial's claim. */
     private async fetchClaimed(
         download: DownloadState,
-        target: { repo: string; revision: string; paths: StorePaths; sizeBytes: number; expectedSha?: string },
+        /** `commit`: every byte comes from this commit (the revision resolved once, in fetchFile). */
+        target: { repo: string; revision: string; commit: string; paths: StorePaths; sizeBytes: number; expectedSha?: string },
         signal: AbortSignal,
     ): Promise<DownloadResult> {
         const { entry, file } = download;
         const { store, hub, context } = this.options;
-        const { repo, revision, paths, sizeBytes, expectedSha } = target;
-        let { offset, hash } = await this.resumeState(paths, { repo, revision, file: file.file, sizeBytes, sha256: expectedSha });
+        const { repo, revision, commit, paths, sizeBytes, expectedSha } = target;
+        let { offset, hash } = await this.resumeState(paths, { repo, revision, commit, file: file.file, sizeBytes, sha256: expectedSha });
         await checkDiskSpace(this.options.freeDiskBytes, paths, sizeBytes - offset);
         if (offset === 0) await fs.writeFile(paths.partial, '');
 
@@ -238,11 +266,13 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
         this.report(download, { state: 'downloading', totalBytes: sizeBytes, receivedBytes: offset, message: undefined });
         let failuresInARow = 0;
         for (;;) {
+            // A partial that is already complete needs no request: straight to verification.
+            if (offset >= sizeBytes) break;
             const before = offset;
             try {
                 ({ offset, hash } = await transferRest(
                     {
-                        url: hub.resolveUrl(repo, file.file, revision),
+                        url: hub.resolveUrl(repo, file.file, commit),
                         headers: hub.authHeaders(),
                         dispatcher: hub.dispatcher(),
                         partialPath: paths.partial,
@@ -301,12 +331,13 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
             modelId: entry.id,
             repo,
             revision,
+            commit,
             file: file.file,
             quant: file.quant,
             sizeBytes,
             sha256: expectedSha ?? actual,
             installedAt: new Date().toISOString(),
-            source: hub.resolveUrl(repo, file.file, revision),
+            source: hub.resolveUrl(repo, file.file, commit),
         });
         context.log.info(`${repo}/${file.file}: installed (${fetched} bytes fetched, resumed from ${startOffset}).`);
         return { modelId: entry.id, quant: file.quant, path: paths.file, downloaded: true, bytesFetched: fetched };
@@ -322,7 +353,12 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
         const hash = createHash('sha256');
         const previous = await store.readJournal(paths);
         const bytes = await fileSize(paths.partial);
-        const sameFile = previous && previous.sizeBytes === journal.sizeBytes && previous.sha256 === journal.sha256 && previous.revision === journal.revision;
+        const sameFile =
+            previous &&
+            previous.sizeBytes === journal.sizeBytes &&
+            previous.sha256 === journal.sha256 &&
+            previous.revision === journal.revision &&
+            previous.commit === journal.commit;
         if (bytes !== undefined && bytes > 0 && sameFile && bytes <= journal.sizeBytes) {
             for await (const chunk of createReadStream(paths.partial, { end: bytes - 1, highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
             return { offset: bytes, hash };

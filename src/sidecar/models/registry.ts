@@ -116,9 +116,13 @@ export class ModelRegistry extends Emitter<{ changed: [] }> {
         force?: boolean;
         signal?: AbortSignal;
         onProgress?: (progress: DownloadProgress) => void;
+        askBeforeReplacing?: boolean;
     }): Promise<DownloadResult> {
         const { entry, file } = await this.resolve(options.model, options.quant);
-        if (file.state === 'installed' && file.path) {
+        // A file in the store may be from another commit than the revision asked for: the download manager
+        // decides, online. Files found on disk, and everything offline, are used as they are.
+        const inStore = entry.repo !== undefined && file.path === this.options.store.paths(entry.repo, file.file).file;
+        if (file.state === 'installed' && file.path && (!inStore || this.options.context.settings.offline)) {
             return { modelId: entry.id, quant: file.quant, path: file.path, downloaded: false, bytesFetched: 0 };
         }
         const hardware = entry.architecture ? await this.readyHardware() : undefined;
@@ -130,7 +134,13 @@ export class ModelRegistry extends Emitter<{ changed: [] }> {
                 hint: 'Choose a smaller quantization or model, or download anyway with force.',
             });
         }
-        const result = await this.options.downloads.download({ entry, file, signal: options.signal, onProgress: options.onProgress });
+        const result = await this.options.downloads.download({
+            entry,
+            file,
+            signal: options.signal,
+            onProgress: options.onProgress,
+            askBeforeReplacing: options.askBeforeReplacing,
+        });
         this.emit('changed');
         return result;
     }
@@ -198,6 +208,8 @@ export class ModelRegistry extends Emitter<{ changed: [] }> {
         const installed = await store.installed(entry.repo, file.file);
         if (installed) {
             Object.assign(file, { state: 'installed', path: installed.path, sizeBytes: installed.manifest.sizeBytes, sha256: installed.manifest.sha256 });
+            const damage = store.damageOf(installed.path);
+            if (damage) file.damage = damage;
             return;
         }
         const onDisk = discovered.find((found) => found.repo === entry.repo && found.file === file.file);
