@@ -45,12 +45,12 @@ export const modelsCommand = defineCommand(
                     {
                         name: 'check',
                         synopsis: '[--model M] [--repair]',
-                        summary: "verify installed files: size, then sha256 against the hub's LFS hash; --repair fetches damaged ones again",
+                        summary: "verify installed files: size, then sha256 against the hub's LFS hash",
                     },
                     {
                         name: 'download',
                         synopsis: '--model M [--quant Q] [--force]',
-                        summary: 'download unless installed from the same commit (online, a moved revision replaces it); resumes',
+                        summary: 'download unless installed from that commit; resumes an interrupted download',
                     },
                     { name: 'cleanup', summary: 'delete partial downloads no download is using' },
                     { name: 'delete', synopsis: '--model M [--quant Q]', summary: 'delete a downloaded model (every quantization unless --quant)' },
@@ -65,8 +65,7 @@ export const modelsCommand = defineCommand(
             force: { type: 'boolean', description: 'download even when the model does not fit this machine' },
             repair: {
                 type: 'boolean',
-                description:
-                    'with check: fetch each damaged or missing file again from the commit it came from; the damaged copy stays until the new one is verified',
+                description: 'with check: fetch damaged or missing files again; each replaces the damaged copy once verified',
             },
             json: { type: 'boolean', description: 'print JSON instead of text' },
             'models-dir': { type: 'string', value: 'D', description: 'models folder (default: LOCAL_AI_MODELS_PATH, else ~/.local-ai/models)' },
@@ -77,8 +76,8 @@ export const modelsCommand = defineCommand(
 
 Exit codes:
   0  done            1  unexpected error       2  bad usage
-  3  check found a damaged file (check --repair: one stayed damaged), or a download arrived corrupted
-     (its bytes were deleted); a repair that could not reach the hub exits as the download would (5, 6, 7)
+  3  check found a damaged file, or a download arrived corrupted (its bytes were deleted);
+     check --repair: a file stayed damaged (5, 6 or 7 when the hub could not be reached)
   4  no such model or quantization              5  network or download failure (the partial is kept)
   6  the hub refused: gated model, token needed  7  not enough disk space (the partial is kept)
   8  the model does not fit this machine (use --force)   130  interrupted (the partial is kept)`,
