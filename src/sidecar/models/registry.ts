@@ -120,9 +120,9 @@ export class ModelRegistry extends Emitter<{ changed: [] }> {
     }): Promise<DownloadResult> {
         const { entry, file } = await this.resolve(options.model, options.quant);
         // A file in the store may be from another commit than the revision asked for: the download manager
-        // decides, online. Files found on disk, and everything offline, are used as they are.
+        // decides (offline, it keeps it). Files found on disk are used as they are.
         const inStore = entry.repo !== undefined && file.path === this.options.store.paths(entry.repo, file.file).file;
-        if (file.state === 'installed' && file.path && (!inStore || this.options.context.settings.offline)) {
+        if (file.state === 'installed' && file.path && !inStore) {
             return { modelId: entry.id, quant: file.quant, path: file.path, downloaded: false, bytesFetched: 0 };
         }
         const hardware = entry.architecture ? await this.readyHardware() : undefined;
