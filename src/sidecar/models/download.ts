@@ -231,7 +231,8 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
         }
         const replaced = current && { revision: current.revision ?? 'main', commit: current.commit };
         if (replaced && download.askBeforeReplacing) return { ...already(), replaceOffer: { installed: replaced, incoming: { revision, commit } } };
-        if (file.sha256 && info.sha256 && file.sha256 !== info.sha256 && revision === 'main') {
+        // An installed file's listed sha256 is its manifest's: a moved revision differs from it by design.
+        if (!installed && file.sha256 && info.sha256 && file.sha256 !== info.sha256) {
             context.log.warn(`${repo}/${file.file}: the catalog's sha256 differs from the hub's; the hub's is used.`);
         }
         const expectedSha = info.sha256 ?? file.sha256;
