@@ -137,6 +137,7 @@ const ACTIONS = {
                     r.problem ?? (r.ok && !r.verified ? 'the size matches; no sha256 is known to compare (offline, or the hub gives none)' : undefined);
                 process.stdout.write(`${verdict.padEnd(10)} ${r.modelId} ${r.quant}  ${r.path}${note ? `\n           ${note}` : ''}\n`);
             }
+            if (results.some((r) => !r.ok)) process.stdout.write('local-ai models check --repair fetches damaged files again.\n');
         }
         return results.every((r) => r.ok) ? 0 : 3;
     },

@@ -162,7 +162,7 @@ export class ModelMaintenance {
         const actual = hash.digest('hex');
         return actual === sha256
             ? { ok: true, verified: true }
-            : { ok: false, verified: true, problem: `sha256 is ${actual.slice(0, 12)}…, the hub says ${sha256.slice(0, 12)}…; repair fetches it again` };
+            : { ok: false, verified: true, problem: `sha256 is ${actual.slice(0, 12)}…, the hub says ${sha256.slice(0, 12)}…` };
     }
 
     private async hubSha(repo: string | undefined, file: string, revision?: string): Promise<string | undefined> {
