@@ -41,6 +41,8 @@ export interface ModelFile {
     partialBytes?: number;
     /** How it fits on this machine, when estimated. */
     fit?: FitEstimate;
+    /** What the last check found wrong with the installed file (it can be repaired); undefined when intact or unchecked. */
+    damage?: string;
 }
 
 export interface ModelArchitecture {
@@ -109,7 +111,10 @@ export interface DownloadProgress {
 export interface ModelManifest {
     modelId: string;
     repo?: string;
+    /** The revision that was asked for (a branch, tag or commit); default main. */
     revision?: string;
+    /** The commit the bytes came from (the revision resolved once, when the download started). */
+    commit?: string;
     file: string;
     quant: string;
     sizeBytes: number;

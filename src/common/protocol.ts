@@ -130,6 +130,17 @@ export interface ModelFileParams {
 export interface DownloadParams extends ModelFileParams, PartialResultParams {
     /** Download even when the model does not fit this machine. */
     force?: boolean;
+    /**
+     * When the store holds this file from another commit: answer with `replaceOffer` and fetch nothing, so the
+     * caller can ask the user first. Default false: the newer copy replaces the installed one once verified.
+     */
+    askBeforeReplacing?: boolean;
+}
+
+/** An installed copy of a hub file: the revision asked for and the commit its bytes came from. */
+export interface InstalledRevision {
+    revision: string;
+    commit?: string;
 }
 
 export interface DownloadResult {
@@ -139,6 +150,10 @@ export interface DownloadResult {
     /** False when the file was already installed and nothing was fetched. */
     downloaded: boolean;
     bytesFetched: number;
+    /** The copy this download replaced (one copy per path: the other commit's file is gone). */
+    replaced?: InstalledRevision;
+    /** Set instead of downloading when `askBeforeReplacing` found another commit installed. */
+    replaceOffer?: { installed: InstalledRevision; incoming: InstalledRevision };
 }
 
 /** Progress values sent on a download's `partialResultToken`. */
@@ -180,6 +195,23 @@ export interface CheckResultItem {
 export namespace CheckModelsRequest {
     export const method = 'localAi/models/check' as const;
     export const type = new RequestType<{ model?: string }, { results: CheckResultItem[] }, void>(method);
+}
+
+/** One damaged or missing file fetched again (from the commit its manifest recorded), or why that failed. */
+export interface RepairResultItem extends CheckResultItem {
+    /** True when a verified copy now replaces the damaged one. */
+    repaired: boolean;
+    /** Why the repair failed; the damaged file was left as it was. */
+    error?: { code: number; message: string };
+}
+
+/**
+ * Sent by the extension or the CLI: check installed files (all, or `model`'s) and fetch each damaged or
+ * missing one again; a damaged copy is replaced only once the new one is verified.
+ */
+export namespace RepairModelsRequest {
+    export const method = 'localAi/models/repair' as const;
+    export const type = new RequestType<{ model?: string; quant?: string }, { results: RepairResultItem[] }, void>(method);
 }
 
 /** Sent by the extension or the CLI: delete partial downloads that no download is using. */

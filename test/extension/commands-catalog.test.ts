@@ -161,9 +161,8 @@ describe('Commands: a catalog model', function () {
         const bytes = fs.readFileSync(damaged);
         bytes[bytes.length >> 1] ^= 0xff;
         fs.writeFileSync(damaged, bytes);
-        prompts.answer('warning', new RegExp(`^Delete ${entry.name} ${recommended}\\?`), 'Delete');
         const checking = vscode.commands.executeCommand('localAi.checkModels');
-        // Its first button, as a user would click it: the damaged file is deleted and fetched again.
+        // Its first button, as a user would click it: the damaged file is fetched again and replaces it once verified.
         const warning = await prompts.clickFirst('warning', /damaged/);
         assert.match(
             warning.text,
@@ -172,7 +171,7 @@ describe('Commands: a catalog model', function () {
             ),
         );
         assert.doesNotMatch(warning.text, new RegExp(`${escapeRegExp(entry.id)} ${other}`), 'the intact file is named as damaged');
-        assert.deepEqual(warning.items, ['Delete and Download Again', 'Show Logs']);
+        assert.deepEqual(warning.items, ['Repair', 'Show Logs']);
         await checking;
         assert.equal(createHash('sha256').update(fs.readFileSync(damaged)).digest('hex'), fixtureSha, 'the damaged file was not replaced by a good copy');
     });

@@ -73,9 +73,10 @@ GEMINI_API_KEY/GOOGLE_API_KEY or OLLAMA_API_KEY. LOCAL_AI_OFFLINE=1 refuses to s
 const MODELS_HELP = `Usage: local-ai models <list|check|download|cleanup|delete> [options]
 
   list                         every catalog, user and on-disk model with its state and size
-  check    [--model M]         verify installed files: size, then sha256 against the hub's LFS hash
+  check    [--model M] [--repair]
+                               verify installed files: size, then sha256 against the hub's LFS hash
   download --model M [--quant Q] [--force]
-                               download unless already installed; resumes an interrupted download
+                               download unless installed from that commit; resumes an interrupted download
   cleanup                      delete partial downloads no download is using
   delete   --model M [--quant Q]
                                delete a downloaded model (every quantization unless --quant)
@@ -84,6 +85,7 @@ Options:
   --model M        catalog id, hf:owner/repo/file.gguf, hf:owner/repo:Q4_K_M, or a .gguf path
   --quant Q        quantization (default: the model's default)
   --force          download even when the model does not fit this machine
+  --repair         with check: fetch damaged or missing files again; each replaces the damaged copy once verified
   --json           print JSON instead of text
   --models-dir D   models folder (default: LOCAL_AI_MODELS_PATH, else ~/.local-ai/models)
   --verbose        log details on stderr
@@ -92,7 +94,8 @@ Environment: HF_ENDPOINT (hub mirror), HF_TOKEN (gated models), HTTPS_PROXY, LOC
 
 Exit codes:
   0  done            1  unexpected error       2  bad usage
-  3  check found a damaged file, or a download arrived corrupted (its bytes were deleted)
+  3  check found a damaged file, or a download arrived corrupted (its bytes were deleted);
+     check --repair: a file stayed damaged (5, 6 or 7 when the hub could not be reached)
   4  no such model or quantization              5  network or download failure (the partial is kept)
   6  the hub refused: gated model, token needed  7  not enough disk space (the partial is kept)
   8  the model does not fit this machine (use --force)   130  interrupted (the partial is kept)

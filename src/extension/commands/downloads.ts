@@ -4,7 +4,16 @@
  */
 import * as vscode from 'vscode';
 import { ErrorCode } from '../../common/errors';
-import { CancelDownloadRequest, CheckModelsRequest, CleanupRequest, DownloadProgressType, DownloadRequest, type DownloadResult } from '../../common/protocol';
+import {
+    CancelDownloadRequest,
+    CheckModelsRequest,
+    CleanupRequest,
+    DownloadProgressType,
+    DownloadRequest,
+    type DownloadResult,
+    type InstalledRevision,
+    RepairModelsRequest,
+} from '../../common/protocol';
 import { errorCode, isCancellation } from '../errors';
 import { SidecarError } from '../sidecarClient';
 import type { ExtensionServices } from '../services';
@@ -22,6 +31,8 @@ export interface DownloadOptions {
     name?: string;
     /** Download even when the model does not fit. Default: false. */
     force?: boolean;
+    /** Replace a copy of another commit without asking (the user said yes). Default: false. */
+    replace?: boolean;
 }
 
 /**
@@ -46,7 +57,7 @@ export async function downloadModel(services: ExtensionServices, options: Downlo
                     return await sidecar.requestWithProgress(
                         DownloadRequest.type,
                         DownloadProgressType,
-                        { model: options.model, quant: options.quant, force: options.force },
+                        { model: options.model, quant: options.quant, force: options.force, askBeforeReplacing: !options.replace },
                         (value) => {
                             const now = percent(value.receivedBytes, value.totalBytes);
                             progress.report({ increment: Math.max(0, now - reported), message: describeDownload(value) });
@@ -60,6 +71,7 @@ export async function downloadModel(services: ExtensionServices, options: Downlo
             },
         );
         await services.downloads.forget(pending);
+        if (result.replaceOffer) return confirmReplace(services, options, result.replaceOffer);
         log.info(
             `Downloaded ${name} (${result.quant}) to ${result.path}${result.downloaded ? `, ${formatBytes(result.bytesFetched)} fetched` : ', already installed'}.`,
         );
@@ -90,6 +102,25 @@ export async function downloadModel(services: ExtensionServices, options: Downlo
         }
         throw error;
     }
+}
+
+/** One copy per path: a download of another revision replaces the installed copy, so the user says yes first. */
+async function confirmReplace(
+    services: ExtensionServices,
+    options: DownloadOptions,
+    offer: { installed: InstalledRevision; incoming: InstalledRevision },
+): Promise<DownloadResult | undefined> {
+    const name = options.name ?? options.model;
+    const choice = await vscode.window.showWarningMessage(
+        `Replace ${name} ${describeRevision(offer.installed)} with ${describeRevision(offer.incoming)}?`,
+        { modal: true, detail: 'The installed file stays in use until the new one is downloaded and verified.' },
+        'Replace',
+    );
+    return choice === 'Replace' ? downloadModel(services, { ...options, replace: true }) : undefined;
+}
+
+function describeRevision(revision: InstalledRevision): string {
+    return revision.commit ? `${revision.revision} (commit ${revision.commit.slice(0, 7)})` : revision.revision;
 }
 
 async function downloadCommand(services: ExtensionServices, argument: unknown): Promise<unknown> {
@@ -218,15 +249,48 @@ async function checkModels(services: ExtensionServices, argument: unknown): Prom
                 : `Local AI: ${results.length - unverified.length} of ${results.length} model files verified intact; ${unverified.map((result) => `${result.modelId} ${result.quant}`).join(', ')} could only be checked by size (no sha256 is known: offline, or the hub gives none).`,
         );
     } else {
-        const first = broken[0];
-        const message = `Local AI: ${broken.length} of ${results.length} model files are damaged: ${broken.map((result) => `${result.modelId} ${result.quant} (${result.problem ?? 'damaged'})`).join('; ')}. Delete and download them again.`;
-        const picked = await vscode.window.showWarningMessage(message, 'Delete and Download Again', 'Show Logs');
+        const message = `Local AI: ${broken.length} of ${results.length} model files are damaged: ${broken.map((result) => `${result.modelId} ${result.quant} (${result.problem ?? 'damaged'})`).join('; ')}. Repair fetches them again.`;
+        const picked = await vscode.window.showWarningMessage(message, 'Repair', 'Show Logs');
         if (picked === 'Show Logs') services.log.show();
-        if (picked === 'Delete and Download Again') {
-            await vscode.commands.executeCommand('localAi.deleteModel', `${first.modelId}@${first.quant}`);
-            await downloadModel(services, { model: first.modelId, quant: first.quant });
-        }
+        if (picked === 'Repair') await repairModels(services, choice && { model: choice.entry.id });
     }
+}
+
+/**
+ * Fetches damaged or missing files again (all, or one model's file) from the commit each came from; a
+ * damaged copy is replaced only once the new one is verified, so a failed repair leaves it as it was.
+ */
+async function repairModels(services: ExtensionServices, target: { model: string; quant?: string } | undefined): Promise<void> {
+    const { results } = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: 'Repairing damaged model files', cancellable: true },
+        (_progress, token) => services.sidecar.request(RepairModelsRequest.type, target ?? {}, token),
+    );
+    void services.models.refresh();
+    const repaired = results.filter((result) => result.repaired);
+    const failed = results.filter((result) => !result.ok);
+    for (const result of failed) {
+        services.log.warn(`Repair: ${result.modelId} ${result.quant} (${result.path}): ${result.error?.message ?? result.problem ?? 'still damaged'}`);
+    }
+    if (failed.length === 0) {
+        void vscode.window.showInformationMessage(
+            repaired.length === 0
+                ? 'Local AI: nothing to repair; the files are intact.'
+                : `Local AI: repaired ${repaired.map((result) => `${result.modelId} ${result.quant}`).join(', ')}: fetched again and verified.`,
+        );
+        return;
+    }
+    const picked = await vscode.window.showErrorMessage(
+        `Local AI: could not repair ${failed.map((result) => `${result.modelId} ${result.quant} (${result.error?.message ?? result.problem ?? 'still damaged'})`).join('; ')}. The damaged file was left as it was.`,
+        'Retry',
+        'Show Logs',
+    );
+    if (picked === 'Show Logs') services.log.show();
+    if (picked === 'Retry') await repairModels(services, target);
+}
+
+async function repairCommand(services: ExtensionServices, argument: unknown): Promise<void> {
+    const choice = choiceFromArgument(services.models, argument);
+    await repairModels(services, choice && { model: choice.entry.id, quant: choice.file.quant });
 }
 
 async function cleanupPartials(services: ExtensionServices): Promise<void> {
@@ -253,5 +317,6 @@ export function downloadCommands(services: ExtensionServices): CommandRow[] {
         { id: 'localAi.showDownloads', run: () => showDownloads(services) },
         { id: 'localAi.checkModels', run: (argument?: unknown) => checkModels(services, argument) },
         { id: 'localAi.cleanupPartials', run: () => cleanupPartials(services) },
+        { id: 'localAi.repairModel', run: (argument?: unknown) => repairCommand(services, argument) },
     ];
 }

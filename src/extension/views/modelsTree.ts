@@ -203,8 +203,13 @@ export class ModelsTreeProvider implements vscode.TreeDataProvider<ModelsTreeNod
                     .join(' · '),
             );
         else if (file.state === 'partial') marks.push(`paused at ${percent(file.partialBytes ?? 0, file.sizeBytes)}%`);
+        else if (file.damage) marks.push('damaged');
         item.description = [...marks, facts].join(' · ');
-        item.iconPath = download ? new vscode.ThemeIcon(download.state === 'failed' ? 'warning' : 'sync~spin') : fitIcon(file.fit);
+        item.iconPath = download
+            ? new vscode.ThemeIcon(download.state === 'failed' ? 'warning' : 'sync~spin')
+            : file.damage
+              ? new vscode.ThemeIcon('warning')
+              : fitIcon(file.fit);
         const extra: string[] = [];
         if (node.group === 'recommended' && this.model.recommendation) extra.push(`$(star-full) ${this.model.recommendation.reason}`);
         if (active) extra.push(loaded ? '$(pass-filled) Active model, loaded in memory' : '$(circle-large-outline) Active model (loads on the first chat)');
@@ -213,6 +218,7 @@ export class ModelsTreeProvider implements vscode.TreeDataProvider<ModelsTreeNod
         if (loaded && inMemory && (inMemory.quant === undefined || inMemory.quant === file.quant))
             extra.push(`$(comment-discussion) Chat template: ${inMemory.chatTemplate}`);
         if (download) extra.push(`$(cloud-download) ${describeDownload(download)}${download.message ? ` — ${download.message}` : ''}`);
+        else if (file.damage) extra.push(`$(warning) Damaged: ${file.damage}. Repair fetches it again.`);
         item.tooltip = modelTooltip(entry, file, extra);
         // Screen readers and the e2e tests read the badge in words.
         item.accessibilityInformation = { label: `${entry.name}, ${item.description}, ${fitBadge(file.fit).label}` };
@@ -221,6 +227,7 @@ export class ModelsTreeProvider implements vscode.TreeDataProvider<ModelsTreeNod
         if (loaded) tokens.push('loaded');
         if (entry.repo) tokens.push('hub');
         if (file.path) tokens.push('onDisk');
+        if (file.damage && !download) tokens.push('damaged');
         if (entry.files.length > 1) tokens.push('quants');
         item.contextValue = tokens.join(' ');
         return item;

@@ -2,7 +2,7 @@
  * `local-ai models list|check|download|cleanup|delete`: the model store from a terminal or a script.
  * Exit codes say what happened, so scripts can react without parsing text (see the help's footer).
  */
-import { LocalAiError } from '../../common/errors';
+import { type ErrorCode, LocalAiError } from '../../common/errors';
 import { formatBytes, printable } from '../../common/format';
 import type { DownloadProgress, ModelFile } from '../../common/models';
 import { splitPartFiles } from '../models/hubUri';
@@ -17,6 +17,7 @@ interface ModelsArgs {
     quant?: string;
     force: boolean;
     json: boolean;
+    repair: boolean;
 }
 
 export const modelsCommand = defineCommand(
@@ -30,11 +31,15 @@ export const modelsCommand = defineCommand(
                 choiceColumn: 29,
                 choices: [
                     { name: 'list', summary: 'every catalog, user and on-disk model with its state and size' },
-                    { name: 'check', synopsis: '[--model M]', summary: "verify installed files: size, then sha256 against the hub's LFS hash" },
+                    {
+                        name: 'check',
+                        synopsis: '[--model M] [--repair]',
+                        summary: "verify installed files: size, then sha256 against the hub's LFS hash",
+                    },
                     {
                         name: 'download',
                         synopsis: '--model M [--quant Q] [--force]',
-                        summary: 'download unless already installed; resumes an interrupted download',
+                        summary: 'download unless installed from that commit; resumes an interrupted download',
                     },
                     { name: 'cleanup', summary: 'delete partial downloads no download is using' },
                     { name: 'delete', synopsis: '--model M [--quant Q]', summary: 'delete a downloaded model (every quantization unless --quant)' },
@@ -47,6 +52,10 @@ export const modelsCommand = defineCommand(
             model: { type: 'string', value: 'M', description: 'catalog id, hf:owner/repo/file.gguf, hf:owner/repo:Q4_K_M, or a .gguf path' },
             quant: { type: 'string', value: 'Q', description: "quantization (default: the model's default)" },
             force: { type: 'boolean', description: 'download even when the model does not fit this machine' },
+            repair: {
+                type: 'boolean',
+                description: 'with check: fetch damaged or missing files again; each replaces the damaged copy once verified',
+            },
             json: { type: 'boolean', description: 'print JSON instead of text' },
             'models-dir': { type: 'string', value: 'D', description: 'models folder (default: LOCAL_AI_MODELS_PATH, else ~/.local-ai/models)' },
             verbose: { type: 'boolean', description: 'log details on stderr' },
@@ -56,7 +65,8 @@ export const modelsCommand = defineCommand(
 
 Exit codes:
   0  done            1  unexpected error       2  bad usage
-  3  check found a damaged file, or a download arrived corrupted (its bytes were deleted)
+  3  check found a damaged file, or a download arrived corrupted (its bytes were deleted);
+     check --repair: a file stayed damaged (5, 6 or 7 when the hub could not be reached)
   4  no such model or quantization              5  network or download failure (the partial is kept)
   6  the hub refused: gated model, token needed  7  not enough disk space (the partial is kept)
   8  the model does not fit this machine (use --force)   130  interrupted (the partial is kept)
@@ -64,8 +74,15 @@ Exit codes:
     },
     async ({ values, positionals }) => {
         const { action } = positionals;
-        const args: ModelsArgs = { model: values.model ?? positionals.model, quant: values.quant, force: values.force, json: values.json };
+        const args: ModelsArgs = {
+            model: values.model ?? positionals.model,
+            quant: values.quant,
+            force: values.force,
+            json: values.json,
+            repair: values.repair,
+        };
         if ((action === 'download' || action === 'delete') && !args.model) throw new UsageError(`${action} needs --model.`);
+        if (args.repair && action !== 'check') throw new UsageError('--repair goes with check.');
         const services = createCliServices({ modelsDir: values['models-dir'], verbose: values.verbose });
         try {
             return await ACTIONS[action](services, args);
@@ -99,6 +116,7 @@ const ACTIONS = {
     },
 
     async check(s: Services, args: ModelsArgs): Promise<number> {
+        if (args.repair) return repair(s, args);
         const results = await s.models.maintenance.check(args.model);
         if (args.json) printJson({ results });
         else if (results.length === 0) process.stdout.write('No downloaded models to check.\n');
@@ -111,6 +129,7 @@ const ACTIONS = {
                     `${verdict.padEnd(10)} ${printable(r.modelId)} ${printable(r.quant)}  ${printable(r.path)}${note ? `\n           ${printable(note)}` : ''}\n`,
                 );
             }
+            if (results.some((r) => !r.ok)) process.stdout.write('local-ai models check --repair fetches damaged files again.\n');
         }
         return results.every((r) => r.ok) ? 0 : 3;
     },
@@ -133,7 +152,10 @@ const ACTIONS = {
             if (args.json) return printJson(result);
             const parts = splitPartFiles(result.path)?.length;
             const where = printable(parts ? `${result.path} and its ${parts - 1} other parts beside it` : result.path);
-            process.stdout.write(result.downloaded ? `Installed ${where} (${formatBytes(result.bytesFetched)} fetched)\n` : `Already installed: ${where}\n`);
+            const replaced = result.replaced ? `, replacing ${describeRevision(result.replaced)}` : '';
+            process.stdout.write(
+                result.downloaded ? `Installed ${where} (${formatBytes(result.bytesFetched)} fetched${replaced})\n` : `Already installed: ${where}\n`,
+            );
             return 0;
         } finally {
             progress.finish();
@@ -164,6 +186,30 @@ function missingParts(file: ModelFile): string {
     const missing = file.missingParts ?? [];
     if (missing.length === 0) return '';
     return missing.length === 1 ? `, missing ${missing[0]}` : `, missing ${missing.length} of ${file.parts?.length} parts`;
+}
+
+async function repair(s: Services, args: ModelsArgs): Promise<number> {
+    const results = await s.models.maintenance.repair(args.model, args.quant);
+    if (args.json) printJson({ results });
+    else if (results.length === 0) process.stdout.write('No downloaded models to check.\n');
+    for (const r of args.json ? [] : results) {
+        const verdict = r.repaired ? 'REPAIRED' : r.ok ? (r.verified ? 'ok' : 'unverified') : 'DAMAGED';
+        const note = r.repaired
+            ? 'fetched again and verified'
+            : r.error
+              ? `${r.problem ?? 'damaged'}; the repair failed, the file was left as it was: ${r.error.message}`
+              : r.problem;
+        process.stdout.write(
+            `${verdict.padEnd(10)} ${printable(r.modelId)} ${printable(r.quant)}  ${printable(r.path)}${note ? `\n           ${printable(note)}` : ''}\n`,
+        );
+    }
+    const failed = results.find((r) => !r.ok);
+    if (!failed) return 0;
+    return failed.error ? exitCodeFor(new LocalAiError(failed.error.code as ErrorCode, failed.error.message)) : 3;
+}
+
+function describeRevision(revision: { revision: string; commit?: string }): string {
+    return `${revision.revision}${revision.commit ? ` (commit ${revision.commit.slice(0, 7)})` : ''}`;
 }
 
 /** A redrawn bar on a terminal; one line per state change (and every 10%) otherwise, for logs. */

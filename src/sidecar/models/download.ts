@@ -45,12 +45,18 @@ export interface DownloadJob {
     onProgress?: (progress: DownloadProgress) => void;
     /** What the status (the editor's status bar) shows of this transfer: a split GGUF's part as its whole model. Default: the file's own progress. */
     statusProgress?: (progress: DownloadProgress) => DownloadProgress;
+    /** Answer with a `replaceOffer` instead of replacing a copy of another commit. Default false. */
+    askBeforeReplacing?: boolean;
+    /** Fetch again even when installed (a damaged copy), from `commit` when known (else the revision, resolved). */
+    repair?: { commit?: string };
 }
 
 interface DownloadState {
     key: string;
     entry: ModelEntry;
     file: ModelFile;
+    askBeforeReplacing: boolean;
+    repair?: { commit?: string };
     controller: AbortController;
     listeners: Set<(progress: DownloadProgress) => void>;
     requesters: number;
@@ -133,6 +139,8 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
             key,
             entry: job.entry,
             file: job.file,
+            askBeforeReplacing: job.askBeforeReplacing ?? false,
+            repair: job.repair,
             controller: new AbortController(),
             listeners: new Set(),
             requesters: 0,
@@ -210,27 +218,49 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
         }
     }
 
+    /**
+     * Pins the revision to one commit, answers from the store when that commit (or the same bytes) is
+     * installed, and otherwise fetches the file from that commit; a copy of another commit is replaced only
+     * once the new one is verified (one copy per path). Offline, the installed copy is used whatever its commit.
+     */
     private async fetchFile(download: DownloadState, repo: string, signal: AbortSignal): Promise<DownloadResult> {
         const { entry, file } = download;
         const { store, hub, context } = this.options;
         const revision = entry.revision ?? 'main';
         const paths = store.paths(repo, file.file);
-        const already = await store.installed(repo, file.file);
-        if (already) return { modelId: entry.id, quant: file.quant, path: already.path, downloaded: false, bytesFetched: 0 };
+        const installed = await store.installed(repo, file.file);
+        const already = (): DownloadResult => ({ modelId: entry.id, quant: file.quant, path: paths.file, downloaded: false, bytesFetched: 0 });
+        if (installed && hub.isOffline() && !download.repair) return already();
 
-        const info = await hub.fileInfo(repo, file.file, revision);
-        if (file.sha256 && info.sha256 && file.sha256 !== info.sha256) {
+        const commit = download.repair?.commit ?? (await hub.resolveCommit(repo, revision));
+        if (installed && !download.repair && installed.manifest.commit === commit) return already();
+        const info = await hub.fileInfo(repo, file.file, commit);
+        const current = installed && !download.repair ? installed.manifest : undefined;
+        if (current && info.sha256 && current.sha256 === info.sha256 && current.sizeBytes === info.sizeBytes) {
+            // The revision moved but this file did not: the same bytes, now known to be at `commit` too.
+            await store.recordCommit(paths, { ...current, revision, commit });
+            return already();
+        }
+        const replaced = current && { revision: current.revision ?? 'main', commit: current.commit };
+        if (replaced && download.askBeforeReplacing) return { ...already(), replaceOffer: { installed: replaced, incoming: { revision, commit } } };
+        // An installed file's listed sha256 is its manifest's: a moved revision differs from it by design.
+        if (!installed && file.sha256 && info.sha256 && file.sha256 !== info.sha256) {
             context.log.warn(`${repo}/${file.file}: the catalog's sha256 differs from the hub's; the hub's is used.`);
         }
         const expectedSha = info.sha256 ?? file.sha256;
         const lock = await this.lockPartial(download, paths, info.sizeBytes, signal);
         try {
-            // The process we waited for (or one that finished just before we looked) may have installed it.
-            const installed = await this.verifiedInstall(download, repo, signal);
-            if (installed) return { modelId: entry.id, quant: file.quant, path: installed.path, downloaded: false, bytesFetched: 0 };
+            // The process we waited for (or one that finished just before we looked) may have installed these bytes.
+            const done = download.repair ? undefined : await this.verifiedInstall(download, repo, expectedSha, signal);
+            if (done) return { modelId: entry.id, quant: file.quant, path: done.path, downloaded: false, bytesFetched: 0 };
             const partial = await openPartial(paths.partial);
             try {
-                return await this.fetchClaimed(download, { repo, revision, paths, partial, sizeBytes: info.sizeBytes, expectedSha }, signal);
+                const result = await this.fetchClaimed(download, { repo, revision, commit, paths, partial, sizeBytes: info.sizeBytes, expectedSha }, signal);
+                if (replaced)
+                    context.log.info(
+                        `${repo}/${file.file}: replaced ${replaced.revision} (${replaced.commit ?? 'commit unknown'}) with ${revision} (${commit}).`,
+                    );
+                return replaced ? { ...result, replaced } : result;
             } finally {
                 await partial.handle.close();
             }
@@ -264,9 +294,16 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
     }
 
     /** The installed file, if its bytes hash to what its manifest says (read back: another process wrote them). */
-    private async verifiedInstall(download: DownloadState, repo: string, signal: AbortSignal): Promise<InstalledFile | undefined> {
+    private async verifiedInstall(
+        download: DownloadState,
+        repo: string,
+        expectedSha: string | undefined,
+        signal: AbortSignal,
+    ): Promise<InstalledFile | undefined> {
         const installed = await this.options.store.installed(repo, download.file.file);
-        if (!installed?.manifest.sha256) return installed;
+        // A copy of other bytes (another commit, about to be replaced) is not the one we wanted.
+        if (!installed || (expectedSha && installed.manifest.sha256 !== expectedSha)) return undefined;
+        if (!installed.manifest.sha256) return installed;
         this.report(download, { state: 'verifying', message: undefined });
         return (await sha256OfFile(installed.path, signal)) === installed.manifest.sha256 ? installed : undefined;
     }
@@ -274,13 +311,14 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
     /** Resumes or starts the partial, fetches the rest, verifies and installs it; the caller holds the partial's claim. */
     private async fetchClaimed(
         download: DownloadState,
-        target: { repo: string; revision: string; paths: StorePaths; partial: PartialFile; sizeBytes: number; expectedSha?: string },
+        /** `commit`: every byte comes from this commit (the revision resolved once, in fetchFile). */
+        target: { repo: string; revision: string; commit: string; paths: StorePaths; partial: PartialFile; sizeBytes: number; expectedSha?: string },
         signal: AbortSignal,
     ): Promise<DownloadResult> {
         const { entry, file } = download;
         const { store, hub, context } = this.options;
-        const { repo, revision, paths, partial, sizeBytes, expectedSha } = target;
-        let { offset, hash } = await this.resumeState(paths, partial, { repo, revision, file: file.file, sizeBytes, sha256: expectedSha });
+        const { repo, revision, commit, paths, partial, sizeBytes, expectedSha } = target;
+        let { offset, hash } = await this.resumeState(paths, partial, { repo, revision, commit, file: file.file, sizeBytes, sha256: expectedSha });
         await checkDiskSpace(this.options.freeDiskBytes, paths, sizeBytes - offset).catch(async (error: unknown) => {
             // The empty partial opened for this download holds nothing worth keeping.
             if (offset === 0) await store.discardPartial(paths, partial);
@@ -293,11 +331,13 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
         this.report(download, { state: 'downloading', totalBytes: sizeBytes, receivedBytes: offset, message: undefined });
         let failuresInARow = 0;
         for (;;) {
+            // A partial that is already complete needs no request: straight to verification.
+            if (offset >= sizeBytes) break;
             const before = offset;
             try {
                 ({ offset, hash } = await transferRest(
                     {
-                        url: hub.resolveUrl(repo, file.file, revision),
+                        url: hub.resolveUrl(repo, file.file, commit),
                         headers: hub.authHeaders(),
                         dispatcher: hub.dispatcher(),
                         partial: partial.handle,
@@ -353,8 +393,8 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
                 { file: paths.file },
             );
         }
-        const manifest = { modelId: entry.id, repo, revision, file: file.file, quant: file.quant, sizeBytes, sha256: expectedSha ?? actual };
-        await store.install(paths, { ...manifest, installedAt: new Date().toISOString(), source: hub.resolveUrl(repo, file.file, revision) }, partial);
+        const manifest = { modelId: entry.id, repo, revision, commit, file: file.file, quant: file.quant, sizeBytes, sha256: expectedSha ?? actual };
+        await store.install(paths, { ...manifest, installedAt: new Date().toISOString(), source: hub.resolveUrl(repo, file.file, commit) }, partial);
         context.log.info(`${repo}/${file.file}: installed (${fetched} bytes fetched, resumed from ${startOffset}).`);
         return { modelId: entry.id, quant: file.quant, path: paths.file, downloaded: true, bytesFetched: fetched };
     }
@@ -369,7 +409,12 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
         const hash = createHash('sha256');
         const previous = await store.readJournal(paths);
         const bytes = (await partial.handle.stat()).size;
-        const sameFile = previous && previous.sizeBytes === journal.sizeBytes && previous.sha256 === journal.sha256 && previous.revision === journal.revision;
+        const sameFile =
+            previous &&
+            previous.sizeBytes === journal.sizeBytes &&
+            previous.sha256 === journal.sha256 &&
+            previous.revision === journal.revision &&
+            previous.commit === journal.commit;
         if (bytes > 0 && sameFile && bytes <= journal.sizeBytes) {
             await hashPrefix(partial, bytes, hash);
             return { offset: bytes, hash };

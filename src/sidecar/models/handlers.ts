@@ -9,6 +9,7 @@ import {
     DownloadRequest,
     ModelListRequest,
     ModelsChangedNotification,
+    RepairModelsRequest,
 } from '../../common/protocol';
 import type { SidecarContext } from '../context';
 import { onRequest, onRequest0 } from '../rpc';
@@ -34,6 +35,7 @@ export function registerModelHandlers(connection: Connection, s: { context: Side
             model: params.model,
             quant: params.quant,
             force: params.force,
+            askBeforeReplacing: params.askBeforeReplacing,
             signal,
             onProgress: token === undefined ? undefined : (progress) => void connection.sendProgress(DownloadProgressType, token, progress),
         });
@@ -46,5 +48,8 @@ export function registerModelHandlers(connection: Connection, s: { context: Side
     });
     onRequest(connection, log, DeleteModelRequest.type, async (params) => ({ deletedFiles: await maintenance.delete(params.model, params.quant) }));
     onRequest(connection, log, CheckModelsRequest.type, async (params, signal) => ({ results: await maintenance.check(params?.model, signal) }));
+    onRequest(connection, log, RepairModelsRequest.type, async (params, signal) => ({
+        results: await maintenance.repair(params?.model, params?.quant, signal),
+    }));
     onRequest0(connection, log, CleanupRequest.type, () => maintenance.cleanup());
 }

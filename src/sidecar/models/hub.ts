@@ -78,6 +78,20 @@ export class HubClient {
         return { path: info.path, sizeBytes: info.lfs?.size ?? info.size, sha256: info.lfs?.oid };
     }
 
+    /**
+     * The commit a revision (branch, tag or commit) points to now, so that a download reads every byte from
+     * one commit however long it takes. The model info's `sha`, as huggingface_hub's `HfApi.model_info` gives
+     * it (its `file_download.get_hf_file_metadata` reads the same fact from `X-Repo-Commit` on a HEAD of one
+     * file's `/resolve/` URL). A hub that names no commit (some mirrors) leaves the download on `revision`.
+     */
+    async resolveCommit(repo: string, revision = 'main'): Promise<string> {
+        this.assertOnline(`look up ${repo}@${revision}`);
+        const info = await this.call(repo, () =>
+            modelInfo({ name: repo, revision, additionalFields: ['sha'], hubUrl: this.endpoint, fetch: this.fetch, accessToken: this.token() }),
+        );
+        return typeof info.sha === 'string' && /^[0-9a-f]{7,64}$/.test(info.sha) ? info.sha : revision;
+    }
+
     /** Every GGUF file in a repository. */
     async listGgufFiles(repo: string, revision = 'main'): Promise<HubFileInfo[]> {
         this.assertOnline(`list the files of ${repo}`);

@@ -7,7 +7,8 @@ import { createReadStream, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { ErrorCode, LocalAiError } from '../../common/errors';
 import { printable } from '../../common/format';
-import type { CheckResultItem } from '../../common/protocol';
+import type { ModelManifest } from '../../common/models';
+import type { CheckResultItem, RepairResultItem } from '../../common/protocol';
 import type { DownloadManager } from './download';
 import { describeOwner } from './fileLock';
 import type { HubClient } from './hub';
@@ -26,17 +27,60 @@ export class ModelMaintenance {
     constructor(private readonly options: MaintenanceOptions) {}
 
     /**
-     * Verifies every installed file in the store, or only those of `model`. A model file whose manifest
-     * cannot be trusted (invalid JSON, wrong fields) is damaged: reported, never skipped in silence.
+     * Verifies every installed file in the store, or only those of `model`; the tree shows what it found damaged.
+     * A model file whose manifest cannot be trusted (invalid JSON, wrong fields) is damaged: reported, never skipped in silence.
      */
     async check(model?: string, signal?: AbortSignal): Promise<CheckResultItem[]> {
+        return (await this.checkManifests(model, undefined, signal)).map(({ item }) => item);
+    }
+
+    /**
+     * Checks, then fetches each damaged or missing file again from the commit its manifest recorded. The
+     * new bytes go to the partial and replace the damaged copy only once verified, so a repair that fails
+     * leaves the damaged file as it was.
+     */
+    async repair(model?: string, quant?: string, signal?: AbortSignal): Promise<RepairResultItem[]> {
+        const { store, downloads, registry } = this.options;
+        const results: RepairResultItem[] = [];
+        for (const { item, manifest } of await this.checkManifests(model, quant, signal)) {
+            if (item.ok || !manifest?.repo) {
+                results.push({ ...item, repaired: false });
+                continue;
+            }
+            try {
+                const resolved = await registry.resolve(manifest.modelId, manifest.quant).catch(() => undefined);
+                const entry = resolved?.entry.repo === manifest.repo ? resolved.entry : undefined;
+                if (!entry || !resolved || resolved.file.file !== manifest.file) {
+                    throw new LocalAiError(ErrorCode.ModelNotFound, `${manifest.modelId} ${manifest.quant} is no longer a model Local AI knows.`);
+                }
+                const revision = manifest.revision ?? 'main';
+                await downloads.download({ entry: { ...entry, revision }, file: resolved.file, signal, repair: { commit: manifest.commit } });
+                const after = await this.verify(item.path, manifest.sizeBytes, manifest.sha256, signal);
+                store.recordDamage(item.path, after.ok ? undefined : after.problem);
+                results.push({ ...item, ...after, repaired: after.ok });
+            } catch (error) {
+                if (signal?.aborted) throw error;
+                const failure = error instanceof LocalAiError ? error : new LocalAiError(ErrorCode.DownloadFailed, String(error));
+                results.push({ ...item, repaired: false, error: { code: failure.code, message: failure.message } });
+            }
+        }
+        registry.invalidate();
+        return results;
+    }
+
+    private async checkManifests(
+        model: string | undefined,
+        quant: string | undefined,
+        signal?: AbortSignal,
+    ): Promise<{ item: CheckResultItem; manifest?: ModelManifest }[]> {
         const { store, registry } = this.options;
         let targets = await store.listManifests();
         let untrusted = (await store.listBadEntries()).flatMap((bad) => (bad.modelPath ? [{ ...bad, modelPath: bad.modelPath }] : []));
         if (model) {
-            const { entry } = await registry.resolve(model);
+            const { entry } = await registry.resolve(model, quant);
+            const files = entry.files.filter((f) => !quant || f.quant.toUpperCase() === quant.toUpperCase());
             const ofEntry = (repo: string | undefined, file: string | undefined) =>
-                repo === entry.repo && entry.files.some((f) => f.file === file || f.parts?.some((part) => part.file === file));
+                repo === entry.repo && files.some((f) => f.file === file || f.parts?.some((part) => part.file === file));
             targets = targets.filter(({ manifest }) => ofEntry(manifest.repo, manifest.file));
             untrusted = untrusted.filter((bad) => {
                 const at = store.hubFileAt(bad.modelPath);
@@ -46,30 +90,35 @@ export class ModelMaintenance {
                 throw new LocalAiError(ErrorCode.ModelNotInstalled, `${printable(entry.name)} has no downloaded file to check.`);
             }
         }
-        const results: CheckResultItem[] = untrusted.map((bad) => {
+        // Without a manifest to trust there is no commit to repair from: reported, and left to delete and download.
+        const results: { item: CheckResultItem; manifest?: ModelManifest }[] = untrusted.map((bad) => {
             const at = store.hubFileAt(bad.modelPath);
             return {
-                modelId: at ? hubFileId(at.repo, at.file) : bad.modelPath,
-                quant: quantFromFileName(bad.modelPath) ?? 'GGUF',
-                path: bad.modelPath,
-                ok: false,
-                verified: false,
-                problem: `its manifest cannot be trusted (${bad.problem}); delete the model and download it again`,
+                item: {
+                    modelId: at ? hubFileId(at.repo, at.file) : bad.modelPath,
+                    quant: quantFromFileName(bad.modelPath) ?? 'GGUF',
+                    path: bad.modelPath,
+                    ok: false,
+                    verified: false,
+                    problem: `its manifest cannot be trusted (${bad.problem}); delete the model and download it again`,
+                },
             };
         });
+        let damageChanged = false;
         for (const { path: file, manifest } of targets) {
             signal?.throwIfAborted();
-            const item = { modelId: manifest.modelId, quant: manifest.quant, path: file };
-            results.push({
-                ...item,
-                ...(await this.verify(
-                    file,
-                    manifest.sizeBytes,
-                    manifest.sha256 ?? (await this.hubSha(manifest.repo, manifest.file, manifest.revision)),
-                    signal,
-                )),
-            });
+            const verdict = await this.verify(
+                file,
+                manifest.sizeBytes,
+                manifest.sha256 ?? (await this.hubSha(manifest.repo, manifest.file, manifest.commit ?? manifest.revision)),
+                signal,
+            );
+            const problem = verdict.ok ? undefined : (verdict.problem ?? 'damaged');
+            damageChanged ||= store.damageOf(file) !== problem;
+            store.recordDamage(file, problem);
+            results.push({ item: { modelId: manifest.modelId, quant: manifest.quant, path: file, ...verdict }, manifest });
         }
+        if (damageChanged) registry.invalidate();
         return results;
     }
 
@@ -175,7 +224,7 @@ export class ModelMaintenance {
         const actual = hash.digest('hex');
         return actual === sha256
             ? { ok: true, verified: true }
-            : { ok: false, verified: true, problem: `sha256 is ${actual.slice(0, 12)}…, the hub says ${sha256.slice(0, 12)}…; delete and download it again` };
+            : { ok: false, verified: true, problem: `sha256 is ${actual.slice(0, 12)}…, the hub says ${sha256.slice(0, 12)}…` };
     }
 
     private async hubSha(repo: string | undefined, file: string, revision?: string): Promise<string | undefined> {

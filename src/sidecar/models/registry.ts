@@ -129,9 +129,13 @@ export class ModelRegistry extends Emitter<{ changed: [] }> {
         force?: boolean;
         signal?: AbortSignal;
         onProgress?: (progress: DownloadProgress) => void;
+        askBeforeReplacing?: boolean;
     }): Promise<DownloadResult> {
         const { entry, file } = await this.resolve(options.model, options.quant);
-        if (file.state === 'installed' && file.path) {
+        // A file in the store may be from another commit than the revision asked for: the download manager
+        // decides (offline, it keeps it). Files found on disk are used as they are.
+        const inStore = entry.repo !== undefined && file.path === this.options.store.paths(entry.repo, file.file).file;
+        if (file.state === 'installed' && file.path && !inStore) {
             return { modelId: entry.id, quant: file.quant, path: file.path, downloaded: false, bytesFetched: 0 };
         }
         const hardware = entry.architecture ? await this.readyHardware() : undefined;
@@ -143,7 +147,7 @@ export class ModelRegistry extends Emitter<{ changed: [] }> {
                 hint: 'Choose a smaller quantization or model, or download anyway with force.',
             });
         }
-        const job = { entry, file, signal: options.signal, onProgress: options.onProgress };
+        const job = { entry, file, signal: options.signal, onProgress: options.onProgress, askBeforeReplacing: options.askBeforeReplacing };
         const result = file.parts
             ? await downloadSplitModel(this.options, { ...job, parts: await this.partsToFetch(entry, file.parts) })
             : await this.options.downloads.download(job);
@@ -228,6 +232,8 @@ export class ModelRegistry extends Emitter<{ changed: [] }> {
         const installed = await store.installed(entry.repo, file.file);
         if (installed) {
             Object.assign(file, { state: 'installed', path: installed.path, sizeBytes: installed.manifest.sizeBytes, sha256: installed.manifest.sha256 });
+            const damage = store.damageOf(installed.path);
+            if (damage) file.damage = damage;
             return;
         }
         const onDisk = discovered.find((found) => found.repo === entry.repo && found.file === file.file);

@@ -32,6 +32,8 @@ export interface StorePaths {
 export interface DownloadJournal {
     repo: string;
     revision: string;
+    /** The commit `revision` pointed to when the download started: a partial resumes only against it. */
+    commit?: string;
     file: string;
     sizeBytes: number;
     sha256?: string;
@@ -62,6 +64,8 @@ const MAX_ENTRY_BYTES = 1 << 20;
 export class ModelStore {
     /** Each bad entry is named once per process, not on every listing. */
     private readonly warned = new Set<string>();
+    /** What the last check found wrong with an installed file, by its path; forgotten once a verified copy replaces it. */
+    private readonly damage = new Map<string, string>();
 
     /**
      * `root` is read on every call because the models folder setting can change at run time; `warn` names
@@ -109,6 +113,21 @@ export class ModelStore {
         return { path: paths.file, manifest };
     }
 
+    /** Records (or, with undefined, clears) what a check found wrong with the file at `file`. */
+    recordDamage(file: string, problem: string | undefined): void {
+        if (problem === undefined) this.damage.delete(file);
+        else this.damage.set(file, problem);
+    }
+
+    damageOf(file: string): string | undefined {
+        return this.damage.get(file);
+    }
+
+    /** Rewrites an installed file's manifest when its bytes are known to be at another revision and commit too. */
+    async recordCommit(paths: StorePaths, manifest: ModelManifest): Promise<void> {
+        await writeAtomically(paths.manifest, JSON.stringify(manifest, null, 2));
+    }
+
     /** Bytes of an unfinished download, undefined when there is none. */
     async partialBytes(repo: string, file: string): Promise<number | undefined> {
         const paths = this.pathsIfUsable(repo, file);
@@ -141,6 +160,7 @@ export class ModelStore {
             throw replacedError(paths.file);
         }
         await fs.rm(paths.journal, { force: true });
+        this.damage.delete(paths.file);
     }
 
     /**

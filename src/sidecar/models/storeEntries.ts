@@ -40,6 +40,7 @@ export function checkManifest(value: unknown, manifestPath: string, root: string
     const problem =
         shapeProblem(value, { modelId: 'string', repo: 'string', file: 'string', quant: 'string', sizeBytes: 'size' }, [
             'revision',
+            'commit',
             'sha256',
             'installedAt',
             'source',
@@ -54,12 +55,14 @@ export interface JournalFields {
     file: string;
     sizeBytes: number;
     sha256?: string;
+    /** The commit every byte of the partial came from (absent in journals written before downloads were pinned). */
+    commit?: string;
     startedAt: string;
 }
 
 export function checkJournal(value: unknown, journalPath: string, root: string): Checked<JournalFields> {
     const problem =
-        shapeProblem(value, { repo: 'string', revision: 'string', file: 'string', sizeBytes: 'size' }, ['sha256', 'startedAt']) ??
+        shapeProblem(value, { repo: 'string', revision: 'string', file: 'string', sizeBytes: 'size' }, ['sha256', 'commit', 'startedAt']) ??
         placeProblem(value as { repo: string; file: string }, journalPath.slice(0, -JOURNAL_SUFFIX.length), root);
     return problem ? { problem } : { value: value as JournalFields };
 }
