@@ -164,7 +164,8 @@ export function boundedApiFetch(options: ApiFetchOptions): typeof fetch {
                 await delay(wait);
                 continue;
             }
-            if (attempt >= limits.attempts) throw new LocalAiError(ErrorCode.NetworkError, `Could not reach the hub: ${maskCredentials(retry.reason)}.`);
+            // The caller names the endpoint (masked) and what to check.
+            if (attempt >= limits.attempts) throw new Error(maskCredentials(retry.reason));
             await delay(retry.waitMs ?? limits.retryBaseDelayMs * 2 ** (attempt - 1));
         }
     };
