@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { LocalAiError } from '../../src/common/errors';
-import { defaultSettings } from '../../src/common/settings';
+import { defaultSettings, type SidecarSettings } from '../../src/common/settings';
 import { SidecarContext } from '../../src/sidecar/context';
 import type { DownloadManagerOptions } from '../../src/sidecar/models/download';
 import type { HubLimits } from '../../src/sidecar/models/hubHttp';
@@ -22,6 +22,7 @@ export const SIZE = 2 * 1024 * 1024;
 export interface HubHarness {
     hub: FakeHub;
     models: ModelServices;
+    context: SidecarContext;
     dir: string;
     data: Buffer;
     /** Every line the services logged, at any level. */
@@ -32,6 +33,8 @@ export interface HubHarnessOptions extends Partial<Omit<FakeHubOptions, 'files'>
     /** Extra files besides REPO/FILE. */
     files?: FakeHubFile[];
     token?: string;
+    /** Settings besides the endpoint (the proxy). */
+    settings?: Partial<SidecarSettings>;
     /** The endpoint setting; default the fake hub's URL. `(url) => …` builds one from it. */
     endpoint?: (hubUrl: string) => string;
     limits?: Partial<HubLimits>;
@@ -42,14 +45,14 @@ const open: { hub: FakeHub; models: ModelServices; dir: string }[] = [];
 
 export async function hubHarness(options: HubHarnessOptions = {}): Promise<HubHarness> {
     const data = randomBytes(SIZE);
-    const { files = [], token, endpoint, limits, downloads, ...rules } = options;
+    const { files = [], token, endpoint, limits, downloads, settings, ...rules } = options;
     const hub = await startFakeHub({ ...rules, files: [{ repo: REPO, path: FILE, data }, ...files] });
     const dir = mkdtempSync(path.join(tmpdir(), 'local-ai-hub-'));
     const logs: string[] = [];
     const keep = (line: string) => logs.push(line);
     const context = new SidecarContext({
         log: { error: keep, warn: keep, info: keep, debug: keep },
-        settings: { ...defaultSettings(), hubEndpoint: endpoint ? endpoint(hub.url) : hub.url },
+        settings: { ...defaultSettings(), ...settings, hubEndpoint: endpoint ? endpoint(hub.url) : hub.url },
         secrets: { providerKeys: {}, huggingFaceToken: token },
         defaultModelsPath: dir,
         statePath: dir,
@@ -60,7 +63,7 @@ export async function hubHarness(options: HubHarnessOptions = {}): Promise<HubHa
         hub: { requestTimeoutMs: 2000, retryBaseDelayMs: 10, ...limits },
     });
     open.push({ hub, models, dir });
-    return { hub, models, dir, data, logs };
+    return { hub, models, context, dir, data, logs };
 }
 
 /** Stops every hub and service the test started and removes its folders. */

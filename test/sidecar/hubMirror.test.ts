@@ -9,6 +9,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ErrorCode } from '../../src/common/errors';
+import { HardwareService } from '../../src/sidecar/hardware';
+import { estimateModel } from '../../src/sidecar/hardware/handlers';
+import { readHardwareProfile } from '../../src/sidecar/hardware/profiles';
+import { LlamaRuntime } from '../../src/sidecar/llama/runtime';
+import { ensureFixtureModel, defaultFixtureDir, tinyModel } from '../fixtures/gguf/model';
+import { profilePath } from '../fixtures/hardware/profiles';
+import { startProxy } from '../fixtures/proxy';
 import { closeHarnesses, FILE, hubHarness, REPO, rejection } from './hubHarness';
 
 const URI = `hf:${REPO}/${FILE}`;
@@ -63,6 +70,31 @@ describe('hub mirrors and pasted links', function () {
         assert.equal(again.downloaded, false, 'the same file, already installed');
         const elsewhere = await rejection(h.models.registry.download({ model: `http://127.0.0.2:1/${REPO}/resolve/main/${FILE}` }));
         assert.equal(elsewhere.code, ErrorCode.ModelNotFound, 'a link to another host is not a hub link');
+    });
+
+    it('the GGUF header read for a fit estimate goes through the proxy setting, with our User-Agent', async () => {
+        const proxy = await startProxy();
+        const runtime = new LlamaRuntime({ log: { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined }, gpu: 'off' });
+        const modelPath = ensureFixtureModel(defaultFixtureDir(), tinyModel);
+        const h = await hubHarness({ files: [{ repo: REPO, path: 'tiny-F32.gguf', filePath: modelPath }], settings: { proxy: proxy.url } });
+        const hardware = new HardwareService({ context: h.context, llama: () => runtime.get(), profile: readHardwareProfile(profilePath('desktop-8gb-cpu')) });
+        try {
+            const { estimates } = await estimateModel({ context: h.context, hardware, models: h.models }, { model: `hf:${REPO}/tiny-F32.gguf` });
+            assert.equal(estimates.length, 1);
+            assert.equal(estimates[0].estimate.totalLayers, (tinyModel.nLayer ?? 0) + 1, 'the header was read (its blocks and the output layer)');
+            const header = h.hub.requests.filter((r) => r.port === 'cdn' && r.range);
+            assert.ok(header.length > 0, 'the header came from the CDN over range requests');
+            assert.ok(
+                header.every((r) => r.userAgent === h.hub.requests[0].userAgent && r.userAgent?.startsWith('local-ai/')),
+                'with our User-Agent',
+            );
+            const hubHost = new URL(h.hub.url).host;
+            assert.ok(proxy.targets.includes(hubHost) && proxy.targets.includes(new URL(h.hub.cdnUrl).host), `through the proxy: ${proxy.targets.join(', ')}`);
+        } finally {
+            hardware.dispose();
+            await runtime.dispose();
+            await proxy.stop();
+        }
     });
 
     it('finds newer quantizations by name: MXFP4, TQ1_0, IQ2_XXS, BF16', async () => {
