@@ -51,7 +51,7 @@ export function describeRefusal(refusal: HubRefusal, subject: RefusalSubject, op
     if (refusal.status === 404) return notFound(repo, file, revision);
     return new LocalAiError(
         ErrorCode.NetworkError,
-        `The hub answered HTTP ${refusal.status} for ${repo}${file ? `/${file}` : ''}${refusal.errorMessage ? `: ${refusal.errorMessage.slice(0, 200)}` : ''}.`,
+        `The hub answered HTTP ${refusal.status} for ${repo}${file ? `/${file}` : ''}${refusal.errorMessage ? `: ${refusal.errorMessage.slice(0, 200).replace(/\.$/, '')}` : ''}.`,
         { file },
     );
 }
