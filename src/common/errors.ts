@@ -149,10 +149,9 @@ export function adviseOn(code: number | undefined, message: string, data: ErrorD
         case ErrorCode.Unauthorized:
             return data.provider
                 ? advice(`The key for ${data.provider} was refused.`, ['setApiKey'])
-                : advice('This model is gated: accept its license on Hugging Face, then set a token that can read it.', [
-                      ...(data.url ? ['openModelPage' as const] : []),
-                      'setToken',
-                  ]);
+                : data.url
+                  ? advice('This model is gated: accept its license on Hugging Face, then set a token that can read it.', ['openModelPage', 'setToken'])
+                  : advice('', ['setToken']);
         case ErrorCode.NetworkError:
             return advice('Check your connection, the proxy (http.proxy), localAi.hubEndpoint and localAi.offline.', ['retry', 'openNetworkSettings']);
         case ErrorCode.FileSystemError:

@@ -39,6 +39,15 @@ describe('hub URIs', () => {
         assert.equal(parseHubUri('https://huggingface.co/owner/repo/blob/main/a%20b.gguf')?.file, 'a b.gguf');
     });
 
+    it('accepts links from hf.co and from the configured endpoint (a mirror, with its path prefix), and no other host', () => {
+        const expected = { repo: 'owner/repo', revision: 'main', file: 'model-Q8_0.gguf' };
+        assert.deepEqual(parseHubUri('https://hf.co/owner/repo/resolve/main/model-Q8_0.gguf'), expected);
+        assert.deepEqual(parseHubUri('https://mirror.example:8443/hf/owner/repo/resolve/main/model-Q8_0.gguf', 'https://mirror.example:8443/hf'), expected);
+        assert.equal(parseHubUri('https://mirror.example/owner/repo/resolve/main/model-Q8_0.gguf'), undefined);
+        assert.equal(parseHubUri('https://evil-huggingface.co/owner/repo/resolve/main/model-Q8_0.gguf'), undefined);
+        assert.equal(parseHubUri('https://hf.co/owner/repo/resolve/main/%E0%A4%A.gguf'), undefined, 'a malformed escape is not a reference');
+    });
+
     it('rejects what is not a hub reference or would escape the store', () => {
         assert.equal(parseHubUri('qwen2.5-coder-7b-instruct'), undefined);
         assert.equal(parseHubUri('/home/me/model.gguf'), undefined);
@@ -72,6 +81,12 @@ describe('hub URIs', () => {
         assert.equal(quantFromFileName('model.f16.gguf'), 'F16');
         assert.equal(quantFromFileName('Qwen2.5-7B-Instruct-Q6_K.gguf'), 'Q6_K');
         assert.equal(quantFromFileName('tokenizer.gguf'), undefined);
+        assert.equal(quantFromFileName('gpt-oss-20b-MXFP4.gguf'), 'MXFP4');
+        assert.equal(quantFromFileName('gpt-oss-120b-mxfp4_moe.gguf'), 'MXFP4_MOE');
+        assert.equal(quantFromFileName('bitnet-b1.58-2B-TQ1_0.gguf'), 'TQ1_0');
+        assert.equal(quantFromFileName('bitnet-b1.58-2B-TQ2_0.gguf'), 'TQ2_0');
+        assert.equal(quantFromFileName('Llama-3.3-70B-IQ2_XXS.gguf'), 'IQ2_XXS');
+        assert.equal(quantFromFileName('Qwen3-8B-BF16.gguf'), 'BF16');
     });
 
     it('recognises split parts and builds stable ids', () => {

@@ -8,6 +8,7 @@ import type { FitEstimate } from '../../common/hardware';
 import type { ModelEntry, ModelFile } from '../../common/models';
 import { FitRequest, HardwareRequest, type FitParams, type FitResult } from '../../common/protocol';
 import type { SidecarContext } from '../context';
+import { quantFromFileName } from '../models/hubUri';
 import { onRequest } from '../rpc';
 import type { HardwareService } from './index';
 
@@ -20,6 +21,8 @@ export interface FitModelResolver {
 interface HubFiles {
     resolveUrl(repo: string, file: string, revision?: string): string;
     authHeaders(): Record<string, string>;
+    /** The proxy-aware fetch every hub read goes through. */
+    fetch: typeof fetch;
 }
 
 export interface HardwareHandlerServices {
@@ -29,10 +32,9 @@ export interface HardwareHandlerServices {
     models?: { registry: FitModelResolver; hub: HubFiles };
 }
 
-/** The quantization in a GGUF file name (`…-Q4_K_M.gguf`), else the name itself. */
+/** The quantization in a GGUF file name (`…-Q4_K_M.gguf`, as the hub names them), else the name itself. */
 function quantOf(file: string): string {
-    const base = path.basename(file).replace(/\.gguf$/i, '');
-    return /(?:^|[-_.])((?:I?Q[1-8](?:_[0-9A-Z]+)*)|BF16|F16|F32)$/i.exec(base)?.[1].toUpperCase() ?? base;
+    return quantFromFileName(file) ?? path.basename(file).replace(/\.gguf$/i, '');
 }
 
 /** Estimates a model's files: installed ones from their header, catalog ones from the catalog, hub ones over range requests. */
@@ -57,7 +59,7 @@ export async function estimateModel(s: HardwareHandlerServices, params: FitParam
         else if (entry.architecture) estimate = hardware.estimateCatalogFile(entry, each, params.contextSize);
         else if (entry.repo)
             estimate = await hardware.estimateFile(
-                { url: s.models.hub.resolveUrl(entry.repo, each.file, entry.revision), headers: s.models.hub.authHeaders() },
+                { url: s.models.hub.resolveUrl(entry.repo, each.file, entry.revision), headers: s.models.hub.authHeaders(), fetch: s.models.hub.fetch },
                 params.contextSize,
                 signal,
             );

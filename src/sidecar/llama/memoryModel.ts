@@ -160,17 +160,50 @@ export function memoryFromInsights(insights: GgufInsights): ModelMemory {
     };
 }
 
-/** Where a GGUF header can be read from: a local file, or a URL read with HTTP range requests only. */
-export type GgufSource = { path: string } | { url: string; headers?: Record<string, string> };
+/**
+ * Where a GGUF header can be read from: a local file, or a URL read with HTTP range requests only, through
+ * `fetch` when given (the hub client's: its proxy and User-Agent), else the global fetch.
+ */
+export type GgufSource = { path: string } | { url: string; headers?: Record<string, string>; fetch?: typeof fetch };
 
 /** Reads only the header (over range requests for URLs); the weights are never read. */
 export async function memoryFromGguf(source: GgufSource, options: { llama?: Llama; signal?: AbortSignal } = {}): Promise<ModelMemory> {
     const { readGgufFileInfo, GgufInsights } = await importNodeLlamaCpp();
-    const info =
-        'path' in source
-            ? await readGgufFileInfo(source.path, { logWarnings: false, signal: options.signal })
-            : await readGgufFileInfo(source.url, { logWarnings: false, sourceType: 'network', fetchHeaders: source.headers, signal: options.signal });
+    let info: Awaited<ReturnType<typeof readGgufFileInfo>>;
+    if ('path' in source) info = await readGgufFileInfo(source.path, { logWarnings: false, signal: options.signal });
+    else {
+        const release = source.fetch ? routeFetch(source.url, source.fetch) : () => undefined;
+        try {
+            info = await readGgufFileInfo(source.url, { logWarnings: false, sourceType: 'network', fetchHeaders: source.headers, signal: options.signal });
+        } finally {
+            release();
+        }
+    }
     return memoryFromInsights(await GgufInsights.from(info, options.llama));
+}
+
+/** URLs whose reads go to their own fetch, with how many reads use each. */
+const routedFetches = new Map<string, { fetch: typeof fetch; reads: number }>();
+
+/**
+ * node-llama-cpp reads a remote header with the global `fetch` and takes no fetch of its own, so the global one is
+ * wrapped once: a URL being read with its own fetch goes there, every other request to the global fetch unchanged.
+ */
+function routeFetch(url: string, own: typeof fetch): () => void {
+    if (!('localAiRouted' in globalThis.fetch)) {
+        const global = globalThis.fetch;
+        const routed: typeof fetch = (input, init) => {
+            const key = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+            return (routedFetches.get(key)?.fetch ?? global)(input, init);
+        };
+        globalThis.fetch = Object.assign(routed, { localAiRouted: true });
+    }
+    const entry = routedFetches.get(url) ?? { fetch: own, reads: 0 };
+    entry.reads++;
+    routedFetches.set(url, entry);
+    return () => {
+        if (--entry.reads === 0) routedFetches.delete(url);
+    };
 }
 
 /** What a machine can give a model. */

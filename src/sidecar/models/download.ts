@@ -21,6 +21,9 @@ import { assertHoldsExactly, hashPrefix, openPartial, sha256OfFile, type Partial
 import { fileSize, type DownloadJournal, type InstalledFile, type ModelStore, type StorePaths } from './store';
 import { TransferError, transferRest } from './transfer';
 
+/** How long a download waits out the hub's rate limit, all waits together, before it gives up (and keeps the partial). */
+const MAX_RATE_LIMIT_WAIT_MS = 10 * 60_000;
+
 export interface DownloadManagerOptions {
     context: SidecarContext;
     store: ModelStore;
@@ -31,6 +34,8 @@ export interface DownloadManagerOptions {
     retryBaseDelayMs?: number;
     /** No byte for this long ends an attempt. Default 30 s. */
     stallTimeoutMs?: number;
+    /** Total wait a download gives the hub's rate limit before it fails (the partial is kept). Default 10 min. */
+    maxRateLimitWaitMs?: number;
     /** Free bytes on the disk holding `folder`. Default: fs.statfs. */
     freeDiskBytes?: (folder: string) => Promise<number>;
     /** How often a download waiting for another process's lock looks again. Default 250 ms. */
@@ -330,6 +335,7 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
         const meter = new SpeedMeter();
         this.report(download, { state: 'downloading', totalBytes: sizeBytes, receivedBytes: offset, message: undefined });
         let failuresInARow = 0;
+        let rateLimitedMs = 0;
         for (;;) {
             // A partial that is already complete needs no request: straight to verification.
             if (offset >= sizeBytes) break;
@@ -346,7 +352,7 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
                         hash,
                         signal,
                         stallTimeoutMs: this.options.stallTimeoutMs ?? 30_000,
-                        refusal: (status) => hub.describeStatus(status, repo, file.file),
+                        refusal: (refusal) => hub.describeRefusal(refusal, { repo, file: file.file, revision }),
                         onBytes: (received, nowAt) => {
                             fetched += received;
                             download.progress.receivedBytes = nowAt;
@@ -365,7 +371,17 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
                         error.refusal ??
                         new LocalAiError(ErrorCode.DownloadFailed, `Download of ${file.file} failed: ${error.message}.`, { file: paths.partial })
                     );
-                failuresInARow = offset > before ? 1 : failuresInARow + 1;
+                failuresInARow = offset > before || error.rateLimited ? 1 : failuresInARow + 1;
+                const wait = error.retryAfterMs ?? Math.min(15_000, (this.options.retryBaseDelayMs ?? 500) * 2 ** (failuresInARow - 1));
+                // A rate limit is the hub asking for time, not a failure: waited out as asked, up to a total cap.
+                rateLimitedMs += error.rateLimited ? wait : 0;
+                if (rateLimitedMs > (this.options.maxRateLimitWaitMs ?? MAX_RATE_LIMIT_WAIT_MS)) {
+                    throw new LocalAiError(
+                        ErrorCode.DownloadFailed,
+                        `The hub kept rate-limiting the download of ${file.file}. ${offset} bytes are kept; downloading again later resumes from there.`,
+                        { file: paths.partial, hint: 'Signing in with a Hugging Face token raises the limit.' },
+                    );
+                }
                 const attempts = this.options.maxAttemptsWithoutProgress ?? 5;
                 if (failuresInARow >= attempts) {
                     throw new LocalAiError(
@@ -374,8 +390,7 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
                         { file: paths.partial },
                     );
                 }
-                const wait = Math.min(15_000, (this.options.retryBaseDelayMs ?? 500) * 2 ** (failuresInARow - 1));
-                this.report(download, { state: 'retrying', receivedBytes: offset, message: `${error.message}; retrying in ${Math.round(wait / 100) / 10} s` });
+                this.report(download, { state: 'retrying', receivedBytes: offset, message: `${error.message}, retrying in ${Math.round(wait / 100) / 10} s` });
                 context.log.info(`${repo}/${file.file}: ${error.message}; retry in ${wait} ms from byte ${offset}.`);
                 await delay(wait, undefined, { signal });
                 this.report(download, { state: 'downloading', message: undefined });

@@ -3,7 +3,8 @@
  *   hf:owner/repo/path/file.gguf      one file
  *   hf:owner/repo:Q4_K_M              the repository's file for that quantization (looked up on the hub)
  *   hf:owner/repo@revision/file.gguf  a branch or commit
- *   https://huggingface.co/owner/repo/resolve/main/file.gguf (or /blob/), as copied from the browser
+ *   https://huggingface.co/owner/repo/resolve/main/file.gguf (or /blob/), as copied from the browser, also
+ *   on hf.co and on the configured endpoint's host (a mirror)
  */
 
 export interface HubReference {
@@ -17,28 +18,51 @@ export interface HubReference {
 }
 
 const REPO_PART = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
-const QUANT = /(?:^|[-_.])((?:I?Q[1-8](?:_[0-9A-Z]+)*)|BF16|F16|F32)(?=[-_.]|$)/i;
+/**
+ * llama.cpp's file types as the hub's files name them (node-llama-cpp's ggufFileQuantNames, llama-quantize's list):
+ * Q4_K_M, Q8_0, IQ4_XS, IQ2_XXS, TQ1_0, TQ2_0, MXFP4 (MXFP4_MOE), BF16, F16, F32.
+ */
+const QUANT = /(?:^|[-_.])((?:I?Q[1-8](?:_[0-9A-Z]+)*)|TQ[12]_0|MXFP4(?:_MOE)?|BF16|F16|F32)(?=[-_.]|$)/i;
 
-export function isHubUri(value: string): boolean {
-    return value.startsWith('hf:') || /^https?:\/\/(?:[^/]+\.)?huggingface\.co\//.test(value);
+/** Hosts whose pasted links are hub links: huggingface.co, hf.co (and their subdomains), and the configured endpoint's. */
+function isHubHost(url: URL, endpoint: string | undefined): boolean {
+    if (/^(?:[^.]+\.)*(?:huggingface\.co|hf\.co)$/i.test(url.hostname)) return true;
+    return endpoint !== undefined && URL.canParse(endpoint) && new URL(endpoint).host === url.host;
 }
 
-/** Parses a hub reference; undefined when `value` is not one (or is malformed, or names a file the store refuses). */
-export function parseHubUri(value: string): HubReference | undefined {
-    const ref = splitHubUri(value);
+/** The repository path of a pasted link (`owner/repo/resolve|blob/rev/file`), without a mirror's path prefix. */
+function linkPath(url: URL, endpoint: string | undefined): string {
+    const prefix = endpoint !== undefined && URL.canParse(endpoint) ? new URL(endpoint).pathname.replace(/\/+$/, '') : '';
+    return prefix && url.pathname.startsWith(`${prefix}/`) ? url.pathname.slice(prefix.length) : url.pathname;
+}
+
+export function isHubUri(value: string, endpoint?: string): boolean {
+    return value.startsWith('hf:') || (/^https?:\/\//.test(value) && URL.canParse(value) && isHubHost(new URL(value), endpoint));
+}
+
+/**
+ * Parses a hub reference; undefined when `value` is not one (or is malformed, or names a file the store refuses).
+ * `endpoint`: the configured hub (a mirror's links count too).
+ */
+export function parseHubUri(value: string, endpoint?: string): HubReference | undefined {
+    const ref = splitHubUri(value, endpoint);
     return ref && checked(ref);
 }
 
 /** Why a reference that looks like a hub file reference cannot be used, when its file name is the reason. */
-export function hubUriProblem(value: string): string | undefined {
-    const file = splitHubUri(value)?.file;
+export function hubUriProblem(value: string, endpoint?: string): string | undefined {
+    const file = splitHubUri(value, endpoint)?.file;
     return file === undefined ? undefined : hubFileNameProblem(file);
 }
 
 /** The parts of a hub reference, unchecked; a file name may hold any character here (checked() refuses the bad ones). */
-function splitHubUri(value: string): HubReference | undefined {
-    const web = /^https?:\/\/(?:[^/]+\.)?huggingface\.co\/([^/]+)\/([^/]+)\/(?:resolve|blob)\/([^/]+)\/([\s\S]+?)(?:\?[\s\S]*)?$/.exec(value);
-    if (web) return { repo: `${web[1]}/${web[2]}`, revision: safeDecode(web[3]), file: safeDecode(web[4]) };
+function splitHubUri(value: string, endpoint: string | undefined): HubReference | undefined {
+    if (/^https?:\/\//.test(value)) {
+        if (!URL.canParse(value) || !isHubHost(new URL(value), endpoint)) return undefined;
+        const web = /^\/([^/]+)\/([^/]+)\/(?:resolve|blob)\/([^/]+)\/(.+)$/.exec(linkPath(new URL(value), endpoint));
+        if (!web) return undefined;
+        return { repo: `${web[1]}/${web[2]}`, revision: safeDecode(web[3]), file: web[4].split('/').map(safeDecode).join('/') };
+    }
     if (!value.startsWith('hf:')) return undefined;
     const rest = value.slice(3).replace(/^\/\//, '');
     const quantMatch = /^([^/]+)\/([^/:@]+)(?:@([^/:]+))?:([^/:]+)$/.exec(rest);

@@ -3,6 +3,7 @@ import type { SidecarContext } from '../context';
 import type { DiscoveryFolders } from './discovery';
 import { DownloadManager, type DownloadManagerOptions } from './download';
 import { HubClient } from './hub';
+import type { HubLimits } from './hubHttp';
 import { ModelMaintenance } from './maintenance';
 import { ModelRegistry, type FitAdvisor } from './registry';
 import { ModelStore } from './store';
@@ -24,6 +25,8 @@ export interface ModelServicesOptions {
     discoveryFolders?: () => DiscoveryFolders;
     /** Download tuning for tests and benchmarks. Default: the DownloadManager defaults. */
     downloads?: Omit<DownloadManagerOptions, 'context' | 'store' | 'hub'>;
+    /** Hub timeouts and caps for tests. Default: DEFAULT_HUB_LIMITS. */
+    hub?: Partial<HubLimits>;
 }
 
 export function createModelServices(context: SidecarContext, options: ModelServicesOptions = {}): ModelServices {
@@ -31,7 +34,7 @@ export function createModelServices(context: SidecarContext, options: ModelServi
         () => context.modelsPath,
         (message) => context.log.warn(message),
     );
-    const hub = new HubClient(context);
+    const hub = new HubClient(context, options.hub);
     const downloads = new DownloadManager({ context, store, hub, ...options.downloads });
     const userModels = new UserModelResolver(hub, store);
     const registry = new ModelRegistry({ context, store, downloads, userModels, hardware: options.hardware, discoveryFolders: options.discoveryFolders });

@@ -10,6 +10,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { request, type Dispatcher } from 'undici';
 import { ErrorCode, LocalAiError } from '../../common/errors';
 import { fileSystemError } from './fileSystemError';
+import { HUB_USER_AGENT, refusalFrom, retryAfterMs, type HubRefusal } from './hubHttp';
 
 export interface TransferOptions {
     url: string;
@@ -26,8 +27,8 @@ export interface TransferOptions {
     signal: AbortSignal;
     /** No byte for this long (headers or body) ends the attempt as retryable. */
     stallTimeoutMs: number;
-    /** Turns a refusal (401/403/404/other 4xx) into the error to report. */
-    refusal(status: number): LocalAiError;
+    /** Turns a refusal (401/403/404/other 4xx, with the hub's error headers) into the error to report. */
+    refusal(refusal: HubRefusal): LocalAiError;
     /** After each chunk: its size, and the bytes now in the partial file. */
     onBytes(received: number, offset: number): void;
 }
@@ -46,6 +47,10 @@ export class TransferError extends Error {
         readonly retryable: boolean,
         readonly outcome: TransferOutcome,
         readonly refusal?: LocalAiError,
+        /** The wait the server asked for (429 with RateLimit / Retry-After), in ms. */
+        readonly retryAfterMs?: number,
+        /** The hub said 429: the wait is the hub's, not a failure of ours. */
+        readonly rateLimited = false,
     ) {
         super(message);
     }
@@ -61,7 +66,7 @@ const FLUSH_AFTER_MS = 200;
 
 export async function transferRest(options: TransferOptions, newHash: () => Hash): Promise<TransferOutcome> {
     let { offset, hash } = options;
-    const response = await openResponse(options, offset);
+    const { response, crossOrigin } = await openResponse(options, offset);
     const { statusCode, headers, body } = response;
     const state = (): TransferOutcome => ({ offset, hash });
 
@@ -69,13 +74,23 @@ export async function transferRest(options: TransferOptions, newHash: () => Hash
         await body.dump();
         return state();
     }
-    if (statusCode >= 500 || statusCode === 429 || statusCode === 408) {
+    if (statusCode === 429) {
+        // huggingface_hub's http_backoff waits as long as the hub's RateLimit / Retry-After says; the partial stays.
+        await body.dump();
+        throw new TransferError('rate-limited by the hub', true, state(), undefined, retryAfterMs(headers), true);
+    }
+    if (statusCode >= 500 || statusCode === 408) {
         await body.dump();
         throw new TransferError(`the server answered HTTP ${statusCode}`, true, state());
     }
+    if (statusCode === 403 && crossOrigin) {
+        // The CDN refuses a signed link that expired (or a clock skew): the hub signs a fresh one on the next attempt.
+        await body.dump();
+        throw new TransferError('the download server refused the signed link (HTTP 403)', true, state());
+    }
     if (statusCode !== 200 && statusCode !== 206) {
         await body.dump();
-        throw new TransferError(`the server answered HTTP ${statusCode}`, false, state(), options.refusal(statusCode));
+        throw new TransferError(`the server answered HTTP ${statusCode}`, false, state(), options.refusal(refusalFrom(statusCode, headers)));
     }
     const rangeStart = statusCode === 206 ? parseRangeStart(headers['content-range']) : 0;
     if (statusCode === 206 && rangeStart !== offset) {
@@ -178,13 +193,15 @@ export async function transferRest(options: TransferOptions, newHash: () => Hash
     return state();
 }
 
-async function openResponse(options: TransferOptions, offset: number): Promise<Dispatcher.ResponseData> {
+/** The answer to the first request that is not a redirect, and whether it came from another origin (the CDN). */
+async function openResponse(options: TransferOptions, offset: number): Promise<{ response: Dispatcher.ResponseData; crossOrigin: boolean }> {
     let url = new URL(options.url);
     const origin = url.origin;
     for (let redirects = 0; ; redirects++) {
         const headers: Record<string, string> = {
             'accept-encoding': 'identity',
             ...(url.origin === origin ? options.headers : {}),
+            'user-agent': HUB_USER_AGENT,
             ...(offset > 0 ? { range: `bytes=${offset}-` } : {}),
         };
         let response: Dispatcher.ResponseData;
@@ -208,7 +225,7 @@ async function openResponse(options: TransferOptions, offset: number): Promise<D
             url = new URL(location, url);
             continue;
         }
-        return response;
+        return { response, crossOrigin: url.origin !== origin };
     }
 }
 

@@ -43,9 +43,9 @@ export class UserModelResolver {
 
     /** A `hf:` reference or a local path; throws ModelNotFound when it names nothing usable. */
     async resolve(source: string, quant?: string, name?: string): Promise<ResolvedModel> {
-        const ref = parseHubUri(source);
+        const ref = parseHubUri(source, this.hub.baseUrl);
         if (ref) return this.resolveHub(quant && !ref.file ? { ...ref, quant: quant.toUpperCase() } : ref, name);
-        const problem = hubUriProblem(source);
+        const problem = hubUriProblem(source, this.hub.baseUrl);
         if (problem) throw refusedFileName(source, problem);
         if (source.startsWith('file:') || path.isAbsolute(source) || source.startsWith('~')) return this.resolveLocal(source, name);
         throw new LocalAiError(ErrorCode.ModelNotFound, `"${printable(source)}" is not a catalog id, a hf: URI or an absolute path to a .gguf file.`);
