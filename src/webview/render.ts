@@ -136,9 +136,10 @@ export function renderTurn(turn: ChatTurn, markdown: MarkdownRenderer, isLast: b
     if (turn.error) {
         const action = ERROR_ACTION_LABELS[turn.error.action];
         const box = el('div', { class: 'error-box', role: 'alert' });
-        box.append(el('span', { class: 'codicon codicon-error', 'aria-hidden': 'true' }));
-        if (interrupted) box.append(el('strong', { class: 'interrupted-label' }, 'Interrupted:'));
-        box.append(el('span', { class: 'error-text' }, turn.error.message));
+        const text = el('span', { class: 'error-text' });
+        if (interrupted) text.append(el('strong', {}, 'Interrupted:'), ' ');
+        text.append(turn.error.message);
+        box.append(el('span', { class: 'codicon codicon-error', 'aria-hidden': 'true' }), text);
         const fix = iconButton({ action: 'error-action', icon: action.icon, title: action.label, label: action.label });
         fix.dataset.errorAction = turn.error.action;
         box.append(fix);
