@@ -87,15 +87,24 @@ describe('Chat answers that break halfway', function () {
     }
 
     it('keeps the question and the partial answer, marked, when the sidecar is killed mid-answer; Retry answers once it is back', async () => {
+        // The earlier exchange comes from a provider: a follow-up to a long local answer leaves the
+        // model little room, and could end before the kill lands.
+        const mock = await startMockProvider({ provider: 'openai-compatible' });
+        const restore = await setSettings({ 'fallback.providers': [{ id: 'openai-compatible', baseUrl: mock.baseUrl, model: 'mock-model' }] });
         await controller().newChat();
-        await controller().send('What is a closure?');
-        const first = structuredClone(controller().state());
-        assert.equal(first.turns.at(-1)?.status, 'done', first.turns.at(-1)?.error?.message);
-        const untouched = others(first.conversationId);
-
+        const conversationId = controller().state().conversationId;
+        // Watches the local answer only, from the moment it is asked.
         const surface = watchedView();
-        const detach = controller().attach(surface);
+        let detach = { dispose() {} };
         try {
+            await controller().handle(surface, { type: 'model/select', modelId: CLOUD_MODEL });
+            await controller().send('What is a closure?');
+            const first = structuredClone(controller().state());
+            assert.equal(first.turns.at(-1)?.status, 'done', first.turns.at(-1)?.error?.message);
+            const untouched = others(conversationId);
+
+            await controller().handle(surface, { type: 'model/select', modelId: '' });
+            detach = controller().attach(surface);
             const pid = await sidecarPid(local);
             const answered = controller().send('Explain recursion step by step');
             await textBeforeEnd(surface, answered);
@@ -138,7 +147,9 @@ describe('Chat answers that break halfway', function () {
             assert.deepEqual(shape((await reopened(state.conversationId)).reloaded.turns), shape(retried.turns));
         } finally {
             detach.dispose();
-            await controller().handle(recorder(), { type: 'history/delete', conversationId: first.conversationId });
+            await controller().handle(recorder(), { type: 'history/delete', conversationId });
+            await restore();
+            await mock.stop();
         }
     });
 
