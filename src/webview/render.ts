@@ -109,7 +109,9 @@ const ERROR_ACTION_LABELS: Record<string, { label: string; icon: string }> = {
 
 /** One turn; assistant text goes through the Markdown renderer. */
 export function renderTurn(turn: ChatTurn, markdown: MarkdownRenderer, isLast: boolean): HTMLElement {
-    const node = el('div', { class: `turn ${turn.role} ${turn.status}`, 'data-turn': turn.id });
+    // An answer that failed after some text is kept, and marked as the incomplete answer it is.
+    const interrupted = turn.role === 'assistant' && turn.status === 'error' && turn.content.length > 0;
+    const node = el('div', { class: `turn ${turn.role} ${turn.status}${interrupted ? ' interrupted' : ''}`, 'data-turn': turn.id });
     if (turn.role === 'user') {
         if (turn.attachments?.length) node.append(renderAttachments(turn.attachments, false));
         node.append(el('div', { class: 'user-text' }, turn.content));
@@ -134,7 +136,10 @@ export function renderTurn(turn: ChatTurn, markdown: MarkdownRenderer, isLast: b
     if (turn.error) {
         const action = ERROR_ACTION_LABELS[turn.error.action];
         const box = el('div', { class: 'error-box', role: 'alert' });
-        box.append(el('span', { class: 'codicon codicon-error', 'aria-hidden': 'true' }), el('span', { class: 'error-text' }, turn.error.message));
+        const text = el('span', { class: 'error-text' });
+        if (interrupted) text.append(el('strong', {}, 'Interrupted:'), ' ');
+        text.append(turn.error.message);
+        box.append(el('span', { class: 'codicon codicon-error', 'aria-hidden': 'true' }), text);
         const fix = iconButton({ action: 'error-action', icon: action.icon, title: action.label, label: action.label });
         fix.dataset.errorAction = turn.error.action;
         box.append(fix);

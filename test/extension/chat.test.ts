@@ -210,8 +210,9 @@ describe('Chat', function () {
         it('turns failures into the action that fixes them', () => {
             const cases: [Error, ErrorAction][] = [
                 [
+                    // It restarts by itself: the chat asks again rather than restarting it once more.
                     new SidecarError('The Local AI sidecar is not running; it is being restarted.', ErrorCode.NoEngineAvailable, undefined, true),
-                    'restartSidecar',
+                    'retry',
                 ],
                 [new SidecarError('No local model, and the cloud fallback is off.', ErrorCode.NoEngineAvailable), 'downloadModel'],
                 [new SidecarError('Model qwen is not installed.', ErrorCode.ModelNotInstalled), 'downloadModel'],
