@@ -1,5 +1,5 @@
 /**
- * The HTTP proxy for provider calls: VS Code's `http.proxy` (the `proxy` setting) when set, else
+ * The HTTP proxy for every network call (the hub, its CDN, the providers): VS Code's `http.proxy` (the `proxy` setting) when set, else
  * HTTPS_PROXY / HTTP_PROXY; NO_PROXY is honoured in both cases (NO_PROXY=localhost,127.0.0.1 keeps a
  * local Ollama off a corporate proxy).
  */

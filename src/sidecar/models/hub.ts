@@ -5,10 +5,11 @@
  * explained by hubErrors from the hub's own error headers.
  */
 import { listFiles, modelInfo, pathsInfo } from '@huggingface/hub';
-import { EnvHttpProxyAgent, ProxyAgent, fetch as undiciFetch, type Dispatcher } from 'undici';
+import { fetch as undiciFetch, type Dispatcher } from 'undici';
 import { ErrorCode, LocalAiError } from '../../common/errors';
 import { hubEndpoint } from '../../common/settings';
 import type { SidecarContext } from '../context';
+import { proxyDispatcher } from '../proxy';
 import { describeRefusal, isInvalidCredentials, notFound, tokenRefused, type RefusalSubject } from './hubErrors';
 import { boundedApiFetch, DEFAULT_HUB_LIMITS, HUB_USER_AGENT, HubRefusal, maskCredentials, type HubLimits } from './hubHttp';
 
@@ -23,7 +24,6 @@ export interface HubFileInfo {
 const NO_PATHS_INFO = new Set([404, 405, 501]);
 
 export class HubClient {
-    private dispatcherFor: { proxy: string; dispatcher: Dispatcher } | undefined;
     /** A token the hub called invalid: not sent again this session (public models still download). */
     private refusedToken: string | undefined;
     private readonly limits: HubLimits;
@@ -73,15 +73,9 @@ export class HubClient {
         return { 'user-agent': HUB_USER_AGENT, ...(authorization ? { authorization } : {}) };
     }
 
-    /** The HTTP dispatcher for every hub and CDN request: the proxy setting, else HTTPS_PROXY/NO_PROXY. */
+    /** The HTTP dispatcher for every hub and CDN request: the one providers use too (proxy setting, else HTTPS_PROXY; NO_PROXY either way). */
     dispatcher(): Dispatcher {
-        const proxy = this.context.settings.proxy;
-        if (this.dispatcherFor?.proxy !== proxy) {
-            void this.dispatcherFor?.dispatcher.close().catch(() => undefined);
-            const dispatcher = proxy ? new ProxyAgent(proxy) : new EnvHttpProxyAgent();
-            this.dispatcherFor = { proxy, dispatcher };
-        }
-        return this.dispatcherFor.dispatcher;
+        return proxyDispatcher(this.context.settings.proxy);
     }
 
     isOffline(): boolean {
@@ -173,11 +167,6 @@ export class HubClient {
             headers: { ...Object.fromEntries(new Headers(init?.headers as ConstructorParameters<typeof Headers>[0])), 'user-agent': HUB_USER_AGENT },
             dispatcher: this.dispatcher(),
         }) as unknown as Promise<Response>;
-
-    dispose(): void {
-        void this.dispatcherFor?.dispatcher.close().catch(() => undefined);
-        this.dispatcherFor = undefined;
-    }
 
     private token(): string | undefined {
         const token = this.context.secrets.huggingFaceToken || undefined;

@@ -51,7 +51,6 @@ export function createModelServices(context: SidecarContext, options: ModelServi
             disposed = true;
             registry.dispose();
             await downloads.dispose();
-            hub.dispose();
         },
     };
 }
