@@ -61,7 +61,11 @@ function splitHubUri(value: string, endpoint: string | undefined): HubReference 
         if (!URL.canParse(value) || !isHubHost(new URL(value), endpoint)) return undefined;
         const web = /^\/([^/]+)\/([^/]+)\/(?:resolve|blob)\/([^/]+)\/(.+)$/.exec(linkPath(new URL(value), endpoint));
         if (!web) return undefined;
-        return { repo: `${web[1]}/${web[2]}`, revision: safeDecode(web[3]), file: web[4].split('/').map(safeDecode).join('/') };
+        try {
+            return { repo: `${web[1]}/${web[2]}`, revision: decodeURIComponent(web[3]), file: web[4].split('/').map(decodeURIComponent).join('/') };
+        } catch {
+            return undefined; // a malformed %-escape
+        }
     }
     if (!value.startsWith('hf:')) return undefined;
     const rest = value.slice(3).replace(/^\/\//, '');
@@ -70,15 +74,6 @@ function splitHubUri(value: string, endpoint: string | undefined): HubReference 
     const fileMatch = /^([^/]+)\/([^/@]+)(?:@([^/]+))?\/([\s\S]+)$/.exec(rest);
     if (!fileMatch) return undefined;
     return { repo: `${fileMatch[1]}/${fileMatch[2]}`, revision: fileMatch[3] ?? 'main', file: fileMatch[4] };
-}
-
-/** decodeURIComponent that leaves a malformed escape as it is (checked() then refuses it) instead of throwing. */
-function safeDecode(text: string): string {
-    try {
-        return decodeURIComponent(text);
-    } catch {
-        return text;
-    }
 }
 
 /** `owner/name`, each part a plain hub name. */
