@@ -233,9 +233,9 @@ describe('the model store never follows links and never trusts its own files (CL
         for (const args of [['list'], ['download', '--model', `hf:${REPO}/${FILE_A}`]]) {
             const run = await runCli(['models', ...args, '--models-dir', file], env).done;
             assert.equal(run.code, 9, explain(run));
-            // One plain line and the hint (the CLI may also refuse the folder before the store walks it).
+            // One plain line and the hint, from the check every command makes of its folder before it starts.
             const [message, hint, ...rest] = run.stderr.split('\n');
-            assert.ok(message.startsWith('local-ai: ') && message.includes(file) && message.endsWith('a file, not a folder.'), run.stderr);
+            assert.ok(message.startsWith('local-ai models: ') && message.includes(file) && message.endsWith('a file, not a folder.'), run.stderr);
             assert.equal(hint, '  Choose a models folder you can write to: --models-dir, LOCAL_AI_MODELS_PATH or localAi.modelsPath.');
             assert.deepEqual(rest, ['']);
         }
