@@ -4,6 +4,7 @@
  * with a clear error, and pushes settings and secrets to it. Everything that talks to the sidecar goes
  * through `request()` and `onStatus()`.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import * as vscode from 'vscode';
 import {
     CloseAction,
@@ -52,6 +53,9 @@ export interface SidecarClientOptions {
     secrets: SecretStore;
 }
 
+/** The longest a request waits for the sidecar to come back after a crash (backoff at most 2 s, then its start). */
+const RESTART_WAIT_MS = 30_000;
+
 export class SidecarClient implements vscode.Disposable {
     private client: LanguageClient | undefined;
     private starting: Promise<LanguageClient> | undefined;
@@ -61,6 +65,11 @@ export class SidecarClient implements vscode.Disposable {
     /** The latest secrets read, handed to every (re)start of the process. */
     private secrets: SidecarInitOptions['secrets'] = { providerKeys: {} };
     private gaveUp = false;
+    /**
+     * Set from a crash until the restarted process runs (or supervision gives up): requests wait for it
+     * instead of reaching the old client, which still calls itself running while its close handler waits.
+     */
+    private restartAfterCrash: { done: Promise<void>; finish(): void } | undefined;
     private lastStatus: StatusParams = { health: 'starting', busy: false, message: 'Not started', downloads: [] };
     private readonly redactor = new SecretRedactor();
     private readonly statusEmitter = new vscode.EventEmitter<StatusParams>();
@@ -99,6 +108,7 @@ export class SidecarClient implements vscode.Disposable {
     async restart(): Promise<void> {
         this.crashes.reset();
         this.gaveUp = false;
+        this.endRestartWait();
         const old = this.client;
         this.client = undefined;
         if (old) await old.dispose(2000).catch(() => undefined);
@@ -174,6 +184,12 @@ export class SidecarClient implements vscode.Disposable {
     }
 
     private async ensureAvailable(): Promise<LanguageClient> {
+        // Bounded, so that a restart that never comes to run falls back to the plain "not running" error.
+        if (this.restartAfterCrash) {
+            const timeout = new AbortController();
+            await Promise.race([this.restartAfterCrash.done, delay(RESTART_WAIT_MS, undefined, { signal: timeout.signal }).catch(() => undefined)]);
+            timeout.abort();
+        }
         if (this.gaveUp) {
             throw new SidecarError(
                 `The Local AI sidecar crashed ${this.crashes.describeLimit()} and was stopped. Run "Local AI: Restart Sidecar" after checking "Local AI: Show Logs".`,
@@ -242,6 +258,7 @@ export class SidecarClient implements vscode.Disposable {
         for (const entry of this.handlers) this.applyHandler(client, entry);
         client.onDidChangeState((event) => {
             if (event.newState === State.Starting) this.setStatus({ ...this.lastStatus, health: 'starting', message: 'Starting the sidecar…' });
+            if (event.newState === State.Running) this.endRestartWait();
         });
         await client.start();
         return client;
@@ -251,6 +268,7 @@ export class SidecarClient implements vscode.Disposable {
         const decision = this.crashes.crashed(Date.now());
         if (!decision.restart) {
             this.gaveUp = true;
+            this.endRestartWait();
             const message = `The Local AI sidecar crashed ${this.crashes.describeLimit()} and will not be restarted automatically.`;
             this.options.log.error(message);
             this.setStatus({ health: 'error', busy: false, message, downloads: [] });
@@ -260,13 +278,23 @@ export class SidecarClient implements vscode.Disposable {
             });
             return { action: CloseAction.DoNotRestart, handled: true };
         }
-        const delay = decision.delayMs;
+        const wait = decision.delayMs;
+        if (!this.restartAfterCrash) {
+            let finish!: () => void;
+            const done = new Promise<void>((resolve) => (finish = resolve));
+            this.restartAfterCrash = { done, finish };
+        }
         this.options.log.warn(
-            `The sidecar stopped unexpectedly (crash ${decision.recentCrashes} of ${this.crashes.describeLimit()}); restarting in ${delay} ms.`,
+            `The sidecar stopped unexpectedly (crash ${decision.recentCrashes} of ${this.crashes.describeLimit()}); restarting in ${wait} ms.`,
         );
-        this.setStatus({ health: 'error', busy: false, message: `Sidecar stopped; restarting in ${(delay / 1000).toFixed(1)} s…`, downloads: [] });
-        await new Promise((resolve) => setTimeout(resolve, delay));
+        this.setStatus({ health: 'error', busy: false, message: `Sidecar stopped; restarting in ${(wait / 1000).toFixed(1)} s…`, downloads: [] });
+        await delay(wait);
         return { action: CloseAction.Restart, handled: true };
+    }
+
+    private endRestartWait(): void {
+        this.restartAfterCrash?.finish();
+        this.restartAfterCrash = undefined;
     }
 
     private setStatus(status: StatusParams): void {

@@ -90,6 +90,18 @@ describe('Sidecar supervision', function () {
         assert.equal(isAlive(before), false);
     });
 
+    it('answers a request sent while it waits to restart after a crash, from the new process', async () => {
+        const local = await api();
+        const before = await sidecarPid(local);
+        // The error status is set when the close handler starts its backoff: the request goes out inside it.
+        const backingOff = statusAfter(local, (status) => status.health === 'error' && /restarting in/.test(status.message));
+        process.kill(before, 'SIGKILL');
+        await backingOff;
+        const after = await sidecarPid(local);
+        assert.notEqual(after, before, 'the killed process cannot have answered');
+        assert.ok(isAlive(after), `sidecar pid ${after} is not alive`);
+    });
+
     it('fails a request in flight with a clear error instead of hanging', async () => {
         const local = await api();
         const hub = await stalledHub();
