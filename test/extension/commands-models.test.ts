@@ -110,9 +110,11 @@ describe('Commands: load, unload and reveal a model', function () {
             return;
         }
         await vscode.env.clipboard.writeText('');
-        const revealing = vscode.commands.executeCommand('localAi.revealModel', id);
-        const message = await prompts.clickFirst('info', /is at/);
-        await revealing;
+        // Answered through the seam, not by the workbench's "accept the newest notification": another
+        // notification arriving at that moment (a full run has many sources) would take the click instead.
+        prompts.answer('info', /is at/, 'Copy Path');
+        await vscode.commands.executeCommand('localAi.revealModel', id);
+        const message = await prompts.next('info', /is at/);
         assert.equal(message.text, `Local AI: ${NAME} F32 is at ${gguf} on ${vscode.env.remoteName}.`);
         assert.deepEqual(message.items, ['Copy Path']);
         assert.equal(await vscode.env.clipboard.readText(), gguf);
