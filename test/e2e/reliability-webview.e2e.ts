@@ -40,7 +40,10 @@ describe('reliability: hostile workspace and hostile answers in the workbench', 
         recorderUrl = `http://127.0.0.1:${(recorder.address() as AddressInfo).port}`;
         userHub = http.createServer((request, response) => {
             userHubRequests.push(`${request.method} ${request.url}`);
-            response.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"Repository not found"}');
+            // As the real Hub answers an unknown repository to a client without a token.
+            response
+                .writeHead(401, { 'content-type': 'application/json', 'x-error-code': 'RepoNotFound', 'x-error-message': 'Repository not found' })
+                .end('{"error":"Repository not found"}');
         });
         await new Promise<void>((resolve) => userHub!.listen(0, '127.0.0.1', resolve));
         mock = await startMockProvider({

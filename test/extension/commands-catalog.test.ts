@@ -161,9 +161,11 @@ describe('Commands: a catalog model', function () {
         const bytes = fs.readFileSync(damaged);
         bytes[bytes.length >> 1] ^= 0xff;
         fs.writeFileSync(damaged, bytes);
-        const checking = vscode.commands.executeCommand('localAi.checkModels');
-        // Its first button, as a user would click it: the damaged file is fetched again and replaces it once verified.
-        const warning = await prompts.clickFirst('warning', /damaged/);
+        // Its first button, answered through the prompts seam (the workbench's accept-primary-action would take
+        // whichever notification is newest): the damaged file is fetched again and replaces it once verified.
+        prompts.answer('warning', /damaged/, 'Repair');
+        await vscode.commands.executeCommand('localAi.checkModels');
+        const warning = await prompts.next('warning', /damaged/);
         assert.match(
             warning.text,
             new RegExp(
@@ -172,7 +174,6 @@ describe('Commands: a catalog model', function () {
         );
         assert.doesNotMatch(warning.text, new RegExp(`${escapeRegExp(entry.id)} ${other}`), 'the intact file is named as damaged');
         assert.deepEqual(warning.items, ['Repair', 'Show Logs']);
-        await checking;
         assert.equal(createHash('sha256').update(fs.readFileSync(damaged)).digest('hex'), fixtureSha, 'the damaged file was not replaced by a good copy');
     });
 

@@ -182,14 +182,6 @@ export class Prompts implements vscode.Disposable {
         return shown;
     }
 
-    /** Waits for the notification whose message matches, then clicks its first button (the newest notification's). */
-    async clickFirst(kind: 'info' | 'warning' | 'error', match: RegExp): Promise<Shown> {
-        const shown = await this.next(kind, match);
-        await vscode.commands.getCommands(true);
-        await vscode.commands.executeCommand('notification.acceptPrimaryAction');
-        return shown;
-    }
-
     /** Puts every replaced function back; for a test that passed, also fails on replies no prompt took. */
     dispose(testPassed = true): void {
         for (const undo of this.restore.splice(0).reverse()) undo();
