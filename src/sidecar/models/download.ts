@@ -5,7 +5,7 @@
  * One writer per file across processes too: the partial's lock (fileLock.ts) is taken before the
  * partial is touched; a process that finds it held shows the other one's progress and waits.
  */
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ErrorCode, LocalAiError } from '../../common/errors';
 import type { DownloadProgress, ModelEntry, ModelFile } from '../../common/models';
@@ -13,12 +13,13 @@ import type { DownloadResult } from '../../common/protocol';
 import type { SidecarContext } from '../context';
 import { Emitter } from '../events';
 import { checkDiskSpace, diskFullError } from './diskSpace';
+import { DownloadSlots } from './downloadSlots';
 import { fileSystemError } from './fileSystemError';
-import { describeOwner, type HeldLock } from './fileLock';
 import type { HubClient } from './hub';
 import { SpeedMeter } from './speedMeter';
-import { assertHoldsExactly, hashPrefix, openPartial, sha256OfFile, type PartialFile } from './partialFile';
-import { fileSize, type DownloadJournal, type InstalledFile, type ModelStore, type StorePaths } from './store';
+import { assertHoldsExactly, openPartial, sha256OfFile, type PartialFile } from './partialFile';
+import type { InstalledFile, ModelStore, StorePaths } from './store';
+import { lockPartial, resumeState } from './partialClaim';
 import { TransferError, transferRest } from './transfer';
 
 /** How long a download waits out the hub's rate limit, all waits together, before it gives up (and keeps the partial). */
@@ -76,8 +77,7 @@ interface RunningDownload extends DownloadState {
 /** Tells (`state`) whenever a download starts, finishes, fails or is cancelled. */
 export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
     private readonly running = new Map<string, RunningDownload>();
-    private readonly waiting: (() => void)[] = [];
-    private slotsInUse = 0;
+    private readonly slots = new DownloadSlots(() => this.options.context.settings.maxConcurrentDownloads);
     private disposed = false;
 
     constructor(private readonly options: DownloadManagerOptions) {
@@ -199,13 +199,13 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
         const signal = controller.signal;
         this.report(download, { state: 'queued' });
         try {
-            await this.acquireSlot(signal);
+            await this.slots.acquire(signal);
             try {
                 const result = await this.fetchFile(download, repo, signal);
                 this.report(download, { state: 'done', receivedBytes: download.progress.totalBytes, etaSeconds: 0 });
                 return result;
             } finally {
-                this.releaseSlot();
+                this.slots.release();
             }
         } catch (error) {
             if (signal.aborted) {
@@ -253,7 +253,11 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
             context.log.warn(`${repo}/${file.file}: the catalog's sha256 differs from the hub's; the hub's is used.`);
         }
         const expectedSha = info.sha256 ?? file.sha256;
-        const lock = await this.lockPartial(download, paths, info.sizeBytes, signal);
+        const lock = await lockPartial(store, paths, info.sizeBytes, {
+            signal,
+            pollMs: this.options.lockPollMs,
+            onWait: (update) => this.report(download, update),
+        });
         try {
             // The process we waited for (or one that finished just before we looked) may have installed these bytes.
             const done = download.repair ? undefined : await this.verifiedInstall(download, repo, expectedSha, signal);
@@ -271,30 +275,6 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
             }
         } finally {
             await lock.release();
-        }
-    }
-
-    /**
-     * Takes the partial's lock. While another process holds it (another window, the CLI), nothing is
-     * written: its progress is shown from the partial's growing size until it lets go.
-     */
-    private async lockPartial(download: DownloadState, paths: StorePaths, sizeBytes: number, signal: AbortSignal): Promise<HeldLock> {
-        const meter = new SpeedMeter();
-        let seen: number | undefined;
-        for (;;) {
-            const attempt = await this.options.store.claimPartial(paths);
-            if (attempt.held) return attempt.held;
-            const bytes = (await fileSize(paths.partial)) ?? 0;
-            const rate = seen === undefined ? undefined : meter.add(Math.max(0, bytes - seen), sizeBytes - bytes);
-            seen = bytes;
-            this.report(download, {
-                state: 'downloading',
-                totalBytes: sizeBytes,
-                receivedBytes: bytes,
-                ...rate,
-                message: `downloading in another window or the CLI (${describeOwner(attempt.heldBy)})`,
-            });
-            await delay(this.options.lockPollMs ?? 250, undefined, { signal });
         }
     }
 
@@ -323,7 +303,7 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
         const { entry, file } = download;
         const { store, hub, context } = this.options;
         const { repo, revision, commit, paths, partial, sizeBytes, expectedSha } = target;
-        let { offset, hash } = await this.resumeState(paths, partial, { repo, revision, commit, file: file.file, sizeBytes, sha256: expectedSha });
+        let { offset, hash } = await resumeState(store, paths, partial, { repo, revision, commit, file: file.file, sizeBytes, sha256: expectedSha });
         await checkDiskSpace(this.options.freeDiskBytes, paths, sizeBytes - offset).catch(async (error: unknown) => {
             // The empty partial opened for this download holds nothing worth keeping.
             if (offset === 0) await store.discardPartial(paths, partial);
@@ -412,51 +392,5 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
         await store.install(paths, { ...manifest, installedAt: new Date().toISOString(), source: hub.resolveUrl(repo, file.file, commit) }, partial);
         context.log.info(`${repo}/${file.file}: installed (${fetched} bytes fetched, resumed from ${startOffset}).`);
         return { modelId: entry.id, quant: file.quant, path: paths.file, downloaded: true, bytesFetched: fetched };
-    }
-
-    /**
-     * Where to continue from. A partial is kept only when its journal names the same size and sha256
-     * the hub lists now; its bytes are then hashed once (Node cannot persist a hash's inner state), which
-     * reads at disk speed and costs far less than fetching them again.
-     */
-    private async resumeState(paths: StorePaths, partial: PartialFile, journal: Omit<DownloadJournal, 'startedAt'>): Promise<{ offset: number; hash: Hash }> {
-        const { store } = this.options;
-        const hash = createHash('sha256');
-        const previous = await store.readJournal(paths);
-        const bytes = (await partial.handle.stat()).size;
-        const sameFile =
-            previous &&
-            previous.sizeBytes === journal.sizeBytes &&
-            previous.sha256 === journal.sha256 &&
-            previous.revision === journal.revision &&
-            previous.commit === journal.commit;
-        if (bytes > 0 && sameFile && bytes <= journal.sizeBytes) {
-            await hashPrefix(partial, bytes, hash);
-            return { offset: bytes, hash };
-        }
-        if (bytes > 0) await partial.handle.truncate(0);
-        await store.writeJournal(paths, { ...journal, startedAt: new Date().toISOString() });
-        return { offset: 0, hash };
-    }
-
-    private async acquireSlot(signal: AbortSignal): Promise<void> {
-        const limit = () => Math.max(1, this.options.context.settings.maxConcurrentDownloads || 1);
-        while (this.slotsInUse >= limit()) {
-            await new Promise<void>((resolve, reject) => {
-                const onAbort = () => reject(signal.reason);
-                signal.addEventListener('abort', onAbort, { once: true });
-                this.waiting.push(() => {
-                    signal.removeEventListener('abort', onAbort);
-                    resolve();
-                });
-            });
-        }
-        signal.throwIfAborted();
-        this.slotsInUse++;
-    }
-
-    private releaseSlot(): void {
-        this.slotsInUse--;
-        this.waiting.shift()?.();
     }
 }
