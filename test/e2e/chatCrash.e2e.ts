@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import type { FrameLocator, Locator, Page } from 'playwright-core';
 import { defaultFixtureDir, ensureFixtureModel, tinyModel } from '../fixtures/gguf/model';
 import { startMockProvider, type MockProvider } from '../fixtures/mockProviders/server';
-import { ask, openChat, openWorkbench, runCommand, UI_TIMEOUT_MS, until, type Workbench } from './workbench';
+import { ask, openChat, openWorkbench, runCommand, sidecarPids, UI_TIMEOUT_MS, until, type Workbench } from './workbench';
 
 /** Generous for a shared two-core machine; never asserted. */
 const ANSWER_TIMEOUT_MS = 4 * 60_000;
@@ -23,22 +23,6 @@ const CLOUD_ANSWER = ['Partial', ' answer,', ' then the rest', '.'];
 /** The smoke-test driver VS Code installs on window with --enable-smoke-test-driver. */
 interface WindowWithDriver {
     driver?: { whenWorkbenchRestored(): Promise<void> };
-}
-
-/** Pids of the sidecar processes started for this file (tagged through the environment they inherit). */
-function sidecarPids(tag: string): number[] {
-    return fs
-        .readdirSync('/proc')
-        .filter((name) => /^\d+$/.test(name))
-        .filter((pid) => {
-            try {
-                const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-                return cmdline.includes('sidecar.mjs') && fs.readFileSync(`/proc/${pid}/environ`, 'utf8').includes(`LOCAL_AI_E2E_TAG=${tag}`);
-            } catch {
-                return false; // the process ended while we looked
-            }
-        })
-        .map(Number);
 }
 
 const isStreaming = (answer: Locator) => answer.evaluate((node) => node.classList.contains('streaming'));

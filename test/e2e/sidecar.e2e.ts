@@ -5,23 +5,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { openWorkbench, UI_TIMEOUT_MS, waitForStatusBarItem, type Workbench } from './workbench';
-
-/** Pids of sidecar processes started for this test (tagged through the environment they inherit). */
-function sidecarPids(tag: string): number[] {
-    return fs
-        .readdirSync('/proc')
-        .filter((name) => /^\d+$/.test(name))
-        .filter((pid) => {
-            try {
-                const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-                return cmdline.includes('sidecar.mjs') && fs.readFileSync(`/proc/${pid}/environ`, 'utf8').includes(`LOCAL_AI_E2E_TAG=${tag}`);
-            } catch {
-                return false; // the process ended while we looked
-            }
-        })
-        .map(Number);
-}
+import { openWorkbench, sidecarPids, UI_TIMEOUT_MS, waitForStatusBarItem, type Workbench } from './workbench';
 
 async function waitForPids(tag: string, matches: (pids: number[]) => boolean): Promise<number[]> {
     const deadline = Date.now() + UI_TIMEOUT_MS;

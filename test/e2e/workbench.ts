@@ -247,3 +247,19 @@ export async function until(what: string, condition: () => Promise<boolean>, tim
 export function chatFrame(page: Page): FrameLocator {
     return page.frameLocator('iframe.webview').first().frameLocator('#active-frame');
 }
+
+/** Pids of the sidecar processes a test started (tagged through the environment they inherit). */
+export function sidecarPids(tag: string): number[] {
+    return fs
+        .readdirSync('/proc')
+        .filter((name) => /^\d+$/.test(name))
+        .filter((pid) => {
+            try {
+                const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+                return cmdline.includes('sidecar.mjs') && fs.readFileSync(`/proc/${pid}/environ`, 'utf8').includes(`LOCAL_AI_E2E_TAG=${tag}`);
+            } catch {
+                return false; // the process ended while we looked
+            }
+        })
+        .map(Number);
+}
