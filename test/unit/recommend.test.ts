@@ -5,7 +5,7 @@
 import * as assert from 'node:assert/strict';
 import type { HardwareReport } from '../../src/common/hardware';
 import type { ModelEntry, Recommendation } from '../../src/common/models';
-import { DEFAULT_FIT_CONTEXT, estimateFit } from '../../src/sidecar/hardware/fit';
+import { DEFAULT_FIT_CONTEXT, estimateFit, formatSpeed } from '../../src/sidecar/hardware/fit';
 import { memoryFromCatalog } from '../../src/sidecar/llama/memoryModel';
 import { MIN_USABLE_TOKENS_PER_SECOND, quantBits, recommend } from '../../src/sidecar/hardware/recommend';
 import { catalogEntries } from '../../src/sidecar/models/catalog';
@@ -34,7 +34,10 @@ describe('recommendation', () => {
             const recommended = recommendFor(profileReport(name), catalogLikeEntries());
             assert.ok(recommended);
             assert.deepEqual([recommended.modelId, recommended.quant], EXPECTED[name], recommended.reason);
-            assert.match(recommended.reason, new RegExp(`^${EXPECTED[name][0]} \\(${EXPECTED[name][1]}\\) is the best quality that fits`));
+            assert.match(
+                recommended.reason,
+                new RegExp(`^${EXPECTED[name][0]} \\(${EXPECTED[name][1]}\\) is the best quality that (fits|still answers at ≥ 15 tokens/s here)`),
+            );
             assert.ok(!recommended.reason.includes('\n'));
         });
     }
@@ -62,6 +65,40 @@ describe('recommendation', () => {
         assert.ok(small <= medium && medium <= gaming && gaming <= workstation, `${small} ${medium} ${gaming} ${workstation}`);
         assert.ok(workstation > small, 'a 24 GB GPU should get a better model than a 4 GB laptop');
     });
+
+    // Issue 14: "the best quality that fits" was not true where a better model fits and was passed over for speed.
+    const PASSED_OVER: Record<ProfileName, string | undefined> = {
+        'laptop-4gb-cpu': 'small-3b',
+        'desktop-8gb-cpu': 'mid-7b',
+        'laptop-16gb-nvidia-6gb': 'big-14b',
+        'workstation-24gb-vram': undefined,
+        'apple-m2-16gb': 'big-14b',
+        'vm-gpu-no-driver': 'big-14b',
+    };
+    for (const name of PROFILE_NAMES) {
+        const passedOver = PASSED_OVER[name];
+        it(`${name}: the reason ${passedOver ? `names ${passedOver}, passed over for speed` : 'says it is the best that fits, as nothing better fits'}`, () => {
+            const hardware = profileReport(name);
+            const models = catalogLikeEntries();
+            const recommended = recommendFor(hardware, models);
+            assert.ok(recommended);
+            if (!passedOver) {
+                assert.match(recommended.reason, / is the best quality that fits: it runs fully on the GPU, about \d+ tokens\/s\.$/);
+                return;
+            }
+            const entry = models.find((e) => e.id === passedOver)!;
+            const speeds = entry.files.map(
+                (file) => estimateFit({ hardware, model: memoryFromCatalog(entry, file), contextSize: DEFAULT_FIT_CONTEXT }).tokensPerSecond,
+            );
+            const match = new RegExp(
+                `is the best quality that still answers at ≥ ${MIN_USABLE_TOKENS_PER_SECOND} tokens/s here: .* \\(${passedOver} (\\w+) also fits, at about ([\\d.]+) tokens/s\\)\\.$`,
+            ).exec(recommended.reason);
+            assert.ok(match, recommended.reason);
+            // The passed-over model in its fastest file, so the trade-off is not made to look worse than it is.
+            assert.equal(match[2], formatSpeed(Math.max(...speeds)), recommended.reason);
+            assert.ok(Number(match[2]) < MIN_USABLE_TOKENS_PER_SECOND);
+        });
+    }
 
     it('says so when only slow models fit, and recommends nothing when none fits', () => {
         const hardware = profileReport('laptop-4gb-cpu');

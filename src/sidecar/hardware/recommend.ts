@@ -70,10 +70,19 @@ export function recommend({ models, estimate }: RecommendOptions): Recommendatio
     const usable = fitting.filter((candidate) => candidate.fit.tokensPerSecond >= MIN_USABLE_TOKENS_PER_SECOND);
     if (usable.length > 0) {
         const best = usable.sort(compare)[0];
+        // Honest about the trade-off: a better model that fits but answers too slowly was passed over for speed.
+        const passedOver = fitting
+            .filter((candidate) => candidate.fit.tokensPerSecond < MIN_USABLE_TOKENS_PER_SECOND && compare(candidate, best) < 0)
+            // The best model passed over, in its fastest file: the trade-off at its most favourable.
+            .sort((a, b) => (b.entry.quality ?? 0) - (a.entry.quality ?? 0) || b.fit.tokensPerSecond - a.fit.tokensPerSecond)[0];
+        const why = passedOver ? `the best quality that still answers at ≥ ${MIN_USABLE_TOKENS_PER_SECOND} tokens/s here` : 'the best quality that fits';
+        const slower = passedOver
+            ? ` (${passedOver.entry.name} ${passedOver.file.quant} also fits, at about ${formatSpeed(passedOver.fit.tokensPerSecond)} tokens/s)`
+            : '';
         return {
             modelId: best.entry.id,
             quant: best.file.quant,
-            reason: `${best.entry.name} (${best.file.quant}) is the best quality that fits: it ${where(best.fit)}, about ${formatSpeed(best.fit.tokensPerSecond)} tokens/s.`,
+            reason: `${best.entry.name} (${best.file.quant}) is ${why}: it ${where(best.fit)}, about ${formatSpeed(best.fit.tokensPerSecond)} tokens/s${slower}.`,
         };
     }
     const fastest = fitting.sort((a, b) => b.fit.tokensPerSecond - a.fit.tokensPerSecond || compare(a, b))[0];
