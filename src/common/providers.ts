@@ -4,7 +4,7 @@
  * errors, and the CLI all read this table.
  */
 
-export const PROVIDER_IDS = ['openai', 'anthropic', 'gemini', 'ollama', 'openai-compatible'] as const;
+export const PROVIDER_IDS = ['openai', 'anthropic', 'gemini', 'ollama', 'huggingface', 'openai-compatible'] as const;
 
 export type ProviderId = (typeof PROVIDER_IDS)[number];
 
@@ -28,6 +28,8 @@ export interface ProviderFacts {
      * server gets none: OPENAI_API_KEY is a secret for api.openai.com, not for any server named by URL.
      */
     keyVariables: string[];
+    /** The key is the Hugging Face token the user already stored for downloads; default: a key of its own. */
+    keyIsHuggingFaceToken?: boolean;
 }
 
 export const PROVIDERS: Record<ProviderId, ProviderFacts> = {
@@ -62,6 +64,17 @@ export const PROVIDERS: Record<ProviderId, ProviderFacts> = {
         suggestedBaseUrl: 'http://127.0.0.1:11434',
         keyRequired: false,
         keyVariables: ['OLLAMA_API_KEY'],
+    },
+    // Hugging Face's inference providers behind one OpenAI-compatible router, paid with the user's Hugging Face token.
+    huggingface: {
+        name: 'Hugging Face',
+        label: 'Hugging Face inference providers (uses your Hugging Face token)',
+        suggestedModel: 'meta-llama/Llama-3.1-8B-Instruct',
+        keyPage: 'https://huggingface.co/settings/tokens',
+        defaultBaseUrl: 'https://router.huggingface.co/v1',
+        keyRequired: true,
+        keyVariables: ['HF_TOKEN'],
+        keyIsHuggingFaceToken: true,
     },
     'openai-compatible': {
         name: 'OpenAI-compatible server',

@@ -1,6 +1,7 @@
 /** The settings the sidecar needs, read by the extension's config.ts and pushed over the protocol. */
 import { FALLBACK_REASONS, type FallbackReason, type ProviderId } from './chat';
 import type { GpuMode } from './hardware';
+import { PROVIDERS } from './providers';
 
 export interface UserModelSetting {
     /** `hf:owner/repo/file.gguf`, `hf:owner/repo:Q4_K_M`, or an absolute path to a .gguf file. */
@@ -51,6 +52,11 @@ export interface SidecarSecrets {
     huggingFaceToken?: string;
     /** API keys by provider id. */
     providerKeys: Partial<Record<ProviderId, string>>;
+}
+
+/** The key a provider is called with: its own, or for Hugging Face the token already stored for downloads. */
+export function providerApiKey(secrets: SidecarSecrets, provider: ProviderId): string | undefined {
+    return secrets.providerKeys[provider] || (PROVIDERS[provider].keyIsHuggingFaceToken ? secrets.huggingFaceToken : undefined) || undefined;
 }
 
 /** Settings a user gets when nothing is configured: package.json declares the same defaults, and the CLI uses these. */

@@ -1,6 +1,6 @@
 /** Tokens and API keys, kept in VS Code's SecretStorage only (never in settings or logs). */
 import * as vscode from 'vscode';
-import { PROVIDER_IDS, type ProviderId } from '../common/providers';
+import { PROVIDER_IDS, PROVIDERS, type ProviderId } from '../common/providers';
 import type { SidecarSecrets } from '../common/settings';
 
 const HF_TOKEN_KEY = 'localAi.huggingFaceToken';
@@ -36,6 +36,8 @@ export class SecretStore implements vscode.Disposable {
     }
 
     async setProviderKey(provider: ProviderId, key: string | undefined): Promise<void> {
+        // One Hugging Face token serves downloads and the inference router: never two copies that can disagree.
+        if (PROVIDERS[provider].keyIsHuggingFaceToken) return this.setHuggingFaceToken(key);
         await (key ? this.storage.store(providerKey(provider), key) : this.storage.delete(providerKey(provider)));
         this.changed.fire();
     }

@@ -6,7 +6,7 @@
  */
 import * as vscode from 'vscode';
 import { isProviderId, PROVIDER_IDS, PROVIDERS, type ProviderId } from '../../common/providers';
-import type { ProviderSetting } from '../../common/settings';
+import { providerApiKey, type ProviderSetting } from '../../common/settings';
 import { SECTION, readSidecarSettings } from '../config';
 import type { ExtensionServices } from '../services';
 import type { CommandRow } from './commandRow';
@@ -24,7 +24,7 @@ async function pickProvider(title: string, candidates: readonly ProviderId[]): P
 export async function promptForKey({ secrets }: ExtensionServices, provider: ProviderId, reason?: string): Promise<boolean> {
     const facts = PROVIDERS[provider];
     const key = await vscode.window.showInputBox({
-        title: `${facts.name} API key`,
+        title: facts.keyIsHuggingFaceToken ? 'Hugging Face token (also used for downloads)' : `${facts.name} API key`,
         prompt: [reason, facts.keyPage ? `Create one at ${facts.keyPage}.` : undefined, "Kept in VS Code's secret storage, never in settings."]
             .filter(Boolean)
             .join(' '),
@@ -98,7 +98,7 @@ async function useCloudProvider(services: ExtensionServices): Promise<void> {
         );
         if (choice && choice.mode !== 'off') await config.update('fallback.mode', choice.mode, vscode.ConfigurationTarget.Global);
     }
-    const hasKey = !!(await services.secrets.read()).providerKeys[provider];
+    const hasKey = !!providerApiKey(await services.secrets.read(), provider);
     if (!hasKey && (facts.keyRequired || (await askOptionalKey(facts.name)))) await promptForKey(services, provider);
 }
 

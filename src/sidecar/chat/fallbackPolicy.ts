@@ -4,7 +4,7 @@
  */
 import type { FallbackReason, ProviderId } from '../../common/chat';
 import { ErrorCode, isLocalAiError } from '../../common/errors';
-import type { ProviderSetting, SidecarSecrets, SidecarSettings } from '../../common/settings';
+import { providerApiKey, type ProviderSetting, type SidecarSecrets, type SidecarSettings } from '../../common/settings';
 import { PROVIDERS } from '../../common/providers';
 
 /** Sorts a local failure into a fallback reason; undefined when no provider should answer instead. */
@@ -88,7 +88,7 @@ export function usableProviders(settings: SidecarSettings, secrets: SidecarSecre
     const usable: UsableProvider[] = [];
     const missingKey: ProviderId[] = [];
     for (const setting of settings.fallback.providers) {
-        const apiKey = secrets.providerKeys[setting.id];
+        const apiKey = providerApiKey(secrets, setting.id);
         if (!apiKey && PROVIDERS[setting.id].keyRequired) missingKey.push(setting.id);
         else usable.push({ setting, apiKey });
     }

@@ -19,6 +19,7 @@ import { ErrorCode, LocalAiError } from '../../common/errors';
 import type { FallbackConfirmParams } from '../../common/protocol';
 import type { SidecarContext } from '../context';
 import { PROVIDERS } from '../../common/providers';
+import { providerApiKey } from '../../common/settings';
 import { createProvider, ProviderFailure } from '../providers/index';
 import { BLOCK_HINTS, explicitBlock, fallbackBlock, fallbackReasonFor, reasonMessage, usableProviders, type UsableProvider } from './fallbackPolicy';
 import type { ChatCall, ChatEngine } from '../chatEngine';
@@ -115,7 +116,7 @@ export class ChatRouter implements ChatEngine {
         const configured = settings.fallback.providers.find((candidate) => candidate.id === provider);
         const model = call.providerModel ?? configured?.model;
         if (!model) throw new LocalAiError(ErrorCode.InvalidParams, `Which ${PROVIDERS[provider].name} model? None is configured for it.`, { provider });
-        const apiKey = this.context.secrets.providerKeys[provider];
+        const apiKey = providerApiKey(this.context.secrets, provider);
         if (!apiKey && PROVIDERS[provider].keyRequired) {
             this.client.keyRejected?.(provider);
             throw new LocalAiError(ErrorCode.Unauthorized, `${PROVIDERS[provider].name} needs an API key.`, {

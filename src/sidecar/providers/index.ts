@@ -18,6 +18,7 @@ const ADAPTERS: Record<ProviderId, ProviderAdapter> = {
     anthropic: anthropicAdapter,
     gemini: geminiAdapter,
     ollama: ollamaAdapter,
+    huggingface: openAiAdapter,
 };
 
 export interface CreateProviderOptions {
