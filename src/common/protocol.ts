@@ -105,7 +105,11 @@ export interface ModelListResult {
     recommended?: Recommendation;
     /** The model chat uses by default (setting, else the last loaded, else the recommendation if installed). */
     activeModelId?: string;
+    /** The quantization of the active model the user picked ("Use for Chat" on one file); default: its default file. */
+    activeQuant?: string;
     modelsPath: string;
+    /** Free space where downloads go, in bytes; absent when it could not be read. */
+    freeDiskBytes?: number;
 }
 
 /** Sent by the extension or the CLI: the catalog, user models and models found on disk, with their state. */

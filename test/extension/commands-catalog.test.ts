@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ModelEntry } from '../../src/common/models';
-import { DeleteModelRequest, DownloadRequest, LoadModelRequest, UnloadModelRequest } from '../../src/common/protocol';
+import { ChatChunkType, ChatRequest, DeleteModelRequest, DownloadRequest, LoadModelRequest, UnloadModelRequest } from '../../src/common/protocol';
 import type { LocalAiTestApi } from '../../src/extension/extension';
 import { ModelsTreeProvider, type ModelNode } from '../../src/extension/views/modelsTree';
 import { defaultFixtureDir, ensureFixtureModel, tinyModel } from '../fixtures/gguf/model';
@@ -84,15 +84,26 @@ describe('Commands: a catalog model', function () {
         prompts.dispose(this.currentTest?.state === 'passed');
     });
 
-    it('Download the Recommended Model fetches it from the hub and lists it as installed', async () => {
+    it('Download the Recommended Model, as the first model: fetched, chosen for chat in that quantization, loaded, the chat opened, one notification', async () => {
         await ensureAbsent(recommended);
-        await vscode.commands.executeCommand('localAi.downloadRecommended');
-        const file = installedPath(recommended);
-        assert.equal(fs.statSync(file).size, fs.statSync(fixture).size);
-        assert.equal(JSON.parse(fs.readFileSync(`${file}.manifest.json`, 'utf8')).sha256, fixtureSha);
-        assert.equal(hub.bytesServed(path.basename(file)), fs.statSync(fixture).size);
-        const done = await prompts.next('info', new RegExp(`${entry.name} ${recommended} is downloaded`));
-        assert.deepEqual(done.items, ['Use for Chat']);
+        await ensureAbsent(other);
+        const restore = await setSettings({ defaultModel: undefined });
+        try {
+            await vscode.commands.executeCommand('localAi.downloadRecommended');
+            const file = installedPath(recommended);
+            assert.equal(fs.statSync(file).size, fs.statSync(fixture).size);
+            assert.equal(JSON.parse(fs.readFileSync(`${file}.manifest.json`, 'utf8')).sha256, fixtureSha);
+            assert.equal(hub.bytesServed(path.basename(file)), fs.statSync(fixture).size);
+            const ready = await prompts.next('info', new RegExp(`^Local AI: ${escapeRegExp(entry.name)} is ready\\.`));
+            assert.match(ready.text, /Chat view.*Ctrl\+Alt\+I|Chat view.*Cmd\+Alt\+I/);
+            assert.deepEqual(ready.items, [], 'the first-run notification asks nothing more');
+            assert.ok(!prompts.shown.some((shown) => /is downloaded/.test(shown.text)), 'a second notification offered Use for Chat');
+            assert.equal(vscode.workspace.getConfiguration('localAi').get('defaultModel'), `${entry.id}@${recommended}`);
+            const status = await nextStatus(local, (s) => s.activeModel?.modelId === entry.id);
+            assert.equal(status.activeModel?.quant, recommended, 'the downloaded file is the one loaded');
+        } finally {
+            await restore();
+        }
         await untilModels(models(), 'the download in the list', () => isInstalled(recommended));
         const tree = new ModelsTreeProvider(models());
         try {
@@ -105,6 +116,40 @@ describe('Commands: a catalog model', function () {
             );
         } finally {
             tree.dispose();
+        }
+    });
+
+    it('Use for Chat keeps the quantization picked: chat loads that file, and only its row is active', async () => {
+        await ensureInstalled(recommended);
+        await ensureInstalled(other);
+        const restore = await setSettings({ defaultModel: undefined });
+        try {
+            await vscode.commands.executeCommand('localAi.useForChat', `${entry.id}@${other}`);
+            assert.equal(vscode.workspace.getConfiguration('localAi').get('defaultModel'), `${entry.id}@${other}`);
+            await untilModels(models(), `${other} active`, () => models().activeQuant === other);
+            const tree = new ModelsTreeProvider(models());
+            try {
+                const group = tree.getChildren().find((node) => tree.getTreeItem(node).label === 'Installed');
+                const active = (tree.getChildren(group) as ModelNode[]).filter((row) => /\bactive\b/.test(String(tree.getTreeItem(row).contextValue)));
+                assert.deepEqual(
+                    active.map((row) => row.file.quant),
+                    [other],
+                );
+            } finally {
+                tree.dispose();
+            }
+            // Chat names no model: it answers with the active one, in the file the user picked (not the default one).
+            await local.services.sidecar.request(UnloadModelRequest.type, {});
+            await local.services.sidecar.requestWithProgress(
+                ChatRequest.type,
+                ChatChunkType,
+                { messages: [{ role: 'user', content: 'hi' }], options: { maxTokens: 2 } },
+                () => undefined,
+            );
+            const status = await nextStatus(local, (s) => s.activeModel?.modelId === entry.id);
+            assert.equal(status.activeModel?.quant, other);
+        } finally {
+            await restore();
         }
     });
 
@@ -128,7 +173,7 @@ describe('Commands: a catalog model', function () {
             const loading = vscode.commands.executeCommand('localAi.chooseQuantization', entry.id);
             await prompts.pick(/choose a quantization/, new RegExp(`^\\S+ ${recommended}$`));
             await loading;
-            assert.equal(vscode.workspace.getConfiguration('localAi').get('defaultModel'), entry.id);
+            assert.equal(vscode.workspace.getConfiguration('localAi').get('defaultModel'), `${entry.id}@${recommended}`);
             const status = await nextStatus(local, (s) => s.activeModel?.modelId === entry.id);
             assert.equal(status.activeModel?.quant, recommended);
         } finally {

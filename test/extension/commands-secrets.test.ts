@@ -116,6 +116,39 @@ describe('Commands: secrets and providers', function () {
         }
     });
 
+    it('Use a Cloud Provider offers Hugging Face, which reuses the stored Hugging Face token and answers through the router', async () => {
+        const router = await startMockProvider({ provider: 'huggingface', answer: ['Hello from', ' the router.'] });
+        providers.push(router);
+        await local.services.secrets.setHuggingFaceToken(TOKEN);
+        const restore = await setSettings({ 'fallback.providers': [], 'fallback.mode': undefined });
+        try {
+            const adding = vscode.commands.executeCommand('localAi.useCloudProvider');
+            const pick = await prompts.pick(/^Use a Cloud Provider$/, /^Hugging Face inference providers/);
+            assert.ok(
+                ['OpenAI', 'Anthropic', 'Google Gemini', 'Ollama'].every((name) => pick.items.includes(name)),
+                `offered next to the others: ${pick.items.join(', ')}`,
+            );
+            const model = await prompts.accept(/^Hugging Face: model name$/);
+            assert.equal(model.options.value, 'meta-llama/Llama-3.1-8B-Instruct');
+            await prompts.pick(/^When may Hugging Face answer\?$/, /^Only when I pick it in the chat$/);
+            await adding;
+            assert.ok(
+                !prompts.shown.some((shown) => shown.kind === 'inputBox' && /token|key/i.test(shown.text)),
+                'a key was asked for although the Hugging Face token is stored',
+            );
+            const config = vscode.workspace.getConfiguration('localAi');
+            // The public router is the default endpoint: nothing to type.
+            assert.deepEqual(config.get('fallback.providers'), [{ id: 'huggingface', model: 'meta-llama/Llama-3.1-8B-Instruct' }]);
+            // The loopback router stands in for https://router.huggingface.co/v1.
+            await setSettings({ 'fallback.providers': [{ id: 'huggingface', model: 'meta-llama/Llama-3.1-8B-Instruct', baseUrl: router.baseUrl }] });
+            assert.equal(await ask({ provider: 'huggingface' }), 'Hello from the router.');
+            assert.equal(router.requests.at(-1)?.apiKey, TOKEN, 'the router did not receive the stored Hugging Face token');
+        } finally {
+            await local.services.secrets.setHuggingFaceToken(undefined);
+            await restore();
+        }
+    });
+
     it('Use a Cloud Provider adds the provider with its endpoint and model, sets when it may answer, and it answers', async () => {
         const provider = await startMockProvider({ provider: 'ollama' });
         providers.push(provider);

@@ -82,8 +82,22 @@ describe('Models tree', () => {
         fs.rmSync(scratch, { recursive: true, force: true });
     });
 
-    it('leaves the tree empty when nothing is installed, so the welcome view offers the recommended model', () => {
-        assert.deepEqual(provider.getChildren(), []);
+    it('with nothing installed and offline, says what would be downloaded and why it cannot be, and offers a file instead', () => {
+        assert.deepEqual(
+            provider.getChildren().map((node) => labelOf(provider, node)),
+            ['Recommended for this machine', 'Catalog', 'Cloud providers'],
+        );
+        const rows = provider.getChildren(groupNamed(provider, 'Recommended for this machine'));
+        const rowIds = rows.map((node) => String(provider.getTreeItem(node).id));
+        assert.ok(models.recommendation, 'the sidecar recommends a model');
+        assert.deepEqual(rowIds.slice(1), ['firstRun/where', 'firstRun/disk', 'firstRun/reason', 'firstRun/offline', 'firstRun/addFile']);
+        // Offline, no row downloads: the one that would says why it does not.
+        assert.ok(!rows.some((node) => provider.getTreeItem(node).command?.command === 'localAi.downloadRecommended'));
+        const offline = provider.getTreeItem(rows[4]);
+        assert.match(String(offline.label), /^Offline mode is on/);
+        assert.deepEqual(offline.command?.arguments, ['localAi.offline']);
+        assert.equal(provider.getTreeItem(rows[5]).command?.command, 'localAi.addCustomModel');
+        for (const node of rows) assert.ok(provider.getTreeItem(node).accessibilityInformation?.label, `no accessible label: ${labelOf(provider, node)}`);
     });
 
     it('shows an added GGUF file as installed, with its quantization, size and a fit badge', async () => {
@@ -146,7 +160,7 @@ describe('Models tree', () => {
     it('marks the model chosen with Use for Chat as active', async () => {
         const [choice] = models.installed();
         await vscode.commands.executeCommand('localAi.useForChat', choice.entry.id);
-        assert.equal(config().get('defaultModel'), choice.entry.id);
+        assert.equal(config().get('defaultModel'), `${choice.entry.id}@${choice.file.quant}`);
         await until(models, 'the active model', () => models.activeModelId === choice.entry.id);
         const [row] = provider.getChildren(groupNamed(provider, 'Installed')) as ModelNode[];
         const item = provider.getTreeItem(row);

@@ -56,7 +56,7 @@ Options:
 const PROVIDER_HELP = `Usage: local-ai chat "PROMPT" --provider ID --model NAME [options]
 
 Options:
-  --provider ID        openai, anthropic, gemini, ollama or openai-compatible
+  --provider ID        openai, anthropic, gemini, ollama, huggingface or openai-compatible
   --model NAME         the model name at the provider
   --base-url URL       the endpoint (required for openai-compatible; default: the provider's public one,
                        Ollama: http://127.0.0.1:11434)

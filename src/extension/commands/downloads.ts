@@ -43,6 +43,8 @@ export async function downloadModel(services: ExtensionServices, options: Downlo
     const { sidecar, log } = services;
     const name = options.name ?? options.model;
     const pending = { model: options.model, quant: options.quant, name: options.name, force: options.force };
+    // The first model a user gets is made ready to answer (loaded, chosen, the chat opened), not just announced.
+    const firstModel = services.models.loaded && services.models.installed().length === 0;
     await services.downloads.remember(pending);
     try {
         const result = await vscode.window.withProgress(
@@ -76,6 +78,10 @@ export async function downloadModel(services: ExtensionServices, options: Downlo
             `Downloaded ${name} (${result.quant}) to ${result.path}${result.downloaded ? `, ${formatBytes(result.bytesFetched)} fetched` : ', already installed'}.`,
         );
         void services.models.refresh();
+        if (firstModel) {
+            await readyFirstModel(services, result, name);
+            return result;
+        }
         void vscode.window
             .showInformationMessage(`Local AI: ${name} ${result.quant} is ${result.downloaded ? 'downloaded' : 'already installed'}.`, 'Use for Chat')
             .then((choice) => choice && vscode.commands.executeCommand('localAi.useForChat', `${result.modelId}@${result.quant}`));
@@ -102,6 +108,22 @@ export async function downloadModel(services: ExtensionServices, options: Downlo
         }
         throw error;
     }
+}
+
+/**
+ * After the first download: the model becomes the chat model (in the quantization downloaded) and is
+ * loaded, the Chat view opens with the input focused, and one notification says how to use it.
+ */
+async function readyFirstModel(services: ExtensionServices, result: DownloadResult, name: string): Promise<void> {
+    const choice = `${result.modelId}@${result.quant}`;
+    await vscode.commands.executeCommand('localAi.useForChat', choice);
+    await vscode.commands.executeCommand('localAi.loadModel', choice);
+    await vscode.commands.executeCommand('localAi.openChat');
+    services.log.info(`${name} ${result.quant} is the first model: loaded, chosen for chat, and the chat opened.`);
+    const inline = process.platform === 'darwin' ? 'Cmd+Alt+I' : 'Ctrl+Alt+I';
+    void vscode.window.showInformationMessage(
+        `Local AI: ${name} is ready. Ask it anything in the Chat view (Enter sends); select code in an editor and press ${inline} to edit it inline.`,
+    );
 }
 
 /** One copy per path: a download of another revision replaces the installed copy, so the user says yes first. */

@@ -41,7 +41,7 @@ export interface ModelPickItem extends vscode.QuickPickItem {
 export function modelPickItem(model: ModelsModel, entry: ModelEntry, file: ModelFile): ModelPickItem {
     const badge = fitBadge(file.fit);
     const marks: string[] = [];
-    if (entry.id === model.activeModelId && file.state === 'installed') marks.push('active');
+    if (model.isActive(entry, file)) marks.push('active');
     if (entry.id === model.recommendation?.modelId) marks.push('recommended');
     if (file.state === 'partial') marks.push('partly downloaded');
     return {

@@ -25,8 +25,10 @@ async function useForChat(services: ExtensionServices, argument: unknown): Promi
         emptyMessage: 'no model is installed yet; download one first',
     });
     if (!choice) return undefined;
-    await vscode.workspace.getConfiguration(SECTION).update('defaultModel', choice.entry.id, vscode.ConfigurationTarget.Global);
-    services.log.info(`Chat now uses ${choice.entry.name} (${choice.entry.id}).`);
+    // The file the user picked, not only the model: `id@QUANT` keeps a Q8_0 from turning back into the default Q4_K_M.
+    const value = `${choice.entry.id}@${choice.file.quant}`;
+    await vscode.workspace.getConfiguration(SECTION).update('defaultModel', value, vscode.ConfigurationTarget.Global);
+    services.log.info(`Chat now uses ${choice.entry.name} ${choice.file.quant} (${value}).`);
     void services.models.refresh();
     return choice;
 }

@@ -81,6 +81,18 @@ export class ModelsModel implements vscode.Disposable {
         return this.result?.activeModelId;
     }
 
+    /** The quantization of the active model the user picked; undefined: its default file. */
+    get activeQuant(): string | undefined {
+        return this.result?.activeQuant;
+    }
+
+    /** Whether this installed file is the one chat answers with. */
+    isActive(entry: ModelEntry, file: ModelFile): boolean {
+        if (entry.id !== this.activeModelId || file.state !== 'installed') return false;
+        const quant = this.activeQuant ?? entry.files.find((candidate) => candidate.quant === entry.defaultQuant && candidate.state === 'installed')?.quant;
+        return quant === undefined || quant === file.quant;
+    }
+
     /** The model in memory now, from the sidecar's status. */
     get loadedModelId(): string | undefined {
         return this.status.activeModel?.modelId;
@@ -119,7 +131,7 @@ export class ModelsModel implements vscode.Disposable {
     /** Every installed file, active model first. */
     installed(): ModelChoice[] {
         const choices = this.models.flatMap((entry) => entry.files.filter((file) => file.state === 'installed').map((file) => ({ entry, file })));
-        return choices.sort((a, b) => Number(b.entry.id === this.activeModelId) - Number(a.entry.id === this.activeModelId));
+        return choices.sort((a, b) => Number(this.isActive(b.entry, b.file)) - Number(this.isActive(a.entry, a.file)));
     }
 
     /** The catalog and user models that are not installed in any quantization. */
@@ -181,6 +193,8 @@ export class ModelsModel implements vscode.Disposable {
     private updateContextKey(): void {
         const keys: Record<string, boolean> = {
             [NO_MODEL_INSTALLED_KEY]: this.result !== undefined && this.installed().length === 0 && this.downloads.length === 0,
+            // Completes the walkthrough's download step however the model was installed.
+            'localAi.modelInstalled': this.installed().length > 0,
             'localAi.downloading': this.downloads.some((download) => download.state !== 'failed'),
             'localAi.modelLoaded': this.status.activeModel !== undefined,
         };

@@ -5,6 +5,7 @@
 import * as vscode from 'vscode';
 import type { DownloadProgress, ModelEntry, ModelFile } from '../../common/models';
 import type { ProviderSetting } from '../../common/settings';
+import { firstRunItem, firstRunRows, type FirstRunNode } from './firstRun';
 import { describeDownload, describeFile, fitBadge, fitIcon, modelTooltip, percent, preferredFile } from './modelFormat';
 import type { ModelsModel } from './modelsModel';
 
@@ -42,7 +43,7 @@ export interface InfoNode {
     error: boolean;
 }
 
-export type ModelsTreeNode = GroupNode | FamilyNode | ModelNode | ProviderNode | InfoNode;
+export type ModelsTreeNode = GroupNode | FamilyNode | ModelNode | ProviderNode | InfoNode | FirstRunNode;
 
 const GROUP_LABELS: Record<GroupId, string> = {
     recommended: 'Recommended for this machine',
@@ -90,6 +91,8 @@ export class ModelsTreeProvider implements vscode.TreeDataProvider<ModelsTreeNod
                 return this.modelItem(node);
             case 'provider':
                 return this.providerItem(node);
+            case 'firstRun':
+                return firstRunItem(node);
             case 'info': {
                 const item = new vscode.TreeItem(node.message);
                 item.iconPath = new vscode.ThemeIcon(node.error ? 'error' : 'loading~spin');
@@ -109,10 +112,9 @@ export class ModelsTreeProvider implements vscode.TreeDataProvider<ModelsTreeNod
             if (health === 'error') return [{ kind: 'info', message: model.status.message, error: true }];
             return [{ kind: 'info', message: 'Starting Local AI…', error: false }];
         }
-        // Nothing installed and nothing downloading: an empty tree lets the welcome view speak.
-        if (model.installed().length === 0 && model.downloads.length === 0) return [];
         const groups: GroupId[] = [];
-        if (this.recommendedChoice()) groups.push('recommended');
+        // Nothing installed yet: the recommendation always shows, with its facts, or why there is none.
+        if (this.recommendedChoice() || this.firstRun()) groups.push('recommended');
         if (model.installed().length > 0) groups.push('installed');
         if (model.downloads.length > 0) groups.push('downloading');
         groups.push('catalog', 'cloud');
@@ -124,9 +126,10 @@ export class ModelsTreeProvider implements vscode.TreeDataProvider<ModelsTreeNod
         switch (group) {
             case 'recommended': {
                 const choice = this.recommendedChoice();
-                return choice
+                const row: ModelsTreeNode[] = choice
                     ? [{ kind: 'model', group, entry: choice.entry, file: choice.file, download: model.downloadOf(choice.entry.id, choice.file.quant) }]
                     : [];
+                return this.firstRun() ? [...row, ...firstRunRows(model, choice)] : row;
             }
             case 'installed':
                 return model.installed().map(({ entry, file }) => ({ kind: 'model', group, entry, file }));
@@ -152,6 +155,11 @@ export class ModelsTreeProvider implements vscode.TreeDataProvider<ModelsTreeNod
         }
     }
 
+    /** Nothing installed and nothing downloading: the first-run view. */
+    private firstRun(): boolean {
+        return this.model.installed().length === 0 && this.model.downloads.length === 0;
+    }
+
     private recommendedChoice(): { entry: ModelEntry; file: ModelFile } | undefined {
         const recommendation = this.model.recommendation;
         const entry = recommendation && this.model.find(recommendation.modelId);
@@ -172,7 +180,8 @@ export class ModelsTreeProvider implements vscode.TreeDataProvider<ModelsTreeNod
         item.id = `group/${group}`;
         item.contextValue = `group ${group}`;
         if (group === 'recommended') {
-            item.description = this.model.recommendation?.reason;
+            // The first run gives the reason a row of its own.
+            item.description = this.firstRun() ? undefined : this.model.recommendation?.reason;
             item.tooltip = this.model.recommendation?.reason;
             item.iconPath = new vscode.ThemeIcon('star-full');
         } else if (group === 'catalog') {
@@ -186,7 +195,7 @@ export class ModelsTreeProvider implements vscode.TreeDataProvider<ModelsTreeNod
 
     private modelItem(node: ModelNode): vscode.TreeItem {
         const { entry, file, download } = node;
-        const active = entry.id === this.model.activeModelId && file.state === 'installed';
+        const active = this.model.isActive(entry, file);
         const loaded = entry.id === this.model.loadedModelId;
         const item = new vscode.TreeItem(entry.name, vscode.TreeItemCollapsibleState.None);
         item.id = `${node.group}/${entry.id}/${file.quant}`;

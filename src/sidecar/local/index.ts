@@ -32,11 +32,13 @@ export function settingsLoadOverrides(settings: SidecarSettings): Partial<LoadCo
 export function registryModelResolver(registry: ModelRegistry, context: SidecarContext): ModelResolver {
     return async (model) => {
         if (model?.endsWith('.gguf') && (model.startsWith('/') || /^[a-zA-Z]:[\\/]/.test(model))) return pathOnlyResolver(model);
-        const name = model ?? (await registry.list()).activeModelId;
+        const active = model ? undefined : await registry.list();
+        const name = model ?? active?.activeModelId;
         if (!name) {
             throw new LocalAiError(ErrorCode.ModelNotFound, 'No model is active yet.', { hint: 'Download a model, or choose one in the Models view.' });
         }
-        const installed = await registry.resolveInstalled(name);
+        // The active model in the quantization the user picked, not its default file.
+        const installed = await registry.resolveInstalled(name, active?.activeQuant);
         const user = context.settings.userModels.find((u) => u.source === name || u.source === installed.path || u.name === installed.entry.name);
         return {
             modelId: installed.entry.id,

@@ -45,6 +45,17 @@ export function diskFullError(error: unknown, partial: string): LocalAiError | u
     );
 }
 
+/** Free space where `folder` is or would be created (its nearest existing parent); undefined when unreadable. */
+export async function freeSpaceFor(folder: string): Promise<number | undefined> {
+    for (let current = path.resolve(folder); ; current = path.dirname(current)) {
+        try {
+            return await statfsFree(current);
+        } catch {
+            if (path.dirname(current) === current) return undefined;
+        }
+    }
+}
+
 async function statfsFree(folder: string): Promise<number> {
     const stats = await fs.statfs(folder);
     return stats.bavail * stats.bsize;

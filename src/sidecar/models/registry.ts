@@ -12,6 +12,7 @@ import type { SidecarContext } from '../context';
 import { Emitter } from '../events';
 import { catalogEntries, catalogModels, type CatalogModel } from './catalog';
 import { defaultDiscoveryFolders, discoverModelFiles, type DiscoveredFile, type DiscoveryFolders } from './discovery';
+import { freeSpaceFor } from './diskSpace';
 import type { DownloadManager } from './download';
 import { hubFileId, quantFromFileName, splitPartFiles } from './hubUri';
 import { downloadSplitModel } from './splitDownload';
@@ -83,9 +84,10 @@ export class ModelRegistry extends Emitter<{ changed: [] }> {
             recommended = safely(() => hardware.recommend(models.filter((entry) => entry.source === 'catalog')));
         }
         const installedIds = new Set(models.filter((m) => m.files.some((f) => f.state === 'installed')).map((m) => m.id));
-        const configured = this.options.context.settings.defaultModel;
-        const activeModelId = configured || (recommended && installedIds.has(recommended.modelId) ? recommended.modelId : [...installedIds][0]);
-        return { models, recommended, activeModelId, modelsPath: this.options.store.folder };
+        const configured = activeChoice(models, this.options.context.settings.defaultModel);
+        const activeModelId = configured.model || (recommended && installedIds.has(recommended.modelId) ? recommended.modelId : [...installedIds][0]);
+        const freeDiskBytes = await freeSpaceFor(this.options.store.folder);
+        return { models, recommended, activeModelId, activeQuant: configured.quant, modelsPath: this.options.store.folder, freeDiskBytes };
     }
 
     /** A catalog id, an entry id from the list, a `hf:` URI or a path; throws ModelNotFound. */
@@ -280,6 +282,18 @@ export class ModelRegistry extends Emitter<{ changed: [] }> {
 const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
 
 /** The requested quantization, else the entry's default, else its first file. */
+/**
+ * `localAi.defaultModel` as "Use for Chat" writes it, `id@QUANT`, or a bare id, URI or path. A value that is
+ * itself an id (a hub file's id may hold `@revision`) is taken whole.
+ */
+function activeChoice(models: ModelEntry[], setting: string): { model: string; quant?: string } {
+    const at = setting.lastIndexOf('@');
+    if (at <= 0 || models.some((entry) => entry.id === setting)) return { model: setting };
+    const [model, quant] = [setting.slice(0, at), setting.slice(at + 1)];
+    const entry = models.find((candidate) => candidate.id === model);
+    return entry?.files.some((file) => file.quant === quant) ? { model, quant } : { model: setting };
+}
+
 function pickFile(entry: ModelEntry, quant?: string): ModelFile {
     const wanted = (quant ?? entry.defaultQuant)?.toUpperCase();
     const file = entry.files.find((f) => f.quant.toUpperCase() === wanted) ?? (quant ? undefined : entry.files[0]);
