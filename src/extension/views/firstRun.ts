@@ -51,7 +51,8 @@ export function firstRunRows(model: ModelsModel, choice: { entry: ModelEntry; fi
     const rows = [
         row('where', whereAndHowFast(file), fitIcon(file.fit), { tooltip: file.fit?.reason }),
         row('disk', disk.text, disk.enough ? 'database' : 'warning', { tooltip: model.list && `Downloads go to ${model.list.modelsPath}` }),
-        row('reason', reason, 'info', { tooltip: reason }),
+        // The model's name is on the row above: the reason's own row starts where it says why.
+        row('reason', `Why: ${reason.replace(`${entry.name} (${file.quant}) is `, '')}`, 'info', { tooltip: reason }),
     ];
     if (offline) return [...rows, ...offlineRows()];
     return [
