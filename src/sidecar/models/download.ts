@@ -18,7 +18,7 @@ import { SpeedMeter } from './speedMeter';
 import { assertHoldsExactly, openPartial, sha256OfFile, type PartialFile } from './partialFile';
 import type { InstalledFile, ModelStore, StorePaths } from './store';
 import { lockPartial, resumeState } from './partialClaim';
-import { contiguousPrefix, type PartPlanOptions, writtenBytes } from './fileParts';
+import { contiguousPrefix, DEFAULT_CONNECTIONS, type PartPlanOptions, writtenBytes } from './fileParts';
 import { fetchParts } from './partsFetch';
 import { PrefixHasher } from './prefixHasher';
 
@@ -322,6 +322,7 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
                 maxAttemptsWithoutProgress: this.options.maxAttemptsWithoutProgress,
                 retryBaseDelayMs: this.options.retryBaseDelayMs,
                 maxRateLimitWaitMs: this.options.maxRateLimitWaitMs,
+                connections: this.options.connections ?? DEFAULT_CONNECTIONS,
                 transfer: {
                     url: hub.resolveUrl(repo, file.file, commit),
                     headers: hub.authHeaders(),

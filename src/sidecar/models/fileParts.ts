@@ -1,7 +1,8 @@
 /**
  * A download in parallel range parts, as Ollama and hf_transfer fetch large files: real CDNs cap each
  * connection's speed, so N connections, each writing its own range at its offsets through the partial's one
- * descriptor, reach N times one connection's speed. The parts and how much of each is written are kept in
+ * descriptor, reach N times one connection's speed. A large file has more parts than connections (as
+ * hf_transfer's chunks), taken in file order, so the bytes hashed so far trail the newest by a few parts. The parts and how much of each is written are kept in
  * the download's journal, so a resume fetches only the bytes each part lacks. A journal is read back as
  * untrusted input: its parts are used only when they tile the file and the partial holds what they claim.
  */
@@ -14,7 +15,7 @@ export interface FilePart {
 }
 
 export interface PartPlanOptions {
-    /** Connections at most. Default 16 (as Ollama). */
+    /** Parts fetched at once, each on its own connection. Default 16 (as Ollama). */
     connections?: number;
     /** No part is smaller than this; a file under twice this size is one stream. Default 16 MiB. */
     minPartBytes?: number;
@@ -22,10 +23,13 @@ export interface PartPlanOptions {
 
 export const DEFAULT_CONNECTIONS = 16;
 export const DEFAULT_MIN_PART_BYTES = 16 << 20;
+/** The journal stays small (a few tens of KB) however large the file: its parts grow instead. */
+const MAX_PARTS = 1024;
 
 /** Equal parts tiling [0, size): one part (a single stream) when the file is small or one connection is asked for. */
 export function planParts(size: number, options: PartPlanOptions = {}): FilePart[] {
-    const count = Math.max(1, Math.min(options.connections ?? DEFAULT_CONNECTIONS, Math.floor(size / (options.minPartBytes ?? DEFAULT_MIN_PART_BYTES))));
+    const connections = options.connections ?? DEFAULT_CONNECTIONS;
+    const count = connections <= 1 ? 1 : Math.max(1, Math.min(MAX_PARTS, Math.floor(size / (options.minPartBytes ?? DEFAULT_MIN_PART_BYTES))));
     const length = Math.ceil(size / count);
     const parts: FilePart[] = [];
     for (let start = 0; start < size || parts.length === 0; start += length) parts.push({ start, end: Math.min(size, start + length), written: 0 });

@@ -5,6 +5,7 @@
  * range is answered; a server that answers with the whole file does not serve ranges, and the download goes
  * on as one stream from the bytes already contiguous. The journal records each part's progress as it goes.
  */
+import { setMaxListeners } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ErrorCode, LocalAiError } from '../../common/errors';
 import { contiguousPrefix, type FilePart, isComplete, writtenBytes } from './fileParts';
@@ -14,7 +15,7 @@ import { TransferError, type TransferOptions, transferRest } from './transfer';
 const MAX_RATE_LIMIT_WAIT_MS = 10 * 60_000;
 /** The journal is saved at most this often while parts advance (and after every attempt). */
 const SAVE_EVERY_MS = 500;
-/** Bytes the socket may hold before the disk takes them, over all parts. */
+/** Bytes the sockets may hold before the disk takes them, over all connections (at least 1 MiB a write each, and one more waiting). */
 const WAITING_BYTES_IN_ALL = 32 << 20;
 
 export interface PartsFetchOptions {
@@ -22,6 +23,8 @@ export interface PartsFetchOptions {
     transfer: Pick<TransferOptions, 'url' | 'headers' | 'dispatcher' | 'partial' | 'expectedSize' | 'stallTimeoutMs' | 'refusal'>;
     /** The parts, as planned or resumed; updated in place as bytes are written. */
     parts: FilePart[];
+    /** Parts fetched at once, each on its own connection. */
+    connections: number;
     signal: AbortSignal;
     /** The file's name in messages, and the partial's path for errors. */
     file: string;
@@ -73,11 +76,18 @@ export async function fetchParts(options: PartsFetchOptions): Promise<number> {
     }
 }
 
-/** 'done', or 'no ranges' when the server answered a range with the whole file (the other parts are stopped). */
+/**
+ * Up to `connections` connections, each taking the next unfinished part in file order, so the contiguous
+ * prefix (what can be hashed) grows while the parts arrive instead of all at the end. 'done', or 'no ranges'
+ * when the server answered a range with the whole file (the other parts are then stopped).
+ */
 async function fetchInParallel(options: PartsFetchOptions, onBytes: (bytes: number) => void, journal: JournalSaver): Promise<'done' | 'no ranges'> {
     const pending = options.parts.filter((part) => !isComplete(part));
     if (pending.length === 0) return 'done';
+    const connections = Math.min(pending.length, Math.max(1, options.connections));
     const stop = new AbortController();
+    // Every connection's request and backoff listens to it.
+    setMaxListeners(4 * connections + 10, stop.signal);
     const onAbort = () => stop.abort();
     options.signal.addEventListener('abort', onAbort, { once: true });
     // The first unfinished part asks alone: the others start once its range was answered with bytes.
@@ -87,11 +97,14 @@ async function fetchInParallel(options: PartsFetchOptions, onBytes: (bytes: numb
         await Promise.race([opened, new Promise((resolve) => stop.signal.addEventListener('abort', resolve, { once: true }))]);
         stop.signal.throwIfAborted();
     };
+    const context = { ...options, single: false, signal: stop.signal, onBytes, journal, waitingBytes: WAITING_BYTES_IN_ALL / connections };
+    let next = 0;
     let failure: unknown;
-    const run = async (part: FilePart, first: boolean) => {
+    const connection = async (first: boolean) => {
         try {
-            if (!first) await waitForOpen();
-            await fetchPart(part, { ...options, single: false, signal: stop.signal, onBytes, journal, onFirstBytes: first ? open : undefined });
+            if (first) await fetchPart(pending[next++], { ...context, onFirstBytes: open });
+            else await waitForOpen();
+            for (let part = pending[next++]; part; part = pending[next++]) await fetchPart(part, context);
         } catch (error) {
             if (failure === undefined && !stop.signal.aborted) failure = error;
             stop.abort();
@@ -100,7 +113,7 @@ async function fetchInParallel(options: PartsFetchOptions, onBytes: (bytes: numb
         }
     };
     try {
-        await Promise.all(pending.map((part, index) => run(part, index === 0)));
+        await Promise.all(Array.from({ length: connections }, (_, index) => connection(index === 0)));
     } finally {
         options.signal.removeEventListener('abort', onAbort);
     }
@@ -114,6 +127,8 @@ interface PartContext extends PartsFetchOptions {
     /** The only part: asked for as the rest of the file, and the file starts over when the server ignores the range. */
     single: boolean;
     journal: JournalSaver;
+    /** Bytes this part's socket may hold before the disk takes them. Default 16 MiB. */
+    waitingBytes?: number;
     onBytes(received: number): void;
     /** Called once, when this part's first bytes are written. */
     onFirstBytes?: () => void;
@@ -131,7 +146,7 @@ async function fetchPart(part: FilePart, context: PartContext): Promise<void> {
                 ...context.transfer,
                 offset: part.start + part.written,
                 end: context.single ? undefined : part.end,
-                maxWaitingBytes: Math.max(2 << 20, WAITING_BYTES_IN_ALL / context.parts.length),
+                maxWaitingBytes: context.waitingBytes,
                 signal,
                 onBytes: context.onBytes,
                 onWritten: (position) => {
