@@ -30,10 +30,8 @@ const MAX_PARTS = 1024;
 export function planParts(size: number, options: PartPlanOptions = {}): FilePart[] {
     const connections = options.connections ?? DEFAULT_CONNECTIONS;
     const count = connections <= 1 ? 1 : Math.max(1, Math.min(MAX_PARTS, Math.floor(size / (options.minPartBytes ?? DEFAULT_MIN_PART_BYTES))));
-    const length = Math.ceil(size / count);
-    const parts: FilePart[] = [];
-    for (let start = 0; start < size || parts.length === 0; start += length) parts.push({ start, end: Math.min(size, start + length), written: 0 });
-    return parts;
+    // Boundaries at i·size/count: every part at least size/count long, so none falls under the minimum.
+    return Array.from({ length: count }, (_, i) => ({ start: Math.floor((i * size) / count), end: Math.floor(((i + 1) * size) / count), written: 0 }));
 }
 
 /**
