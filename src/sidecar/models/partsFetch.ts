@@ -69,7 +69,11 @@ export async function fetchParts(options: PartsFetchOptions): Promise<number> {
             await options.saveParts(undefined);
             received = prefix;
         }
-        await fetchPart(options.parts[0], { ...options, single: true, signal: options.signal, onBytes, journal });
+        const onRestart = () => {
+            received = 0;
+            options.onRestart();
+        };
+        await fetchPart(options.parts[0], { ...options, single: true, signal: options.signal, onBytes, onRestart, journal });
         return fetched;
     } finally {
         await journal.idle();

@@ -132,7 +132,7 @@ export async function transferRest(options: TransferOptions): Promise<TransferOu
     // much is waiting for the disk.
     const maxWaitingBytes = options.maxWaitingBytes ?? MAX_WAITING_BYTES;
     const output = options.partial;
-    // Where the next batch goes: exactly the bytes hashed so far, whatever else happened to the file.
+    // Where the next batch goes: right after the bytes received before it, whatever else happened to the file.
     let position = offset;
     let written: Promise<void> = Promise.resolve();
     let batch: Buffer[] = [];
@@ -177,10 +177,9 @@ export async function transferRest(options: TransferOptions): Promise<TransferOu
                     offset = 0;
                     position = 0;
                     restart = false;
-                    queue(() => {
-                        options.onRestart();
-                        return output.truncate(0);
-                    });
+                    // No write of this attempt is pending yet: the caller forgets the old bytes before any new one lands.
+                    options.onRestart();
+                    queue(() => output.truncate(0));
                 }
                 if (offset + chunk.length > end) {
                     const what = bounded ? `the ${end - options.offset} bytes asked for` : `the ${options.expectedSize} bytes the hub listed`;
