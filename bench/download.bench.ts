@@ -1,7 +1,7 @@
 /**
  * Downloads and integrity checks of a 1 GiB file served by the fake hub (a separate process on
  * loopback), each against the strongest plain tool in the same run, over interleaved rounds:
- * - a full download by our DownloadManager (hashing while it writes) vs curl;
+ * - a full download by our DownloadManager in one stream (hashed in a worker as it is written) vs curl;
  * - a real resume: each round our download is interrupted at half (a second hub process serving the same
  *   file drops every connection there, and the interrupted attempt is not retried), then a fresh
  *   set of model services (as after a restart) resumes it from the first hub, re-hashing the partial
@@ -9,101 +9,30 @@
  *   counted by the server;
  * - `check` of the installed file vs Node hashing the same file (createHash, streamed) and vs
  *   `openssl dgst -sha256`.
+ * - downloads in parallel range parts, and a download's costs against file size (downloadParts.ts).
  * `LOCAL_AI_BENCH_DOWNLOAD_MIB` (default 1024) and `LOCAL_AI_BENCH_ROUNDS` shrink it for a quick look.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { closeSync, copyFileSync, createReadStream, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, createReadStream, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { createInterface } from 'node:readline';
-import { defaultSettings, type SidecarSettings } from '../src/common/settings';
-import { SidecarContext } from '../src/sidecar/context';
-import { createModelServices, type ModelServices } from '../src/sidecar/models';
+import { partRows } from './downloadParts';
+import { benchFile, curlDownload, startHubProcess, FILE, type HubProcess, MIB, MODEL, modelServices, REPO, sizeLabel, type Transfer } from './downloadHarness';
 import { compare, elapsedMs, report, type BenchRow } from './lib';
 
-const MIB = 1024 * 1024;
 const SIZE = (Number(process.env.LOCAL_AI_BENCH_DOWNLOAD_MIB) || 1024) * MIB;
-const SIZE_LABEL = SIZE >= 1024 * MIB ? `${SIZE / (1024 * MIB)} GiB` : `${SIZE / MIB} MiB`;
-const REPO = 'bench/big-GGUF';
-const FILE = 'big-Q4_K_M.gguf';
-const MODEL = `hf:${REPO}/${FILE}`;
+const SIZE_LABEL = sizeLabel(SIZE);
 const ROUNDS = Number(process.env.LOCAL_AI_BENCH_ROUNDS) || 7;
 /** Where each round's download is interrupted, in bytes. */
 const INTERRUPT_AT = SIZE / 2;
-const log = { error: (m: string) => console.error(m), warn: () => undefined, info: () => undefined, debug: () => undefined };
-
-/** A file of random bytes, kept between runs (writing it is not what we measure). */
-function benchFile(): string {
-    const file = path.join(tmpdir(), `local-ai-bench-download-${SIZE / MIB}MiB.bin`);
-    if (existsSync(file) && statSync(file).size === SIZE) return file;
-    const fd = openSync(file, 'w');
-    for (let written = 0; written < SIZE; written += 16 * MIB) writeSync(fd, randomBytes(Math.min(16 * MIB, SIZE - written)));
-    closeSync(fd);
-    return file;
-}
-
-interface HubProcess {
-    url: string;
-    /** Body bytes the CDN sent for the next `count` file requests logged from now, once they are logged. */
-    nextRequests(count: number): Promise<number>;
-    stop(): void;
-}
-
-/** The fake hub in its own process (so serving costs this process nothing); reads its request log. */
-async function startHubProcess(file: string, faults: string[] = []): Promise<HubProcess> {
-    const script = path.join(process.cwd(), 'dist', 'test', 'fixtures', 'fakeHub', 'server.cli.mjs');
-    const args = [script, '--file', `${REPO}/${FILE}=${file}`, ...faults.flatMap((fault) => ['--fault', fault])];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    // Lines such as "cdn GET /bench/big-GGUF/…/big-Q4_K_M.gguf bytes=536870912- → 206 536870912B".
-    const served: number[] = [];
-    const waiters: (() => void)[] = [];
-    let taken = 0;
-    createInterface({ input: child.stderr }).on('line', (line) => {
-        const match = /^cdn GET \S+ .*→ \d+ (\d+)B/.exec(line);
-        if (!match) return;
-        served.push(Number(match[1]));
-        for (const wake of waiters.splice(0)) wake();
-    });
-    const [line] = (await once(createInterface({ input: child.stdout }), 'line')) as [string];
-    return {
-        url: (JSON.parse(line) as { url: string }).url,
-        async nextRequests(count) {
-            // The server logs a request when its response closes, which may be after the client is done.
-            while (served.length < taken + count) await new Promise<void>((wake) => waiters.push(wake));
-            const bytes = served.slice(taken, taken + count).reduce((sum, b) => sum + b, 0);
-            taken += count;
-            return bytes;
-        },
-        stop: () => child.kill('SIGTERM'),
-    };
-}
-
-function modelServices(hubUrl: string, dir: string, options: { settings?: Partial<SidecarSettings>; retries?: boolean } = {}): ModelServices {
-    const context = new SidecarContext({
-        log,
-        settings: { ...defaultSettings(), hubEndpoint: hubUrl, ...options.settings },
-        secrets: { providerKeys: {} },
-        defaultModelsPath: dir,
-        statePath: dir,
-    });
-    return createModelServices(context, {
-        discoveryFolders: () => ({ huggingFaceCache: dir, lmStudio: [], extra: [] }),
-        downloads: options.retries === false ? { maxAttemptsWithoutProgress: 1 } : undefined,
-    });
-}
-
-interface Transfer {
-    seconds: number;
-    /** Bytes the server sent for it. */
-    served: number;
-    /** Client CPU seconds. */
-    cpu: number;
-}
+/** `LOCAL_AI_BENCH_DOWNLOAD_SECTIONS=stream,check,parts` (default all) runs some of the sections. */
+const runs = (section: string) => process.env.LOCAL_AI_BENCH_DOWNLOAD_SECTIONS?.split(',').includes(section) ?? true;
+/** These rows measure one stream (the parts have rows of their own, in downloadParts.ts). */
+const SINGLE_STREAM = { connections: 1 };
 
 async function oursDownload(hub: HubProcess, dir: string): Promise<Transfer> {
-    const models = modelServices(hub.url, dir);
+    const models = modelServices(hub.url, dir, { downloads: SINGLE_STREAM });
     try {
         const cpuBefore = process.cpuUsage();
         const ms = await elapsedMs(() => models.registry.download({ model: MODEL }));
@@ -114,17 +43,6 @@ async function oursDownload(hub: HubProcess, dir: string): Promise<Transfer> {
     }
 }
 
-/** curl to `output`; with `resume`, continues the bytes already there (`-C -`). */
-async function curlDownload(hub: HubProcess, output: string, resume: boolean): Promise<Transfer> {
-    const args = ['-f', '%U %S', 'curl', '-sSfL', ...(resume ? ['-C', '-'] : []), '-o', output, `${hub.url}/${REPO}/resolve/main/${FILE}`];
-    let run: ReturnType<typeof spawnSync> | undefined;
-    const ms = await elapsedMs(() => (run = spawnSync('/usr/bin/time', args)));
-    if (run!.status !== 0) throw new Error(`curl failed: ${run!.stderr.toString()}`);
-    if (statSync(output).size !== SIZE) throw new Error(`curl left ${statSync(output).size} bytes, not ${SIZE}`);
-    const [user, system] = run!.stderr.toString().trim().split('\n').at(-1)!.split(' ').map(Number);
-    return { seconds: ms / 1000, served: await hub.nextRequests(1), cpu: user + system };
-}
-
 /**
  * Our download from the dropping hub, not retried: it fails with about INTERRUPT_AT bytes kept in its
  * partial, which it returns. Now and then the partial lacks the last chunk (64 KiB) the server wrote before
@@ -132,7 +50,7 @@ async function curlDownload(hub: HubProcess, output: string, resume: boolean): P
  * fetches it again, as the bytes row shows.
  */
 async function interruptedDownload(droppingHub: HubProcess, dir: string): Promise<number> {
-    const models = modelServices(droppingHub.url, dir, { retries: false });
+    const models = modelServices(droppingHub.url, dir, { downloads: { ...SINGLE_STREAM, maxAttemptsWithoutProgress: 1 } });
     try {
         await models.registry.download({ model: MODEL }).then(
             () => Promise.reject(new Error('the download finished although the hub dropped it')),
@@ -165,9 +83,9 @@ async function downloads(hub: HubProcess, droppingHub: HubProcess, work: string)
         copyFileSync(path.join(dirs.resume, REPO, `${FILE}.partial`), curlResumed);
         const sides: (() => Promise<void>)[] = [
             async () => void series.full.push(await oursDownload(hub, dirs.full)),
-            async () => void series.curlFull.push(await curlDownload(hub, path.join(dirs.curl, 'full.bin'), false)),
+            async () => void series.curlFull.push(await curlDownload(hub, path.join(dirs.curl, 'full.bin'), { size: SIZE })),
             async () => void series.resume.push(await oursDownload(hub, dirs.resume)),
-            async () => void series.curlResume.push(await curlDownload(hub, curlResumed, true)),
+            async () => void series.curlResume.push(await curlDownload(hub, curlResumed, { size: SIZE, resume: true })),
         ];
         for (let step = 0; step < sides.length; step++) await sides[(round + step) % sides.length]();
         const last = (list: Transfer[]) => list.at(-1)!;
@@ -181,7 +99,7 @@ async function downloads(hub: HubProcess, droppingHub: HubProcess, work: string)
     const megabytes = (list: Transfer[]) => list.map((t) => t.served / 1e6);
     return [
         {
-            name: `download ${SIZE_LABEL} from the fake hub (sha256 while writing) vs curl`,
+            name: `download ${SIZE_LABEL} from the fake hub, one stream (sha256 in a worker) vs curl`,
             unit: 'MB/s',
             target: '≥ 0.9× curl',
             ...compare(rate(series.full), rate(series.curlFull)),
@@ -276,13 +194,14 @@ async function checks(hub: HubProcess, work: string): Promise<BenchRow[]> {
 }
 
 async function main(): Promise<void> {
-    const file = benchFile();
+    const file = benchFile(SIZE);
     const hub = await startHubProcess(file);
-    const droppingHub = await startHubProcess(file, [`drop:${ROUNDS}:${INTERRUPT_AT}`]);
+    const droppingHub = await startHubProcess(file, { faults: [`drop:${ROUNDS}:${INTERRUPT_AT}`] });
     const work = mkdtempSync(path.join(tmpdir(), 'local-ai-bench-models-'));
     try {
-        report(await downloads(hub, droppingHub, work));
-        report(await checks(hub, work));
+        if (runs('stream')) report(await downloads(hub, droppingHub, work));
+        if (runs('check')) report(await checks(hub, work));
+        if (runs('parts')) report(await partRows(work, ROUNDS));
     } finally {
         hub.stop();
         droppingHub.stop();

@@ -5,8 +5,6 @@
  * One writer per file across processes too: the partial's lock (fileLock.ts) is taken before the
  * partial is touched; a process that finds it held shows the other one's progress and waits.
  */
-import { createHash } from 'node:crypto';
-import { setTimeout as delay } from 'node:timers/promises';
 import { ErrorCode, LocalAiError } from '../../common/errors';
 import type { DownloadProgress, ModelEntry, ModelFile } from '../../common/models';
 import type { DownloadResult } from '../../common/protocol';
@@ -20,12 +18,12 @@ import { SpeedMeter } from './speedMeter';
 import { assertHoldsExactly, openPartial, sha256OfFile, type PartialFile } from './partialFile';
 import type { InstalledFile, ModelStore, StorePaths } from './store';
 import { lockPartial, resumeState } from './partialClaim';
-import { TransferError, transferRest } from './transfer';
+import { contiguousPrefix, DEFAULT_CONNECTIONS, type PartPlanOptions, writtenBytes } from './fileParts';
+import { fetchParts } from './partsFetch';
+import { PrefixHasher } from './prefixHasher';
 
-/** How long a download waits out the hub's rate limit, all waits together, before it gives up (and keeps the partial). */
-const MAX_RATE_LIMIT_WAIT_MS = 10 * 60_000;
-
-export interface DownloadManagerOptions {
+/** `connections` and `minPartBytes`: how a large file is split into parallel range parts (fileParts.ts). */
+export interface DownloadManagerOptions extends PartPlanOptions {
     context: SidecarContext;
     store: ModelStore;
     hub: HubClient;
@@ -303,83 +301,64 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
         const { entry, file } = download;
         const { store, hub, context } = this.options;
         const { repo, revision, commit, paths, partial, sizeBytes, expectedSha } = target;
-        let { offset, hash } = await resumeState(store, paths, partial, { repo, revision, commit, file: file.file, sizeBytes, sha256: expectedSha });
-        await checkDiskSpace(this.options.freeDiskBytes, paths, sizeBytes - offset).catch(async (error: unknown) => {
+        const journal = { repo, revision, commit, file: file.file, sizeBytes, sha256: expectedSha };
+        const parts = await resumeState(store, paths, partial, journal, this.options);
+        const startOffset = writtenBytes(parts);
+        await checkDiskSpace(this.options.freeDiskBytes, paths, sizeBytes - startOffset).catch(async (error: unknown) => {
             // The empty partial opened for this download holds nothing worth keeping.
-            if (offset === 0) await store.discardPartial(paths, partial);
+            if (startOffset === 0) await store.discardPartial(paths, partial);
             throw error;
         });
 
-        const startOffset = offset;
-        let fetched = 0;
         const meter = new SpeedMeter();
-        this.report(download, { state: 'downloading', totalBytes: sizeBytes, receivedBytes: offset, message: undefined });
-        let failuresInARow = 0;
-        let rateLimitedMs = 0;
-        for (;;) {
-            // A partial that is already complete needs no request: straight to verification.
-            if (offset >= sizeBytes) break;
-            const before = offset;
-            try {
-                ({ offset, hash } = await transferRest(
-                    {
-                        url: hub.resolveUrl(repo, file.file, commit),
-                        headers: hub.authHeaders(),
-                        dispatcher: hub.dispatcher(),
-                        partial: partial.handle,
-                        expectedSize: sizeBytes,
-                        offset,
-                        hash,
-                        signal,
-                        stallTimeoutMs: this.options.stallTimeoutMs ?? 30_000,
-                        refusal: (refusal) => hub.describeRefusal(refusal, { repo, file: file.file, revision }),
-                        onBytes: (received, nowAt) => {
-                            fetched += received;
-                            download.progress.receivedBytes = nowAt;
-                            const rate = meter.add(received, sizeBytes - nowAt);
-                            if (rate) this.report(download, { state: 'downloading', ...rate });
-                        },
-                    },
-                    () => createHash('sha256'),
-                ));
-                break;
-            } catch (error) {
-                if (!(error instanceof TransferError)) throw error;
-                ({ offset, hash } = error.outcome);
-                if (!error.retryable)
-                    throw (
-                        error.refusal ??
-                        new LocalAiError(ErrorCode.DownloadFailed, `Download of ${file.file} failed: ${error.message}.`, { file: paths.partial })
-                    );
-                failuresInARow = offset > before || error.rateLimited ? 1 : failuresInARow + 1;
-                const wait = error.retryAfterMs ?? Math.min(15_000, (this.options.retryBaseDelayMs ?? 500) * 2 ** (failuresInARow - 1));
-                // A rate limit is the hub asking for time, not a failure: waited out as asked, up to a total cap.
-                rateLimitedMs += error.rateLimited ? wait : 0;
-                if (rateLimitedMs > (this.options.maxRateLimitWaitMs ?? MAX_RATE_LIMIT_WAIT_MS)) {
-                    throw new LocalAiError(
-                        ErrorCode.DownloadFailed,
-                        `The hub kept rate-limiting the download of ${file.file}. ${offset} bytes are kept; downloading again later resumes from there.`,
-                        { file: paths.partial, hint: 'Signing in with a Hugging Face token raises the limit.' },
-                    );
-                }
-                const attempts = this.options.maxAttemptsWithoutProgress ?? 5;
-                if (failuresInARow >= attempts) {
-                    throw new LocalAiError(
-                        ErrorCode.DownloadFailed,
-                        `Download of ${file.file} failed after ${attempts} attempts: ${error.message}. ${offset} bytes are kept; downloading again resumes from there.`,
-                        { file: paths.partial },
-                    );
-                }
-                this.report(download, { state: 'retrying', receivedBytes: offset, message: `${error.message}, retrying in ${Math.round(wait / 100) / 10} s` });
-                context.log.info(`${repo}/${file.file}: ${error.message}; retry in ${wait} ms from byte ${offset}.`);
-                await delay(wait, undefined, { signal });
-                this.report(download, { state: 'downloading', message: undefined });
-            }
+        this.report(download, { state: 'downloading', totalBytes: sizeBytes, receivedBytes: startOffset, message: undefined });
+        // The resumed prefix is hashed in the worker while the rest arrives.
+        const hasher = new PrefixHasher(partial.handle.fd);
+        let fetched: number;
+        let actual: string;
+        try {
+            hasher.advance(contiguousPrefix(parts));
+            fetched = await fetchParts({
+                maxAttemptsWithoutProgress: this.options.maxAttemptsWithoutProgress,
+                retryBaseDelayMs: this.options.retryBaseDelayMs,
+                maxRateLimitWaitMs: this.options.maxRateLimitWaitMs,
+                connections: this.options.connections ?? DEFAULT_CONNECTIONS,
+                transfer: {
+                    url: hub.resolveUrl(repo, file.file, commit),
+                    headers: hub.authHeaders(),
+                    dispatcher: hub.dispatcher(),
+                    partial: partial.handle,
+                    expectedSize: sizeBytes,
+                    stallTimeoutMs: this.options.stallTimeoutMs ?? 30_000,
+                    refusal: (refusal) => hub.describeRefusal(refusal, { repo, file: file.file, revision }),
+                },
+                parts,
+                signal,
+                file: file.file,
+                partialPath: paths.partial,
+                onPrefix: (bytes) => hasher.advance(bytes),
+                onRestart: () => hasher.reset(),
+                onBytes: (received, total) => {
+                    download.progress.receivedBytes = total;
+                    const rate = meter.add(received, sizeBytes - total);
+                    if (rate) this.report(download, { state: 'downloading', ...rate });
+                },
+                onRetry: (message, wait) => {
+                    this.report(download, {
+                        state: 'retrying',
+                        receivedBytes: writtenBytes(parts),
+                        message: `${message}, retrying in ${Math.round(wait / 100) / 10} s`,
+                    });
+                    context.log.info(`${repo}/${file.file}: ${message}; retry in ${wait} ms (${writtenBytes(parts)} bytes kept).`);
+                },
+                saveParts: (saved) => store.writeJournal(paths, { ...journal, startedAt: new Date().toISOString(), parts: saved }),
+            });
+            this.report(download, { state: 'verifying', receivedBytes: sizeBytes });
+            actual = await hasher.digest(sizeBytes);
+        } finally {
+            await hasher.dispose();
         }
-
-        this.report(download, { state: 'verifying', receivedBytes: offset });
-        const actual = hash.digest('hex');
-        await assertHoldsExactly(partial, offset);
+        await assertHoldsExactly(partial, sizeBytes);
         if (expectedSha && actual !== expectedSha) {
             await store.discardPartial(paths, partial);
             throw new LocalAiError(

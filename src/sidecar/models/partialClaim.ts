@@ -1,9 +1,9 @@
 /** Claiming a partial for this process (waiting while another one writes it), and where to resume it from. */
-import { createHash, type Hash } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { DownloadProgress } from '../../common/models';
 import { describeOwner, type HeldLock } from './fileLock';
-import { hashPrefix, type PartialFile } from './partialFile';
+import { type FilePart, type PartPlanOptions, planParts, trustedParts } from './fileParts';
+import type { PartialFile } from './partialFile';
 import { SpeedMeter } from './speedMeter';
 import { type DownloadJournal, fileSize, type ModelStore, type StorePaths } from './store';
 
@@ -37,17 +37,20 @@ export async function lockPartial(
 }
 
 /**
- * Where a download continues from. A partial is kept only when its journal names the same size, sha256,
- * revision and commit the hub lists now; its bytes are then hashed once (Node cannot persist a hash's inner
- * state), which reads at disk speed and costs far less than fetching them again. Otherwise it starts afresh.
+ * Where a download continues from: its parts, and how much of each is written. A partial is kept only when
+ * its journal names the same size, sha256, revision and commit the hub lists now, and, for a download in
+ * parts, parts that tile the file within the bytes on disk (fileParts.ts); its bytes are then hashed again
+ * (Node cannot persist a hash's inner state) by the caller's hasher, at disk speed. Otherwise it starts
+ * afresh, in the parts `plan` gives, which the journal records before any byte is written: a partial with
+ * holes is never taken for one stream.
  */
 export async function resumeState(
     store: ModelStore,
     paths: StorePaths,
     partial: PartialFile,
-    journal: Omit<DownloadJournal, 'startedAt'>,
-): Promise<{ offset: number; hash: Hash }> {
-    const hash = createHash('sha256');
+    journal: Omit<DownloadJournal, 'startedAt' | 'parts'>,
+    plan: PartPlanOptions,
+): Promise<FilePart[]> {
     const previous = await store.readJournal(paths);
     const bytes = (await partial.handle.stat()).size;
     const sameFile =
@@ -56,11 +59,14 @@ export async function resumeState(
         previous.sha256 === journal.sha256 &&
         previous.revision === journal.revision &&
         previous.commit === journal.commit;
-    if (bytes > 0 && sameFile && bytes <= journal.sizeBytes) {
-        await hashPrefix(partial, bytes, hash);
-        return { offset: bytes, hash };
+    if (bytes > 0 && sameFile) {
+        if (previous.parts !== undefined) {
+            const parts = trustedParts(previous.parts, journal.sizeBytes, bytes);
+            if (parts) return parts;
+        } else if (bytes <= journal.sizeBytes) return [{ start: 0, end: journal.sizeBytes, written: bytes }];
     }
     if (bytes > 0) await partial.handle.truncate(0);
-    await store.writeJournal(paths, { ...journal, startedAt: new Date().toISOString() });
-    return { offset: 0, hash };
+    const parts = planParts(journal.sizeBytes, plan);
+    await store.writeJournal(paths, { ...journal, ...(parts.length > 1 ? { parts } : {}), startedAt: new Date().toISOString() });
+    return parts;
 }

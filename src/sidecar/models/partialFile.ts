@@ -4,7 +4,7 @@
  * it remembers which file (device and inode) it is, so the store can prove that the file it installs,
  * and the file then at the final path, is the one whose bytes were hashed.
  */
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { constants, createReadStream, promises as fs, type Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { ErrorCode, LocalAiError } from '../../common/errors';
@@ -46,20 +46,9 @@ export async function openPartial(partialPath: string): Promise<PartialFile> {
     }
 }
 
-/** Feeds the first `bytes` of the partial to `hash`, read through its descriptor (never through its name). */
-export async function hashPrefix(partial: PartialFile, bytes: number, hash: Hash): Promise<void> {
-    const buffer = Buffer.allocUnsafe(1 << 20);
-    for (let position = 0; position < bytes; ) {
-        const { bytesRead } = await partial.handle.read(buffer, 0, Math.min(buffer.length, bytes - position), position);
-        if (bytesRead === 0) throw replacedError(partial.path);
-        hash.update(buffer.subarray(0, bytesRead));
-        position += bytesRead;
-    }
-}
-
 /**
- * The hash covers the bytes read back through the descriptor and those written through it at their
- * offsets; the file holding exactly those is this one, with exactly `bytes` in it, or another process wrote to it.
+ * The hash covers the bytes written through the descriptor at their offsets and read back through it; the
+ * file holding exactly those is this one, with exactly `bytes` in it, or another process wrote to it.
  */
 export async function assertHoldsExactly(partial: PartialFile, bytes: number): Promise<void> {
     const { size } = await partial.handle.stat();

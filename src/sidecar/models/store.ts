@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { ErrorCode, LocalAiError } from '../../common/errors';
 import { printable } from '../../common/format';
 import type { ModelManifest } from '../../common/models';
+import type { FilePart } from './fileParts';
 import { lockOwner, tryLock, type LockAttempt, type LockOwner } from './fileLock';
 import { hubFileNameProblem, isSafeRelativePath, STORE_SUFFIXES } from './hubUri';
 import { isSameFile, replacedError, type FileIdentity } from './partialFile';
@@ -38,6 +39,8 @@ export interface DownloadJournal {
     sizeBytes: number;
     sha256?: string;
     startedAt: string;
+    /** A download in parallel parts: each part and the bytes of it written (read back untrusted: fileParts.ts). */
+    parts?: FilePart[];
 }
 
 export interface InstalledFile {

@@ -1,11 +1,11 @@
 /**
- * One HTTP attempt at the rest of a file: follows the hub's redirect to its CDN, asks for the missing
- * range, and writes what arrives into the partial file at the offsets it belongs to while hashing it,
- * so the finished file never needs a second read: the partial is one descriptor the caller opened and
- * locked (partialFile.ts), written at explicit positions, never reopened by name. The caller decides
- * about retries from the thrown TransferError.
+ * One HTTP attempt at the rest of a file, or of one of its parallel parts: follows the hub's redirect to its
+ * CDN, asks for the missing range, and writes what arrives into the partial file at the offsets it belongs
+ * to: the partial is one descriptor the caller opened and locked (partialFile.ts), written at explicit
+ * positions, never reopened by name. Nothing is hashed here: the socket's thread only receives and writes,
+ * and the caller's PrefixHasher reads the written bytes back in a worker. The caller decides about retries
+ * from the thrown TransferError.
  */
-import type { Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { request, type Dispatcher } from 'undici';
 import { ErrorCode, LocalAiError } from '../../common/errors';
@@ -21,23 +21,31 @@ export interface TransferOptions {
     partial: FileHandle;
     /** The size the hub listed; bytes beyond it mean the server sends something else. */
     expectedSize: number;
-    /** Bytes already in the partial file, already fed to `hash`. */
+    /** Where this attempt starts: the bytes before it (of the file, or of this part) are in the partial already. */
     offset: number;
-    hash: Hash;
+    /**
+     * A parallel part: the byte after its last, asked for as a closed range, and an answer with the whole
+     * file ends the attempt with `rangesRefused` instead of starting over. Default: the rest of the file.
+     */
+    end?: number;
+    /** Bytes read from the socket that may wait for the disk before it is paused. Default 16 MiB. */
+    maxWaitingBytes?: number;
     signal: AbortSignal;
     /** No byte for this long (headers or body) ends the attempt as retryable. */
     stallTimeoutMs: number;
     /** Turns a refusal (401/403/404/other 4xx, with the hub's error headers) into the error to report. */
     refusal(refusal: HubRefusal): LocalAiError;
-    /** After each chunk: its size, and the bytes now in the partial file. */
-    onBytes(received: number, offset: number): void;
+    /** After each chunk received: its size. */
+    onBytes(received: number): void;
+    /** After each write: every byte from the start of this attempt's range up to `position` is in the partial. */
+    onWritten(position: number): void;
+    /** The server ignored the range and sends the whole file: the partial is about to start over from byte 0. */
+    onRestart(): void;
 }
 
 export interface TransferOutcome {
-    /** Bytes in the partial file now (equals expectedSize unless the server refused the range). */
+    /** Where the bytes received end (equals the range's end unless the attempt stopped short). */
     offset: number;
-    /** The hash to finish with (a fresh one when the server ignored the range and we started over). */
-    hash: Hash;
 }
 
 /** Why an attempt stopped; `retryable` errors are worth another attempt after a backoff. */
@@ -51,6 +59,8 @@ export class TransferError extends Error {
         readonly retryAfterMs?: number,
         /** The hub said 429: the wait is the hub's, not a failure of ours. */
         readonly rateLimited = false,
+        /** A part's range was answered with the whole file: this server does not serve ranges. */
+        readonly rangesRefused = false,
     ) {
         super(message);
     }
@@ -64,11 +74,13 @@ const MAX_WAITING_BYTES = 16 << 20;
 /** Longest time received bytes wait in memory before they are written. */
 const FLUSH_AFTER_MS = 200;
 
-export async function transferRest(options: TransferOptions, newHash: () => Hash): Promise<TransferOutcome> {
-    let { offset, hash } = options;
+export async function transferRest(options: TransferOptions): Promise<TransferOutcome> {
+    let { offset } = options;
+    const end = options.end ?? options.expectedSize;
+    const bounded = options.end !== undefined;
     const { response, crossOrigin } = await openResponse(options, offset);
     const { statusCode, headers, body } = response;
-    const state = (): TransferOutcome => ({ offset, hash });
+    const state = (): TransferOutcome => ({ offset });
 
     if (statusCode === 416 && offset === options.expectedSize) {
         await body.dump();
@@ -97,7 +109,15 @@ export async function transferRest(options: TransferOptions, newHash: () => Hash
         await body.dump();
         throw new TransferError(`the server answered bytes from ${rangeStart} when asked from ${offset}`, true, state());
     }
+    if (statusCode === 200 && bounded) {
+        await body.dump();
+        throw new TransferError('the server answered a range with the whole file', false, state(), undefined, undefined, false, true);
+    }
     const declared = Number(headers['content-length'] ?? Number.NaN);
+    if (statusCode === 206 && bounded && Number.isFinite(declared) && declared !== end - offset) {
+        await body.dump();
+        throw new TransferError(`the server sent ${declared} bytes for a range of ${end - offset}`, true, state());
+    }
     if (statusCode === 200 && Number.isFinite(declared) && declared !== options.expectedSize) {
         // A whole-file answer of the wrong length (an empty body from a proxy, an error page) must not
         // cost us the partial.
@@ -108,10 +128,11 @@ export async function transferRest(options: TransferOptions, newHash: () => Hash
     // but only once bytes actually arrive, so an answer that dies at once keeps the partial.
     let restart = rangeStart !== offset;
 
-    // Chunks are hashed as they arrive and written in batches off the main thread (FileHandle.writev), so
-    // hashing overlaps the disk writes; the socket is paused while too much is waiting for the disk.
+    // Chunks are written in batches off the main thread (FileHandle.writev); the socket is paused while too
+    // much is waiting for the disk.
+    const maxWaitingBytes = options.maxWaitingBytes ?? MAX_WAITING_BYTES;
     const output = options.partial;
-    // Where the next batch goes: exactly the bytes hashed so far, whatever else happened to the file.
+    // Where the next batch goes: right after the bytes received before it, whatever else happened to the file.
     let position = offset;
     let written: Promise<void> = Promise.resolve();
     let batch: Buffer[] = [];
@@ -144,7 +165,8 @@ export async function transferRest(options: TransferOptions, newHash: () => Hash
             const { bytesWritten } = await output.writev(chunks, at);
             if (bytesWritten !== bytes) throw new Error(`only ${bytesWritten} of ${bytes} bytes were written at byte ${at}`);
             waitingBytes -= bytes;
-            if (waitingBytes < MAX_WAITING_BYTES && body.isPaused()) body.resume();
+            options.onWritten(at + bytes);
+            if (waitingBytes < maxWaitingBytes && body.isPaused()) body.resume();
         });
     };
     try {
@@ -154,23 +176,24 @@ export async function transferRest(options: TransferOptions, newHash: () => Hash
                 if (restart) {
                     offset = 0;
                     position = 0;
-                    hash = newHash();
                     restart = false;
+                    // No write of this attempt is pending yet: the caller forgets the old bytes before any new one lands.
+                    options.onRestart();
                     queue(() => output.truncate(0));
                 }
-                if (offset + chunk.length > options.expectedSize) {
-                    failure = new TransferError(`the server sent more than the ${options.expectedSize} bytes the hub listed`, false, state());
+                if (offset + chunk.length > end) {
+                    const what = bounded ? `the ${end - options.offset} bytes asked for` : `the ${options.expectedSize} bytes the hub listed`;
+                    failure = new TransferError(`the server sent more than ${what}`, false, state());
                     body.destroy();
                     return;
                 }
-                hash.update(chunk);
                 offset += chunk.length;
                 batch.push(chunk);
                 batchBytes += chunk.length;
-                options.onBytes(chunk.length, offset);
+                options.onBytes(chunk.length);
                 if (batchBytes >= BATCH_BYTES) flush();
                 else flushTimer ??= setTimeout(flush, FLUSH_AFTER_MS);
-                if (waitingBytes >= MAX_WAITING_BYTES) body.pause();
+                if (waitingBytes >= maxWaitingBytes) body.pause();
             });
             body.on('end', resolve);
             body.on('error', reject);
@@ -187,8 +210,8 @@ export async function transferRest(options: TransferOptions, newHash: () => Hash
         await written.catch(() => undefined);
     }
     if (failure !== undefined) throw failure instanceof TransferError ? failure : writeFailure(failure, state());
-    if (offset < options.expectedSize) {
-        throw new TransferError(`the connection closed after ${offset} of ${options.expectedSize} bytes`, true, state());
+    if (offset < end) {
+        throw new TransferError(`the connection closed after ${offset} of ${end} bytes`, true, state());
     }
     return state();
 }
@@ -202,7 +225,7 @@ async function openResponse(options: TransferOptions, offset: number): Promise<{
             'accept-encoding': 'identity',
             ...(url.origin === origin ? options.headers : {}),
             'user-agent': HUB_USER_AGENT,
-            ...(offset > 0 ? { range: `bytes=${offset}-` } : {}),
+            ...(options.end !== undefined ? { range: `bytes=${offset}-${options.end - 1}` } : offset > 0 ? { range: `bytes=${offset}-` } : {}),
         };
         let response: Dispatcher.ResponseData;
         try {
@@ -216,12 +239,12 @@ async function openResponse(options: TransferOptions, offset: number): Promise<{
             });
         } catch (error) {
             if (options.signal.aborted) throw error;
-            throw new TransferError(describeNetworkError(error), true, { offset, hash: options.hash });
+            throw new TransferError(describeNetworkError(error), true, { offset });
         }
         const location = response.headers.location;
         if (response.statusCode >= 300 && response.statusCode < 400 && typeof location === 'string') {
             await response.body.dump();
-            if (redirects >= MAX_REDIRECTS) throw new TransferError('too many redirects', false, { offset, hash: options.hash });
+            if (redirects >= MAX_REDIRECTS) throw new TransferError('too many redirects', false, { offset });
             url = new URL(location, url);
             continue;
         }
