@@ -16,6 +16,12 @@ export interface SamplingOptions {
     maxTokens?: number;
     stop?: string[];
     seed?: number;
+    /**
+     * The answer mostly copies the last user message (an edit of the code in it): the local engine
+     * guesses the next tokens from that message and checks them in one batch. The answer is the same,
+     * only sooner when the guesses hold. Providers ignore it. Default: false.
+     */
+    copiesInput?: boolean;
 }
 
 import type { ProviderId } from './providers';

@@ -8,6 +8,7 @@ import type { ChatMessage, ChatResult, EngineInfo, SamplingOptions, TruncationRe
 import { ErrorCode, LocalAiError } from '../../common/errors';
 import { answerReserve, fitConversation } from './contextFit';
 import { importNodeLlamaCpp } from '../llama/runtime';
+import { useInputLookup } from './inputLookup';
 import type { LoadedState } from './modelHost';
 
 /** Default temperature when neither the request nor a model preset sets one. */
@@ -117,6 +118,7 @@ export async function generateChat(
 
     const { LlamaChat } = await importNodeLlamaCpp();
     const sequence = await state.pool.acquire(stop);
+    useInputLookup(sequence, request.options?.copiesInput === true);
     const engine = engineInfo(state);
     hooks.onStart?.(engine, fitted.truncation);
     let completionTokens = 0;
