@@ -23,7 +23,6 @@ import { ChatChunkType, ChatRequest, LoadModelRequest } from '../src/common/prot
 import { chatWrapperFor } from '../src/sidecar/llama/chatWrapper';
 import { DEFAULT_SEQUENCES } from '../src/sidecar/llama/memoryModel';
 import { importNodeLlamaCpp } from '../src/sidecar/llama/runtime';
-import { createSwitchablePredictor, useInputLookup } from '../src/sidecar/local/inputLookup';
 import { benchModel, defaultFixtureDir, ensureFixtureModel } from '../test/fixtures/gguf/model';
 import { startSidecar, type SidecarProcess } from '../test/fixtures/sidecarProcess';
 import { compare, interleave, report, summarize, type BenchRow } from './lib';
@@ -54,6 +53,8 @@ interface RunFigures {
     /** The main thread's CPU time from the first text to the last, per token; NaN where schedstat is missing. */
     cpuMsPerToken: number;
     text: string;
+    /** Input lookup's guesses that the model kept and refused (sidecar runs with copiesInput). */
+    guessed?: { kept: number; refused: number };
 }
 
 function progress(message: string): void {
@@ -97,9 +98,8 @@ function textTimer(pid: number) {
 }
 
 /** One answer from LlamaChat on `sequence`, greedy, with the chat wrapper the product resolves. */
-async function directRun(sequence: LlamaContextSequence, text: string, copiesInput = false): Promise<RunFigures> {
+async function directRun(sequence: LlamaContextSequence, text: string): Promise<RunFigures> {
     const lib = await importNodeLlamaCpp();
-    useInputLookup(sequence, copiesInput);
     const chat = new lib.LlamaChat({ contextSequence: sequence, chatWrapper: chatWrapperFor(lib, sequence.model, silent).wrapper, autoDisposeSequence: false });
     const timer = textTimer(process.pid);
     let tokens = 0;
@@ -167,7 +167,7 @@ async function sidecarRun(sidecar: SidecarProcess, modelPath: string, text: stri
             options: { maxTokens, temperature: 0, copiesInput },
             partialResultToken: token,
         })) as ChatResult;
-        return timer.end(result.usage.completionTokens);
+        return { ...timer.end(result.usage.completionTokens), guessed: result.usage.guessedTokens };
     } finally {
         subscription.dispose();
     }
@@ -238,19 +238,16 @@ async function compareRpc(sidecar: SidecarProcess, modelPath: string, sequence: 
     return pathRows('JSON-RPC chat via the sidecar', rpc, direct);
 }
 
-/** §6: an edit with and without input lookup, through the sidecar; the kept share of guesses, measured directly. */
-async function compareInputLookup(sidecar: SidecarProcess, modelPath: string, sequence: LlamaContextSequence): Promise<BenchRow[]> {
+/** §6: an edit with and without input lookup, through the sidecar, and the share of guesses the model kept. */
+async function compareInputLookup(sidecar: SidecarProcess, modelPath: string): Promise<BenchRow[]> {
     const [withLookup, without] = await interleave(rounds, [
         () => sidecarRun(sidecar, modelPath, editPrompt, true),
         () => sidecarRun(sidecar, modelPath, editPrompt),
     ]);
     if (withLookup.some((run, round) => run.text !== without[round].text)) throw new Error('input lookup changed a greedy answer');
-    const before = { ...sequence.tokenPredictions };
-    await directRun(sequence, editPrompt, true);
-    const after = sequence.tokenPredictions;
-    const validated = after.validated - before.validated;
-    const refuted = after.refuted - before.refuted;
-    progress(`input lookup: ${validated} guesses kept, ${refuted} refused`);
+    const kept = withLookup.map((run) => run.guessed?.kept ?? 0);
+    const refused = withLookup.map((run) => run.guessed?.refused ?? 0);
+    progress(`input lookup: guesses kept ${kept.join(', ')}; refused ${refused.join(', ')}`);
     return [
         {
             name: 'tokens/s, an edit via the sidecar, with input lookup vs without (generated model: gibberish rarely copies its input)',
@@ -265,7 +262,7 @@ async function compareInputLookup(sidecar: SidecarProcess, modelPath: string, se
             name: 'input lookup: share of guessed tokens llama.cpp kept, same edit (generated model)',
             unit: '%',
             target: 'informational',
-            ...summarize([validated + refuted > 0 ? (100 * validated) / (validated + refuted) : 0]),
+            ...summarize(kept.map((k, round) => (k + refused[round] > 0 ? (100 * k) / (k + refused[round]) : 0))),
         },
     ];
 }
@@ -279,15 +276,14 @@ async function main(): Promise<void> {
     const lib = await importNodeLlamaCpp();
     const llama = await lib.getLlama({ gpu: false, build: 'never', logLevel: lib.LlamaLogLevel.error });
     const model = await llama.loadModel({ modelPath });
-    // The sidecar's context (its default sequences): a plain sequence for the baseline, one with the product's predictor for the guesses.
+    // The sidecar's context (its default sequences); the baseline's sequence has no predictor, as LlamaChat's own.
     const context = await model.createContext({ contextSize, threads, batchSize, sequences: DEFAULT_SEQUENCES, flashAttention: false });
     const plain = context.getSequence();
-    const predicted = context.getSequence({ tokenPredictor: createSwitchablePredictor(lib) });
     const sidecar = await startSidecar({ settings: { threads, gpu: 'off', contextSize } });
     try {
         await sidecar.connection.sendRequest(LoadModelRequest.method, { model: modelPath });
         if (sections.includes('rpc')) report(await compareRpc(sidecar, modelPath, plain));
-        if (sections.includes('lookup')) report(await compareInputLookup(sidecar, modelPath, predicted));
+        if (sections.includes('lookup')) report(await compareInputLookup(sidecar, modelPath));
     } finally {
         await sidecar.stop();
         await context.dispose();

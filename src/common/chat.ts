@@ -46,6 +46,8 @@ export interface EngineInfo {
 export interface ChatUsage {
     promptTokens: number;
     completionTokens: number;
+    /** With `copiesInput` on a local model: tokens guessed from the input that the model confirmed (kept) or not (refused). */
+    guessedTokens?: { kept: number; refused: number };
 }
 
 export interface ChatTimings {

@@ -118,7 +118,9 @@ export async function generateChat(
 
     const { LlamaChat } = await importNodeLlamaCpp();
     const sequence = await state.pool.acquire(stop);
-    useInputLookup(sequence, request.options?.copiesInput === true);
+    const copiesInput = request.options?.copiesInput === true;
+    useInputLookup(sequence, copiesInput);
+    const predictionsBefore = { ...sequence.tokenPredictions };
     const engine = engineInfo(state);
     hooks.onStart?.(engine, fitted.truncation);
     let completionTokens = 0;
@@ -145,7 +147,16 @@ export async function generateChat(
         return {
             text: response.response,
             engine,
-            usage: { promptTokens: fitted.promptTokens, completionTokens },
+            usage: {
+                promptTokens: fitted.promptTokens,
+                completionTokens,
+                guessedTokens: copiesInput
+                    ? {
+                          kept: sequence.tokenPredictions.validated - predictionsBefore.validated,
+                          refused: sequence.tokenPredictions.refuted - predictionsBefore.refuted,
+                      }
+                    : undefined,
+            },
             timings: {
                 timeToFirstTokenMs: firstTokenAt === undefined ? 0 : Math.round((firstTokenAt - started) * 10) / 10,
                 tokensPerSecond: completionTokens > 1 && decodeMs > 0 ? Math.round(((completionTokens - 1) / decodeMs) * 10_000) / 10 : 0,
