@@ -250,7 +250,7 @@ async function compareInputLookup(sidecar: SidecarProcess, modelPath: string): P
     progress(`input lookup: guesses kept ${kept.join(', ')}; refused ${refused.join(', ')}`);
     return [
         {
-            name: 'tokens/s, an edit via the sidecar, with input lookup vs without (generated model: gibberish rarely copies its input)',
+            name: 'tokens/s, an edit via the sidecar, with input lookup vs without (generated model: its words are tokens no text tokenizes to, so no guess can hold)',
             unit: 'tokens/s',
             target: 'informational',
             ...compare(
