@@ -16,6 +16,12 @@ export interface SamplingOptions {
     maxTokens?: number;
     stop?: string[];
     seed?: number;
+    /**
+     * The answer mostly copies the last user message (an edit of the code in it): the local engine
+     * guesses the next tokens from that message and checks them in one batch. The answer is the same,
+     * only sooner when the guesses hold. Providers ignore it. Default: false.
+     */
+    copiesInput?: boolean;
 }
 
 import type { ProviderId } from './providers';
@@ -40,6 +46,8 @@ export interface EngineInfo {
 export interface ChatUsage {
     promptTokens: number;
     completionTokens: number;
+    /** With `copiesInput` on a local model: tokens guessed from the input that the model confirmed (kept) or not (refused). */
+    guessedTokens?: { kept: number; refused: number };
 }
 
 export interface ChatTimings {

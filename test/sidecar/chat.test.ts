@@ -91,7 +91,8 @@ describe('chat through the sidecar', function () {
             .map((c) => (c.kind === 'text' ? c.text : ''))
             .join('');
         assert.equal(streamed, result.text);
-        assert.ok(chunks.length > 5, `only ${chunks.length} chunks`);
+        // Batched by time (stream.test.ts holds the bounds): 24 tokens of the tiny model may fit in one batch.
+        assert.ok(chunks.length >= 2, `only ${chunks.length} chunks`);
         assert.equal(result.usage.completionTokens, 24);
         assert.equal(result.engine.kind, 'local');
     });

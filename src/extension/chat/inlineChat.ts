@@ -61,7 +61,7 @@ export class InlineChat {
                         this.services.sidecar,
                         {
                             messages: editMessages({ document, range, instruction }),
-                            options: { temperature: 0.2, maxTokens: replacementBudget(document.getText(range)) },
+                            options: { temperature: 0.2, maxTokens: replacementBudget(document.getText(range)), copiesInput: true },
                         },
                         {
                             onText: (piece) => {

@@ -1,6 +1,6 @@
 /**
  * The engine's protocol handlers: chat (streamed as `$/progress` on the request's
- * partialResultToken), token counts, embeddings, and model load/unload/list. Cancellation
+ * partialResultToken, text batched by time: textBatcher.ts), token counts, embeddings, and model load/unload/list. Cancellation
  * arrives as an AbortSignal (rpc.ts); failures leave as ResponseErrors with ErrorCode codes.
  */
 import {
@@ -24,6 +24,7 @@ import type { SidecarContext } from '../context';
 import { onRequest, onRequest0 } from '../rpc';
 import type { LocalEngine } from '../local/index';
 import type { ChatEngine } from '../chatEngine';
+import { batchText } from './textBatcher';
 
 export interface EngineHandlerServices {
     context: SidecarContext;
@@ -38,18 +39,25 @@ export function registerEngineHandlers(connection: Connection, s: EngineHandlerS
     const engine = s.local;
     const chat = s.router ?? engine;
 
-    onRequest(connection, log, ChatRequest.type, (params, signal) => {
+    onRequest(connection, log, ChatRequest.type, async (params, signal) => {
         const token = params.partialResultToken;
-        const onChunk = token === undefined ? () => undefined : (chunk: ChatChunk) => void connection.sendProgress(ChatChunkType, token, chunk);
-        return chat.chat({
-            messages: params.messages,
-            model: params.model,
-            provider: params.provider,
-            providerModel: params.providerModel,
-            options: params.options,
-            onChunk,
-            signal,
+        const batcher = batchText((chunk: ChatChunk) => {
+            if (token !== undefined) void connection.sendProgress(ChatChunkType, token, chunk);
         });
+        try {
+            return await chat.chat({
+                messages: params.messages,
+                model: params.model,
+                provider: params.provider,
+                providerModel: params.providerModel,
+                options: params.options,
+                onChunk: batcher.onChunk,
+                signal,
+            });
+        } finally {
+            // Before the response: the client drops progress that arrives after it.
+            batcher.flush();
+        }
     });
 
     onRequest(connection, log, CountTokensRequest.type, (params, signal) => engine.countTokens(params, signal));

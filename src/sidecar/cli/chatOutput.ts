@@ -1,6 +1,7 @@
 /** How every `local-ai chat` answer reaches the terminal, whichever engine produced it. */
 import type { ChatChunk, ChatResult } from '../../common/chat';
 import { isLocalAiError } from '../../common/errors';
+import { batchText } from '../chat/textBatcher';
 import { exitCodeFor } from './exitCodes';
 
 export interface StreamChatOptions {
@@ -21,12 +22,13 @@ export async function streamChat(options: StreamChatOptions): Promise<number> {
     const controller = new AbortController();
     const onInterrupt = () => controller.abort();
     process.once('SIGINT', onInterrupt);
-    const write = (chunk: ChatChunk) => {
+    // One write per batch, not per token: each is a system call between two of llama.cpp's decodes.
+    const batcher = batchText((chunk: ChatChunk) => {
         if (options.json) process.stdout.write(`${JSON.stringify(chunk)}\n`);
         else if (chunk.kind === 'text') process.stdout.write(chunk.text);
-    };
+    });
     try {
-        const result = await options.chat(write, controller.signal);
+        const result = await options.chat(batcher.onChunk, controller.signal).finally(batcher.flush);
         if (options.json) {
             process.stdout.write(`${JSON.stringify({ kind: 'result', result })}\n`);
         } else {

@@ -8,6 +8,7 @@ import type { ChatMessage, ChatResult, EngineInfo, SamplingOptions, TruncationRe
 import { ErrorCode, LocalAiError } from '../../common/errors';
 import { answerReserve, fitConversation } from './contextFit';
 import { importNodeLlamaCpp } from '../llama/runtime';
+import { useInputLookup } from './inputLookup';
 import type { LoadedState } from './modelHost';
 
 /** Default temperature when neither the request nor a model preset sets one. */
@@ -117,6 +118,9 @@ export async function generateChat(
 
     const { LlamaChat } = await importNodeLlamaCpp();
     const sequence = await state.pool.acquire(stop);
+    const copiesInput = request.options?.copiesInput === true;
+    useInputLookup(sequence, copiesInput);
+    const predictionsBefore = { ...sequence.tokenPredictions };
     const engine = engineInfo(state);
     hooks.onStart?.(engine, fitted.truncation);
     let completionTokens = 0;
@@ -143,7 +147,16 @@ export async function generateChat(
         return {
             text: response.response,
             engine,
-            usage: { promptTokens: fitted.promptTokens, completionTokens },
+            usage: {
+                promptTokens: fitted.promptTokens,
+                completionTokens,
+                guessedTokens: copiesInput
+                    ? {
+                          kept: sequence.tokenPredictions.validated - predictionsBefore.validated,
+                          refused: sequence.tokenPredictions.refuted - predictionsBefore.refuted,
+                      }
+                    : undefined,
+            },
             timings: {
                 timeToFirstTokenMs: firstTokenAt === undefined ? 0 : Math.round((firstTokenAt - started) * 10) / 10,
                 tokensPerSecond: completionTokens > 1 && decodeMs > 0 ? Math.round(((completionTokens - 1) / decodeMs) * 10_000) / 10 : 0,

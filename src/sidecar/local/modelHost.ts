@@ -16,6 +16,7 @@ import { formatBytes } from '../../common/format';
 import { chatWrapperFor } from '../llama/chatWrapper';
 import { validateGgufFile } from '../llama/ggufValidator';
 import { importNodeLlamaCpp, type LlamaRuntime, safeThreadCount } from '../llama/runtime';
+import { createSwitchablePredictor } from './inputLookup';
 import { SequencePool } from './sequencePool';
 
 /** A model the registry knows how to find on disk. */
@@ -333,7 +334,7 @@ export class ModelHost {
             info,
             model,
             context,
-            pool: new SequencePool(context),
+            pool: new SequencePool(context, { tokenPredictor: () => createSwitchablePredictor(lib) }),
             chatWrapper,
             unloading: unloading.signal,
             leases: 0,

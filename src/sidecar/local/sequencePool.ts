@@ -3,7 +3,7 @@
  * finds every sequence busy waits in line (and leaves the line if it is cancelled), so no
  * request is lost and none starves. Sequences evaluating together share llama.cpp batches.
  */
-import type { LlamaContext, LlamaContextSequence } from 'node-llama-cpp';
+import type { LlamaContext, LlamaContextSequence, TokenPredictor } from 'node-llama-cpp';
 
 interface Waiter {
     resolve(sequence: LlamaContextSequence): void;
@@ -20,7 +20,11 @@ export class SequencePool {
     private created = 0;
     private disposed = false;
 
-    constructor(private readonly context: LlamaContext) {}
+    /** `tokenPredictor` makes each sequence's predictor (inputLookup.ts); a sequence takes it when it is created. */
+    constructor(
+        private readonly context: LlamaContext,
+        private readonly options: { tokenPredictor?: () => TokenPredictor } = {},
+    ) {}
 
     /** Requests waiting for a sequence now. */
     get queued(): number {
@@ -34,7 +38,7 @@ export class SequencePool {
         if (ready) return Promise.resolve(ready);
         if (this.created < this.context.totalSequences) {
             this.created++;
-            return Promise.resolve(this.context.getSequence());
+            return Promise.resolve(this.context.getSequence({ tokenPredictor: this.options.tokenPredictor?.() }));
         }
         return new Promise((resolve, reject) => {
             const waiter: Waiter = {
