@@ -7,13 +7,16 @@
  * RSS is read from /proc/<pid>/smaps_rollup (Linux), split into anonymous memory (heaps: JS and native)
  * and file-backed pages (the mapped binaries and model), so a reader sees which of the two grows.
  */
-import { readFileSync } from 'node:fs';
-import { ChatRequest, LoadModelRequest, SidecarInfoRequest, UnloadModelRequest } from '../src/common/protocol';
-import { benchModel, defaultFixtureDir, ensureFixtureModel } from '../test/fixtures/gguf/model';
+import { linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import type { ModelManifest } from '../src/common/models';
+import { ChatRequest, LoadModelRequest, ModelListRequest, SidecarInfoRequest, UnloadModelRequest } from '../src/common/protocol';
+import { ModelStore } from '../src/sidecar/models/store';
+import { benchModel, defaultFixtureDir, ensureFixtureModel, tinyModel } from '../test/fixtures/gguf/model';
 import { startSidecar, type SidecarProcess } from '../test/fixtures/sidecarProcess';
-import { median, report, summarize, type BenchRow } from './lib';
+import { elapsedMs, median, report, summarize, type BenchRow } from './lib';
 
-const MB = 1024 * 1024;
 const cycles = Number(process.env.LOCAL_AI_BENCH_MEMORY_CYCLES) || 20;
 
 function progress(message: string): void {
@@ -99,10 +102,82 @@ async function cycleRows(modelPath: string): Promise<BenchRow[]> {
     }
 }
 
+/**
+ * A store of `count` installed files as downloads leave them (owner/repo/file.gguf beside its manifest),
+ * each a hard link to the same tiny GGUF: a real, loadable model file for the registry's header read,
+ * without `count` copies on disk.
+ */
+function fillStore(root: string, count: number, gguf: string): void {
+    const sizeBytes = statSync(gguf).size;
+    for (let i = 0; i < count; i++) {
+        const repo = `bench-owner/model-${i}-GGUF`;
+        const file = `model-${i}-Q4_K_M.gguf`;
+        const folder = path.join(root, ...repo.split('/'));
+        mkdirSync(folder, { recursive: true });
+        linkSync(gguf, path.join(folder, file));
+        const manifest: ModelManifest = {
+            modelId: `hf:${repo}/${file}`,
+            repo,
+            file,
+            quant: 'Q4_K_M',
+            sizeBytes,
+            installedAt: new Date(0).toISOString(),
+            source: 'bench',
+        };
+        writeFileSync(path.join(folder, `${file}.manifest.json`), JSON.stringify(manifest));
+    }
+}
+
+/**
+ * Listing a store of 10 / 100 / 1,000 installed files: the store's own scan (every manifest read and
+ * checked, no link followed), and the model list a user sees through the real sidecar (the scan, the
+ * catalog and a fit badge for each file), with a fresh look at the disk (refresh) each time.
+ */
+async function storeRows(gguf: string, rounds: number): Promise<BenchRow[]> {
+    const rows: BenchRow[] = [];
+    for (const count of [10, 100, 1000]) {
+        const root = mkdtempSync(path.join(tmpdir(), 'local-ai-bench-store-'));
+        try {
+            fillStore(root, count, gguf);
+            const store = new ModelStore(() => root);
+            const scans: number[] = [];
+            for (let round = 0; round < rounds; round++) scans.push(await elapsedMs(() => store.listManifests()));
+            const found = (await store.listManifests()).length;
+            if (found !== count) throw new Error(`the store listed ${found} of ${count} installed files`);
+            const sidecar = await startSidecar({ modelsPath: root, settings: { threads: 1, gpu: 'off', offline: true } });
+            const lists: number[] = [];
+            try {
+                await sidecar.connection.sendRequest(ModelListRequest.method, {});
+                for (let round = 0; round < rounds; round++) {
+                    lists.push(await elapsedMs(() => sidecar.connection.sendRequest(ModelListRequest.method, { refresh: true })));
+                }
+            } finally {
+                await sidecar.stop();
+            }
+            progress(`store of ${count}: scan ${median(scans).toFixed(1)} ms, model list via sidecar ${median(lists).toFixed(1)} ms`);
+            rows.push(
+                { name: `store scan, ${count} installed files`, unit: 'ms', target: count === 1000 ? '≤ 200 ms' : 'grows linearly', ...summarize(scans) },
+                {
+                    name: `model list via sidecar (refresh), ${count} installed files`,
+                    unit: 'ms',
+                    target: count === 1000 ? '≤ 200 ms' : 'grows linearly',
+                    ...summarize(lists),
+                },
+            );
+        } finally {
+            rmSync(root, { recursive: true, force: true });
+        }
+    }
+    return rows;
+}
+
 async function main(): Promise<void> {
-    const modelPath = ensureFixtureModel(defaultFixtureDir(), benchModel);
-    const sections = process.env.LOCAL_AI_BENCH_MEMORY?.split(',') ?? ['cycles'];
-    if (sections.includes('cycles')) report(await cycleRows(modelPath));
+    const fixtures = defaultFixtureDir();
+    // LOCAL_AI_BENCH_MEMORY=cycles,store runs only those sections.
+    const sections = process.env.LOCAL_AI_BENCH_MEMORY?.split(',') ?? ['cycles', 'store'];
+    const rounds = Number(process.env.LOCAL_AI_BENCH_ROUNDS) || 9;
+    if (sections.includes('store')) report(await storeRows(ensureFixtureModel(fixtures, tinyModel), rounds));
+    if (sections.includes('cycles')) report(await cycleRows(ensureFixtureModel(fixtures, benchModel)));
 }
 
 main().then(
