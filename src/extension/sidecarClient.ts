@@ -21,6 +21,7 @@ import {
 import type { ProgressType, RequestType, RequestType0 } from 'vscode-languageserver-protocol';
 import { ErrorCode } from '../common/errors';
 import { SecretsChangedNotification, SettingsChangedNotification, StatusNotification, type SidecarInitOptions, type StatusParams } from '../common/protocol';
+import { SIDECAR_EXEC_ARGV, sidecarEnvironment } from '../common/sidecarLaunch';
 import { affectsSidecar, readSidecarSettings } from './config';
 import { CrashPolicy } from './crashPolicy';
 import { SecretRedactor, redactingChannel } from './log';
@@ -227,8 +228,16 @@ export class SidecarClient implements vscode.Disposable {
         this.redactor.setSecrets([this.secrets.huggingFaceToken, ...Object.values(this.secrets.providerKeys)]);
         const module = context.asAbsolutePath('dist/sidecar.mjs');
         const serverOptions: ServerOptions = {
-            run: { module, transport: TransportKind.stdio, options: { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } } },
-            debug: { module, transport: TransportKind.stdio, options: { execArgv: ['--inspect=6019'] } },
+            run: {
+                module,
+                transport: TransportKind.stdio,
+                options: { env: sidecarEnvironment({ ...process.env, ELECTRON_RUN_AS_NODE: '1' }), execArgv: [...SIDECAR_EXEC_ARGV] },
+            },
+            debug: {
+                module,
+                transport: TransportKind.stdio,
+                options: { env: sidecarEnvironment(process.env), execArgv: [...SIDECAR_EXEC_ARGV, '--inspect=6019'] },
+            },
         };
         // Read at every start, restarts after a crash included: the settings and secrets of now, not of the first start.
         const initializationOptions = (): SidecarInitOptions => ({

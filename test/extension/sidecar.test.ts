@@ -4,10 +4,12 @@
  * Sidecar command brings it back; requests in flight fail with a clear error instead of hanging.
  */
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as vscode from 'vscode';
 import { DownloadRequest, SidecarInfoRequest, type StatusParams } from '../../src/common/protocol';
+import { SIDECAR_EXEC_ARGV, sidecarEnvironment } from '../../src/common/sidecarLaunch';
 import { DEFAULT_CRASH_POLICY } from '../../src/extension/crashPolicy';
 import type { LocalAiTestApi } from '../../src/extension/extension';
 import { statusAfter } from './harness';
@@ -75,6 +77,19 @@ describe('Sidecar supervision', function () {
         const local = await api();
         const pid = await sidecarPid(local);
         assert.ok(isAlive(pid), `sidecar pid ${pid} is not alive`);
+    });
+
+    it('starts the sidecar with the flags that make memory return after an unload (Linux)', async function () {
+        if (process.platform !== 'linux') this.skip();
+        const pid = await sidecarPid(await api());
+        const environment = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+        const commandLine = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+        const expected = sidecarEnvironment({});
+        for (const [name, value] of Object.entries(expected)) {
+            // A value the user set in the extension host's environment wins over ours.
+            assert.ok(environment.includes(`${name}=${process.env[name] ?? value}`), `${name} is not set for the sidecar`);
+        }
+        for (const flag of SIDECAR_EXEC_ARGV) assert.ok(commandLine.includes(flag), `${flag} is missing from ${commandLine.join(' ')}`);
     });
 
     it('comes back after kill -9, and the status goes from error back to ready', async () => {

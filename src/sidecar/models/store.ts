@@ -19,7 +19,7 @@ import { lockOwner, tryLock, type LockAttempt, type LockOwner } from './fileLock
 import { hubFileNameProblem, isSafeRelativePath, STORE_SUFFIXES } from './hubUri';
 import { isSameFile, replacedError, type FileIdentity } from './partialFile';
 import { type BadEntry, type Checked, checkJournal, checkManifest, JOURNAL_SUFFIX, MANIFEST_SUFFIX, PARTIAL_SUFFIX, parseJson } from './storeEntries';
-import { linkedFolder, walkStore } from './storeWalk';
+import { linkedFolder, mapLimited, PARALLEL_CALLS, walkStore } from './storeWalk';
 
 export interface StorePaths {
     file: string;
@@ -275,12 +275,17 @@ export class ModelStore {
             this.warnOnce(link, `Skipped ${printable(link)}: it is a symbolic link, and Local AI never follows links inside the models folder.`);
             if (STORE_SUFFIXES.some((suffix) => link.endsWith(suffix))) scan.bad.push({ path: link, bytes: 0, problem: 'it is a symbolic link' });
         }
-        for (const file of files) {
+        const kindOf = (file: string) => (file.endsWith(MANIFEST_SUFFIX) ? 'manifest' : file.endsWith(JOURNAL_SUFFIX) ? 'journal' : undefined);
+        // Read a few at once (each read is several round trips to the thread pool), used in the walk's order.
+        const entries = await mapLimited(files, PARALLEL_CALLS, async (file) => {
+            const kind = kindOf(file.path);
+            return kind === 'manifest' ? this.readEntry(file.path, checkManifest) : kind === 'journal' ? this.readEntry(file.path, checkJournal) : undefined;
+        });
+        for (const [index, file] of files.entries()) {
             if (file.path.endsWith(PARTIAL_SUFFIX)) scan.partials.push(file);
-            const kind = file.path.endsWith(MANIFEST_SUFFIX) ? 'manifest' : file.path.endsWith(JOURNAL_SUFFIX) ? 'journal' : undefined;
-            if (!kind) continue;
-            const entry = kind === 'manifest' ? await this.readEntry(file.path, checkManifest) : await this.readEntry(file.path, checkJournal);
-            if (!entry) continue;
+            const kind = kindOf(file.path);
+            const entry = entries[index];
+            if (!kind || !entry) continue;
             if (entry.problem !== undefined) {
                 const modelPath = kind === 'manifest' ? file.path.slice(0, -MANIFEST_SUFFIX.length) : undefined;
                 const damaged = modelPath !== undefined && (await storedFileSize(modelPath)) !== undefined;
