@@ -8,11 +8,28 @@
 /** How many bytes of a file readBinaryHeader() may need: the PE header sits behind the DOS stub. */
 export const HEADER_BYTES = 4096;
 
-const ELF_MACHINES = { 3: 'ia32', 40: 'arm', 62: 'x64', 183: 'arm64', 243: 'riscv64' };
-const MACHO_CPUS = { 7: 'ia32', 12: 'arm', 16777223: 'x64', 16777228: 'arm64' };
-const PE_MACHINES = { 332: 'ia32', 452: 'arm', 34404: 'x64', 43620: 'arm64' };
+// Machine codes as the three specifications number them (ELF e_machine, Mach-O cputype, PE Machine).
+const ELF_MACHINES = new Map([
+    [0x03, 'ia32'],
+    [0x28, 'arm'],
+    [0x3e, 'x64'],
+    [0xb7, 'arm64'],
+    [0xf3, 'riscv64'],
+]);
+const MACHO_CPUS = new Map([
+    [0x7, 'ia32'],
+    [0xc, 'arm'],
+    [0x01000007, 'x64'],
+    [0x0100000c, 'arm64'],
+]);
+const PE_MACHINES = new Map([
+    [0x14c, 'ia32'],
+    [0x1c4, 'arm'],
+    [0x8664, 'x64'],
+    [0xaa64, 'arm64'],
+]);
 
-const named = (table, code) => table[code] ?? `unknown(0x${code.toString(16)})`;
+const named = (table, code) => table.get(code) ?? `unknown(0x${code.toString(16)})`;
 
 /**
  * @param {Uint8Array} bytes the start of a file (HEADER_BYTES are always enough)

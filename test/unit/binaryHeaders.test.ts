@@ -105,7 +105,9 @@ describe('native binary headers', () => {
 
     it('finds no binary in text, archives, Java classes, DOS programs or cut-off headers', () => {
         const text = (s: string) => new TextEncoder().encode(s);
-        const javaClass = new Uint8Array([0xca, 0xfe, 0xba, 0xbe, 0x00, 0x00, 0x00, 0x34, ...new Array(40).fill(0)]);
+        // Java 8's class file version (52) where a universal binary keeps its slice count, and enough bytes for 52 slices.
+        const javaClass = new Uint8Array(headers.HEADER_BYTES);
+        javaClass.set([0xca, 0xfe, 0xba, 0xbe, 0x00, 0x00, 0x00, 0x34]);
         const dosProgram = pe({ machine: 0x8664 });
         dosProgram.set([0, 0, 0, 0], 0x78);
         for (const [what, bytes] of [
