@@ -56,7 +56,8 @@ function expectedIntegrity({ name, version, root }) {
         dist = JSON.parse(npm(['view', '--json', '--prefer-offline', `${name}@${version}`, 'dist'], root) || 'null');
     } catch (error) {
         const registry = npm(['config', 'get', 'registry'], root).trim();
-        throw new Error(`${name}@${version} cannot be packaged: the registry ${registry} has no such package version.\n${error.message}`);
+        const why = /\bE404\b/.test(error.message) ? 'has no such package version' : 'could not be asked for it';
+        throw new Error(`${name}@${version} cannot be packaged: the registry ${registry} ${why}.\n${error.message}`);
     }
     if (!dist?.integrity?.startsWith('sha512-')) {
         const registry = npm(['config', 'get', 'registry'], root).trim();
