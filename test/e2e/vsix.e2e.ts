@@ -1,6 +1,8 @@
 /**
- * The packaged extension as a user installs it: `npm run package` writes one linux-x64 VSIX, the VS Code
- * server installs it offline with --install-extension, and the installed copy activates, starts its
+ * The packaged extension as a user installs it: `npm run package -- --all` writes one VSIX per VS Code
+ * target, each read here (its manifest, and every binary's header: native code for another platform
+ * cannot run here, so those are proven by inspection); the VS Code server installs the linux-x64 one
+ * offline with --install-extension, and the installed copy activates, starts its
  * sidecar from its own folder, and its CLI runs node-llama-cpp from the VSIX's node_modules.
  */
 import * as assert from 'node:assert/strict';
@@ -10,6 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
+import { readVsix } from './vsixContents';
 import { openLocalAiView, repoRoot, UI_TIMEOUT_MS, waitForStatusBarItem } from './workbench';
 
 interface ServerScripts {
@@ -22,7 +25,29 @@ interface ServerScripts {
     }): Promise<{ url: string; stop(): Promise<void> }>;
 }
 
+interface HeadersModule {
+    HEADER_BYTES: number;
+    readBinaryHeader(bytes: Uint8Array): { format: string; archs: string[] } | undefined;
+}
+
 const importScript = <T>(name: string) => import(pathToFileURL(path.join(repoRoot, 'scripts', name)).href) as Promise<T>;
+const manifest = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string; dependencies: Record<string, string> };
+
+/**
+ * What each VS Code target's VSIX must carry: node-llama-cpp's CPU package for that platform (Metal
+ * included on Apple Silicon), whose every binary is built for it.
+ */
+const TARGETS: Record<string, { binaries: string; format: string; arch: string }> = {
+    'win32-x64': { binaries: 'win-x64', format: 'pe', arch: 'x64' },
+    'win32-arm64': { binaries: 'win-arm64', format: 'pe', arch: 'arm64' },
+    'darwin-arm64': { binaries: 'mac-arm64-metal', format: 'mach-o', arch: 'arm64' },
+    'darwin-x64': { binaries: 'mac-x64', format: 'mach-o', arch: 'x64' },
+    'linux-x64': { binaries: 'linux-x64', format: 'elf', arch: 'x64' },
+    'linux-arm64': { binaries: 'linux-arm64', format: 'elf', arch: 'arm64' },
+};
+const MAX_VSIX_BYTES = 20 * 1024 * 1024;
+/** File names that native code goes by on Linux, macOS and Windows. */
+const NATIVE_NAME = /\.(node|so|dylib|dll|exe)$|\.so\.\d/;
 
 /**
  * Another extension, installed beside Local AI as a user's other extensions are: once activated it
@@ -72,6 +97,7 @@ describe('VSIX package', function () {
     const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'local-ai-vsix-e2e-'));
     const extensionsDir = path.join(scratch, 'extensions');
     const probeOut = path.join(scratch, 'probe-report.json');
+    const vsixes = new Map<string, string>();
     let vsix = '';
     let browser: Browser | undefined;
     let stopServer: (() => Promise<void>) | undefined;
@@ -82,25 +108,80 @@ describe('VSIX package', function () {
         fs.rmSync(scratch, { recursive: true, force: true });
     });
 
-    it('packages one linux-x64 VSIX carrying only the CPU binaries of this platform', () => {
-        const output = execFileSync(process.execPath, [path.join(repoRoot, 'scripts', 'package.mjs')], { cwd: repoRoot, encoding: 'utf8' });
-        const match = /(\S+\.vsix): ([\d.]+) MB/.exec(output);
-        assert.ok(match, output.slice(-2000));
-        vsix = match[1];
-        console.log(`      VSIX: ${path.basename(vsix)}, ${match[2]} MB`);
-        const listing = execFileSync('unzip', ['-l', vsix], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-        assert.match(listing, /@node-llama-cpp\/linux-x64\/bins\/linux-x64\/llama-addon\.node/);
-        assert.doesNotMatch(listing, /@node-llama-cpp\/(linux-x64-cuda|linux-x64-vulkan|linux-arm|mac-|win-)/);
-        assert.doesNotMatch(listing, /gitRelease\.bundle/);
-        // The chat page as built: its script and stylesheet, and the codicons copied from @vscode/codicons.
-        const files = listing.split('\n').map((line) => line.trim().split(/\s+/).at(-1));
-        for (const file of ['chat.js', 'chat.css', 'codicon.css', 'codicon.ttf'])
-            assert.ok(files.includes(`extension/dist/webview/${file}`), `the VSIX lacks dist/webview/${file}`);
-        assert.deepEqual(
-            files.filter((file) => file?.endsWith('.map')),
-            [],
-            'the VSIX ships source maps',
-        );
+    it('packages one VSIX per VS Code target with `npm run package -- --all`', () => {
+        const output = execFileSync(process.execPath, [path.join(repoRoot, 'scripts', 'package.mjs'), '--all'], {
+            cwd: repoRoot,
+            encoding: 'utf8',
+            maxBuffer: 64 * 1024 * 1024,
+        });
+        for (const [, file, megabytes] of output.matchAll(/(\S+\.vsix): ([\d.]+) MB/g)) {
+            const target = Object.keys(TARGETS).find((name) => path.basename(file) === `local-ai-${name}-${manifest.version}.vsix`);
+            assert.ok(target, `unexpected VSIX ${file}`);
+            vsixes.set(target, file);
+            console.log(`      ${path.basename(file)}: ${megabytes} MB`);
+        }
+        assert.deepEqual([...vsixes.keys()].sort(), Object.keys(TARGETS).sort(), output.slice(-2000));
+        vsix = vsixes.get('linux-x64')!;
+    });
+
+    it("each VSIX names its target and carries that platform's llama.cpp alone, at the pinned version, in at most 20 MB", async () => {
+        const { readBinaryHeader, HEADER_BYTES } = await importScript<HeadersModule>('packaging/binaryHeaders.mjs');
+        const pinned = manifest.dependencies['node-llama-cpp'];
+        for (const [target, file] of vsixes) {
+            const { binaries: platform, format, arch } = TARGETS[target];
+            const size = fs.statSync(file).size;
+            assert.ok(size <= MAX_VSIX_BYTES, `${target}: ${(size / 1024 / 1024).toFixed(1)} MB`);
+            const entries = readVsix(file);
+            const text = (name: string) => {
+                const entry = entries.find((candidate) => candidate.name === name);
+                assert.ok(entry, `${target}: the VSIX lacks ${name}`);
+                return entry.read().toString('utf8');
+            };
+            assert.equal(/<Identity\b[^>]*\bTargetPlatform="([^"]*)"/.exec(text('extension.vsixmanifest'))?.[1], target, `${target}: manifest target`);
+            assert.equal(JSON.parse(text('extension/package.json')).dependencies['node-llama-cpp'], pinned, `${target}: package.json`);
+            assert.equal(JSON.parse(text('extension/node_modules/node-llama-cpp/package.json')).version, pinned, `${target}: node-llama-cpp`);
+            const platformPackages = new Set(entries.map((entry) => /^extension\/node_modules\/@node-llama-cpp\/([^/]+)\//.exec(entry.name)?.[1]));
+            platformPackages.delete(undefined);
+            assert.deepEqual([...platformPackages], [platform], `${target}: llama.cpp packages`);
+            assert.equal(JSON.parse(text(`extension/node_modules/@node-llama-cpp/${platform}/package.json`)).version, pinned, `${target}: ${platform}`);
+
+            const binaries = entries.flatMap((entry) => {
+                const header = readBinaryHeader(entry.read().subarray(0, HEADER_BYTES));
+                return header ? [{ name: entry.name, built: `${header.format} ${header.archs.join('+')}` }] : [];
+            });
+            assert.ok(
+                binaries.some((binary) => binary.name === `extension/node_modules/@node-llama-cpp/${platform}/bins/${platform}/llama-addon.node`),
+                `${target}: no llama-addon.node among ${binaries.map((binary) => binary.name).join(', ')}`,
+            );
+            assert.deepEqual(
+                binaries.filter((binary) => binary.built !== `${format} ${arch}`),
+                [],
+                `${target}: binaries built for another platform`,
+            );
+            // A file named like native code whose header none of the three formats reads could be any platform's.
+            const unread = entries.filter((entry) => NATIVE_NAME.test(entry.name) && !binaries.some((binary) => binary.name === entry.name));
+            assert.deepEqual(
+                unread.map((entry) => entry.name),
+                [],
+                `${target}: native files of no known format`,
+            );
+            assert.ok(!entries.some((entry) => entry.name.endsWith('gitRelease.bundle')), `${target}: the llama.cpp source bundle is shipped`);
+            console.log(`      ${target}: ${binaries.length} binaries, all ${format} ${arch}, ${(size / 1024 / 1024).toFixed(1)} MB`);
+        }
+    });
+
+    it('each VSIX carries the built chat page and no source maps', () => {
+        for (const [target, file] of vsixes) {
+            const names = readVsix(file).map((entry) => entry.name);
+            // The chat page as built: its script and stylesheet, and the codicons copied from @vscode/codicons.
+            for (const page of ['chat.js', 'chat.css', 'codicon.css', 'codicon.ttf'])
+                assert.ok(names.includes(`extension/dist/webview/${page}`), `the ${target} VSIX lacks dist/webview/${page}`);
+            assert.deepEqual(
+                names.filter((name) => name.endsWith('.map')),
+                [],
+                `the ${target} VSIX ships source maps`,
+            );
+        }
     });
 
     it('installs offline into the VS Code server, beside another extension', async () => {
