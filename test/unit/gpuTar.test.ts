@@ -70,6 +70,14 @@ describe('gpu tar reader', () => {
             ],
             /twice/,
         ],
+        [
+            'a file under a file',
+            [
+                { name: 'package/a', data: Buffer.from('1') },
+                { name: 'package/a/b', data: Buffer.from('2') },
+            ],
+            /both as a file/,
+        ],
     ];
     for (const [what, entries, message] of hostile) {
         it(`refuses ${what}, and nothing is written outside the target`, async () => {
