@@ -34,7 +34,7 @@ export interface GpuServiceOptions {
 }
 
 /** Without `dist.unpackedSize`, no GPU package of node-llama-cpp 3.x comes near this. */
-const DEFAULT_UNPACK_CAP = 2 << 30;
+const DEFAULT_UNPACK_CAP = 2 * 1024 ** 3;
 /** The CUDA build node-llama-cpp 3.21 ships links libcudart.so.13: CUDA 13 needs this driver or newer. */
 const MIN_NVIDIA_DRIVER = '580';
 
@@ -150,6 +150,7 @@ export class GpuService {
         let done = 0;
         let bytesFetched = 0;
         // Every tarball is downloaded and verified before any is unpacked.
+        await fs.mkdir(path.dirname(this.folder.partialOf(infos[0].name)), { recursive: true });
         for (const info of infos) {
             onProgress({ package: info.name, phase: 'download', bytes: done, totalBytes });
             bytesFetched += await registry.download(
