@@ -29,6 +29,12 @@ export interface SidecarInitOptions {
     defaultModelsPath: string;
     /** Folder for the sidecar's own state (measurements, download journal). */
     statePath: string;
+    /**
+     * Folder for GPU backends fetched on demand: the extension passes `<context.globalStorageUri.fsPath>/gpu-backends`
+     * (writable, and kept across extension updates, unlike the extension's own folder). Default: LOCAL_AI_GPU_DIR,
+     * then the CLI's per-user folder (~/.local-ai/gpu-backends).
+     */
+    gpuBackendsPath?: string;
 }
 
 export type SidecarHealth = 'starting' | 'ready' | 'busy' | 'error';
@@ -336,6 +342,11 @@ export namespace FallbackUsedNotification {
     export const method = 'localAi/fallback/used' as const;
     export const type = new NotificationType<FallbackInfo>(method);
 }
+
+// ---------------------------------------------------------------- GPU backends fetched on demand
+
+// In their own file to keep this one readable; imported from here like every other message.
+export * from './gpuProtocol';
 
 // ---------------------------------------------------------------- diagnostics
 

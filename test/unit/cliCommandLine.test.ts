@@ -18,6 +18,7 @@ Commands:
   fit        Show how each quantization of a model fits this machine (reads GGUF headers only)
   chat       Answer a prompt with a local model, streaming to stdout
   models     List, check, download, clean up and delete models
+  gpu        Show, fetch or remove the GPU build of llama.cpp (CUDA, Vulkan)
 
 Run 'local-ai <command> --help' for a command's options.
 `;
