@@ -3,6 +3,33 @@
 export type GpuBackend = 'cuda' | 'vulkan' | 'metal';
 export type ComputeBackend = GpuBackend | 'cpu';
 export type GpuMode = 'auto' | 'off' | GpuBackend;
+/** The GPU builds of llama.cpp fetched on demand (node-llama-cpp's prebuilt packages); Metal is built into the macOS build. */
+export type FetchableGpuBackend = 'cuda' | 'vulkan';
+
+/** A GPU backend fetched into the backends folder, keyed by node-llama-cpp version, platform and backend. */
+export interface InstalledGpuBackend {
+    backend: FetchableGpuBackend;
+    /** node-llama-cpp's platform name and the architecture, e.g. `linux-x64`, `win-x64`. */
+    target: string;
+    /** The node-llama-cpp version its binaries belong to (always the bundled one: other versions' folders are removed). */
+    nodeLlamaCppVersion: string;
+    /** `<backendsPath>/<version>/<target>-<backend>`. */
+    folder: string;
+    /** Bytes on disk. */
+    sizeBytes: number;
+    /** The packages it holds, e.g. `@node-llama-cpp/linux-x64-cuda` and `@node-llama-cpp/linux-x64-cuda-ext`. */
+    packages: string[];
+}
+
+/** The on-demand GPU backends as the hardware report shows them. */
+export interface GpuBackendsReport {
+    /** Backends fetched for this node-llama-cpp version. */
+    installed: InstalledGpuBackend[];
+    /** When a fetched backend was asked for and did not load: node-llama-cpp's reason, in plain words. */
+    loadFailure?: string;
+    /** What to do next, in plain words ("Install or update the NVIDIA driver…", "Try Vulkan instead…", "Metal is built in…"). */
+    advice?: string;
+}
 
 export interface GpuInfo {
     vendor: string;
@@ -49,6 +76,8 @@ export interface HardwareReport {
         /** When a GPU exists but llama.cpp runs on the CPU: why, in plain words, and what to do. */
         cpuReason?: string;
     };
+    /** GPU backends fetched on demand; absent where the sidecar has no backends folder. */
+    gpuBackends?: GpuBackendsReport;
     /** ISO time the report was made. */
     detectedAt: string;
 }

@@ -32,6 +32,8 @@ export interface SidecarSettings {
     defaultModel: string;
     userModels: UserModelSetting[];
     gpu: GpuMode;
+    /** npm registry (mirror) GPU backends are fetched from (`localAi.gpu.registry`); empty or absent = npm_config_registry, then registry.npmjs.org. */
+    gpuRegistry?: string;
     gpuLayers: number | 'auto';
     threads: number | 'auto';
     contextSize: number | 'auto';
@@ -84,4 +86,11 @@ export const DEFAULT_HUB_ENDPOINT = 'https://huggingface.co';
 /** The hub both processes talk to: the setting, then HF_ENDPOINT, then huggingface.co; without a trailing slash. */
 export function hubEndpoint(setting: string, env: Record<string, string | undefined>): string {
     return (setting || env.HF_ENDPOINT || DEFAULT_HUB_ENDPOINT).replace(/\/+$/, '');
+}
+
+export const DEFAULT_NPM_REGISTRY = 'https://registry.npmjs.org';
+
+/** The npm registry GPU backends come from: the setting, then npm_config_registry, then registry.npmjs.org; without a trailing slash. */
+export function gpuRegistry(setting: string | undefined, env: Record<string, string | undefined>): string {
+    return (setting || env.npm_config_registry || env.NPM_CONFIG_REGISTRY || DEFAULT_NPM_REGISTRY).replace(/\/+$/, '');
 }
