@@ -208,10 +208,14 @@ export class GpuAcceleration implements vscode.Disposable {
             void vscode.window.showInformationMessage(`Local AI: ${outcome.message}`);
             return;
         }
+        // Not awaited: the command is done once the sidecar runs again; the buttons act whenever they are clicked.
         const actions = this.view?.actions ?? [];
-        const choice = await vscode.window.showWarningMessage(`Local AI: ${outcome.message}`, ...actions.map((action) => action.title), 'Show Hardware Report');
-        if (choice === 'Show Hardware Report') await vscode.commands.executeCommand('localAi.showHardwareReport');
-        else await runAction(actions.find((action) => action.title === choice));
+        void vscode.window
+            .showWarningMessage(`Local AI: ${outcome.message}`, ...actions.map((action) => action.title), 'Show Hardware Report')
+            .then((choice) => {
+                if (choice === 'Show Hardware Report') return vscode.commands.executeCommand('localAi.showHardwareReport');
+                return runAction(actions.find((action) => action.title === choice));
+            });
     }
 
     private onStatus(status: StatusParams): void {
