@@ -52,11 +52,19 @@ export class GpuAcceleration implements vscode.Disposable {
     private notified = false;
     private fetching: { backend: FetchableGpuBackend; download: DownloadProgress; cancel: vscode.CancellationTokenSource } | undefined;
     private gpuVendor: string | undefined;
+    private generation = 0;
     status: GpuStatus | undefined;
     offer: GpuOfferResult | undefined;
 
     constructor(private readonly options: GpuAccelerationOptions) {
-        this.disposables.push(options.sidecar.onStatus((status) => this.onStatus(status)));
+        this.disposables.push(
+            options.sidecar.onStatus((status) => this.onStatus(status)),
+            // Another registry offers other sizes; offline mode withdraws the offer. The sidecar has the new
+            // value first: the client's own listener, registered before this one, sent it on the same connection.
+            vscode.workspace.onDidChangeConfiguration((event) => {
+                if (this.sidecarReady && ['localAi.gpuRegistry', 'localAi.offline'].some((key) => event.affectsConfiguration(key))) void this.refresh();
+            }),
+        );
     }
 
     /** The offer as the surfaces show it; undefined when there is nothing to offer or fix. */
@@ -72,16 +80,24 @@ export class GpuAcceleration implements vscode.Disposable {
     /** Asks the sidecar for the backends and the offer again. Never throws: a failure is logged and means "no offer". */
     async refresh(): Promise<void> {
         const { sidecar, log } = this.options;
+        // Refreshes overlap (a restart, a setting changed): only the latest one's answers count.
+        const generation = ++this.generation;
+        let status: GpuStatus | undefined;
+        let offer: GpuOfferResult | undefined;
+        let vendor: string | undefined;
         try {
-            this.status = await sidecar.request0(GpuStatusRequest.type);
+            status = await sidecar.request0(GpuStatusRequest.type);
             const report = await sidecar.request(HardwareRequest.type, {});
-            this.gpuVendor = report.gpus.find((gpu) => gpu.backend !== undefined)?.vendor ?? report.gpus[0]?.vendor;
+            vendor = report.gpus.find((gpu) => gpu.backend !== undefined)?.vendor ?? report.gpus[0]?.vendor;
             // Offline, the registry cannot say how large the backend is: nothing is offered until it can.
-            this.offer = readSidecarSettings().offline ? undefined : await sidecar.request(GpuOfferRequest.type, {});
+            offer = readSidecarSettings().offline ? undefined : await sidecar.request(GpuOfferRequest.type, {});
         } catch (error) {
             log.debug(`GPU acceleration: no offer (${error instanceof Error ? error.message : String(error)}).`);
-            this.offer = undefined;
         }
+        if (generation !== this.generation) return;
+        this.status = status ?? this.status;
+        this.gpuVendor = vendor ?? this.gpuVendor;
+        this.offer = offer;
         this.update();
     }
 
