@@ -53,7 +53,8 @@ function productBundles() {
         },
         {
             ...common,
-            entryPoints: { sidecar: 'src/sidecar/server.ts', cli: 'src/sidecar/cli.ts' },
+            // The GPU backends' resolve hook runs on Node's loader thread, so it must be a file of its own (llama/backendResolver.ts).
+            entryPoints: { sidecar: 'src/sidecar/server.ts', cli: 'src/sidecar/cli.ts', gpuResolveHook: 'src/sidecar/gpu/resolveHook.ts' },
             outdir: 'dist',
             outExtension: { '.js': '.mjs' },
             format: 'esm',

@@ -2,6 +2,8 @@
  * What every sidecar service shares: the logger, the settings and secrets (which change at run time),
  * and the one status the sidecar reports. The same context serves the language-server process and the CLI.
  */
+import * as os from 'node:os';
+import * as path from 'node:path';
 import type { SidecarSecrets, SidecarSettings } from '../common/settings';
 import type { ActiveModelInfo, SidecarHealth, StatusParams } from '../common/protocol';
 import type { DownloadProgress } from '../common/models';
@@ -86,6 +88,11 @@ export interface SidecarContextOptions {
     defaultModelsPath: string;
     /** Folder for the sidecar's own state (measurements, journal). */
     statePath: string;
+    /**
+     * Folder for GPU backends fetched on demand (the extension's global storage/gpu-backends, the CLI's --backends-dir).
+     * Default: LOCAL_AI_GPU_DIR, then ~/.local-ai/gpu-backends.
+     */
+    gpuBackendsPath?: string;
     /** Where status goes (the protocol in the server, nowhere or stderr in the CLI). */
     publishStatus?: (status: StatusParams) => void;
 }
@@ -96,6 +103,7 @@ export class SidecarContext extends Emitter<{ settings: [SidecarSettings]; secre
     readonly status: StatusReporter;
     readonly defaultModelsPath: string;
     readonly statePath: string;
+    readonly gpuBackendsPath: string;
     private currentSettings: SidecarSettings;
     private currentSecrets: SidecarSecrets;
 
@@ -106,6 +114,7 @@ export class SidecarContext extends Emitter<{ settings: [SidecarSettings]; secre
         this.currentSecrets = options.secrets;
         this.defaultModelsPath = options.defaultModelsPath;
         this.statePath = options.statePath;
+        this.gpuBackendsPath = options.gpuBackendsPath || process.env.LOCAL_AI_GPU_DIR || path.join(os.homedir(), '.local-ai', 'gpu-backends');
         this.status = new StatusReporter(options.publishStatus ?? (() => undefined));
     }
 

@@ -14,6 +14,7 @@ import { registerHardwareHandlers } from './hardware/handlers';
 import { registerModelHandlers } from './models/handlers';
 import { registerEngineHandlers } from './chat/handlers';
 import { registerFallbackHandlers } from './chat/fallbackHandlers';
+import { registerGpuHandlers } from './gpu/handlers';
 
 const SIDECAR_VERSION = '0.1.0';
 const connection = createConnection(ProposedFeatures.all);
@@ -35,6 +36,7 @@ connection.onInitialize((params) => {
         secrets: init?.secrets ?? { providerKeys: {} },
         defaultModelsPath: init?.defaultModelsPath ?? '',
         statePath: init?.statePath ?? '',
+        gpuBackendsPath: init?.gpuBackendsPath,
         publishStatus: (status) => void connection.sendNotification(StatusNotification.type, status),
     });
     services = createServices(context);
@@ -60,6 +62,7 @@ function registerHandlers(s: Services): void {
     registerModelHandlers(connection, s);
     registerEngineHandlers(connection, { context: s.context, local: s.local, router: s.chat });
     registerFallbackHandlers(connection, s);
+    registerGpuHandlers(connection, s);
 }
 
 connection.onShutdown(async () => {

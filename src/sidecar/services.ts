@@ -8,6 +8,8 @@ import { LlamaRuntime } from './llama/runtime';
 import { HardwareService } from './hardware';
 import { createModelServices, type ModelServices } from './models';
 import { ChatRouter } from './chat/router';
+import { GpuService } from './gpu';
+import { configureGpuResolver } from './llama/backendResolver';
 
 export interface Services {
     context: SidecarContext;
@@ -20,11 +22,30 @@ export interface Services {
     local: LocalEngine;
     /** Every chat goes through it: the local engine first, then the fallback policy (src/sidecar/chat/router.ts). */
     chat: ChatRouter;
+    /** GPU backends fetched on demand (src/sidecar/gpu): the offer, enable, disable, status. */
+    gpu: GpuService;
 }
 
 export function createServices(context: SidecarContext): Services {
-    const llama = new LlamaRuntime({ log: context.log, gpu: context.settings.gpu });
-    const hardware = new HardwareService({ context, llama: () => llama.get() });
+    // The GPU service needs the runtime's state and the hardware report, which in turn reports the service's part.
+    let hardware: HardwareService | undefined;
+    const gpu: GpuService = new GpuService({
+        context,
+        hardware: () => (hardware as HardwareService).report(),
+        runtime: { active: () => llama.activeBackend, loadFailure: () => llama.loadFailure },
+    });
+    // Before anything imports node-llama-cpp: its `@node-llama-cpp/*` imports may come from the backends folder.
+    configureGpuResolver({
+        versionFolder: gpu.folder.versionFolder,
+        target: gpu.target,
+        onUnavailable: (reason) => context.log.debug(`GPU backends: ${reason}; only the bundled builds can load.`),
+    });
+    const llama: LlamaRuntime = new LlamaRuntime({
+        log: context.log,
+        gpu: context.settings.gpu,
+        fetchedBackends: async () => (await gpu.folder.installed()).map((each) => each.backend),
+    });
+    hardware = new HardwareService({ context, llama: () => llama.get(), gpuBackends: () => gpu.report() });
     const models = createModelServices(context, { hardware: () => hardware });
     // Fit badges and the recommendation appear once hardware detection (started by the first list) ends.
     hardware.on('changed', () => models.registry.invalidate());
@@ -34,7 +55,7 @@ export function createServices(context: SidecarContext): Services {
         local,
         isDownloading: (model) => (model ? models.downloads.isDownloading(model) : models.downloads.active().length > 0),
     });
-    return { context, llama, hardware, models, local, chat };
+    return { context, llama, hardware, models, local, chat, gpu };
 }
 
 /** Frees what the services hold (models in memory, running downloads); idempotent. */

@@ -6,12 +6,13 @@ import { isLocalAiError } from '../../common/errors';
 import { chatCommand } from './chat';
 import { commandFor, parseCommandLine, UsageError, type CliCommand } from './commandLine';
 import { exitCodeFor } from './exitCodes';
+import { gpuCommand } from './gpu';
 import { fitCommand, hardwareCommand } from './hardware';
 import { formatColumns, formatHelp } from './help';
 import { modelsCommand } from './models';
 
 /** In the order `local-ai --help` lists them. */
-export const COMMANDS: readonly CliCommand[] = [hardwareCommand, fitCommand, chatCommand, modelsCommand];
+export const COMMANDS: readonly CliCommand[] = [hardwareCommand, fitCommand, chatCommand, modelsCommand, gpuCommand];
 
 export function usage(): string {
     const rows = COMMANDS.map(({ spec }): [string, string] => [spec.name, spec.summary]);

@@ -18,6 +18,8 @@ export interface CliContextOptions {
     modelsDir?: string;
     /** --verbose: debug logs on stderr. Default false. */
     verbose?: boolean;
+    /** --backends-dir: where GPU backends are fetched to; default LOCAL_AI_GPU_DIR, then ~/.local-ai/gpu-backends. */
+    backendsDir?: string;
 }
 
 export function createCliServices(options: CliContextOptions = {}): Services {
@@ -39,6 +41,7 @@ export function createCliServices(options: CliContextOptions = {}): Services {
         secrets: { huggingFaceToken: process.env.HF_TOKEN, providerKeys: {} },
         defaultModelsPath: defaultCliModelsPath(),
         statePath: path.join(os.homedir(), '.local-ai', 'state'),
+        gpuBackendsPath: options.backendsDir,
     });
     checkModelsFolder(context.modelsPath);
     return createServices(context);

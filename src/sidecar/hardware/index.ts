@@ -3,7 +3,7 @@
  * model fits it, which model to recommend, and the measurements that keep those estimates honest.
  */
 import type { Llama } from 'node-llama-cpp';
-import type { FitEstimate, HardwareReport } from '../../common/hardware';
+import type { FitEstimate, GpuBackendsReport, HardwareReport } from '../../common/hardware';
 import type { ModelEntry, ModelFile, Recommendation } from '../../common/models';
 import type { SidecarSettings } from '../../common/settings';
 import type { SidecarContext } from '../context';
@@ -32,6 +32,8 @@ export interface HardwareServiceOptions {
     llama: () => Promise<Llama>;
     /** Use this profile instead of detection. Default: the file named by LOCAL_AI_HARDWARE_PROFILE, if any. */
     profile?: HardwareProfile;
+    /** The GPU backends fetched on demand (installed, why one did not load); absent: the report has no such part. */
+    gpuBackends?: () => Promise<GpuBackendsReport>;
 }
 
 /** Tells (`changed`) each new report, so lists that show fit badges can refresh. */
@@ -151,7 +153,13 @@ export class HardwareService extends Emitter<{ changed: [HardwareReport] }> {
     private async detect(): Promise<HardwareReport> {
         this.gpuMode = this.options.context.settings.gpu;
         const facts = this.profile ? this.profile.facts : await detectFacts(await this.options.llama());
-        return buildReport(facts, this.gpuMode);
+        let gpuBackends = await this.options.gpuBackends?.();
+        if (this.profile && gpuBackends?.installed.length) {
+            // A profile's facts stand in for detection, but whether a fetched backend loads is this process's own fact.
+            await this.options.llama();
+            gpuBackends = await this.options.gpuBackends?.();
+        }
+        return buildReport(facts, this.gpuMode, new Date(), gpuBackends);
     }
 }
 

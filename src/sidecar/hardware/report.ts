@@ -3,7 +3,7 @@
  * injected profile), so the "why am I on the CPU?" answer is the same logic on a real machine and
  * in tests that pretend to be a 16 GB laptop with a 6 GB NVIDIA GPU.
  */
-import type { ComputeBackend, GpuBackend, GpuInfo, GpuMode, HardwareReport } from '../../common/hardware';
+import type { ComputeBackend, GpuBackend, GpuBackendsReport, GpuInfo, GpuMode, HardwareReport } from '../../common/hardware';
 
 /** A GPU as the operating system sees it (systeminformation), before asking llama.cpp. */
 export interface GpuFacts {
@@ -86,7 +86,8 @@ export function estimateBandwidth(facts: HardwareFacts): number {
     return facts.cpu.physicalCores > 8 ? 60e9 : 40e9;
 }
 
-export function buildReport(facts: HardwareFacts, mode: GpuMode, detectedAt = new Date()): HardwareReport {
+/** `gpuBackends`: the backends fetched on demand; a fetched one that did not load is the reason llama.cpp is on the CPU. */
+export function buildReport(facts: HardwareFacts, mode: GpuMode, detectedAt = new Date(), gpuBackends?: GpuBackendsReport): HardwareReport {
     const flags = new Set(facts.cpu.flags.map((flag) => flag.toLowerCase()));
     const unified = facts.os.platform === 'darwin' && facts.os.arch === 'arm64';
     const active: ComputeBackend = mode === 'off' ? 'cpu' : facts.llama.gpu || 'cpu';
@@ -118,7 +119,15 @@ export function buildReport(facts: HardwareFacts, mode: GpuMode, detectedAt = ne
             bandwidthBytesPerSecond: estimateBandwidth(facts),
         },
         gpus,
-        backend: { active, available, cpuReason: explainCpu(facts, active, mode) },
+        backend: {
+            active,
+            available,
+            cpuReason:
+                active === 'cpu' && gpuBackends?.loadFailure
+                    ? `${gpuBackends.loadFailure} llama.cpp runs on the CPU. ${gpuBackends.advice ?? ''}`.trim()
+                    : explainCpu(facts, active, mode),
+        },
+        ...(gpuBackends ? { gpuBackends } : {}),
         detectedAt: detectedAt.toISOString(),
     };
 }
