@@ -149,7 +149,8 @@ export class GpuService {
         const registry = this.registry();
         let done = 0;
         let bytesFetched = 0;
-        // Every tarball is downloaded and verified before any is unpacked.
+        // Every tarball is downloaded and verified before any is unpacked (the partials' folder may not exist yet).
+        await fs.mkdir(path.dirname(this.folder.partialOf(infos[0].name)), { recursive: true });
         for (const info of infos) {
             onProgress({ package: info.name, phase: 'download', bytes: done, totalBytes });
             bytesFetched += await registry.download(
