@@ -1,8 +1,9 @@
 // GPU acceleration in the workbench, on a pretend Linux machine with an NVIDIA GPU and llama.cpp's CPU build
 // only (LOCAL_AI_HARDWARE_PROFILE reaches the sidecar through the server's environment), with a loopback npm
-// registry serving node-llama-cpp's real GPU package: the offer shows in a notification and in the Models
-// view's title; Enable asks first, saying what it fetches, from where and how large; the fetch shows in the
-// status bar; after the sidecar's restart the hardware report names the backend and why it fell back.
+// registry serving node-llama-cpp's real GPU packages: the offer shows in a notification and in the Models
+// view's title; Enable asks first, saying what it fetches, from where and how large, and fetches nothing
+// before the user agrees; then the fetch shows in the status bar. (What follows the restart, the fallback
+// reason and its fixes, is asserted in the extension host: test/extension/gpu.test.ts.)
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import type { Page } from 'playwright-core';
@@ -25,7 +26,7 @@ async function notification(page: Page, text: string | RegExp, timeoutMs = 2 * U
 }
 
 describe('GPU acceleration in the workbench', function () {
-    this.timeout(14 * 60_000);
+    this.timeout(10 * 60_000);
     let workbench: Workbench | undefined;
     let registry: FakeNpmRegistry | undefined;
 
@@ -50,7 +51,7 @@ describe('GPU acceleration in the workbench', function () {
         if (this.currentTest?.state === 'failed') await workbench?.screenshot('gpu-failed').catch(() => undefined);
     });
 
-    it('offers GPU acceleration, shows the fetch in the status bar, and the report then names the backend and the fallback reason', async () => {
+    it('offers GPU acceleration for the pretend NVIDIA GPU, asks before fetching, and shows the fetch in the status bar', async () => {
         const { page } = workbench!;
         await waitForStatusBarItem(page, 'localAi.status');
 
@@ -76,24 +77,8 @@ describe('GPU acceleration in the workbench', function () {
         await workbench!.screenshot('gpu-enable-confirm');
         await dialog.locator('.dialog-buttons .monaco-button', { hasText: 'Download and Enable' }).click();
 
-        // The fetch, in the status bar, then what happened after the restart.
+        // The fetch, in the status bar.
         await until('the status bar shows the fetch', async () => /\d+% · CUDA GPU build/.test(await statusBarText(page, 'localAi.status')), 2 * UI_TIMEOUT_MS);
         await workbench!.screenshot('gpu-fetch-status-bar');
-        // No NVIDIA driver here: llama.cpp was asked for CUDA, and the reason and the fixes are shown.
-        // 319 MB fetched, checked and unpacked on a shared machine, then a new sidecar: minutes, not seconds.
-        const outcome = await notification(page, 'CUDA is installed but did not load', 6 * 60_000);
-        assert.match(await outcome.innerText(), /Install or update the NVIDIA driver/);
-        await outcome.locator('.monaco-button', { hasText: 'Try Vulkan Instead' }).waitFor({ timeout: UI_TIMEOUT_MS });
-        await workbench!.screenshot('gpu-outcome');
-        await runCommand(page, 'Notifications: Hide Notifications');
-
-        await runCommand(page, 'Local AI: Show Hardware Report');
-        const preview = page.frameLocator('iframe.webview').first().frameLocator('#active-frame');
-        await preview.locator('h2', { hasText: 'GPU backends' }).waitFor({ timeout: UI_TIMEOUT_MS });
-        const report = await preview.locator('body').innerText();
-        await workbench!.screenshot('gpu-hardware-report');
-        assert.match(report, /CUDA\s+@node-llama-cpp\/linux-x64-cuda, @node-llama-cpp\/linux-x64-cuda-ext/);
-        assert.match(report, /Did not load\s+\S/);
-        assert.match(report, /GPU acceleration: CUDA did not load, so llama\.cpp runs on the CPU/);
     });
 });
