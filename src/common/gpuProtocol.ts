@@ -25,7 +25,7 @@ export interface GpuOffer {
     target: string;
     /** The packages (CUDA: the main package and its `-cuda-ext` companion with the CUDA runtime). */
     packages: GpuPackageInfo[];
-    /** The registry they come from (`localAi.gpu.registry`, else npm_config_registry, else registry.npmjs.org). */
+    /** The registry they come from (`localAi.gpuRegistry`, else npm_config_registry, else registry.npmjs.org). */
     registry: string;
     /** Sum of the tarballs' sizes (0 for a package whose size the registry did not give). */
     downloadBytes: number;

@@ -33,7 +33,7 @@ export interface SidecarSettings {
     defaultModel: string;
     userModels: UserModelSetting[];
     gpu: GpuMode;
-    /** npm registry (mirror) GPU backends are fetched from (`localAi.gpu.registry`); empty or absent = npm_config_registry, then registry.npmjs.org. */
+    /** npm registry (mirror) GPU backends are fetched from (`localAi.gpuRegistry`); empty or absent = npm_config_registry, then registry.npmjs.org. */
     gpuRegistry?: string;
     gpuLayers: number | 'auto';
     threads: number | 'auto';

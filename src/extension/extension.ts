@@ -8,10 +8,11 @@ import { downloadModel } from './commands/downloads';
 import { registerCommands } from './commands/index';
 import { DownloadResumer } from './downloadResumer';
 import { FallbackPrompts } from './fallback';
+import { GpuAcceleration } from './gpu/gpuAcceleration';
 import { logChannel } from './log';
 import { SecretStore } from './secrets';
 import type { ExtensionServices } from './services';
-import { SidecarClient } from './sidecarClient';
+import { SidecarClient, gpuBackendsPath } from './sidecarClient';
 import { StatusBar } from './statusBar';
 import { ModelsModel } from './views/modelsModel';
 import { ModelsTreeProvider } from './views/modelsTree';
@@ -54,7 +55,8 @@ export function activate(context: vscode.ExtensionContext): LocalAiApi | LocalAi
         log.info(`Resuming the download of ${download.name ?? download.model} from where it stopped.`);
         return downloadModel(core, download);
     });
-    const core: ExtensionServices = { context, log, sidecar, secrets, models, downloads };
+    const gpu = new GpuAcceleration({ sidecar, log, globalState: context.globalState, backendsPath: gpuBackendsPath(context) });
+    const core: ExtensionServices = { context, log, sidecar, secrets, models, downloads, gpu };
     services = core;
     const chat = createChatFeatures(core);
     context.subscriptions.push(chat);
@@ -65,9 +67,10 @@ export function activate(context: vscode.ExtensionContext): LocalAiApi | LocalAi
         sidecar,
         models,
         downloads,
+        gpu,
         modelsTree,
         vscode.window.createTreeView('localAi.models', { treeDataProvider: modelsTree, showCollapseAll: true }),
-        new StatusBar(sidecar, models),
+        new StatusBar(sidecar, models, gpu),
         new FallbackPrompts(core),
         ...registerCommands(core, chat),
     );

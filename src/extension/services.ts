@@ -1,6 +1,7 @@
 /** What the extension's views, commands and chat features share; built once in `activate()`, before them. */
 import type * as vscode from 'vscode';
 import type { DownloadResumer } from './downloadResumer';
+import type { GpuAcceleration } from './gpu/gpuAcceleration';
 import type { SecretStore } from './secrets';
 import type { SidecarClient } from './sidecarClient';
 import type { ModelsModel } from './views/modelsModel';
@@ -14,4 +15,6 @@ export interface ExtensionServices {
     models: ModelsModel;
     /** Remembers running downloads so they start again after a sidecar restart or a window reload. */
     downloads: DownloadResumer;
+    /** The GPU backends fetched on demand, the offer for this machine's GPU, and a running fetch. */
+    gpu: GpuAcceleration;
 }

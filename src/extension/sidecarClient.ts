@@ -54,6 +54,14 @@ export interface SidecarClientOptions {
     secrets: SecretStore;
 }
 
+/**
+ * Where the sidecar installs GPU backends fetched on demand: the extension's global storage, which is writable and
+ * outlives extension updates (the extension's own folder is read-only for it and replaced on update).
+ */
+export function gpuBackendsPath(context: vscode.ExtensionContext): string {
+    return vscode.Uri.joinPath(context.globalStorageUri, 'gpu-backends').fsPath;
+}
+
 /** The longest a request waits for the sidecar to come back after a crash (backoff at most 2 s, then its start). */
 const RESTART_WAIT_MS = 30_000;
 
@@ -245,6 +253,7 @@ export class SidecarClient implements vscode.Disposable {
             secrets: this.secrets,
             defaultModelsPath: vscode.Uri.joinPath(context.globalStorageUri, 'models').fsPath,
             statePath: vscode.Uri.joinPath(context.globalStorageUri, 'state').fsPath,
+            gpuBackendsPath: gpuBackendsPath(context),
         });
         const channel = redactingChannel(log, this.redactor);
         const clientOptions: LanguageClientOptions = {

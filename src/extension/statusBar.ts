@@ -1,11 +1,13 @@
 /**
  * The one Local AI status-bar item. In order of what matters most: the sidecar is down (click restarts
  * it), downloads are running (`$(cloud-download) 42% · Qwen2.5-Coder-1.5B · 38 MB/s · 1m20s`, click
- * lists them), the model list failed, then the active model and its engine or why there is none
- * (click switches models).
+ * lists them; the GPU build's fetch is one of them), the model list failed, then the active model and its
+ * engine or why there is none (click switches models). Where models run on the CPU, the tooltip carries the
+ * GPU acceleration offer, with its buttons.
  */
 import * as vscode from 'vscode';
 import type { DownloadProgress } from '../common/models';
+import type { GpuAcceleration } from './gpu/gpuAcceleration';
 import type { SidecarClient } from './sidecarClient';
 import { formatBytes, formatDuration } from '../common/format';
 import { describeDownload, percent } from './views/modelFormat';
@@ -18,16 +20,23 @@ export class StatusBar implements vscode.Disposable {
     constructor(
         private readonly sidecar: SidecarClient,
         private readonly models: ModelsModel,
+        private readonly gpu: GpuAcceleration,
     ) {
         this.item.name = 'Local AI';
         this.render();
         this.item.show();
-        this.subscriptions = [sidecar.onStatus(() => this.render()), models.onDidChange(() => this.render())];
+        this.subscriptions = [sidecar.onStatus(() => this.render()), models.onDidChange(() => this.render()), gpu.onDidChange(() => this.render())];
     }
 
     /** What the item says now, icons as `$(name)`: the words a user reads in the status bar. */
     get text(): string {
         return this.item.text;
+    }
+
+    /** What its tooltip says, as Markdown source (command links included). */
+    get tooltip(): string {
+        const tooltip = this.item.tooltip;
+        return typeof tooltip === 'string' ? tooltip : (tooltip?.value ?? '');
     }
 
     private render(): void {
@@ -36,7 +45,7 @@ export class StatusBar implements vscode.Disposable {
         item.backgroundColor = undefined;
         item.command = 'localAi.showLogs';
         item.tooltip = `Local AI: ${status.message}`;
-        const downloads = this.models.downloads;
+        const downloads = [...this.gpu.downloads, ...this.models.downloads];
         const running = downloads.filter((download) => download.state !== 'failed');
         const failed = downloads.filter((download) => download.state === 'failed');
         if (status.health === 'error') {
@@ -62,8 +71,10 @@ export class StatusBar implements vscode.Disposable {
             item.text = `$(hubot) ${status.activeModel.name} · ${status.activeModel.device}`;
             item.tooltip = `Local AI: ${status.activeModel.name}${status.activeModel.quant ? ` ${status.activeModel.quant}` : ''} on the ${status.activeModel.device}, context ${status.activeModel.contextSize.toLocaleString()} tokens. Click to switch models.`;
             item.command = 'localAi.selectModel';
+            if (status.activeModel.device === 'CPU') this.addGpuOffer();
         } else {
             this.renderIdle();
+            this.addGpuOffer();
         }
         if (status.busy && status.health !== 'error' && running.length === 0 && !item.text.includes('~spin')) {
             item.text = item.text.replace(/^\$\([^)]+\)/, '$(loading~spin)');
@@ -95,6 +106,25 @@ export class StatusBar implements vscode.Disposable {
         } else {
             item.text = '$(hubot) Local AI';
         }
+    }
+
+    /** The GPU offer under the tooltip, its actions as command links (only those commands are trusted). */
+    private addGpuOffer(): void {
+        const view = this.gpu.view;
+        if (!view) return;
+        const item = this.item;
+        const text = typeof item.tooltip === 'string' ? item.tooltip : (item.tooltip?.value ?? '');
+        const links = view.actions.map((action) =>
+            action.url
+                ? `[${action.title}](${action.url})`
+                : `[${action.title}](command:${action.command}?${encodeURIComponent(JSON.stringify(action.args ?? []))})`,
+        );
+        // The sidecar's words go in as text: a registry URL or a reason must not turn into Markdown.
+        const md = new vscode.MarkdownString(undefined, true);
+        md.appendText(text).appendMarkdown('\n\n---\n\n$(rocket) **GPU acceleration:** ').appendText(view.headline);
+        if (links.length > 0) md.appendMarkdown(`\n\n${links.join(' · ')}`);
+        md.isTrusted = { enabledCommands: ['localAi.enableGpu', 'localAi.disableGpu'] };
+        item.tooltip = md;
     }
 
     dispose(): void {

@@ -63,7 +63,7 @@ describe('gpu: a fetched backend in the real sidecar and CLI', function () {
         const { offer } = await first.connection.sendRequest<GpuOfferResult>('localAi/gpu/offer', {});
         assert.ok(offer, 'an NVIDIA GPU with a driver and no GPU build installed gets an offer');
         assert.equal(offer.backend, 'cuda');
-        assert.equal(offer.gpu, 'NVIDIA GeForce RTX 4060');
+        assert.equal(offer.gpu, 'NVIDIA GeForce RTX 4070');
         assert.deepEqual(
             offer.packages.map((p) => p.name),
             ['@node-llama-cpp/linux-x64-cuda', '@node-llama-cpp/linux-x64-cuda-ext'],

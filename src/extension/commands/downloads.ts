@@ -19,6 +19,7 @@ import { SidecarError } from '../sidecarClient';
 import type { ExtensionServices } from '../services';
 import { formatBytes } from '../../common/format';
 import { describeDownload, percent, preferredFile } from '../views/modelFormat';
+import { GPU_DOWNLOAD_ID } from '../gpu/gpuText';
 import type { CommandRow } from './commandRow';
 import { choiceFromArgument, pickModel } from './modelPicks';
 
@@ -213,8 +214,10 @@ async function cancelDownload(services: ExtensionServices, argument: unknown): P
 }
 
 function showDownloads(services: ExtensionServices): Promise<void> {
-    const { models } = services;
-    if (models.downloads.length === 0) {
+    const { models, gpu } = services;
+    // The GPU build's fetch is a download like the models' (first: it is what the user started last, if running).
+    const downloads = () => [...gpu.downloads, ...models.downloads];
+    if (downloads().length === 0) {
         void vscode.window
             .showInformationMessage('Local AI: no download is running.', 'Download Model…')
             .then((choice) => choice && vscode.commands.executeCommand('localAi.downloadModel'));
@@ -225,7 +228,7 @@ function showDownloads(services: ExtensionServices): Promise<void> {
     quickPick.title = 'Local AI downloads';
     quickPick.placeholder = 'Downloads resume where they stopped when cancelled';
     const render = () => {
-        quickPick.items = models.downloads.map((download) => ({
+        quickPick.items = downloads().map((download) => ({
             label: `$(${download.state === 'failed' ? 'warning' : 'cloud-download'}) ${download.name}`,
             description: describeDownload(download)
                 .split(' · ')
@@ -241,7 +244,11 @@ function showDownloads(services: ExtensionServices): Promise<void> {
     return new Promise((resolve) => {
         const disposables = [
             models.onDidChange(render),
-            quickPick.onDidTriggerItemButton((event) => void cancelDownload(services, `${event.item.modelId}@${event.item.quant}`)),
+            gpu.onDidChange(render),
+            quickPick.onDidTriggerItemButton((event) => {
+                if (event.item.modelId === GPU_DOWNLOAD_ID) gpu.cancelFetch();
+                else void cancelDownload(services, `${event.item.modelId}@${event.item.quant}`);
+            }),
             quickPick.onDidAccept(() => quickPick.hide()),
             quickPick.onDidHide(() => {
                 for (const disposable of disposables) disposable.dispose();

@@ -1,12 +1,15 @@
 /**
- * "Local AI: Show Hardware Report": the sidecar's report as a readable Markdown document, and
- * "Copy for a Bug Report": the same facts as plain text on the clipboard (no paths, no secrets).
+ * "Local AI: Show Hardware Report": the sidecar's report as a readable Markdown document, with the GPU
+ * acceleration offer when there is one, and "Copy for a Bug Report": the same facts as plain text on the
+ * clipboard (no paths, no secrets).
  */
 import * as os from 'node:os';
 import * as vscode from 'vscode';
 import { formatBytes } from '../../common/format';
 import type { GpuInfo, HardwareReport } from '../../common/hardware';
 import { HardwareRequest } from '../../common/protocol';
+import { runAction } from '../gpu/gpuAcceleration';
+import { BACKEND_NAMES, type GpuOfferView } from '../gpu/gpuText';
 import type { ExtensionServices } from '../services';
 import type { CommandRow } from './commandRow';
 
@@ -72,14 +75,27 @@ function sections(report: HardwareReport): { title: string; rows: [string, strin
                 ...(backend.cpuReason ? [['Why the CPU', backend.cpuReason] as [string, string]] : []),
             ],
         },
+        ...(report.gpuBackends ? [gpuBackendsSection(report.gpuBackends)] : []),
     ];
+}
+
+/** The GPU builds fetched on demand: each with its size and folder, and why the last one asked for did not load. */
+function gpuBackendsSection(backends: NonNullable<HardwareReport['gpuBackends']>): { title: string; rows: [string, string][] } {
+    const rows = backends.installed.map((installed): [string, string] => [
+        BACKEND_NAMES[installed.backend],
+        `${installed.packages.join(', ')} ${installed.nodeLlamaCppVersion}, ${formatBytes(installed.sizeBytes)} in ${installed.folder}`,
+    ]);
+    if (rows.length === 0) rows.push(['Installed', 'none (only the build that ships with the extension)']);
+    if (backends.loadFailure) rows.push(['Did not load', backends.loadFailure]);
+    if (backends.advice) rows.push(['What to do', backends.advice]);
+    return { title: 'GPU backends', rows };
 }
 
 function escapeCell(text: string): string {
     return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
 
-export function reportMarkdown(report: HardwareReport): string {
+export function reportMarkdown(report: HardwareReport, offer?: GpuOfferView): string {
     const parts = [
         '# Local AI hardware report',
         '',
@@ -87,6 +103,10 @@ export function reportMarkdown(report: HardwareReport): string {
         '',
         `_Detected ${report.detectedAt}. Run **Local AI: Copy for a Bug Report** to copy a plain-text version._`,
     ];
+    if (offer) {
+        const actions = offer.actions.filter((action) => action.command).map((action) => `**Local AI: ${action.title}**`);
+        parts.push('', `> **GPU acceleration:** ${offer.headline}${actions.length > 0 ? ` Run ${actions.join(' or ')}.` : ''}`);
+    }
     for (const section of sections(report)) {
         parts.push(
             '',
@@ -119,14 +139,18 @@ class HardwareReportProvider implements vscode.TextDocumentContentProvider {
     private readonly changes = new vscode.EventEmitter<vscode.Uri>();
     readonly onDidChange = this.changes.event;
     report: HardwareReport | undefined;
+    offer: GpuOfferView | undefined;
 
-    set(report: HardwareReport): void {
+    set(report: HardwareReport, offer: GpuOfferView | undefined): void {
         this.report = report;
+        this.offer = offer;
         this.changes.fire(REPORT_URI);
     }
 
     provideTextDocumentContent(): string {
-        return this.report ? reportMarkdown(this.report) : '# Local AI hardware report\n\nRun **Local AI: Show Hardware Report** to detect the hardware.\n';
+        return this.report
+            ? reportMarkdown(this.report, this.offer)
+            : '# Local AI hardware report\n\nRun **Local AI: Show Hardware Report** to detect the hardware.\n';
     }
 
     dispose(): void {
@@ -151,7 +175,10 @@ export function hardwareCommands(services: ExtensionServices): CommandRow[] {
     };
 
     const show = async () => {
-        provider.set(await fetchReport(true));
+        const report = await fetchReport(true);
+        // The offer as of now: a GPU build installed or removed since the last look changes it.
+        await services.gpu.refresh();
+        provider.set(report, services.gpu.view);
         const document = await vscode.workspace.openTextDocument(REPORT_URI);
         await vscode.languages.setTextDocumentLanguage(document, 'markdown');
         try {
@@ -160,9 +187,10 @@ export function hardwareCommands(services: ExtensionServices): CommandRow[] {
             // Without the built-in Markdown extension the source is still readable.
             await vscode.window.showTextDocument(document, { preview: true });
         }
-        void vscode.window.showInformationMessage(`Local AI: ${summary(provider.report!)}`, COPY_ACTION).then((choice) => {
+        const actions = provider.offer?.actions ?? [];
+        void vscode.window.showInformationMessage(`Local AI: ${summary(report)}`, ...actions.map((action) => action.title), COPY_ACTION).then((choice) => {
             if (choice === COPY_ACTION) return copy();
-            return undefined;
+            return runAction(actions.find((action) => action.title === choice));
         });
         return document.uri.toString();
     };

@@ -9,6 +9,7 @@ import type { ExtensionServices } from '../services';
 import { chatCommands } from './chat';
 import type { CommandRow } from './commandRow';
 import { cloudCommands } from './cloud';
+import { gpuCommands } from './gpu';
 import { hardwareCommands } from './hardware';
 import { modelCommands } from './models';
 import { sidecarCommands } from './sidecar';
@@ -20,6 +21,7 @@ export function registerCommands(services: ExtensionServices, chat: ChatFeatures
         ...modelCommands(services),
         ...hardwareCommands(services),
         ...cloudCommands(services),
+        ...gpuCommands(services.gpu),
     ];
     return rows.map((row) =>
         vscode.commands.registerCommand(row.id, async (...args: unknown[]) => {

@@ -54,7 +54,7 @@ export class RegistryClient {
         const text = await readBounded(response.body, MAX_METADATA_BYTES);
         if (response.statusCode === 404) {
             throw new LocalAiError(ErrorCode.DownloadFailed, `The registry ${this.shown} has no ${name}@${version} (HTTP 404).`, {
-                hint: `GPU backends must match node-llama-cpp ${version} exactly: point localAi.gpu.registry (or npm_config_registry) at a registry or mirror that has it.`,
+                hint: `GPU backends must match node-llama-cpp ${version} exactly: point localAi.gpuRegistry (or npm_config_registry) at a registry or mirror that has it.`,
             });
         }
         if (response.statusCode !== 200) throw this.httpError(response.statusCode, `${name}@${version}`);
@@ -195,7 +195,7 @@ export class RegistryClient {
             if (signal?.aborted) throw error;
             const reason = error instanceof Error ? error.message : String(error);
             throw new LocalAiError(ErrorCode.NetworkError, `Could not reach the registry ${this.shown}: ${maskCredentials(reason)}.`, {
-                hint: 'Check the network and proxy, or set localAi.gpu.registry to a mirror you can reach.',
+                hint: 'Check the network and proxy, or set localAi.gpuRegistry to a mirror you can reach.',
             });
         }
     }
