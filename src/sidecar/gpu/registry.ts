@@ -102,33 +102,34 @@ export class RegistryClient {
         try {
             let offset = Math.min((await partial.stat()).size, expectedSize);
             let failuresInARow = 0;
-            // The hash is checked on the file at rest below; transferRest's running hash is not used.
-            let hash = createHash('sha512');
+            // The hash is checked on the file at rest below, once every byte is there.
             while (offset < expectedSize) {
                 const before = offset;
                 try {
-                    ({ offset, hash } = await transferRest(
-                        {
-                            url: info.tarballUrl,
-                            headers: {},
-                            dispatcher: this.options.dispatcher(),
-                            partial,
-                            expectedSize,
-                            offset,
-                            hash,
-                            signal,
-                            stallTimeoutMs: this.options.stallTimeoutMs ?? 30_000,
-                            refusal: (refusal) => this.httpError(refusal.status, `${info.name}'s tarball`),
-                            onBytes: (received, nowAt) => {
-                                fetched += received;
-                                onBytes(received, nowAt);
-                            },
+                    ({ offset } = await transferRest({
+                        url: info.tarballUrl,
+                        headers: {},
+                        dispatcher: this.options.dispatcher(),
+                        partial,
+                        expectedSize,
+                        offset,
+                        signal,
+                        stallTimeoutMs: this.options.stallTimeoutMs ?? 30_000,
+                        refusal: (refusal) => this.httpError(refusal.status, `${info.name}'s tarball`),
+                        onBytes: (received) => {
+                            fetched += received;
+                            offset += received;
+                            onBytes(received, offset);
                         },
-                        () => createHash('sha512'),
-                    ));
+                        onWritten: () => undefined,
+                        // The server ignored the range: the tarball starts over from its first byte.
+                        onRestart: () => {
+                            offset = 0;
+                        },
+                    }));
                 } catch (error) {
                     if (!(error instanceof TransferError)) throw error;
-                    ({ offset, hash } = error.outcome);
+                    ({ offset } = error.outcome);
                     if (!error.retryable)
                         throw error.refusal ?? new LocalAiError(ErrorCode.DownloadFailed, `Download of ${info.name} failed: ${error.message}.`);
                     failuresInARow = offset > before ? 1 : failuresInARow + 1;
