@@ -40,6 +40,8 @@ export interface EngineInfo {
 export interface ChatUsage {
     promptTokens: number;
     completionTokens: number;
+    /** Prompt tokens llama.cpp evaluated for this answer (local models); the others came from the conversation's cache. */
+    evaluatedPromptTokens?: number;
 }
 
 export interface ChatTimings {
