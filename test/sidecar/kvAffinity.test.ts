@@ -3,16 +3,14 @@
  * generated model, each answer says how many prompt tokens llama.cpp evaluated for it
  * (usage.evaluatedPromptTokens), so reuse is asserted on token counts, never on times: a follow-up, a
  * conversation taken up again after others, three in rotation, one evicted beyond the sequences (saved and
- * loaded again, or evaluated again when too short to save, with the same greedy answer either way), and a
- * cancelled request's sequence going to the next. The sequence pool on a real context, for what the
- * protocol cannot show: requests at once never share a sequence, and chat never takes code completion's.
+ * loaded again, or evaluated again when too short to save, with the same greedy answer either way). The
+ * sequence pool on a real context, for what the protocol cannot show: requests at once never share a
+ * sequence, a cancelled request leaves the line, and chat never takes code completion's sequence.
  */
 import * as assert from 'node:assert/strict';
 import type { LlamaContext, LlamaContextSequence, LlamaModel } from 'node-llama-cpp';
-import { CancellationTokenSource, ResponseError } from 'vscode-jsonrpc/node';
-import type { ChatChunk, ChatMessage, ChatResult } from '../../src/common/chat';
-import { ErrorCode } from '../../src/common/errors';
-import { ChatChunkType, ChatRequest, LoadModelRequest, type LoadedModel } from '../../src/common/protocol';
+import type { ChatMessage, ChatResult } from '../../src/common/chat';
+import { ChatRequest, LoadModelRequest, type LoadedModel } from '../../src/common/protocol';
 import { LlamaRuntime } from '../../src/sidecar/llama/runtime';
 import { SequencePool } from '../../src/sidecar/local/sequencePool';
 import { defaultFixtureDir, ensureFixtureModel, tinyModel } from '../fixtures/gguf/model';
@@ -21,8 +19,6 @@ import { startSidecar, type SidecarProcess } from '../fixtures/sidecarProcess';
 const silent = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined };
 /** About 300 tokens of the tiny model's tokenizer after a tag of its own, so conversations share no more than the template's opening. */
 const filler = 'the keeper climbs the stairs of the lighthouse and trims the wick before the storm '.repeat(12);
-
-let nextToken = 0;
 
 describe('conversations keep their KV cache', function () {
     this.timeout(120_000);
@@ -41,18 +37,12 @@ describe('conversations keep their KV cache', function () {
         await sidecar?.stop();
     });
 
-    async function chat(messages: ChatMessage[], options: { maxTokens?: number; cancel?: CancellationTokenSource; onChunk?: (chunk: ChatChunk) => void } = {}) {
-        const token = `kv-${nextToken++}`;
-        const subscription = sidecar.connection.onProgress(ChatChunkType, token, (chunk: ChatChunk) => options.onChunk?.(chunk));
-        try {
-            const params = { messages, model: modelPath, options: { maxTokens: options.maxTokens ?? 8, temperature: 0 }, partialResultToken: token };
-            const request = options.cancel
-                ? sidecar.connection.sendRequest(ChatRequest.method, params, options.cancel.token)
-                : sidecar.connection.sendRequest(ChatRequest.method, params);
-            return (await request) as ChatResult;
-        } finally {
-            subscription.dispose();
-        }
+    async function chat(messages: ChatMessage[]): Promise<ChatResult> {
+        return (await sidecar.connection.sendRequest(ChatRequest.method, {
+            messages,
+            model: modelPath,
+            options: { maxTokens: 8, temperature: 0 },
+        })) as ChatResult;
     }
 
     /** A conversation that grows by a turn at a time, remembering each answer. */
@@ -158,29 +148,6 @@ describe('conversations keep their KV cache', function () {
         assert.equal(after.text, before.text);
         // Not the single token of a prompt whole in the cache: evaluated again (but for the template's opening, which any conversation shares).
         assert.ok((after.usage.evaluatedPromptTokens ?? 0) > 1, `${after.usage.evaluatedPromptTokens} tokens evaluated`);
-    });
-
-    it("gives a cancelled request's sequence to the request waiting for one", async () => {
-        const cancels = Array.from({ length: sequences }, () => new CancellationTokenSource());
-        let settled = 0;
-        // Every sequence busy with a long answer (requests take their sequences in the order they came).
-        const running = cancels.map((cancel, i) =>
-            chat([{ role: 'user', content: `Talk forever ${i}.` }], { maxTokens: 3000, cancel })
-                .then(
-                    (result) => result.finishReason,
-                    (error: unknown) => (error instanceof ResponseError && error.code === ErrorCode.Cancelled ? 'cancelled' : error),
-                )
-                .finally(() => settled++),
-        );
-        const waiting = chat([{ role: 'user', content: 'Waiting in line.' }], { maxTokens: 4 });
-        cancels[0].cancel();
-        const answered = await waiting;
-        assert.equal(answered.usage.completionTokens, 4);
-        // Answered while the others still held their sequences: it had the cancelled one's.
-        assert.equal(await running[0], 'cancelled');
-        assert.equal(settled, 1);
-        for (const cancel of cancels) cancel.cancel();
-        assert.deepEqual(await Promise.all(running), Array(sequences).fill('cancelled'));
     });
 });
 

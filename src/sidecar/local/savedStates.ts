@@ -42,10 +42,6 @@ export class SavedStates {
 
     constructor(private readonly options: SavedStatesOptions = {}) {}
 
-    get count(): number {
-        return this.states.length;
-    }
-
     /** The saved state that shares the longest prefix with `tokens`, when any shares one. */
     best(tokens: readonly Token[]): { state: SavedState; match: number } | undefined {
         let best: { state: SavedState; match: number } | undefined;

@@ -89,11 +89,6 @@ export class SequencePool {
         return this.waiting.length;
     }
 
-    /** Conversations kept: in sequences, and saved to files. */
-    get conversations(): { sequences: number; saved: number } {
-        return { sequences: this.slots.filter((slot) => slot.sequence.contextTokens.length > 0).length, saved: this.saved.count };
-    }
-
     acquire(options: AcquireOptions = {}): Promise<LlamaContextSequence> {
         const { signal } = options;
         if (signal?.aborted) return Promise.reject(abortError(signal));
@@ -163,8 +158,10 @@ export class SequencePool {
         const evaluateMs = (count: number) => count * this.evaluateMsPerToken;
         const stateMs = (count: number) => count * this.stateMsPerToken;
         const matches = new Map(free.map((slot) => [slot, sharedPrefix(slot.sequence.contextTokens, tokens)]));
-        // A slot handed to another conversation has its state saved first, unless little would be lost.
-        const saves = (slot: Slot, match: number) => slot.sequence.contextTokens.length - match >= MIN_SAVED_TOKENS;
+        // A slot handed to another conversation has its state saved first, unless little would be lost, or another
+        // sequence is evaluating: llama.cpp saves under the context's lock, so the save would wait for their answers.
+        const othersBusy = this.slots.some((slot) => slot.busy);
+        const saves = (slot: Slot, match: number) => !othersBusy && slot.sequence.contextTokens.length - match >= MIN_SAVED_TOKENS;
         // The conversation handed over is the least recently used, unless another shares clearly more of the prompt
         // (a few tokens of a similar opening are not worth evicting a more recent conversation).
         const victim = free.find((slot) => saves(slot, matches.get(slot)!));
@@ -180,15 +177,18 @@ export class SequencePool {
             const match = matches.get(slot)!;
             const save = saves(slot, match);
             if (save && slot !== victim && match - victimMatch < MIN_SAVED_TOKENS) continue;
+            // While a sequence is still unused no conversation is handed over, unless this is mostly the same one (edited).
+            if (save && canCreate && match * 2 < slot.sequence.contextTokens.length) continue;
             consider({ slot, save, ms: evaluateMs(tokens.length - match) + (save ? stateMs(tokens.length) : 0) });
         }
-        const saved = this.saved.best(tokens);
+        // Loading a state takes the same lock.
+        const saved = othersBusy ? undefined : this.saved.best(tokens);
         if (saved) {
             const restoreMs = stateMs(saved.state.tokens.length) + evaluateMs(tokens.length - saved.match);
             if (canCreate) consider({ save: false, restore: saved.state, ms: restoreMs });
             for (const slot of free) {
                 const save = saves(slot, 0);
-                if (save && slot !== victim) continue;
+                if (save && (slot !== victim || canCreate)) continue;
                 consider({ slot, save, restore: saved.state, ms: restoreMs + (save ? stateMs(tokens.length) : 0) });
             }
         }
@@ -210,6 +210,11 @@ export class SequencePool {
             slot.busy = false;
             this.serveWaiting();
             throw error;
+        }
+        // Cancelled while its state was saved or loaded: node-llama-cpp would not notice a signal aborted before it starts.
+        if (options.signal?.aborted) {
+            this.release(slot.sequence);
+            throw abortError(options.signal);
         }
         return slot.sequence;
     }
