@@ -48,6 +48,8 @@ export interface ChatUsage {
     completionTokens: number;
     /** With `copiesInput` on a local model: tokens guessed from the input that the model confirmed (kept) or not (refused). */
     guessedTokens?: { kept: number; refused: number };
+    /** Prompt tokens llama.cpp evaluated for this answer (local models); the others came from the conversation's cache. */
+    evaluatedPromptTokens?: number;
 }
 
 export interface ChatTimings {

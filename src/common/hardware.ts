@@ -122,6 +122,8 @@ export interface ResolvedLoadConfig {
     threads: number;
     batchSize: number;
     flashAttention: boolean;
+    /** Conversations kept in parallel, each with its own KV cache of `contextSize` tokens. Default: the engine's (2). */
+    sequences?: number;
     /** Why each value was chosen, for the hardware report and the logs. */
     notes: string[];
 }

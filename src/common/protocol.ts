@@ -45,6 +45,8 @@ export interface ActiveModelInfo {
     quant?: string;
     device: 'GPU' | 'CPU';
     contextSize: number;
+    /** Conversations whose cache is kept at once, each with `contextSize` tokens. */
+    sequences?: number;
     /** Which chat template prompts are written in (`the model's own (Jinja)`, `generic ChatML (fallback)`). */
     chatTemplate: string;
 }

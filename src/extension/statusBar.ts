@@ -69,7 +69,7 @@ export class StatusBar implements vscode.Disposable {
             item.tooltip = `Local AI could not list models: ${this.models.error}`;
         } else if (status.activeModel) {
             item.text = `$(hubot) ${status.activeModel.name} · ${status.activeModel.device}`;
-            item.tooltip = `Local AI: ${status.activeModel.name}${status.activeModel.quant ? ` ${status.activeModel.quant}` : ''} on the ${status.activeModel.device}, context ${status.activeModel.contextSize.toLocaleString()} tokens. Click to switch models.`;
+            item.tooltip = `Local AI: ${status.activeModel.name}${status.activeModel.quant ? ` ${status.activeModel.quant}` : ''} on the ${status.activeModel.device}, context ${status.activeModel.contextSize.toLocaleString()} tokens${status.activeModel.sequences ? ` for each of ${status.activeModel.sequences} conversations kept warm` : ''}. Click to switch models.`;
             item.command = 'localAi.selectModel';
             if (status.activeModel.device === 'CPU') this.addGpuOffer();
         } else {

@@ -6,6 +6,7 @@ import * as assert from 'node:assert/strict';
 import type { Llama } from 'node-llama-cpp';
 import { importNodeLlamaCpp } from '../../src/sidecar/llama/runtime';
 import { AUTO_CONTEXT_CAP, autoThreads, resolveLoadConfig } from '../../src/sidecar/hardware/autoConfig';
+import { memoryFromGguf, memoryNeeds } from '../../src/sidecar/llama/memoryModel';
 import { defaultFixtureDir, ensureFixtureModel, tinyModel } from '../fixtures/gguf/model';
 import { PROFILE_NAMES, profileReport, type ProfileName } from '../fixtures/hardware/profiles';
 
@@ -98,5 +99,26 @@ describe('automatic configuration', function () {
             config.notes.some((note) => /more than the 2 physical cores/.test(note)),
             config.notes.join('\n'),
         );
+    });
+
+    it('keeps more conversations in parallel only where the memory holds their caches at the chosen context', async () => {
+        const hardware = profileReport('desktop-8gb-cpu');
+        const overrides = { contextSize: 2048 };
+        const roomy = await resolveLoadConfig({ modelPath, hardware, overrides, llama, sequences: 2, maxSequences: 4 });
+        assert.equal(roomy.sequences, 4);
+        assert.ok(
+            roomy.notes.some((note) => /^4 conversations kept in parallel/.test(note)),
+            roomy.notes.join('\n'),
+        );
+        // A budget that holds exactly three caches of 2048 tokens gets three, never fewer than asked.
+        const memory = await memoryFromGguf({ path: modelPath }, { llama });
+        const three = memoryNeeds(memory, { contextSize: 2048, gpuLayers: 0, sequences: 3 }).ramBytes;
+        const budget = { ramBytes: three, vramBytes: 0, unified: false };
+        assert.equal((await resolveLoadConfig({ modelPath, hardware, overrides, llama, budget, sequences: 2, maxSequences: 4 })).sequences, 3);
+        assert.equal(
+            (await resolveLoadConfig({ modelPath, hardware, overrides, llama, budget: { ...budget, ramBytes: 1 }, sequences: 2, maxSequences: 4 })).sequences,
+            2,
+        );
+        assert.equal((await resolveLoadConfig({ modelPath, hardware, overrides, llama, sequences: 1 })).sequences, 1);
     });
 });

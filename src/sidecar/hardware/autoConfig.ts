@@ -59,6 +59,8 @@ export interface ResolveLoadConfigOptions {
     budget?: MemoryBudget;
     /** Sequences the context is created with. Default: {@link DEFAULT_SEQUENCES}. */
     sequences?: number;
+    /** More sequences, up to this many, where memory allows them at the chosen context. Default: `sequences`. */
+    maxSequences?: number;
     /** The context the model's fit badge is judged at (see `planLoad`). Default: {@link DEFAULT_FIT_CONTEXT}. */
     fitContextSize?: number;
 }
@@ -81,6 +83,8 @@ export interface PlanLoadConfigOptions {
     budget: MemoryBudget;
     /** Default: {@link DEFAULT_SEQUENCES}. */
     sequences?: number;
+    /** See {@link ResolveLoadConfigOptions.maxSequences}. */
+    maxSequences?: number;
     /** Default: {@link DEFAULT_FIT_CONTEXT}. */
     fitContextSize?: number;
     /** Whether this process's llama.cpp can put layers on a GPU at all. */
@@ -136,8 +140,9 @@ export function planLoadConfig(options: PlanLoadConfigOptions): ResolvedLoadConf
         notes,
     });
 
-    const fits = (contextSize: number) =>
-        fitsBudget(memoryNeeds(memory, { contextSize, gpuLayers, sequences, batchSize: batchFor(contextSize), flashAttention }), budget);
+    const fitsWith = (contextSize: number, count: number) =>
+        fitsBudget(memoryNeeds(memory, { contextSize, gpuLayers, sequences: count, batchSize: batchFor(contextSize), flashAttention }), budget);
+    const fits = (contextSize: number) => fitsWith(contextSize, sequences);
     let contextSize: number;
     if (explicitContext !== undefined) {
         contextSize = explicitContext;
@@ -158,10 +163,15 @@ export function planLoadConfig(options: PlanLoadConfigOptions): ResolvedLoadConf
         );
     }
 
+    // The context comes first; more conversations keep their cache only in the memory it leaves.
+    let parallel = sequences;
+    while (parallel < (options.maxSequences ?? sequences) && fitsWith(contextSize, parallel + 1)) parallel++;
+    if (parallel > sequences) notes.push(`${parallel} conversations kept in parallel: the free memory holds a ${contextSize}-token cache for each.`);
+
     const batchSize = batchFor(contextSize);
     notes.push(requestedBatch ? `Batch ${batchSize}: set in the settings.` : `Batch ${batchSize}: llama.cpp's usual batch, within the context.`);
 
-    return { gpuLayers, contextSize, threads, batchSize, flashAttention, notes };
+    return { gpuLayers, contextSize, threads, batchSize, flashAttention, sequences: parallel, notes };
 }
 
 function resolveThreads(value: LoadConfig['threads'] | undefined, hardware: HardwareReport, notes: string[]): number {

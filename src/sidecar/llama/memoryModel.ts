@@ -23,6 +23,13 @@ const MB = 1024 ** 2;
 /** Conversations the engine evaluates in parallel; each one holds a KV cache of the full context size. */
 export const DEFAULT_SEQUENCES = 2;
 
+/**
+ * Sequences an `auto` load creates at most where memory allows them at the chosen context: one each for the
+ * chats a user keeps at once (sidebar, editor tab, inline, `@local`), so switching between them finds each
+ * one's cache warm. Conversations beyond them are saved to files (local/savedStates.ts).
+ */
+export const MAX_AUTO_SEQUENCES = 4;
+
 /** The context size a model is judged at when neither its catalog preset nor the caller names one. */
 export const DEFAULT_FIT_CONTEXT = 4096;
 

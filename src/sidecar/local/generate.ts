@@ -3,13 +3,14 @@
  * GGUF, through node-llama-cpp's chat-wrapper resolution), streamed token by token, stopped
  * by an AbortSignal between two tokens, with the numbers a user sees on every answer.
  */
-import type { ChatHistoryItem, Token } from 'node-llama-cpp';
+import type { ChatHistoryItem, LlamaContextSequence, Token } from 'node-llama-cpp';
 import type { ChatMessage, ChatResult, EngineInfo, SamplingOptions, TruncationReport } from '../../common/chat';
 import { ErrorCode, LocalAiError } from '../../common/errors';
 import { answerReserve, fitConversation } from './contextFit';
 import { importNodeLlamaCpp } from '../llama/runtime';
 import { useInputLookup } from './inputLookup';
 import type { LoadedState } from './modelHost';
+import type { SequenceLane } from './savedStates';
 
 /** Default temperature when neither the request nor a model preset sets one. */
 export const defaultTemperature = 0.7;
@@ -44,10 +45,20 @@ export function toChatHistory(messages: ChatMessage[]): ChatHistoryItem[] {
     return history;
 }
 
+/** The tokens the model sees for this conversation, template and generation prompt included. */
+export function conversationTokens(state: LoadedState, messages: ChatMessage[]): Token[] {
+    const { contextText } = state.chatWrapper.generateContextState({ chatHistory: toChatHistory(messages) });
+    return contextText.tokenize(state.model.tokenizer);
+}
+
 /** Tokens the model sees for this conversation, template and generation prompt included. */
 export function countConversationTokens(state: LoadedState, messages: ChatMessage[]): number {
-    const { contextText } = state.chatWrapper.generateContextState({ chatHistory: toChatHistory(messages) });
-    return contextText.tokenize(state.model.tokenizer).length;
+    return conversationTokens(state, messages).length;
+}
+
+/** Tokens llama.cpp has evaluated on a sequence so far. */
+function evaluatedTokens(sequence: LlamaContextSequence): number {
+    return sequence.tokenMeter.usedInputTokens + sequence.tokenMeter.usedOutputTokens;
 }
 
 export function engineInfo(state: LoadedState): EngineInfo {
@@ -92,13 +103,19 @@ export function samplingToLlama(options: SamplingOptions = {}): {
 }
 
 /**
- * Answers a conversation on a loaded model. Waits for a free sequence (FIFO), trims the
+ * Answers a conversation on a loaded model. Waits for a free sequence (the one that holds the longest
+ * prefix of this conversation, see SequencePool), trims the
  * conversation to the context, streams through `hooks`, and resolves with finishReason
  * 'cancelled' (and the text so far) when `signal` aborts.
  */
 export async function generateChat(
     state: LoadedState,
-    request: { messages: ChatMessage[]; options?: SamplingOptions },
+    request: {
+        messages: ChatMessage[];
+        options?: SamplingOptions;
+        /** Which of the pool's lanes the answer takes a sequence from. Default: 'chat'. */
+        lane?: SequenceLane;
+    },
     hooks: ChatHooks = {},
     signal?: AbortSignal,
 ): Promise<ChatResult> {
@@ -117,7 +134,10 @@ export async function generateChat(
     const stop = AbortSignal.any([signal ?? new AbortController().signal, state.unloading]);
 
     const { LlamaChat } = await importNodeLlamaCpp();
-    const sequence = await state.pool.acquire(stop);
+    const sequence = await state.pool.acquire({ tokens: conversationTokens(state, fitted.messages), lane: request.lane, signal: stop });
+    const acquiredAt = performance.now();
+    const evaluatedBefore = evaluatedTokens(sequence);
+    let evaluatedPromptTokens: number | undefined;
     const copiesInput = request.options?.copiesInput === true;
     useInputLookup(sequence, copiesInput);
     const predictionsBefore = { ...sequence.tokenPredictions };
@@ -133,7 +153,10 @@ export async function generateChat(
             signal: stop,
             stopOnAbortSignal: true,
             onToken: (tokens) => {
-                firstTokenAt ??= performance.now();
+                if (firstTokenAt === undefined) {
+                    firstTokenAt = performance.now();
+                    evaluatedPromptTokens = evaluatedTokens(sequence) - evaluatedBefore;
+                }
                 completionTokens += tokens.length;
                 hooks.onTokens?.(tokens);
             },
@@ -150,6 +173,7 @@ export async function generateChat(
             usage: {
                 promptTokens: fitted.promptTokens,
                 completionTokens,
+                evaluatedPromptTokens,
                 guessedTokens: copiesInput
                     ? {
                           kept: sequence.tokenPredictions.validated - predictionsBefore.validated,
@@ -167,7 +191,10 @@ export async function generateChat(
         };
     } finally {
         chat.dispose({ disposeSequence: false });
-        state.pool.release(sequence);
+        state.pool.release(
+            sequence,
+            firstTokenAt === undefined || evaluatedPromptTokens === undefined ? undefined : { tokens: evaluatedPromptTokens, ms: firstTokenAt - acquiredAt },
+        );
     }
 }
 

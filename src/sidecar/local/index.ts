@@ -78,6 +78,7 @@ export function createLocalEngine(
                     quant: loaded.quant,
                     device: loaded.device,
                     contextSize: loaded.config.contextSize,
+                    sequences: loaded.config.sequences,
                     chatTemplate: loaded.chatTemplate,
                 },
             ),

@@ -11,7 +11,16 @@ import { ErrorCode, LocalAiError } from '../../common/errors';
 import type { LoadConfig, ResolvedLoadConfig } from '../../common/hardware';
 import type { LoadedModel } from '../../common/protocol';
 import type { Logger } from '../context';
-import { availableRamBytes, DEFAULT_SEQUENCES, memoryFromInsights, memoryNeeds, planFit, type MemoryBudget, type ModelMemory } from '../llama/memoryModel';
+import {
+    availableRamBytes,
+    DEFAULT_SEQUENCES,
+    MAX_AUTO_SEQUENCES,
+    memoryFromInsights,
+    memoryNeeds,
+    planFit,
+    type MemoryBudget,
+    type ModelMemory,
+} from '../llama/memoryModel';
 import { formatBytes } from '../../common/format';
 import { chatWrapperFor } from '../llama/chatWrapper';
 import { validateGgufFile } from '../llama/ggufValidator';
@@ -43,8 +52,10 @@ export interface LoadConfigRequest {
     llama: Llama;
     /** What this load may use (the same budget the refusal checks). */
     budget: MemoryBudget;
-    /** Sequences the context is created with. */
+    /** Sequences the context is created with at least. */
     sequences: number;
+    /** More sequences, up to this many, where memory allows (the resolver's `sequences` says how many). */
+    maxSequences?: number;
     /** See {@link ModelSource.fitContextSize}. */
     fitContextSize?: number;
 }
@@ -63,7 +74,7 @@ export interface ModelHostOptions {
     settingsOverrides?: () => Partial<LoadConfig>;
     /** Unload after this long without a request; 0 never. Default: 10 minutes. */
     idleUnloadMs?: number | (() => number);
-    /** Conversations evaluated in parallel; more wait in a FIFO queue. Default: 2. */
+    /** Conversations evaluated in parallel; more wait in a FIFO queue. Default: 2, or up to {@link MAX_AUTO_SEQUENCES} where memory allows (as the resolver says). */
     sequences?: number;
     /** Called when the loaded model changes (load, unload, idle unload). */
     onDidChange?: (loaded: LoadedModel | undefined) => void;
@@ -248,16 +259,18 @@ export class ModelHost {
         const memory = memoryFromInsights(await lib.GgufInsights.from(ggufInfo, llama));
         const budget = await (this.options.memoryBudget ?? ((l) => this.defaultBudget(l)))(llama);
         const overrides = { ...this.options.settingsOverrides?.(), ...options.config };
-        const sequences = this.options.sequences ?? DEFAULT_SEQUENCES;
+        const requested = this.options.sequences ?? DEFAULT_SEQUENCES;
         const config = await (this.options.resolveLoadConfig ?? fallbackLoadConfig)({
             modelPath: source.path,
             memory,
             overrides,
             llama,
             budget,
-            sequences,
+            sequences: requested,
+            maxSequences: this.options.sequences ?? MAX_AUTO_SEQUENCES,
             fitContextSize: source.fitContextSize,
         });
+        const sequences = config.sequences ?? requested;
         if (!options.force) {
             // A llama.cpp without a GPU backend keeps every layer in RAM, whatever the configuration asks.
             const gpuLayers = llama.gpu === false ? 0 : config.gpuLayers;
@@ -322,7 +335,7 @@ export class ModelHost {
             path: source.path,
             quant: source.quant,
             device: gpuLayers > 0 && llama.gpu !== false ? 'GPU' : 'CPU',
-            config: { ...config, gpuLayers, contextSize: context.contextSize },
+            config: { ...config, gpuLayers, contextSize: context.contextSize, sequences: context.totalSequences },
             loadMs: Math.round(performance.now() - started),
             ramBytes: process.memoryUsage().rss,
             vramBytes: vram,
@@ -334,7 +347,7 @@ export class ModelHost {
             info,
             model,
             context,
-            pool: new SequencePool(context, { tokenPredictor: () => createSwitchablePredictor(lib) }),
+            pool: new SequencePool(context, { log: this.options.log, tokenPredictor: () => createSwitchablePredictor(lib) }),
             chatWrapper,
             unloading: unloading.signal,
             leases: 0,
