@@ -73,6 +73,7 @@ export function defaultSettings(): SidecarSettings {
         defaultModel: '',
         userModels: [],
         gpu: 'auto',
+        gpuRegistry: '',
         gpuLayers: 'auto',
         threads: 'auto',
         contextSize: 'auto',

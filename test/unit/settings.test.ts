@@ -17,6 +17,7 @@ const SETTING_PATHS: Record<string, (settings: SidecarSettings) => unknown> = {
     defaultModel: (s) => s.defaultModel,
     models: (s) => s.userModels,
     gpu: (s) => s.gpu,
+    gpuRegistry: (s) => s.gpuRegistry,
     gpuLayers: (s) => s.gpuLayers,
     threads: (s) => s.threads,
     contextSize: (s) => s.contextSize,
