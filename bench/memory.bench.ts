@@ -7,13 +7,13 @@
  * RSS is read from /proc/<pid>/smaps_rollup (Linux), split into anonymous memory (heaps: JS and native)
  * and file-backed pages (the mapped binaries and model), so a reader sees which of the two grows.
  */
-import { linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import type { ModelManifest } from '../src/common/models';
-import { ChatRequest, LoadModelRequest, ModelListRequest, SidecarInfoRequest, UnloadModelRequest } from '../src/common/protocol';
+import { ChatRequest, LoadModelRequest, ModelListRequest, type ModelListResult, SidecarInfoRequest, UnloadModelRequest } from '../src/common/protocol';
 import { ModelStore } from '../src/sidecar/models/store';
 import { benchModel, defaultFixtureDir, ensureFixtureModel, tinyModel } from '../test/fixtures/gguf/model';
+import { FILLED_OWNER, fillStore } from '../test/fixtures/installedStore';
 import { startSidecar, type SidecarProcess } from '../test/fixtures/sidecarProcess';
 import { elapsedMs, median, report, summarize, type BenchRow } from './lib';
 
@@ -103,36 +103,11 @@ async function cycleRows(modelPath: string): Promise<BenchRow[]> {
 }
 
 /**
- * A store of `count` installed files as downloads leave them (owner/repo/file.gguf beside its manifest),
- * each a hard link to the same tiny GGUF: a real, loadable model file for the registry's header read,
- * without `count` copies on disk.
- */
-function fillStore(root: string, count: number, gguf: string): void {
-    const sizeBytes = statSync(gguf).size;
-    for (let i = 0; i < count; i++) {
-        const repo = `bench-owner/model-${i}-GGUF`;
-        const file = `model-${i}-Q4_K_M.gguf`;
-        const folder = path.join(root, ...repo.split('/'));
-        mkdirSync(folder, { recursive: true });
-        linkSync(gguf, path.join(folder, file));
-        const manifest: ModelManifest = {
-            modelId: `hf:${repo}/${file}`,
-            repo,
-            file,
-            quant: 'Q4_K_M',
-            sizeBytes,
-            installedAt: new Date(0).toISOString(),
-            source: 'bench',
-        };
-        writeFileSync(path.join(folder, `${file}.manifest.json`), JSON.stringify(manifest));
-    }
-}
-
-/**
  * Listing a store of 10 / 100 / 1,000 installed files: the store's own scan (every manifest read and
  * checked, no link followed). With `list`, also the model list a user sees through the real sidecar
- * (the scan, the catalog and a fit badge read from each file's GGUF header), fresh from disk (refresh):
- * far slower, and measured once per size.
+ * (the scan, the catalog and a fit badge read from each file's GGUF header): cold (the sidecar's first
+ * list, every header read), warm (the lists after it) and refreshed (the Refresh button: the store and
+ * the discovery folders walked again, each header checked against the file's lstat).
  */
 async function storeRows(gguf: string, rounds: number, withList: boolean): Promise<BenchRow[]> {
     const rows: BenchRow[] = [];
@@ -152,7 +127,7 @@ async function storeRows(gguf: string, rounds: number, withList: boolean): Promi
                 target: count === 1000 ? '≤ 200 ms' : 'grows linearly',
                 ...summarize(scans),
             });
-            if (withList) rows.push({ name: `model list via sidecar (refresh), ${count} installed files`, value: await sidecarListMs(root), unit: 'ms' });
+            if (withList) rows.push(...(await sidecarListRows(root, count, rounds)));
         } finally {
             rmSync(root, { recursive: true, force: true });
         }
@@ -160,11 +135,30 @@ async function storeRows(gguf: string, rounds: number, withList: boolean): Promi
     return rows;
 }
 
-async function sidecarListMs(root: string): Promise<number> {
+async function sidecarListRows(root: string, count: number, rounds: number): Promise<BenchRow[]> {
     const sidecar = await startSidecar({ modelsPath: root, settings: { threads: 1, gpu: 'off', offline: true } });
     try {
         await sidecar.connection.sendRequest(SidecarInfoRequest.method);
-        return await elapsedMs(() => sidecar.connection.sendRequest(ModelListRequest.method, { refresh: true }));
+        const list = (refresh: boolean) => sidecar.connection.sendRequest<ModelListResult>(ModelListRequest.method, { refresh });
+        let listed: ModelListResult | undefined;
+        const cold = await elapsedMs(async () => {
+            listed = await list(false);
+        });
+        const fitted = listed?.models.filter((entry) => entry.repo?.startsWith(`${FILLED_OWNER}/`) && entry.files.some((file) => file.fit)).length ?? 0;
+        if (fitted !== count) throw new Error(`the model list has a fit for ${fitted} of ${count} installed files`);
+        const warm: number[] = [];
+        const refreshed: number[] = [];
+        for (let round = 0; round < rounds; round++) {
+            warm.push(await elapsedMs(() => list(false)));
+            refreshed.push(await elapsedMs(() => list(true)));
+        }
+        progress(`model list of ${count}: cold ${cold.toFixed(0)} ms, warm ${median(warm).toFixed(1)} ms, refreshed ${median(refreshed).toFixed(1)} ms`);
+        const target = count === 1000 ? '≤ 200 ms' : 'grows linearly';
+        return [
+            { name: `model list via sidecar, cold (first list), ${count} installed files`, value: cold, unit: 'ms', target: 'informational' },
+            { name: `model list via sidecar, warm, ${count} installed files`, unit: 'ms', target, ...summarize(warm) },
+            { name: `model list via sidecar, refresh, ${count} installed files`, unit: 'ms', target, ...summarize(refreshed) },
+        ];
     } finally {
         await sidecar.stop();
     }

@@ -20,6 +20,7 @@ import {
     withFreeMemory,
     type GgufSource,
     type MemoryBudget,
+    type ModelMemory,
 } from '../llama/memoryModel';
 import { profileFromEnvironment, type HardwareProfile } from './profiles';
 import { recommend } from './recommend';
@@ -97,13 +98,23 @@ export class HardwareService extends Emitter<{ changed: [HardwareReport] }> {
     /** How a GGUF fits, from its header only (HTTP range requests for a URL: the weights are never downloaded). */
     async estimateFile(source: GgufSource, contextSize = DEFAULT_FIT_CONTEXT, signal?: AbortSignal): Promise<FitEstimate> {
         const hardware = await this.report();
-        const model = await memoryFromGguf(source, { llama: await this.options.llama(), signal });
+        const model = await this.readHeader(source, signal);
         return estimateFit({
             hardware,
             model,
             contextSize,
             measurement: this.measurements.get('path' in source ? source.path : source.url),
         });
+    }
+
+    /** A GGUF's memory from its header: the slow part of estimateFile, for a caller that keeps it per file. */
+    async readHeader(source: GgufSource, signal?: AbortSignal): Promise<ModelMemory> {
+        return memoryFromGguf(source, { llama: await this.options.llama(), signal });
+    }
+
+    /** How a model whose header was read fits, by the last report (no I/O); `file` names its measurements. */
+    estimateHeader(model: ModelMemory, file: string, contextSize = DEFAULT_FIT_CONTEXT): FitEstimate {
+        return estimateFit({ hardware: this.requireReport(), model, contextSize, measurement: this.measurements.get(file) });
     }
 
     /**

@@ -10,10 +10,12 @@ import type { DownloadProgress, ModelEntry, ModelFile, ModelFilePart, Recommenda
 import type { DownloadResult, ModelListResult } from '../../common/protocol';
 import type { SidecarContext } from '../context';
 import { Emitter } from '../events';
+import type { ModelMemory } from '../llama/memoryModel';
 import { catalogEntries, catalogModels, type CatalogModel } from './catalog';
 import { defaultDiscoveryFolders, discoverModelFiles, type DiscoveredFile, type DiscoveryFolders } from './discovery';
 import { freeSpaceFor } from './diskSpace';
 import type { DownloadManager } from './download';
+import { GgufHeaderCache } from './headerCache';
 import { hubFileId, quantFromFileName, splitPartFiles } from './hubUri';
 import { downloadSplitModel } from './splitDownload';
 import type { ModelStore } from './store';
@@ -25,7 +27,9 @@ export interface FitAdvisor {
     report(): Promise<unknown>;
     estimateCatalogFile(entry: ModelEntry, file: ModelFile, contextSize?: number): FitEstimate;
     /** For files with no catalog facts (your models, files found on disk): reads only the GGUF header. */
-    estimateFile(source: { path: string }): Promise<FitEstimate>;
+    readHeader(source: { path: string }): Promise<ModelMemory>;
+    /** How a file whose header was read fits (no I/O); `file` names its measurements. */
+    estimateHeader(model: ModelMemory, file: string): FitEstimate;
     recommend(models: ModelEntry[]): Recommendation | undefined;
 }
 
@@ -48,7 +52,7 @@ export interface InstalledModel extends ResolvedModel {
 
 /** Tells when the list may look different (install, delete, download state, settings, hardware facts). */
 export class ModelRegistry extends Emitter<{ changed: [] }> {
-    private readonly headerFits = new Map<string, FitEstimate | undefined>();
+    private readonly headers = new GgufHeaderCache();
     private discovered: Promise<DiscoveredFile[]> | undefined;
     private readonly onSettings = () => {
         this.discovered = undefined;
@@ -67,20 +71,27 @@ export class ModelRegistry extends Emitter<{ changed: [] }> {
     }
 
     async list(refresh = false): Promise<ModelListResult> {
-        if (refresh) {
-            this.discovered = undefined;
-            this.headerFits.clear();
-        }
+        // Headers are not read again on refresh: the cache reads again each file that changed.
+        if (refresh) this.discovered = undefined;
         const models = await this.entries();
         const hardware = await this.readyHardware();
         let recommended: Recommendation | undefined;
         if (hardware) {
+            const headerFiles: { file: ModelFile; path: string }[] = [];
             for (const entry of models) {
                 for (const file of entry.files) {
                     if (entry.architecture) file.fit = safely(() => hardware.estimateCatalogFile(entry, file));
-                    else if (file.path && file.state === 'installed') file.fit = await this.headerFit(hardware, file.path, file.sizeBytes);
+                    else if (file.path && file.state === 'installed') headerFiles.push({ file, path: file.path });
                 }
             }
+            const memories = await this.headers.memoryOf(
+                headerFiles.map(({ path }) => path),
+                (path) => hardware.readHeader({ path }),
+            );
+            headerFiles.forEach(({ file, path }, index) => {
+                const memory = memories[index];
+                file.fit = memory && safely(() => hardware.estimateHeader(memory, path));
+            });
             recommended = safely(() => hardware.recommend(models.filter((entry) => entry.source === 'catalog')));
         }
         const installedIds = new Set(models.filter((m) => m.files.some((f) => f.state === 'installed')).map((m) => m.id));
@@ -183,7 +194,8 @@ export class ModelRegistry extends Emitter<{ changed: [] }> {
         const known = [...catalog, ...users];
         const covered = new Set(known.flatMap((entry) => entry.files.map((file) => `${entry.repo}/${file.file}`)));
         // Files downloaded (or half downloaded) by URI stay listed even when no setting names them.
-        const stored = [...(await store.listManifests()).map(({ manifest }) => manifest), ...(await store.listJournals())];
+        const { manifests, journals } = await store.listManifestsAndJournals();
+        const stored = [...manifests.map(({ manifest }) => manifest), ...journals];
         for (const item of stored) {
             // Each part of a split GGUF has its own manifest or journal; the model is one entry, under its first part.
             const partFiles = splitPartFiles(item.file);
@@ -199,13 +211,6 @@ export class ModelRegistry extends Emitter<{ changed: [] }> {
         for (const entry of known) for (const file of entry.files) await this.decorate(entry, file, discovered, used);
         const others = discovered.filter((file) => !used.has(file.path)).map((file) => discoveredEntry(file));
         return [...known, ...others];
-    }
-
-    /** Header reads cost ~50 ms a file: each file is read once per size (a new download changes it). */
-    private async headerFit(hardware: FitAdvisor, filePath: string, sizeBytes: number): Promise<FitEstimate | undefined> {
-        const key = `${filePath}:${sizeBytes}`;
-        if (!this.headerFits.has(key)) this.headerFits.set(key, await hardware.estimateFile({ path: filePath }).catch(() => undefined));
-        return this.headerFits.get(key);
     }
 
     /** The hardware service once it has a report; undefined without one (no fit badges then). */

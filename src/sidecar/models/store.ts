@@ -235,6 +235,12 @@ export class ModelStore {
         return (await this.scan()).manifests;
     }
 
+    /** Trusted manifests and journals from one walk (listing both apart walks the store twice). */
+    async listManifestsAndJournals(): Promise<Pick<StoreScan, 'manifests' | 'journals'>> {
+        const { manifests, journals } = await this.scan();
+        return { manifests, journals };
+    }
+
     /** Manifests and journals that cannot be trusted, and links carrying the store's own names. */
     async listBadEntries(): Promise<BadEntry[]> {
         return (await this.scan()).bad;
