@@ -34,6 +34,14 @@ export function batchText(send: (chunk: ChatChunk) => void, intervalMs = TEXT_BA
         lastSentAt = performance.now();
         send({ kind: 'text', text });
     };
+    // A timer may fire a little early by performance.now() (libuv measures from the time its loop last
+    // woke), so the wait is checked again when it fires: sends stay at least an interval apart.
+    const sendWhenDue = () => {
+        timer = undefined;
+        const wait = lastSentAt + intervalMs - performance.now();
+        if (wait <= 0) flush();
+        else timer = setTimeout(sendWhenDue, wait);
+    };
     return {
         onChunk(chunk) {
             if (chunk.kind !== 'text') {
@@ -42,10 +50,7 @@ export function batchText(send: (chunk: ChatChunk) => void, intervalMs = TEXT_BA
                 return;
             }
             pending += chunk.text;
-            if (timer) return;
-            const wait = lastSentAt + intervalMs - performance.now();
-            if (wait <= 0) flush();
-            else timer = setTimeout(flush, wait);
+            if (!timer) sendWhenDue();
         },
         flush,
     };
