@@ -6,24 +6,14 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import * as vscode from 'vscode';
-import {
-    CloseAction,
-    ErrorAction,
-    LanguageClient,
-    ResponseError,
-    State,
-    TransportKind,
-    type CloseHandlerResult,
-    type ErrorHandlerResult,
-    type LanguageClientOptions,
-    type ServerOptions,
-} from 'vscode-languageclient/node';
+import type { CloseHandlerResult, ErrorHandlerResult, LanguageClient, LanguageClientOptions, ServerOptions } from 'vscode-languageclient/node';
 import type { ProgressType, RequestType, RequestType0 } from 'vscode-languageserver-protocol';
 import { ErrorCode } from '../common/errors';
 import { SecretsChangedNotification, SettingsChangedNotification, StatusNotification, type SidecarInitOptions, type StatusParams } from '../common/protocol';
 import { SIDECAR_EXEC_ARGV, sidecarEnvironment } from '../common/sidecarLaunch';
 import { affectsSidecar, readSidecarSettings } from './config';
 import { CrashPolicy } from './crashPolicy';
+import { languageClient } from './languageClient';
 import { SecretRedactor, redactingChannel } from './log';
 import type { SecretStore } from './secrets';
 
@@ -212,6 +202,7 @@ export class SidecarClient implements vscode.Disposable {
     }
 
     private explain(error: unknown): Error {
+        const { ResponseError } = languageClient();
         if (error instanceof ResponseError) {
             // -32097 / -32099: the connection closed or the process died while the request was pending.
             if (error.code === -32097 || error.code === -32099 || /connection got disposed|closed/i.test(error.message)) {
@@ -232,6 +223,7 @@ export class SidecarClient implements vscode.Disposable {
 
     private async createAndStart(): Promise<LanguageClient> {
         const { context, log } = this.options;
+        const { ErrorAction, LanguageClient, State, TransportKind } = languageClient();
         this.secrets = await this.options.secrets.read();
         this.redactor.setSecrets([this.secrets.huggingFaceToken, ...Object.values(this.secrets.providerKeys)]);
         const module = context.asAbsolutePath('dist/sidecar.mjs');
@@ -283,6 +275,7 @@ export class SidecarClient implements vscode.Disposable {
     }
 
     private async onClosed(): Promise<CloseHandlerResult> {
+        const { CloseAction } = languageClient();
         const decision = this.crashes.crashed(Date.now());
         if (!decision.restart) {
             this.gaveUp = true;
@@ -335,7 +328,9 @@ export class SidecarClient implements vscode.Disposable {
      */
     private async whenRunning(send: (client: LanguageClient) => Promise<void>): Promise<void> {
         const client = this.client;
-        if (!client || client.state === State.Stopped) return;
+        if (!client) return;
+        const { State } = languageClient();
+        if (client.state === State.Stopped) return;
         if (client.state === State.Starting) {
             const running = await new Promise<boolean>((resolve) => {
                 const subscription = client.onDidChangeState((event) => {

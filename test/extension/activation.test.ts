@@ -1,6 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import { exportsFor, type LocalAiTestApi } from '../../src/extension/extension';
+import { localAi, nextStatus } from './harness';
 
 const EXTENSION_ID = 'local-ai.local-ai';
 
@@ -14,7 +15,43 @@ interface ActivationExports {
     };
 }
 
+/** The first start of a sidecar process in this extension host, if one was seen. */
+interface SidecarSpawn {
+    /** Whether the extension host had marked Local AI's activate() as settled by then. */
+    afterActivate: boolean;
+}
+
+/**
+ * Watches child_process from when mocha loads this file, which is before Local AI activates (onStartupFinished
+ * comes after the test runner starts), and records the first start of dist/sidecar.mjs against the extension
+ * host's own mark of activate() settling: one thread, so the order is exact, without clocks.
+ */
+function watchFirstSidecarSpawn(): { first(): SidecarSpawn | undefined; stop(): void } {
+    // The module object itself: an `import * as` namespace would be a copy, and the language client calls the original.
+    const childProcess = require('node:child_process') as typeof import('node:child_process');
+    const originals = { spawn: childProcess.spawn, fork: childProcess.fork };
+    let first: SidecarSpawn | undefined;
+    const stop = () => Object.assign(childProcess, originals);
+    const watch =
+        <F extends (...args: never[]) => unknown>(original: F) =>
+        (...args: Parameters<F>) => {
+            if (!first && JSON.stringify(args).includes('sidecar.mjs')) {
+                const marks: { name: string }[] =
+                    (globalThis as { MonacoPerformanceMarks?: { getMarks(): { name: string }[] } }).MonacoPerformanceMarks?.getMarks() ?? [];
+                first = { afterActivate: marks.some((mark) => mark.name === `code/extHost/didActivateExtension/${EXTENSION_ID}`) };
+                stop();
+            }
+            return original(...args);
+        };
+    Object.assign(childProcess, { spawn: watch(originals.spawn), fork: watch(originals.fork) });
+    return { first: () => first, stop };
+}
+
+const sidecarSpawns = watchFirstSidecarSpawn();
+
 describe('Activation', () => {
+    after(() => sidecarSpawns.stop());
+
     it('is installed under its marketplace id', () => {
         const extension = vscode.extensions.getExtension(EXTENSION_ID);
         assert.ok(extension, `${EXTENSION_ID} is not among ${vscode.extensions.all.map((e) => e.id).join(', ')}`);
@@ -30,6 +67,14 @@ describe('Activation', () => {
         // extension's own promise is that activate() never waits for the sidecar.
         assert.ok(Number.isFinite(api.activationMs) && api.activationMs >= 0, `activationMs = ${api.activationMs}`);
         assert.ok(api.services?.sidecar, 'exports.services.sidecar is missing');
+    });
+
+    it('returns from activate() before it starts the sidecar, which then becomes ready on its own', async () => {
+        const local = await localAi();
+        await nextStatus(local, (status) => status.health === 'ready');
+        const spawn = sidecarSpawns.first();
+        assert.ok(spawn, 'no start of the sidecar process was seen after this file loaded: Local AI was active before');
+        assert.equal(spawn.afterActivate, true, 'the sidecar process started before activate() returned: activation waited for it');
     });
 
     it('registers every command it shows in the Command Palette', async () => {
