@@ -158,6 +158,28 @@ class HardwareReportProvider implements vscode.TextDocumentContentProvider {
     }
 }
 
+/**
+ * Resolves once an already open report shows `report`: VS Code applies a content provider's change to an open
+ * document asynchronously, so opening it again right after `set` could still return the previous text.
+ * Call it before `set`. Bounded: an update that never comes leaves the old text, as VS Code would.
+ */
+function reportShown(report: HardwareReport, offer: GpuOfferView | undefined): Promise<void> {
+    const open = vscode.workspace.textDocuments.find((document) => document.uri.toString() === REPORT_URI.toString());
+    const text = reportMarkdown(report, offer);
+    if (!open || open.getText() === text) return Promise.resolve();
+    return new Promise((resolve) => {
+        const done = () => {
+            subscription.dispose();
+            clearTimeout(timer);
+            resolve();
+        };
+        const subscription = vscode.workspace.onDidChangeTextDocument((event) => {
+            if (event.document.uri.toString() === REPORT_URI.toString() && event.document.getText() === text) done();
+        });
+        const timer = setTimeout(done, 5_000);
+    });
+}
+
 export function hardwareCommands(services: ExtensionServices): CommandRow[] {
     const provider = new HardwareReportProvider();
     services.context.subscriptions.push(provider, vscode.workspace.registerTextDocumentContentProvider(HARDWARE_REPORT_SCHEME, provider));
@@ -178,7 +200,9 @@ export function hardwareCommands(services: ExtensionServices): CommandRow[] {
         const report = await fetchReport(true);
         // The offer as of now: a GPU build installed or removed since the last look changes it.
         await services.gpu.refresh();
+        const updated = reportShown(report, services.gpu.view);
         provider.set(report, services.gpu.view);
+        await updated;
         const document = await vscode.workspace.openTextDocument(REPORT_URI);
         await vscode.languages.setTextDocumentLanguage(document, 'markdown');
         try {
