@@ -14,6 +14,7 @@ import * as vscode from 'vscode';
 import type { ModelEntry } from '../../src/common/models';
 import { ChatChunkType, ChatRequest, DeleteModelRequest, DownloadRequest, LoadModelRequest, UnloadModelRequest } from '../../src/common/protocol';
 import type { LocalAiTestApi } from '../../src/extension/extension';
+import { FIRST_MODEL_READIED_KEY } from '../../src/extension/commands/downloads';
 import { ModelsTreeProvider, type ModelNode } from '../../src/extension/views/modelsTree';
 import { defaultFixtureDir, ensureFixtureModel, tinyModel } from '../fixtures/gguf/model';
 import { escapeRegExp, fileOf, hubWith, localAi, nextStatus, setSettings, untilModels } from './harness';
@@ -88,6 +89,8 @@ describe('Commands: a catalog model', function () {
         await ensureAbsent(recommended);
         await ensureAbsent(other);
         const restore = await setSettings({ defaultModel: undefined });
+        const { globalState } = local.services.context;
+        await globalState.update(FIRST_MODEL_READIED_KEY, undefined);
         try {
             await vscode.commands.executeCommand('localAi.downloadRecommended');
             const file = installedPath(recommended);
@@ -101,7 +104,9 @@ describe('Commands: a catalog model', function () {
             assert.equal(vscode.workspace.getConfiguration('localAi').get('defaultModel'), `${entry.id}@${recommended}`);
             const status = await nextStatus(local, (s) => s.activeModel?.modelId === entry.id);
             assert.equal(status.activeModel?.quant, recommended, 'the downloaded file is the one loaded');
+            assert.equal(globalState.get(FIRST_MODEL_READIED_KEY), true, 'the first-run flow is marked done, so it runs once per install');
         } finally {
+            await globalState.update(FIRST_MODEL_READIED_KEY, true);
             await restore();
         }
         await untilModels(models(), 'the download in the list', () => isInstalled(recommended));

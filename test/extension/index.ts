@@ -21,6 +21,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { format } from 'node:util';
 import Mocha from 'mocha';
+import { FIRST_MODEL_READIED_KEY } from '../../src/extension/commands/downloads';
+import { localAi } from './harness';
 
 /** Must match scripts/run-extension-tests.mjs. */
 const TEST_LOG_TAG = '[local-ai-test] ';
@@ -48,6 +50,12 @@ export async function run(): Promise<void> {
     for (const file of findTestFiles(__dirname)) {
         mocha.addFile(file);
     }
+    // The first-run flow (the first model loaded, chosen and the chat opened) runs once per install; the tests
+    // share one install, so only the test of that flow sees it, by clearing this mark for itself.
+    mocha.suite.beforeAll(async () => {
+        const local = await localAi();
+        await local.services.context.globalState.update(FIRST_MODEL_READIED_KEY, true);
+    });
     const restoreReporterOutput = process.env.LOCAL_AI_TAG_TEST_LOG ? tagReporterOutput() : () => undefined;
     const skipped: string[] = [];
     const tally = await new Promise<MochaTally>((resolve) => {

@@ -40,12 +40,17 @@ export interface DownloadOptions {
  * Downloads under a cancellable progress notification. Cancelling keeps the partial file, so the next
  * download resumes it. Resolves to undefined when cancelled.
  */
+/** globalState: the first model was made ready to answer (the first-run flow runs once per install). */
+export const FIRST_MODEL_READIED_KEY = 'localAi.firstModelReadied';
+
 export async function downloadModel(services: ExtensionServices, options: DownloadOptions): Promise<DownloadResult | undefined> {
     const { sidecar, log } = services;
     const name = options.name ?? options.model;
     const pending = { model: options.model, quant: options.quant, name: options.name, force: options.force };
-    // The first model a user gets is made ready to answer (loaded, chosen, the chat opened), not just announced.
-    const firstModel = services.models.loaded && services.models.installed().length === 0;
+    // The first model a user ever gets is made ready to answer (loaded, chosen, the chat opened), not just
+    // announced: once per install, so that emptying the store and downloading again, or repairing, is not a first run.
+    const firstModel =
+        services.models.loaded && services.models.installed().length === 0 && !services.context.globalState.get<boolean>(FIRST_MODEL_READIED_KEY);
     await services.downloads.remember(pending);
     try {
         const result = await vscode.window.withProgress(
@@ -80,6 +85,7 @@ export async function downloadModel(services: ExtensionServices, options: Downlo
         );
         void services.models.refresh();
         if (firstModel) {
+            await services.context.globalState.update(FIRST_MODEL_READIED_KEY, true);
             await readyFirstModel(services, result, name);
             return result;
         }
