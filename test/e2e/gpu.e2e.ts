@@ -2,8 +2,10 @@
 // only (LOCAL_AI_HARDWARE_PROFILE reaches the sidecar through the server's environment), with a loopback npm
 // registry serving node-llama-cpp's real GPU packages: the offer shows in a notification and in the Models
 // view's title; Enable asks first, saying what it fetches, from where and how large, and fetches nothing
-// before the user agrees; then the fetch shows in the status bar. (What follows the restart, the fallback
-// reason and its fixes, is asserted in the extension host: test/extension/gpu.test.ts.)
+// before the user agrees; then the fetch shows in the status bar; the sidecar restarts on the fetched build,
+// node-llama-cpp's binary test fails on this GPU-less machine, and the hardware report names the installed
+// build, where it is, and why it did not load. (The warning with its fixes is asserted in the extension host:
+// test/extension/gpu.test.ts.)
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import type { Page } from 'playwright-core';
@@ -51,7 +53,7 @@ describe('GPU acceleration in the workbench', function () {
         if (this.currentTest?.state === 'failed') await workbench?.screenshot('gpu-failed').catch(() => undefined);
     });
 
-    it('offers GPU acceleration for the pretend NVIDIA GPU, asks before fetching, and shows the fetch in the status bar', async () => {
+    it('offers GPU acceleration for the pretend NVIDIA GPU, asks before fetching, shows the fetch in the status bar, then the report names the build and why it did not load', async () => {
         const { page } = workbench!;
         await waitForStatusBarItem(page, 'localAi.status');
 
@@ -80,5 +82,29 @@ describe('GPU acceleration in the workbench', function () {
         // The fetch, in the status bar.
         await until('the status bar shows the fetch', async () => /\d+% · CUDA GPU build/.test(await statusBarText(page, 'localAi.status')), 2 * UI_TIMEOUT_MS);
         await workbench!.screenshot('gpu-fetch-status-bar');
+
+        // Once fetched, the sidecar restarts on it; the report (a Markdown preview) says what is installed and why it did not load.
+        await until('the fetch is over', async () => !/CUDA GPU build/.test(await statusBarText(page, 'localAi.status')), 4 * UI_TIMEOUT_MS);
+        await runCommand(page, 'Local AI: Show Hardware Report');
+        let report = '';
+        await until(
+            'the hardware report names the fetched CUDA build and why it did not load',
+            async () => {
+                for (const frame of page.frames()) {
+                    const text = await frame
+                        .locator('body')
+                        .innerText({ timeout: 1_000 })
+                        .catch(() => '');
+                    if (/GPU backends/.test(text) && /linux-x64-cuda/.test(text)) report = text;
+                }
+                return /did not load/.test(report);
+            },
+            2 * UI_TIMEOUT_MS,
+        );
+        assert.match(report, /The CUDA build of llama\.cpp was found but did not load: node-llama-cpp says/);
+        assert.match(report, /NVIDIA driver/);
+        // What to run next, as the Command Palette names it.
+        assert.match(report, /Run Local AI: Enable GPU Acceleration or Local AI: Disable GPU Acceleration\./);
+        await workbench!.screenshot('gpu-fallback-report');
     });
 });

@@ -9,7 +9,7 @@ import { formatBytes } from '../../common/format';
 import type { GpuInfo, HardwareReport } from '../../common/hardware';
 import { HardwareRequest } from '../../common/protocol';
 import { runAction } from '../gpu/gpuAcceleration';
-import { BACKEND_NAMES, type GpuOfferView } from '../gpu/gpuText';
+import { BACKEND_NAMES, ENABLE_ACTION, type GpuOfferView } from '../gpu/gpuText';
 import type { ExtensionServices } from '../services';
 import type { CommandRow } from './commandRow';
 
@@ -104,7 +104,11 @@ export function reportMarkdown(report: HardwareReport, offer?: GpuOfferView): st
         `_Detected ${report.detectedAt}. Run **Local AI: Copy for a Bug Report** to copy a plain-text version._`,
     ];
     if (offer) {
-        const actions = offer.actions.filter((action) => action.command).map((action) => `**Local AI: ${action.title}**`);
+        // Named as the Command Palette lists them: "Try Vulkan Instead" is Enable GPU Acceleration, which now offers Vulkan.
+        const titles = offer.actions
+            .filter((action) => action.command)
+            .map((action) => (action.command === ENABLE_ACTION.command ? ENABLE_ACTION.title : action.title));
+        const actions = [...new Set(titles)].map((title) => `**Local AI: ${title}**`);
         parts.push('', `> **GPU acceleration:** ${offer.headline}${actions.length > 0 ? ` Run ${actions.join(' or ')}.` : ''}`);
     }
     for (const section of sections(report)) {
