@@ -13,10 +13,9 @@ import * as path from 'node:path';
 import { ErrorCode, LocalAiError } from '../../src/common/errors';
 import type { DownloadProgress } from '../../src/common/models';
 import { DownloadProgressType, DownloadRequest } from '../../src/common/protocol';
-import { defaultSettings } from '../../src/common/settings';
-import { SidecarContext } from '../../src/sidecar/context';
-import { createModelServices, type ModelServices } from '../../src/sidecar/models';
+import type { ModelServices } from '../../src/sidecar/models';
 import { waitFor } from '../fixtures/cliProcess';
+import { modelServicesOn } from '../fixtures/modelServices';
 import { startFakeHub, type FakeHub, type RecordedRequest } from '../fixtures/fakeHub/server';
 import { startSidecar } from '../fixtures/sidecarProcess';
 
@@ -55,18 +54,7 @@ describe('downloads in parallel range parts', function () {
 
     /** Model services in this process on `dir`, retrying fast. */
     function modelServices(): ModelServices {
-        const silent = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined };
-        const context = new SidecarContext({
-            log: silent,
-            settings: { ...defaultSettings(), hubEndpoint: hub.url },
-            secrets: { providerKeys: {} },
-            defaultModelsPath: dir,
-            statePath: dir,
-        });
-        const models = createModelServices(context, {
-            discoveryFolders: () => ({ huggingFaceCache: path.join(dir, 'no-hf-cache'), lmStudio: [], extra: [] }),
-            downloads: { retryBaseDelayMs: 10, stallTimeoutMs: 10_000 },
-        });
+        const models = modelServicesOn({ dir, hubUrl: hub.url, downloads: { stallTimeoutMs: 10_000 } });
         services.push(models);
         return models;
     }

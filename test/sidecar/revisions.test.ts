@@ -12,10 +12,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { ModelManifest } from '../../src/common/models';
-import { defaultSettings } from '../../src/common/settings';
-import { SidecarContext } from '../../src/sidecar/context';
-import { createModelServices, type ModelServices } from '../../src/sidecar/models';
+import type { ModelServices } from '../../src/sidecar/models';
 import { runCli, type CliRun } from '../fixtures/cliProcess';
+import { modelServicesOn } from '../fixtures/modelServices';
 import { startFakeHub, type FakeHub } from '../fixtures/fakeHub/server';
 
 const REPO = 'test/revisions-GGUF';
@@ -62,18 +61,7 @@ describe('revisions: the store knows which commit it holds, and a moving main', 
 
     /** The sidecar's model services on `dir`, as one sidecar process has them. */
     function sidecarServices(): ModelServices {
-        const silent = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined };
-        const context = new SidecarContext({
-            log: silent,
-            settings: { ...defaultSettings(), hubEndpoint: hub.url },
-            secrets: { providerKeys: {} },
-            defaultModelsPath: dir,
-            statePath: dir,
-        });
-        const s = createModelServices(context, {
-            discoveryFolders: () => ({ huggingFaceCache: path.join(dir, 'no-hf-cache'), lmStudio: [], extra: [] }),
-            downloads: { retryBaseDelayMs: 10, stallTimeoutMs: 5_000 },
-        });
+        const s = modelServicesOn({ dir, hubUrl: hub.url, downloads: { stallTimeoutMs: 5_000 } });
         services.push(s);
         return s;
     }
