@@ -122,7 +122,8 @@ describe('chat through the sidecar', function () {
         }
         assert.ok(afterCancel < 200, `${afterCancel} chunks arrived after the cancel`);
         // The sequence is free again: the next chat is answered.
-        const next = await chat([{ role: 'user', content: 'Still there?' }], { maxTokens: 5 });
+        const next = await chat([{ role: 'user', content: 'Still there?' }], { maxTokens: 5, seed: 1 });
+        assert.equal(next.finishReason, 'length');
         assert.equal(next.usage.completionTokens, 5);
     });
 
@@ -186,7 +187,7 @@ describe('chat through the sidecar', function () {
         assert.ok(fs.existsSync(cli), 'dist/cli.mjs is built');
         const child = spawn(
             process.execPath,
-            [cli, 'chat', 'Hello from the command line', '--model', modelPath, '--max-tokens', '12', '--threads', '1', '--json'],
+            [cli, 'chat', 'Hello from the command line', '--model', modelPath, '--max-tokens', '12', '--seed', '1', '--threads', '1', '--json'],
             { stdio: ['ignore', 'pipe', 'pipe'] },
         );
         let stdout = '';

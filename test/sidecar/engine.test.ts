@@ -117,6 +117,14 @@ describe('inference engine', function () {
         assert.ok(result.usage.completionTokens < 10, `${result.usage.completionTokens} tokens generated`);
     });
 
+    it('counts the trailing whitespace it trims from an answer cut at maxTokens as generated', async () => {
+        // This seed ends the tiny model's answer in whitespace at token 10; node-llama-cpp trims it and never reports it.
+        const result = await chat([{ role: 'user', content: 'Q 289' }], { maxTokens: 10, seed: 289 });
+        assert.equal(result.finishReason, 'length');
+        assert.equal(result.text, result.text.trimEnd());
+        assert.equal(result.usage.completionTokens, 10);
+    });
+
     it('completes 4 concurrent chats on 2 sequences', async () => {
         const results = await Promise.all([0, 1, 2, 3].map((i) => chat([{ role: 'user', content: `Request number ${i}` }], { maxTokens: 30, seed: i })));
         for (const result of results) {
@@ -132,7 +140,9 @@ describe('inference engine', function () {
         messages.push({ role: 'user', content: 'And finally?' });
         const before = await engine.countTokens({ model: modelPath, messages });
         assert.ok(before.tokens > before.contextSize, `${before.tokens} tokens should exceed ${before.contextSize}`);
-        const result = await chat(messages, { maxTokens: 10 });
+        // Seeded: the random-weight model may sample an end-of-generation token, and this seed does not.
+        const result = await chat(messages, { maxTokens: 10, seed: 1 });
+        assert.equal(result.finishReason, 'length');
         assert.equal(result.truncation?.strategy, 'dropOldest');
         assert.ok(result.truncation!.droppedMessages >= 2 && result.truncation!.droppedMessages % 2 === 0, `dropped ${result.truncation!.droppedMessages}`);
         assert.ok(result.usage.promptTokens + 10 <= before.contextSize);

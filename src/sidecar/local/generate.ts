@@ -166,6 +166,9 @@ export async function generateChat(
         });
         const ended = performance.now();
         const reason = response.metadata.stopReason;
+        // node-llama-cpp holds back trailing whitespace tokens (trimWhitespaceSuffix) and drops them when
+        // the answer ends at maxTokens, so onToken saw fewer tokens than the model generated.
+        if (reason === 'maxTokens') completionTokens = Math.max(completionTokens, maxTokens);
         const decodeMs = firstTokenAt === undefined ? 0 : ended - firstTokenAt;
         return {
             text: response.response,
