@@ -2,6 +2,7 @@
 import { FALLBACK_REASONS, type FallbackReason, type ProviderId } from './chat';
 import type { GpuMode } from './hardware';
 import { PROVIDERS } from './providers';
+import { DEFAULT_SERVER_HOST, DEFAULT_SERVER_PORT } from './serverProtocol';
 
 export interface UserModelSetting {
     /** `hf:owner/repo/file.gguf`, `hf:owner/repo:Q4_K_M`, or an absolute path to a .gguf file. */
@@ -39,6 +40,26 @@ export interface SidecarSettings {
     threads: number | 'auto';
     contextSize: number | 'auto';
     idleUnloadMinutes: number;
+    /** Code completion (`localAi.completion.*`); `enabled` and `languages` are the extension's own. */
+    completion: {
+        /** Catalog id, `id@QUANT` or a GGUF path; empty = the recommended completion model installed. */
+        model: string;
+        /** Where completions come from: this machine, or a server the user configured for completions specifically. */
+        provider: 'local' | 'openai-compatible' | 'llama-server' | 'ollama';
+        /** The remote server's address (`http://host:port`, or with `/v1` for openai-compatible). */
+        baseUrl: string;
+        /** The model name on the remote server. */
+        remoteModel: string;
+    };
+    /** The local OpenAI-compatible server (`localAi.server.*`, see common/serverProtocol.ts). */
+    server: {
+        enabled: boolean;
+        port: number;
+        /** Loopback unless the user explicitly binds another address. */
+        host: string;
+        /** Browser origins allowed to call it; empty = none. */
+        allowedOrigins: string[];
+    };
     fallback: {
         mode: 'off' | 'ask' | 'auto';
         triggers: Record<FallbackReason, boolean>;
@@ -54,6 +75,8 @@ export interface SidecarSecrets {
     huggingFaceToken?: string;
     /** API keys by provider id. */
     providerKeys: Partial<Record<ProviderId, string>>;
+    /** The local server's bearer token, generated once by the extension (or LOCAL_AI_SERVER_TOKEN for the CLI). */
+    serverToken?: string;
 }
 
 /** The key a provider is called with: its own, or for Hugging Face the token already stored for downloads. */
@@ -78,6 +101,8 @@ export function defaultSettings(): SidecarSettings {
         threads: 'auto',
         contextSize: 'auto',
         idleUnloadMinutes: 10,
+        completion: { model: '', provider: 'local', baseUrl: '', remoteModel: '' },
+        server: { enabled: false, port: DEFAULT_SERVER_PORT, host: DEFAULT_SERVER_HOST, allowedOrigins: [] },
         fallback: {
             mode: 'off',
             triggers: Object.fromEntries(FALLBACK_REASONS.map((reason) => [reason, true])) as Record<FallbackReason, boolean>,

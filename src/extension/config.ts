@@ -25,6 +25,8 @@ export const SIDECAR_KEYS = [
     'threads',
     'contextSize',
     'idleUnloadMinutes',
+    'completion',
+    'server',
     'fallback',
 ] as const;
 
@@ -51,6 +53,18 @@ export function readSidecarSettings(): SidecarSettings {
         threads: autoOrNumber(config.get('threads'), defaults.threads),
         contextSize: autoOrNumber(config.get('contextSize'), defaults.contextSize),
         idleUnloadMinutes: config.get<number>('idleUnloadMinutes') ?? defaults.idleUnloadMinutes,
+        completion: {
+            model: config.get<string>('completion.model') ?? defaults.completion.model,
+            provider: config.get<SidecarSettings['completion']['provider']>('completion.provider') ?? defaults.completion.provider,
+            baseUrl: config.get<string>('completion.baseUrl') ?? defaults.completion.baseUrl,
+            remoteModel: config.get<string>('completion.remoteModel') ?? defaults.completion.remoteModel,
+        },
+        server: {
+            enabled: config.get<boolean>('server.enabled') ?? defaults.server.enabled,
+            port: config.get<number>('server.port') ?? defaults.server.port,
+            host: config.get<string>('server.host') ?? defaults.server.host,
+            allowedOrigins: config.get<string[]>('server.allowedOrigins') ?? defaults.server.allowedOrigins,
+        },
         fallback: {
             mode: config.get<'off' | 'ask' | 'auto'>('fallback.mode') ?? defaults.fallback.mode,
             triggers: Object.fromEntries(FALLBACK_REASONS.map((reason) => [reason, triggers[reason] ?? defaults.fallback.triggers[reason]])) as Record<
