@@ -79,6 +79,11 @@ export interface ModelEntry {
     quality?: number;
     speed?: number;
     tags: string[];
+    /**
+     * Fill-in-the-middle: the model carries FIM tokens, so it can serve code completion. Read from the GGUF's
+     * `tokenizer.ggml.fim_*` keys when the file is at hand, else from the catalog.
+     */
+    fim?: boolean;
     description?: string;
     presets?: ModelPresets;
     files: ModelFile[];

@@ -111,6 +111,8 @@ export namespace FitRequest {
 export interface ModelListResult {
     models: ModelEntry[];
     recommended?: Recommendation;
+    /** The completion (FIM) model for this machine, chosen to fit beside `recommended` by the one memory model. */
+    recommendedCompletion?: Recommendation;
     /** The model chat uses by default (setting, else the last loaded, else the recommendation if installed). */
     activeModelId?: string;
     /** The quantization of the active model the user picked ("Use for Chat" on one file); default: its default file. */
