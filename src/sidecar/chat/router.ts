@@ -149,7 +149,10 @@ export class ChatRouter implements ChatEngine {
     private async tryLocal(call: ChatCall, firstTokenTimeoutMs: number | undefined): Promise<LocalOutcome> {
         const controller = new AbortController();
         const forwardAbort = () => controller.abort();
-        call.signal.addEventListener('abort', forwardAbort, { once: true });
+        // A request can start cancelled: vscode-jsonrpc reads a $/cancelRequest that came with the request before
+        // dispatching it, and an aborted signal never fires 'abort' again, so the answer would run to its length.
+        if (call.signal.aborted) controller.abort();
+        else call.signal.addEventListener('abort', forwardAbort, { once: true });
         const held = holdStartUntilText(call.onChunk);
         const local = this.local.chat({ ...call, signal: controller.signal, onChunk: held.onChunk }).then(
             (result) => ({ kind: 'result' as const, result }),
