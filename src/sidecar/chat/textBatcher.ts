@@ -1,8 +1,12 @@
 /**
  * Coalesces an answer's text chunks by time, so whoever carries them (a JSON-RPC notification, a line
- * on stdout) pays once per interval rather than once per token. A token takes 5–15 ms to generate and
- * a message costs a fraction of that on the main thread, between two decodes; batched, the stream goes
- * at llama.cpp's own speed and a reader still sees it grow about 60 times a second.
+ * on stdout) pays once per interval rather than once per token. A token takes 5–40 ms to generate and
+ * a message costs a fraction of a millisecond on the main thread; batched, a reader still sees the text
+ * grow about 60 times a second. Slower than that (a 100 MB model on one CPU thread makes ~30 tokens/s),
+ * each token is still a message of its own, so no message is written from inside node-llama-cpp's token
+ * callback: that runs between two decodes, where every microsecond adds to every token. The send waits
+ * for the event loop's next turn, when node-llama-cpp has already handed the next decode to llama.cpp's
+ * thread, and is written while llama.cpp works.
  */
 import type { ChatChunk } from '../../common/chat';
 
@@ -17,22 +21,33 @@ export interface TextBatcher {
 }
 
 /**
- * The first text goes at once (no latency added to the first token); text that follows within
- * `intervalMs` of a send waits and goes as one chunk. Other chunks pass at once, after the text held
- * before them, so the order is kept.
+ * Text goes on the event loop's next turn but one (tens of microseconds, even for the first token), or,
+ * within `intervalMs` of the last send, when the interval is over, as one chunk. Other chunks pass at
+ * once, after the text held before them, so the order is kept.
  */
 export function batchText(send: (chunk: ChatChunk) => void, intervalMs = TEXT_BATCH_MS): TextBatcher {
     let pending = '';
     let lastSentAt = Number.NEGATIVE_INFINITY;
     let timer: NodeJS.Timeout | undefined;
+    let immediate: NodeJS.Immediate | undefined;
     const flush = () => {
-        if (timer) clearTimeout(timer);
+        clearTimeout(timer);
+        clearImmediate(immediate);
         timer = undefined;
+        immediate = undefined;
         if (pending.length === 0) return;
         const text = pending;
         pending = '';
         lastSentAt = performance.now();
         send({ kind: 'text', text });
+    };
+    // The token callback runs when a decode completes (libuv's poll phase); with several sequences,
+    // node-llama-cpp dispatches the next decode with setImmediate after it. An immediate queued now would
+    // run before that dispatch, in the same check phase; one queued from there runs on the loop's next turn.
+    const sendAfterNextDecodeStarts = () => {
+        immediate = setImmediate(() => {
+            immediate = setImmediate(flush);
+        });
     };
     // A timer may fire a little early by performance.now() (libuv measures from the time its loop last
     // woke), so the wait is checked again when it fires: sends stay at least an interval apart.
@@ -50,7 +65,10 @@ export function batchText(send: (chunk: ChatChunk) => void, intervalMs = TEXT_BA
                 return;
             }
             pending += chunk.text;
-            if (!timer) sendWhenDue();
+            if (timer || immediate) return;
+            const wait = lastSentAt + intervalMs - performance.now();
+            if (wait > 0) timer = setTimeout(sendWhenDue, wait);
+            else sendAfterNextDecodeStarts();
         },
         flush,
     };
