@@ -15,7 +15,9 @@ import { defaultFixtureDir, ensureFixtureModel, tinyModel } from '../fixtures/gg
 import { startSidecar, type SidecarProcess } from '../fixtures/sidecarProcess';
 
 /** Long enough that an answer run to its length takes seconds, not the moment a cancel takes. */
-const LONG = 4000;
+const LONG = 600;
+/** What holds every sequence until it is cancelled (the context's room, 4,096 tokens, caps it). */
+const HOLD = 4000;
 /** What the chats beside the cancelled one generate. */
 const SHORT = 40;
 
@@ -99,11 +101,11 @@ describe('cancelling one of several concurrent chats', function () {
         const started: (() => void)[] = [];
         const streaming = holders.map((_, index) => new Promise<void>((resolve) => (started[index] = resolve)));
         let holdersDone = 0;
-        const held = holders.map((holder, index) => chat(`Holder ${index}.`, LONG, holder, { onText: () => started[index]() }).finally(() => holdersDone++));
+        const held = holders.map((holder, index) => chat(`Holder ${index}.`, HOLD, holder, { onText: () => started[index]() }).finally(() => holdersDone++));
         await Promise.all(streaming);
         const cancel = new CancellationTokenSource();
         let waitingTexts = 0;
-        const waiting = chat('Waiting in line.', LONG, cancel, { onText: () => waitingTexts++ });
+        const waiting = chat('Waiting in line.', HOLD, cancel, { onText: () => waitingTexts++ });
         // The sidecar handles messages in order: once a later request is answered, the chat has reached the pool's line.
         await sidecar.connection.sendRequest(LoadModelRequest.method, { model: modelPath });
         assert.equal(holdersDone, 0, 'every sequence was still busy when the cancel was sent');

@@ -1,6 +1,7 @@
 /**
  * How an answer streams out of the REAL sidecar over real JSON-RPC (issue #21 §2): text is batched by
- * time, at most one notification per TEXT_BATCH_MS after the first, which goes at once; every piece
+ * time, at most one notification per TEXT_BATCH_MS after the first, which goes within a turn or two of
+ * the sidecar's event loop (after node-llama-cpp dispatches the next decode: textBatcher.ts); every piece
  * arrives, in order, before the result; a cancelled answer still stops at once. And an inline edit's
  * input lookup (§6) answers byte for byte what the same greedy request answers without it.
  */
@@ -80,7 +81,7 @@ describe('streaming through the sidecar', function () {
         assert.equal(chunks[0]?.chunk.kind, 'start');
         const firstText = chunks.find(({ chunk }) => chunk.kind === 'text');
         assert.ok(firstText, 'text came');
-        // Both leave in the same turn of the sidecar's loop; text held for the interval would trail by at least that.
+        // The text leaves a turn or two of the sidecar's loop after the start; text held for the interval would trail by at least that.
         const gap = firstText.at - chunks[0].at;
         assert.ok(gap < TEXT_BATCH_MS, `the first text came ${gap.toFixed(1)} ms after the start chunk`);
     });
