@@ -46,18 +46,23 @@ describe('cancelling one of several concurrent chats', function () {
         content: string,
         maxTokens: number,
         cancel?: CancellationTokenSource,
-        hooks: { onSent?: () => void; onText?: () => void } = {},
+        extras: { onSent?: () => void; onText?: () => void; temperature?: number } = {},
     ): Promise<Outcome> {
         const token = `cancel-${nextToken++}`;
         const subscription = sidecar.connection.onProgress(ChatChunkType, token, (chunk: ChatChunk) => {
-            if (chunk.kind === 'text') hooks.onText?.();
+            if (chunk.kind === 'text') extras.onText?.();
         });
-        const params = { messages: [{ role: 'user', content }], model: modelPath, options: { maxTokens, seed: 3 }, partialResultToken: token };
+        const params = {
+            messages: [{ role: 'user', content }],
+            model: modelPath,
+            options: { maxTokens, seed: 3, temperature: extras.temperature },
+            partialResultToken: token,
+        };
         // An undefined token would be sent as a second parameter.
         const request = cancel
             ? sidecar.connection.sendRequest(ChatRequest.method, params, cancel.token)
             : sidecar.connection.sendRequest(ChatRequest.method, params);
-        hooks.onSent?.();
+        extras.onSent?.();
         return (request as Promise<ChatResult>)
             .then(
                 (result) => ({ result }),
@@ -96,12 +101,15 @@ describe('cancelling one of several concurrent chats', function () {
     });
 
     it('ends a chat cancelled while it waits in line for a sequence as cancelled', async () => {
-        // Every sequence busy with a long answer, so the next chat waits in line.
+        // Every sequence busy with a long answer, so the next chat waits in line. Sampled, the tiny model ends an answer
+        // now and then; greedy, each holder gives the same long answer on every run.
         const holders = Array.from({ length: sequences }, () => new CancellationTokenSource());
         const started: (() => void)[] = [];
         const streaming = holders.map((_, index) => new Promise<void>((resolve) => (started[index] = resolve)));
         let holdersDone = 0;
-        const held = holders.map((holder, index) => chat(`Holder ${index}.`, HOLD, holder, { onText: () => started[index]() }).finally(() => holdersDone++));
+        const held = holders.map((holder, index) =>
+            chat(`Holder ${index}.`, HOLD, holder, { onText: () => started[index](), temperature: 0 }).finally(() => holdersDone++),
+        );
         await Promise.all(streaming);
         const cancel = new CancellationTokenSource();
         let waitingTexts = 0;
