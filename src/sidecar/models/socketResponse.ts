@@ -208,8 +208,7 @@ export function requestOverSocket(url: URL, options: SocketRequestOptions): Prom
         socket.on('error', (error) => {
             if (body) {
                 if (body.listenerCount('error') > 0) body.emit('error', error);
-            }
-            else reject(error);
+            } else reject(error);
         });
         socket.on('close', () => {
             if (body) body.emit('close');
