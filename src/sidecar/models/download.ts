@@ -21,6 +21,7 @@ import { lockPartial, resumeState } from './partialClaim';
 import { contiguousPrefix, DEFAULT_CONNECTIONS, type PartPlanOptions, writtenBytes } from './fileParts';
 import { fetchParts } from './partsFetch';
 import { PrefixHasher } from './prefixHasher';
+import { environmentProxy } from './socketResponse';
 
 /** `connections` and `minPartBytes`: how a large file is split into parallel range parts (fileParts.ts). */
 export interface DownloadManagerOptions extends PartPlanOptions {
@@ -327,6 +328,7 @@ export class DownloadManager extends Emitter<{ state: [DownloadProgress] }> {
                     url: hub.resolveUrl(repo, file.file, commit),
                     headers: hub.authHeaders(),
                     dispatcher: hub.dispatcher(),
+                    direct: !context.settings.proxy && !environmentProxy(),
                     partial: partial.handle,
                     expectedSize: sizeBytes,
                     stallTimeoutMs: this.options.stallTimeoutMs ?? 30_000,

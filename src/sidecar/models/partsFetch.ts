@@ -20,7 +20,7 @@ const WAITING_BYTES_IN_ALL = 32 << 20;
 
 export interface PartsFetchOptions {
     /** What every attempt shares: the URL, headers, the partial, the file's size. */
-    transfer: Pick<TransferOptions, 'url' | 'headers' | 'dispatcher' | 'partial' | 'expectedSize' | 'stallTimeoutMs' | 'refusal'>;
+    transfer: Pick<TransferOptions, 'url' | 'headers' | 'dispatcher' | 'direct' | 'partial' | 'expectedSize' | 'stallTimeoutMs' | 'refusal'>;
     /** The parts, as planned or resumed; updated in place as bytes are written. */
     parts: FilePart[];
     /** Parts fetched at once, each on its own connection. */

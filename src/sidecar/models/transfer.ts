@@ -11,12 +11,18 @@ import { request, type Dispatcher } from 'undici';
 import { ErrorCode, LocalAiError } from '../../common/errors';
 import { fileSystemError } from './fileSystemError';
 import { HUB_USER_AGENT, refusalFrom, retryAfterMs, type HubRefusal } from './hubHttp';
+import { requestOverSocket, type ResponseHeaders, StalledSocketError } from './socketResponse';
 
 export interface TransferOptions {
     url: string;
     /** Sent to the first host only; dropped when a redirect leaves its origin (the CDN URL is signed). */
     headers: Record<string, string>;
     dispatcher: Dispatcher;
+    /**
+     * No proxy applies (neither the proxy setting nor HTTP(S)_PROXY): the requests go over plain sockets that
+     * read into large buffers (socketResponse.ts) instead of through `dispatcher`. Default false.
+     */
+    direct?: boolean;
     /** The partial, opened once by the caller; bytes go to their offsets in it. */
     partial: FileHandle;
     /** The size the hub listed; bytes beyond it mean the server sends something else. */
@@ -216,8 +222,24 @@ export async function transferRest(options: TransferOptions): Promise<TransferOu
     return state();
 }
 
+/** What an attempt reads of an answer, from undici or from socketResponse.ts. */
+interface TransferResponse {
+    statusCode: number;
+    headers: ResponseHeaders;
+    body: {
+        on(event: 'data', listener: (chunk: Buffer) => void): unknown;
+        on(event: 'end' | 'close', listener: () => void): unknown;
+        on(event: 'error', listener: (error: Error) => void): unknown;
+        isPaused(): boolean;
+        pause(): unknown;
+        resume(): unknown;
+        destroy(error?: Error): unknown;
+        dump(): Promise<unknown>;
+    };
+}
+
 /** The answer to the first request that is not a redirect, and whether it came from another origin (the CDN). */
-async function openResponse(options: TransferOptions, offset: number): Promise<{ response: Dispatcher.ResponseData; crossOrigin: boolean }> {
+async function openResponse(options: TransferOptions, offset: number): Promise<{ response: TransferResponse; crossOrigin: boolean }> {
     let url = new URL(options.url);
     const origin = url.origin;
     for (let redirects = 0; ; redirects++) {
@@ -227,15 +249,18 @@ async function openResponse(options: TransferOptions, offset: number): Promise<{
             'user-agent': HUB_USER_AGENT,
             ...(options.end !== undefined ? { range: `bytes=${offset}-${options.end - 1}` } : offset > 0 ? { range: `bytes=${offset}-` } : {}),
         };
-        let response: Dispatcher.ResponseData;
+        let response: TransferResponse | undefined;
         try {
-            response = await request(url, {
+            const { signal, stallTimeoutMs } = options;
+            if (options.direct) response = await requestOverSocket(url, { headers, signal, stallTimeoutMs });
+            // A chunked answer (never a file server's, but possible) is left to undici.
+            response ??= await request(url, {
                 method: 'GET',
                 headers,
                 dispatcher: options.dispatcher,
-                signal: options.signal,
-                headersTimeout: options.stallTimeoutMs,
-                bodyTimeout: options.stallTimeoutMs,
+                signal,
+                headersTimeout: stallTimeoutMs,
+                bodyTimeout: stallTimeoutMs,
             });
         } catch (error) {
             if (options.signal.aborted) throw error;
@@ -273,6 +298,6 @@ function parseRangeStart(header: string | string[] | undefined): number {
 function describeNetworkError(error: unknown): string {
     if (!(error instanceof Error)) return String(error);
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT') return 'the download stalled';
+    if (code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || error instanceof StalledSocketError) return 'the download stalled';
     return code ? `${error.message} (${code})` : error.message;
 }
