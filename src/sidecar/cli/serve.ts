@@ -18,6 +18,7 @@ const spec = {
         port: { type: 'integer', value: 'N', min: 0, max: 65535, description: `the port (default ${DEFAULT_SERVER_PORT}; 0 picks a free one)` },
         host: { type: 'string', value: 'ADDRESS', description: `the address to listen on (default ${DEFAULT_SERVER_HOST}: this machine only)` },
         'allowed-origin': { type: 'string', value: 'ORIGIN', description: 'a browser origin allowed to call it (default: none)' },
+        'max-pending': { type: 'integer', value: 'N', min: 1, max: 10_000, description: 'requests running or queued at most; more get 429 (default 64)' },
         threads: { type: 'integer', value: 'N', min: 1, max: 1024, description: 'CPU threads for generation (default: one per physical core)' },
         'models-dir': { type: 'string', value: 'DIR', description: 'where models are kept (default LOCAL_AI_MODELS_PATH or ~/.local-ai/models)' },
         verbose: { type: 'boolean', description: 'engine logs on stderr' },
@@ -42,6 +43,7 @@ export const serveCommand = defineCommand(spec, async ({ values }) => {
         port: values.port ?? DEFAULT_SERVER_PORT,
         token: () => token,
         allowedOrigins: () => (values['allowed-origin'] ? [values['allowed-origin']] : []),
+        maxPending: values['max-pending'],
     });
     if (outcome.kind !== 'listening') {
         await disposeServices(services);
