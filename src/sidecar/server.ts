@@ -15,6 +15,7 @@ import { registerModelHandlers } from './models/handlers';
 import { registerEngineHandlers } from './chat/handlers';
 import { registerFallbackHandlers } from './chat/fallbackHandlers';
 import { registerGpuHandlers } from './gpu/handlers';
+import { registerCompletionHandlers } from './completion/handlers';
 import { registerServerHandlers } from './httpServer/handlers';
 import type { ServerHost } from './httpServer/serverHost';
 
@@ -66,6 +67,7 @@ function registerHandlers(s: Services): void {
     registerEngineHandlers(connection, { context: s.context, local: s.local, router: s.chat });
     registerFallbackHandlers(connection, s);
     registerGpuHandlers(connection, s);
+    registerCompletionHandlers(connection, s);
     localServer = registerServerHandlers(connection, s);
 }
 

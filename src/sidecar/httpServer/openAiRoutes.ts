@@ -154,7 +154,8 @@ export async function completions(engines: ServerEngines, call: RouteCall): Prom
         choices: [{ index: 0, text, logprobs: null, finish_reason: finishReason }],
     });
     // OpenAI's default: 16 tokens.
-    const request = { model, prefix, suffix, maxTokens: sampling.maxTokens ?? 16, temperature: sampling.temperature, seed: sampling.seed };
+    // No time cap of the editor's: a client asked for max_tokens and waits for them.
+    const request = { model, prefix, suffix, maxTokens: sampling.maxTokens ?? 16, temperature: sampling.temperature, seed: sampling.seed, timeoutMs: 600_000 };
     const finish = (result: CompletionResult) => {
         call.note({ promptTokens: result.usage.promptTokens, completionTokens: result.usage.completionTokens, finishReason: result.finishReason });
         return result.finishReason === 'length' ? 'length' : 'stop';
