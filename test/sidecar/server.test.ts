@@ -5,7 +5,7 @@
  */
 import * as assert from 'node:assert/strict';
 import { MAX_AUTO_SEQUENCES } from '../../src/sidecar/llama/memoryModel';
-import { defaultFixtureDir, ensureFixtureModel, tinyModel } from '../fixtures/gguf/model';
+import { defaultFixtureDir, ensureFixtureModel, tinyCoderModel, tinyModel } from '../fixtures/gguf/model';
 import { startServe, type ServeProcess } from '../fixtures/serveProcess';
 
 describe('local server through the openai SDK', function () {
@@ -64,6 +64,27 @@ describe('local server through the openai SDK', function () {
         const stopped = await serve.client().chat.completions.create({ ...request, stop: [stop] });
         assert.equal(stopped.choices[0].message.content, full.slice(0, full.indexOf(stop)));
         assert.equal(stopped.choices[0].finish_reason, 'stop');
+    });
+
+    it('completes a prompt, filling in the middle before a suffix', async () => {
+        const coder = ensureFixtureModel(defaultFixtureDir(), tinyCoderModel);
+        const request = { model: coder, prompt: 'def add(a, b):\n    return ', max_tokens: 8, seed: 2, temperature: 0 };
+        const suffix = '\n\nprint(add(1, 2))\n';
+        const plain = await serve.client().completions.create(request);
+        const filled = await serve.client().completions.create({ ...request, suffix });
+        assert.equal(filled.object, 'text_completion');
+        assert.equal(filled.choices[0].finish_reason, 'length');
+        assert.equal(filled.usage?.completion_tokens, 8);
+        // The suffix is in the prompt the model saw, after FIM tokens of its own.
+        assert.ok((filled.usage?.prompt_tokens ?? 0) > (plain.usage?.prompt_tokens ?? 0) + 3, JSON.stringify([filled.usage, plain.usage]));
+        let streamed = '';
+        for await (const chunk of await serve.client().completions.create({ ...request, suffix, stream: true })) streamed += chunk.choices[0]?.text ?? '';
+        assert.equal(streamed, filled.choices[0].text);
+        // A model without FIM tokens cannot fill in the middle: a 400 that says so.
+        await assert.rejects(
+            serve.client().completions.create({ ...request, model: serve.modelPath, suffix }),
+            (error: unknown) => error instanceof Error && 'status' in error && error.status === 400 && /fill-in-the-middle/.test(error.message),
+        );
     });
 
     it('creates embeddings, in both encodings', async () => {
