@@ -125,28 +125,29 @@ describe('local server through the openai SDK', function () {
 
     it('completes 20 concurrent streams, first come first served', async () => {
         const client = serve.client();
-        // Each stream is accepted (its headers arrive) before the next is sent: the order they arrived in is known.
-        const streams = [];
-        for (let i = 0; i < 20; i++) {
-            streams.push(
-                await client.chat.completions.create({ model: serve.modelPath, messages: question(`Stream ${i}.`), max_tokens: 6, seed: i, stream: true }),
-            );
-        }
         const firstTokens: number[] = [];
-        const finished = await Promise.all(
-            streams.map(async (stream, i) => {
-                let tokens = 0;
-                let finish: string | null = null;
-                for await (const chunk of stream) {
-                    if (chunk.choices[0]?.delta.content) {
-                        if (tokens++ === 0) firstTokens.push(i);
-                    }
-                    finish = chunk.choices[0]?.finish_reason ?? finish;
-                }
-                return finish;
-            }),
-        );
-        assert.deepEqual(finished, Array(20).fill('length'));
+        const consume = async (stream: AsyncIterable<{ choices: { delta: { content?: string | null }; finish_reason: string | null }[] }>, i: number) => {
+            let finish: string | null = null;
+            for await (const chunk of stream) {
+                if (chunk.choices[0]?.delta.content && !firstTokens.includes(i)) firstTokens.push(i);
+                finish = chunk.choices[0]?.finish_reason ?? finish;
+            }
+            return finish;
+        };
+        // Each stream is accepted (its headers arrive) before the next is sent, so the order they arrived in is
+        // known; each is read from then on. Long enough answers that most wait for a sequence.
+        const reading: Promise<string | null>[] = [];
+        for (let i = 0; i < 20; i++) {
+            const stream = await client.chat.completions.create({
+                model: serve.modelPath,
+                messages: question(`Stream ${i}.`),
+                max_tokens: 200,
+                seed: i,
+                stream: true,
+            });
+            reading.push(consume(stream, i));
+        }
+        assert.deepEqual(await Promise.all(reading), Array(20).fill('length'));
         // FIFO: a stream starts no later than those that arrived after it, give or take the ones generated beside it.
         for (const [rank, i] of firstTokens.entries())
             assert.ok(Math.abs(rank - i) < MAX_AUTO_SEQUENCES, `stream ${i} got its first token ${rank}th: ${firstTokens.join(',')}`);

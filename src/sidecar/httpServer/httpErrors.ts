@@ -3,8 +3,7 @@
  * with its status codes, so every OpenAI client shows them as it shows OpenAI's own. A typed LocalAiError
  * maps through one table; the message keeps the sidecar's hint, so a client's user learns what to do.
  */
-import { adviseOn, ErrorCode, isLocalAiError } from '../../common/errors';
-import { formatBytes } from '../../common/format';
+import { ErrorCode, isLocalAiError } from '../../common/errors';
 
 /** An answer other than 2xx, raised anywhere in a route and written once by the server. */
 export class HttpError extends Error {
@@ -50,9 +49,10 @@ export function toHttpError(error: unknown): HttpError {
     if (error instanceof HttpError) return error;
     if (isLocalAiError(error)) {
         const mapped = STATUS_FOR[error.code] ?? { status: 500, code: 'internal_error' };
-        const advice = adviseOn(error.code, error.message, error.data, (value, unit) => (unit === 'bytes' ? formatBytes(value) : `${value} tokens`));
+        // The sidecar's message already quotes its numbers; the hint says what to do.
+        const hint = error.data.hint && !error.message.includes(error.data.hint) ? ` ${error.data.hint}` : '';
         const headers: Record<string, string> | undefined = mapped.status === 503 ? { 'Retry-After': '1' } : undefined;
-        return new HttpError(mapped.status, advice.message, mapped.code, { headers });
+        return new HttpError(mapped.status, `${error.message}${hint}`, mapped.code, { headers });
     }
     return new HttpError(500, error instanceof Error ? error.message : String(error), 'internal_error');
 }
