@@ -17,7 +17,9 @@ Commands:
   hardware   Show this machine's CPU, memory and GPUs, and what llama.cpp can use
   fit        Show how each quantization of a model fits this machine (reads GGUF headers only)
   chat       Answer a prompt with a local model, streaming to stdout
+  complete   Complete code at a place in a file with the local completion model
   models     List, check, download, clean up and delete models
+  serve      Serve local models over an OpenAI-compatible API
   gpu        Show, fetch or remove the GPU build of llama.cpp (CUDA, Vulkan)
 
 Run 'local-ai <command> --help' for a command's options.

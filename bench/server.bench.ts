@@ -1,0 +1,146 @@
+/**
+ * The local server (issue #15) on the ~100 MB F16 model, 1 thread, 128 tokens, temperature 0, medians of
+ * interleaved rounds, both sides in the same real sidecar on the same loaded model:
+ * - tokens/s through the server (the openai SDK, streaming) against the sidecar's own chat request
+ *   (JSON-RPC, streamed on a partialResultToken), from the first text to the last (target ≥ 0.97×);
+ * - the time to the first token each side sees from sending its request: the server's extra (target ≤ 5 ms).
+ */
+import { createServer } from 'node:net';
+import OpenAI from 'openai';
+import type { ChatChunk, ChatResult } from '../src/common/chat';
+import { ChatChunkType, ChatRequest, LoadModelRequest } from '../src/common/protocol';
+import { ServerStateRequest, type ServerState } from '../src/common/serverProtocol';
+import { defaultSettings } from '../src/common/settings';
+import { benchModel, defaultFixtureDir, ensureFixtureModel } from '../test/fixtures/gguf/model';
+import { startSidecar, type SidecarProcess } from '../test/fixtures/sidecarProcess';
+import { compare, interleave, report } from './lib';
+
+const threads = 1;
+const maxTokens = 128;
+const contextSize = 4096;
+/** Rounds; `LOCAL_AI_BENCH_ROUNDS` lowers it for a quick look. */
+const rounds = Number(process.env.LOCAL_AI_BENCH_ROUNDS) || 9;
+const messages = [{ role: 'user' as const, content: 'Write a short story about a lighthouse keeper.' }];
+const TOKEN = 'bench-token';
+
+interface Figures {
+    tokensPerSecond: number;
+    timeToFirstTokenMs: number;
+}
+
+/** Timings from the moment the request is sent: the first text, the last, and the tokens the answer had. */
+function timer(): { text(): void; end(tokens: number): Figures } {
+    const sent = performance.now();
+    let first: number | undefined;
+    let last = sent;
+    return {
+        text() {
+            last = performance.now();
+            first ??= last;
+        },
+        end(tokens) {
+            const from = first ?? sent;
+            return { tokensPerSecond: ((tokens - 1) * 1000) / Math.max(1, last - from), timeToFirstTokenMs: from - sent };
+        },
+    };
+}
+
+async function viaServer(client: OpenAI, model: string): Promise<Figures> {
+    const clock = timer();
+    const stream = await client.chat.completions.create({
+        model,
+        messages,
+        max_tokens: maxTokens,
+        temperature: 0,
+        stream: true,
+        stream_options: { include_usage: true },
+    });
+    let tokens = 0;
+    for await (const chunk of stream) {
+        if (chunk.choices[0]?.delta.content) clock.text();
+        if (chunk.usage) tokens = chunk.usage.completion_tokens;
+    }
+    return clock.end(tokens);
+}
+
+let requests = 0;
+
+async function viaRpc(sidecar: SidecarProcess, model: string): Promise<Figures> {
+    const token = `server-bench-${requests++}`;
+    const clock = timer();
+    const subscription = sidecar.connection.onProgress(ChatChunkType, token, (chunk: ChatChunk) => {
+        if (chunk.kind === 'text') clock.text();
+    });
+    try {
+        const result = (await sidecar.connection.sendRequest(ChatRequest.method, {
+            messages,
+            model,
+            options: { maxTokens, temperature: 0 },
+            partialResultToken: token,
+        })) as ChatResult;
+        return clock.end(result.usage.completionTokens);
+    } finally {
+        subscription.dispose();
+    }
+}
+
+async function freePort(): Promise<number> {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    await new Promise((resolve) => server.close(resolve));
+    return port;
+}
+
+async function main(): Promise<void> {
+    const modelPath = ensureFixtureModel(defaultFixtureDir(), benchModel);
+    const port = await freePort();
+    const server = { enabled: true, port, host: '127.0.0.1', allowedOrigins: [] };
+    const sidecar = await startSidecar({
+        settings: { ...defaultSettings(), threads, gpu: 'off', contextSize, server },
+        secrets: { providerKeys: {}, serverToken: TOKEN },
+    });
+    try {
+        await sidecar.connection.sendRequest(LoadModelRequest.method, { model: modelPath });
+        // It started listening at initialization, long before the load ended.
+        const state = (await sidecar.connection.sendRequest(ServerStateRequest.method)) as ServerState;
+        if (!state.running) throw new Error(`The local server is not running: ${state.problem?.message}`);
+        const client = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: TOKEN, maxRetries: 0 });
+        // One warm-up each: the first answer pays for the sequence's first evaluation.
+        await viaServer(client, modelPath);
+        await viaRpc(sidecar, modelPath);
+        const [served, own] = await interleave(rounds, [() => viaServer(client, modelPath), () => viaRpc(sidecar, modelPath)]);
+        report([
+            {
+                name: 'Server tokens/s: openai SDK streaming through the local server vs the sidecar’s own chat request (~100 MB F16, 1 thread, 128 tokens)',
+                unit: 'tokens/s',
+                ...compare(
+                    served.map((run) => run.tokensPerSecond),
+                    own.map((run) => run.tokensPerSecond),
+                ),
+                target: '≥ 0.97×',
+            },
+            {
+                name: 'Server time to first token: added over the sidecar’s own chat request',
+                unit: 'ms',
+                ...compare(
+                    served.map((run) => run.timeToFirstTokenMs),
+                    own.map((run) => run.timeToFirstTokenMs),
+                    'difference',
+                ),
+                ratioUnit: 'ms extra',
+                target: '≤ 5 ms',
+            },
+        ]);
+    } finally {
+        await sidecar.stop();
+    }
+}
+
+main().then(
+    () => process.exit(0),
+    (error: unknown) => {
+        console.error(error);
+        process.exit(1);
+    },
+);
