@@ -37,17 +37,22 @@ async function startServer(server: LocalServer, secrets: ExtensionServices['secr
     await secrets.serverToken();
     // Subscribed before the change: a state left from before it (an old problem) must not answer for it.
     const changed = !server.enabled;
-    const outcome = server.whenState('started', (candidate) => candidate.running || !!candidate.problem, { onlyNew: changed });
+    // 'noToken' does not count: the token just stored may reach the sidecar after the setting.
+    const outcome = server.whenState('started', (candidate) => candidate.running || (!!candidate.problem && candidate.problem.kind !== 'noToken'), {
+        onlyNew: changed,
+    });
     if (!(await setEnabled(server, true))) return;
     const state = await outcome;
+    if (state.problem?.kind === 'portTakenByLocalAi') return server.sayAnotherServes(state);
     if (!state.running) {
-        if (state.problem?.kind !== 'portTakenByLocalAi')
-            void vscode.window.showWarningMessage(`Local AI: the local server did not start: ${state.problem?.message}`);
+        void vscode.window.showWarningMessage(`Local AI: the local server did not start: ${state.problem?.message}`);
         return;
     }
+    // Not awaited: the command is done when the server runs, whether or not the user clicks.
     const copy = 'Copy Address and Token';
-    const choice = await vscode.window.showInformationMessage(`Local AI: the local server runs at ${state.address}.`, copy);
-    if (choice === copy) await vscode.commands.executeCommand('localAi.copyServerAddress');
+    void vscode.window.showInformationMessage(`Local AI: the local server runs at ${state.address}.`, copy).then((choice) => {
+        if (choice === copy) void vscode.commands.executeCommand('localAi.copyServerAddress');
+    });
 }
 
 async function stopServer(server: LocalServer): Promise<void> {
@@ -65,8 +70,9 @@ async function copyAddress(server: LocalServer, secrets: ExtensionServices['secr
     const address = reachableAddress(server.state);
     if (!address) {
         const start = 'Start Local Server';
-        const choice = await vscode.window.showWarningMessage('Local AI: the local server is not running, so there is no address to copy.', start);
-        if (choice === start) await vscode.commands.executeCommand('localAi.startServer');
+        void vscode.window.showWarningMessage('Local AI: the local server is not running, so there is no address to copy.', start).then((choice) => {
+            if (choice === start) void vscode.commands.executeCommand('localAi.startServer');
+        });
         return;
     }
     await vscode.env.clipboard.writeText(clientEnvironment(address, await secrets.serverToken()));

@@ -23,7 +23,8 @@ export class LocalServer implements vscode.Disposable {
     /** Fires with every state the sidecar reports. */
     readonly onDidChange = this.changed.event;
     private readonly subscriptions: vscode.Disposable[];
-    private toldAboutOtherServer = false;
+    /** The state whose "another window serves" this window last said: said once, not at every report. */
+    private toldAbout: ServerState | undefined;
     private sidecarReady = false;
 
     constructor(private readonly options: LocalServerOptions) {
@@ -85,13 +86,17 @@ export class LocalServer implements vscode.Disposable {
     private update(state: ServerState): void {
         this.current = state;
         this.changed.fire(state);
-        if (state.problem?.kind === 'portTakenByLocalAi' && !this.toldAboutOtherServer) {
-            // Expected whenever several windows are open: said once, as information, never as an error.
-            this.toldAboutOtherServer = true;
-            void vscode.window.showInformationMessage(
-                `Local AI: another window (or \`local-ai serve\`) already serves${state.address ? ` at ${state.address}` : ''}; this window leaves serving to it.`,
-            );
-        }
+        // Expected whenever several windows are open: said once, as information, never as an error.
+        if (state.problem?.kind === 'portTakenByLocalAi' && !this.toldAbout) this.sayAnotherServes(state);
+    }
+
+    /** Says that another window (or the CLI) serves; once for a state, however often it is asked. */
+    sayAnotherServes(state: ServerState): void {
+        if (this.toldAbout === state) return;
+        this.toldAbout = state;
+        void vscode.window.showInformationMessage(
+            `Local AI: another window (or \`local-ai serve\`) already serves${state.address ? ` at ${state.address}` : ''}; this window leaves serving to it.`,
+        );
     }
 
     /** When the server is on: make sure its token exists, and ask before an address beyond loopback applies. */
