@@ -15,6 +15,8 @@ import { registerModelHandlers } from './models/handlers';
 import { registerEngineHandlers } from './chat/handlers';
 import { registerFallbackHandlers } from './chat/fallbackHandlers';
 import { registerGpuHandlers } from './gpu/handlers';
+import { registerServerHandlers } from './httpServer/handlers';
+import type { ServerHost } from './httpServer/serverHost';
 
 const SIDECAR_VERSION = '0.1.0';
 const connection = createConnection(ProposedFeatures.all);
@@ -27,6 +29,7 @@ const log: Logger = {
 };
 
 let services: Services | undefined;
+let localServer: ServerHost | undefined;
 
 connection.onInitialize((params) => {
     const init = params.initializationOptions as SidecarInitOptions | undefined;
@@ -63,9 +66,11 @@ function registerHandlers(s: Services): void {
     registerEngineHandlers(connection, { context: s.context, local: s.local, router: s.chat });
     registerFallbackHandlers(connection, s);
     registerGpuHandlers(connection, s);
+    localServer = registerServerHandlers(connection, s);
 }
 
 connection.onShutdown(async () => {
+    await localServer?.dispose();
     if (services) await disposeServices(services);
 });
 

@@ -10,9 +10,10 @@ import { gpuCommand } from './gpu';
 import { fitCommand, hardwareCommand } from './hardware';
 import { formatColumns, formatHelp } from './help';
 import { modelsCommand } from './models';
+import { serveCommand } from './serve';
 
 /** In the order `local-ai --help` lists them. */
-export const COMMANDS: readonly CliCommand[] = [hardwareCommand, fitCommand, chatCommand, modelsCommand, gpuCommand];
+export const COMMANDS: readonly CliCommand[] = [hardwareCommand, fitCommand, chatCommand, modelsCommand, serveCommand, gpuCommand];
 
 export function usage(): string {
     const rows = COMMANDS.map(({ spec }): [string, string] => [spec.name, spec.summary]);
