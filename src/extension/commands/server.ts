@@ -50,7 +50,8 @@ async function startServer(server: LocalServer, secrets: ExtensionServices['secr
     }
     // Not awaited: the command is done when the server runs, whether or not the user clicks.
     const copy = 'Copy Address and Token';
-    void vscode.window.showInformationMessage(`Local AI: the local server runs at ${state.address}.`, copy).then((choice) => {
+    const said = changed ? `Local AI: the local server runs at ${state.address}.` : `Local AI: the local server was already on, at ${state.address}.`;
+    void vscode.window.showInformationMessage(said, copy).then((choice) => {
         if (choice === copy) void vscode.commands.executeCommand('localAi.copyServerAddress');
     });
 }
