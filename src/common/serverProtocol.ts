@@ -33,3 +33,12 @@ export namespace ServerStateNotification {
 /** Where a server listens by default: beside Ollama's 11434, so that tools can be pointed at either. */
 export const DEFAULT_SERVER_PORT = 11435;
 export const DEFAULT_SERVER_HOST = '127.0.0.1';
+
+/** True for an address only this machine can reach; any other host needs the user's explicit consent. */
+export function isLoopbackHost(host: string): boolean {
+    const bare = host
+        .trim()
+        .toLowerCase()
+        .replace(/^\[|\]$/g, '');
+    return bare === 'localhost' || bare === '::1' || /^127(\.\d{1,3}){3}$/.test(bare);
+}

@@ -10,7 +10,10 @@ import { DownloadResumer } from './downloadResumer';
 import { FallbackPrompts } from './fallback';
 import { GpuAcceleration } from './gpu/gpuAcceleration';
 import { logChannel } from './log';
+import { readSidecarSettings } from './config';
 import { SecretStore } from './secrets';
+import { ServerHostApproval } from './server/hostApproval';
+import { LocalServer } from './server/localServer';
 import type { ExtensionServices } from './services';
 import { SidecarClient, gpuBackendsPath } from './sidecarClient';
 import { StatusBar } from './statusBar';
@@ -49,14 +52,16 @@ export function activate(context: vscode.ExtensionContext): LocalAiApi | LocalAi
     const started = performance.now();
     const log = logChannel();
     const secrets = new SecretStore(context.secrets);
-    const sidecar = new SidecarClient({ context, log, secrets });
+    const approval = new ServerHostApproval(context.globalState);
+    const sidecar = new SidecarClient({ context, log, secrets, readSettings: () => approval.apply(readSidecarSettings()) });
     const models = new ModelsModel({ sidecar, log });
     const downloads = new DownloadResumer(context.globalState, sidecar, (download) => {
         log.info(`Resuming the download of ${download.name ?? download.model} from where it stopped.`);
         return downloadModel(core, download);
     });
     const gpu = new GpuAcceleration({ sidecar, log, globalState: context.globalState, backendsPath: gpuBackendsPath(context) });
-    const core: ExtensionServices = { context, log, sidecar, secrets, models, downloads, gpu };
+    const server = new LocalServer({ sidecar, secrets, log, approval });
+    const core: ExtensionServices = { context, log, sidecar, secrets, models, downloads, gpu, server };
     services = core;
     const chat = createChatFeatures(core);
     context.subscriptions.push(chat);
@@ -68,9 +73,10 @@ export function activate(context: vscode.ExtensionContext): LocalAiApi | LocalAi
         models,
         downloads,
         gpu,
+        server,
         modelsTree,
         vscode.window.createTreeView('localAi.models', { treeDataProvider: modelsTree, showCollapseAll: true }),
-        new StatusBar(sidecar, models, gpu),
+        new StatusBar(sidecar, models, gpu, server),
         new FallbackPrompts(core),
         ...registerCommands(core, chat),
     );

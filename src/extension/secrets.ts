@@ -1,9 +1,11 @@
 /** Tokens and API keys, kept in VS Code's SecretStorage only (never in settings or logs). */
+import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import { PROVIDER_IDS, PROVIDERS, type ProviderId } from '../common/providers';
 import type { SidecarSecrets } from '../common/settings';
 
 const HF_TOKEN_KEY = 'localAi.huggingFaceToken';
+const SERVER_TOKEN_KEY = 'localAi.serverToken';
 const providerKey = (provider: ProviderId) => `localAi.apiKey.${provider}`;
 
 export class SecretStore implements vscode.Disposable {
@@ -11,6 +13,8 @@ export class SecretStore implements vscode.Disposable {
     /** Fires when any Local AI secret was set or cleared, here or in another window. */
     readonly onDidChange = this.changed.event;
     private readonly subscription: vscode.Disposable;
+    /** The token being created, so that two callers at once store one token, not two. */
+    private creatingServerToken: Promise<string> | undefined;
 
     constructor(private readonly storage: vscode.SecretStorage) {
         this.subscription = storage.onDidChange((event) => {
@@ -23,6 +27,7 @@ export class SecretStore implements vscode.Disposable {
         return {
             huggingFaceToken: await this.storage.get(HF_TOKEN_KEY),
             providerKeys: Object.fromEntries(keys.filter(([, value]) => !!value)),
+            serverToken: await this.storage.get(SERVER_TOKEN_KEY),
         };
     }
 
@@ -40,6 +45,23 @@ export class SecretStore implements vscode.Disposable {
         if (PROVIDERS[provider].keyIsHuggingFaceToken) return this.setHuggingFaceToken(key);
         await (key ? this.storage.store(providerKey(provider), key) : this.storage.delete(providerKey(provider)));
         this.changed.fire();
+    }
+
+    /**
+     * The local server's bearer token, created the first time it is needed (32 random bytes, base64url) and
+     * kept from then on: every tool a user configured keeps working across restarts and windows.
+     */
+    async serverToken(): Promise<string> {
+        // One lookup-or-create at a time: two callers at once get one token, never two that overwrite each other.
+        this.creatingServerToken ??= (async () => {
+            const stored = await this.storage.get(SERVER_TOKEN_KEY);
+            if (stored) return stored;
+            const token = randomBytes(32).toString('base64url');
+            await this.storage.store(SERVER_TOKEN_KEY, token);
+            this.changed.fire();
+            return token;
+        })().finally(() => (this.creatingServerToken = undefined));
+        return this.creatingServerToken;
     }
 
     dispose(): void {

@@ -3,6 +3,7 @@ import type * as vscode from 'vscode';
 import type { DownloadResumer } from './downloadResumer';
 import type { GpuAcceleration } from './gpu/gpuAcceleration';
 import type { SecretStore } from './secrets';
+import type { LocalServer } from './server/localServer';
 import type { SidecarClient } from './sidecarClient';
 import type { ModelsModel } from './views/modelsModel';
 
@@ -17,4 +18,6 @@ export interface ExtensionServices {
     downloads: DownloadResumer;
     /** The GPU backends fetched on demand, the offer for this machine's GPU, and a running fetch. */
     gpu: GpuAcceleration;
+    /** The local OpenAI-compatible server's state as the sidecar reports it, and the consent it needs. */
+    server: LocalServer;
 }

@@ -11,7 +11,8 @@ import type { ProgressType, RequestType, RequestType0 } from 'vscode-languageser
 import { ErrorCode } from '../common/errors';
 import { SecretsChangedNotification, SettingsChangedNotification, StatusNotification, type SidecarInitOptions, type StatusParams } from '../common/protocol';
 import { SIDECAR_EXEC_ARGV, sidecarEnvironment } from '../common/sidecarLaunch';
-import { affectsSidecar, readSidecarSettings } from './config';
+import type { SidecarSettings } from '../common/settings';
+import { affectsSidecar } from './config';
 import { CrashPolicy } from './crashPolicy';
 import { languageClient } from './languageClient';
 import { SecretRedactor, redactingChannel } from './log';
@@ -42,6 +43,8 @@ export interface SidecarClientOptions {
     context: vscode.ExtensionContext;
     log: vscode.LogOutputChannel;
     secrets: SecretStore;
+    /** The settings the sidecar follows, read afresh at every start and change (config.ts, through the server's host approval). */
+    readSettings: () => SidecarSettings;
 }
 
 /**
@@ -81,12 +84,17 @@ export class SidecarClient implements vscode.Disposable {
         this.disposables.push(
             this.statusEmitter,
             vscode.workspace.onDidChangeConfiguration((event) => {
-                if (affectsSidecar(event)) void this.whenRunning((client) => client.sendNotification(SettingsChangedNotification.type, readSidecarSettings()));
+                if (affectsSidecar(event)) this.pushSettings();
             }),
             options.secrets.onDidChange(() => {
                 this.secretsPushed = this.pushSecrets().catch((error: unknown) => options.log.warn(`The secrets did not reach the sidecar: ${String(error)}`));
             }),
         );
+    }
+
+    /** Sends the settings as they read now (a change VS Code's configuration event does not carry, such as an approval). */
+    pushSettings(): void {
+        void this.whenRunning((client) => client.sendNotification(SettingsChangedNotification.type, this.options.readSettings()));
     }
 
     get status(): StatusParams {
@@ -225,7 +233,7 @@ export class SidecarClient implements vscode.Disposable {
         const { context, log } = this.options;
         const { ErrorAction, LanguageClient, State, TransportKind } = languageClient();
         this.secrets = await this.options.secrets.read();
-        this.redactor.setSecrets([this.secrets.huggingFaceToken, ...Object.values(this.secrets.providerKeys)]);
+        this.redactor.setSecrets([this.secrets.huggingFaceToken, ...Object.values(this.secrets.providerKeys), this.secrets.serverToken]);
         const module = context.asAbsolutePath('dist/sidecar.mjs');
         const serverOptions: ServerOptions = {
             run: {
@@ -241,7 +249,7 @@ export class SidecarClient implements vscode.Disposable {
         };
         // Read at every start, restarts after a crash included: the settings and secrets of now, not of the first start.
         const initializationOptions = (): SidecarInitOptions => ({
-            settings: readSidecarSettings(),
+            settings: this.options.readSettings(),
             secrets: this.secrets,
             defaultModelsPath: vscode.Uri.joinPath(context.globalStorageUri, 'models').fsPath,
             statePath: vscode.Uri.joinPath(context.globalStorageUri, 'state').fsPath,
@@ -316,7 +324,7 @@ export class SidecarClient implements vscode.Disposable {
     private async pushSecrets(): Promise<void> {
         const secrets = await this.options.secrets.read();
         this.secrets = secrets;
-        this.redactor.setSecrets([secrets.huggingFaceToken, ...Object.values(secrets.providerKeys)]);
+        this.redactor.setSecrets([secrets.huggingFaceToken, ...Object.values(secrets.providerKeys), secrets.serverToken]);
         await this.whenRunning((client) => client.sendNotification(SecretsChangedNotification.type, secrets));
     }
 

@@ -3,11 +3,14 @@
  * it), downloads are running (`$(cloud-download) 42% · Qwen2.5-Coder-1.5B · 38 MB/s · 1m20s`, click
  * lists them; the GPU build's fetch is one of them), the model list failed, then the active model and its
  * engine or why there is none (click switches models). Where models run on the CPU, the tooltip carries the
- * GPU acceleration offer, with its buttons.
+ * GPU acceleration offer, with its buttons. While the local server is on, the tooltip ends with its address and
+ * the requests it answered, or why this window does not serve.
  */
 import * as vscode from 'vscode';
 import type { DownloadProgress } from '../common/models';
+import type { ServerState } from '../common/serverProtocol';
 import type { GpuAcceleration } from './gpu/gpuAcceleration';
+import type { LocalServer } from './server/localServer';
 import type { SidecarClient } from './sidecarClient';
 import { formatBytes, formatDuration } from '../common/format';
 import { describeDownload, percent } from './views/modelFormat';
@@ -21,11 +24,17 @@ export class StatusBar implements vscode.Disposable {
         private readonly sidecar: SidecarClient,
         private readonly models: ModelsModel,
         private readonly gpu: GpuAcceleration,
+        private readonly server: LocalServer,
     ) {
         this.item.name = 'Local AI';
         this.render();
         this.item.show();
-        this.subscriptions = [sidecar.onStatus(() => this.render()), models.onDidChange(() => this.render()), gpu.onDidChange(() => this.render())];
+        this.subscriptions = [
+            sidecar.onStatus(() => this.render()),
+            models.onDidChange(() => this.render()),
+            gpu.onDidChange(() => this.render()),
+            server.onDidChange(() => this.render()),
+        ];
     }
 
     /** What the item says now, icons as `$(name)`: the words a user reads in the status bar. */
@@ -76,6 +85,7 @@ export class StatusBar implements vscode.Disposable {
             this.renderIdle();
             this.addGpuOffer();
         }
+        this.addServerLine();
         if (status.busy && status.health !== 'error' && running.length === 0 && !item.text.includes('~spin')) {
             item.text = item.text.replace(/^\$\([^)]+\)/, '$(loading~spin)');
         }
@@ -127,6 +137,18 @@ export class StatusBar implements vscode.Disposable {
         item.tooltip = md;
     }
 
+    /** The local server's line under the tooltip, as text (an address or a message must not turn into Markdown). */
+    private addServerLine(): void {
+        const line = describeServer(this.server.state, this.server.enabled);
+        if (!line) return;
+        const item = this.item;
+        if (typeof item.tooltip === 'string' || !item.tooltip) {
+            item.tooltip = `${item.tooltip ?? ''}\n\n${line}`;
+        } else {
+            item.tooltip.appendMarkdown('\n\n---\n\n').appendText(line);
+        }
+    }
+
     dispose(): void {
         for (const subscription of this.subscriptions) subscription.dispose();
         this.item.dispose();
@@ -144,6 +166,14 @@ export function summarise(downloads: DownloadProgress[]): string {
     if (speed > 0) parts.push(`${formatBytes(speed)}/s`);
     if (etas.length > 0) parts.push(formatDuration(Math.max(...etas)));
     return parts.join(' · ');
+}
+
+/** The server's line in the tooltip; nothing while it is off. */
+export function describeServer(state: ServerState, enabled: boolean): string | undefined {
+    if (state.running) return `Local server: ${state.address} · ${state.requests.toLocaleString()} ${state.requests === 1 ? 'request' : 'requests'}`;
+    if (state.problem?.kind === 'portTakenByLocalAi') return `Local server: another window serves at ${state.address}`;
+    if (state.problem) return `Local server: not running (${state.problem.message})`;
+    return enabled ? 'Local server: starting…' : undefined;
 }
 
 function downloadsTooltip(downloads: DownloadProgress[]): vscode.MarkdownString {

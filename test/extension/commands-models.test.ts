@@ -66,7 +66,7 @@ describe('Commands: load, unload and reveal a model', function () {
 
     it('Load Model, picked from the palette, loads it: the sidecar, the status bar and the row say so; Unload Model frees it', async () => {
         await vscode.commands.executeCommand('localAi.unloadModel');
-        const bar = new StatusBar(local.services.sidecar, local.services.models, local.services.gpu);
+        const bar = new StatusBar(local.services.sidecar, local.services.models, local.services.gpu, local.services.server);
         try {
             assert.equal(bar.text, `$(hubot) ${NAME} · not loaded`);
             const loading = vscode.commands.executeCommand('localAi.loadModel');

@@ -154,7 +154,7 @@ describe('GPU acceleration in the editor', function () {
             second.dispose();
         }
 
-        const bar = new StatusBar(services.sidecar, services.models, services.gpu);
+        const bar = new StatusBar(services.sidecar, services.models, services.gpu, services.server);
         try {
             assert.match(readable(bar.tooltip), new RegExp(`\\*\\*GPU acceleration:\\*\\* CUDA can run models on the ${GPU_NAME}`));
             assert.match(readable(bar.tooltip), /\[Enable GPU Acceleration\]\(command:localAi\.enableGpu\?/);
@@ -177,7 +177,7 @@ describe('GPU acceleration in the editor', function () {
 
     it('Enable asks first, shows the fetch in the status bar, restarts the sidecar, then says why CUDA did not load and offers the fixes', async () => {
         const { services } = local;
-        const bar = new StatusBar(services.sidecar, services.models, services.gpu);
+        const bar = new StatusBar(services.sidecar, services.models, services.gpu, services.server);
         const texts: string[] = [];
         const watching = services.gpu.onDidChange(() => texts.push(bar.text));
         try {

@@ -12,6 +12,7 @@ import { cloudCommands } from './cloud';
 import { gpuCommands } from './gpu';
 import { hardwareCommands } from './hardware';
 import { modelCommands } from './models';
+import { serverCommands } from './server';
 import { sidecarCommands } from './sidecar';
 
 export function registerCommands(services: ExtensionServices, chat: ChatFeatures): vscode.Disposable[] {
@@ -22,6 +23,7 @@ export function registerCommands(services: ExtensionServices, chat: ChatFeatures
         ...hardwareCommands(services),
         ...cloudCommands(services),
         ...gpuCommands(services.gpu),
+        ...serverCommands(services),
     ];
     return rows.map((row) =>
         vscode.commands.registerCommand(row.id, async (...args: unknown[]) => {
