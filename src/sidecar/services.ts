@@ -11,6 +11,7 @@ import { ChatRouter } from './chat/router';
 import { GpuService } from './gpu';
 import { configureGpuResolver } from './llama/backendResolver';
 import { createCompletionEngine, type LocalCompletionEngine } from './completion/index';
+import { RemoteCompletionEngine } from './completion/remote';
 
 export interface Services {
     context: SidecarContext;
@@ -27,6 +28,8 @@ export interface Services {
     gpu: GpuService;
     /** Code completion (src/sidecar/completion): fill-in-the-middle on the completion model. */
     completion: LocalCompletionEngine;
+    /** Code completion from the server in localAi.completion.provider, when that is not local (completion/remote.ts). */
+    remoteCompletion: RemoteCompletionEngine;
 }
 
 export function createServices(context: SidecarContext): Services {
@@ -59,7 +62,8 @@ export function createServices(context: SidecarContext): Services {
         isDownloading: (model) => (model ? models.downloads.isDownloading(model) : models.downloads.active().length > 0),
     });
     const completion = createCompletionEngine({ context, llama, hardware, models });
-    return { context, llama, hardware, models, local, chat, gpu, completion };
+    const remoteCompletion = new RemoteCompletionEngine({ settings: () => context.settings, secrets: () => context.secrets });
+    return { context, llama, hardware, models, local, chat, gpu, completion, remoteCompletion };
 }
 
 /** Frees what the services hold (models in memory, running downloads); idempotent. */

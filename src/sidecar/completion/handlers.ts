@@ -7,10 +7,25 @@ import { CompleteRequest, CompletionStatusNotification, CompletionStatusRequest 
 import type { SidecarContext } from '../context';
 import { onRequest, onRequest0 } from '../rpc';
 import type { LocalCompletionEngine } from './localCompletion';
+import type { RemoteCompletionEngine } from './remote';
 
-export function registerCompletionHandlers(connection: Connection, s: { context: SidecarContext; completion: LocalCompletionEngine }): void {
+export function registerCompletionHandlers(
+    connection: Connection,
+    s: { context: SidecarContext; completion: LocalCompletionEngine; remoteCompletion: RemoteCompletionEngine },
+): void {
     const { log } = s.context;
-    onRequest(connection, log, CompleteRequest.type, (params, signal) => s.completion.complete({ ...params, signal }));
-    onRequest0(connection, log, CompletionStatusRequest.type, () => s.completion.refreshStatus());
-    s.completion.on('status', (status) => void connection.sendNotification(CompletionStatusNotification.type, status));
+    // A server the user configured for completions answers instead of the local model (localAi.completion.provider).
+    const remote = () => s.context.settings.completion.provider !== 'local';
+    onRequest(connection, log, CompleteRequest.type, (params, signal) => (remote() ? s.remoteCompletion : s.completion).complete({ ...params, signal }));
+    onRequest0(connection, log, CompletionStatusRequest.type, () => (remote() ? Promise.resolve(s.remoteCompletion.status()) : s.completion.refreshStatus()));
+    s.completion.on('status', (status) => {
+        if (!remote()) void connection.sendNotification(CompletionStatusNotification.type, status);
+    });
+    let wasRemote = remote();
+    s.context.on('settings', () => {
+        // The local engine reports its own changes; a switch to or between remote servers is reported here.
+        if (!remote() && !wasRemote) return;
+        wasRemote = remote();
+        void connection.sendNotification(CompletionStatusNotification.type, remote() ? s.remoteCompletion.status() : s.completion.status());
+    });
 }

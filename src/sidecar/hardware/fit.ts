@@ -5,7 +5,7 @@
  * (memoryModel.ts), which the automatic configuration and the load refusal ask too.
  */
 import type { FitEstimate, GpuInfo, HardwareReport } from '../../common/hardware';
-import { DEFAULT_SEQUENCES, memoryBudget, planLoad, usableGpu, vramBudget, type ModelMemory } from '../llama/memoryModel';
+import { DEFAULT_SEQUENCES, memoryBudget, planLoad, usableGpu, type MemoryBudget, type ModelMemory } from '../llama/memoryModel';
 import { formatBytes } from '../../common/format';
 import { gpuName } from './report';
 
@@ -47,10 +47,18 @@ export interface FitOptions {
     sequences?: number;
     /** A real load's numbers for this file on this machine, if any. */
     measurement?: Measurement;
+    /** What the model may use. Default: the machine's ({@link memoryBudget}); less when it must fit beside another model. */
+    budget?: MemoryBudget;
 }
 
-export function estimateFit({ hardware, model, contextSize: asked, sequences = DEFAULT_SEQUENCES, measurement }: FitOptions): FitEstimate {
-    const budget = memoryBudget(hardware);
+export function estimateFit({
+    hardware,
+    model,
+    contextSize: asked,
+    sequences = DEFAULT_SEQUENCES,
+    measurement,
+    budget = memoryBudget(hardware),
+}: FitOptions): FitEstimate {
     const plan = planLoad(model, budget, { contextSize: Math.max(1, Math.min(asked, model.trainContextSize ?? asked)), sequences });
     const contextSize = plan.contextSize;
     const { ramBytes, vramBytes } = plan.needs;
@@ -68,7 +76,7 @@ export function estimateFit({ hardware, model, contextSize: asked, sequences = D
                 const gpuInfo = gpu!;
                 const name = gpuName(gpuInfo);
                 const tps = gpuBandwidth(hardware, gpuInfo) / bytesPerToken;
-                const vram = vramBudget(hardware, gpuInfo);
+                const vram = budget.vramBytes;
                 if (hardware.memory.unified) {
                     // One pool: what the model takes of it is its RAM.
                     const total = ramBytes + vramBytes;

@@ -24,6 +24,7 @@ import {
 } from '../llama/memoryModel';
 import { profileFromEnvironment, type HardwareProfile } from './profiles';
 import { recommend } from './recommend';
+import { recommendCompletion } from './recommendCompletion';
 import { buildReport } from './report';
 import { Emitter } from '../events';
 
@@ -133,6 +134,17 @@ export class HardwareService extends Emitter<{ changed: [HardwareReport] }> {
     recommend(models: ModelEntry[]): Recommendation | undefined {
         this.requireReport();
         return recommend({ models, estimate: (entry, file) => this.estimateCatalogFile(entry, file) });
+    }
+
+    /**
+     * The completion (FIM) model among `models` that fits beside the chat model `chat` (from the same list),
+     * or undefined when none does. Uses the last report.
+     */
+    recommendCompletion(models: ModelEntry[], chat: Recommendation | undefined): Recommendation | undefined {
+        const hardware = this.requireReport();
+        const entry = chat && models.find((candidate) => candidate.id === chat.modelId);
+        const file = entry?.files.find((candidate) => candidate.quant === chat?.quant);
+        return recommendCompletion({ models, hardware, chat: entry && file ? { entry, file } : undefined });
     }
 
     /** Called by the engine after a real load, so later estimates for that file use real numbers. */

@@ -12,7 +12,7 @@ import { formatSpeed } from './fit';
  */
 export const MIN_USABLE_TOKENS_PER_SECOND = 15;
 
-const FIT_RANK: Record<FitClass, number> = { gpu: 3, partial: 2, cpu: 1, none: 0 };
+export const FIT_RANK: Record<FitClass, number> = { gpu: 3, partial: 2, cpu: 1, none: 0 };
 
 /** Bits per weight from the quantization name; beyond ~6 bits the answers barely improve, so it is capped there. */
 export function quantBits(quant: string): number {
@@ -39,7 +39,7 @@ function compare(a: Candidate, b: Candidate): number {
     );
 }
 
-function where(fit: FitEstimate): string {
+export function where(fit: FitEstimate): string {
     switch (fit.fit) {
         case 'gpu':
             return 'runs fully on the GPU';
@@ -48,6 +48,11 @@ function where(fit: FitEstimate): string {
         default:
             return 'runs on the CPU';
     }
+}
+
+/** Embedding models and base models (code completion only: they continue text, they do not answer) cannot chat. */
+export function canChat(entry: ModelEntry): boolean {
+    return !entry.tags.includes('embedding') && !entry.tags.includes('base');
 }
 
 export interface RecommendOptions {
@@ -59,8 +64,7 @@ export interface RecommendOptions {
 export function recommend({ models, estimate }: RecommendOptions): Recommendation | undefined {
     const fitting: Candidate[] = [];
     for (const entry of models) {
-        // Embedding-only models cannot chat.
-        if (entry.tags.includes('embedding')) continue;
+        if (!canChat(entry)) continue;
         for (const file of entry.files) {
             const fit = estimate(entry, file);
             if (fit.fit !== 'none') fitting.push({ entry, file, fit });

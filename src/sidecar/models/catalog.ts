@@ -20,6 +20,8 @@ export interface CatalogModel {
     quality: number;
     speed: number;
     tags: string[];
+    /** Fill-in-the-middle tokens in its GGUF: it can serve code completion. */
+    fim?: boolean;
     description: string;
     presets: ModelPresets;
     defaultQuant: string;

@@ -10,6 +10,7 @@ import type { DownloadProgress, ModelEntry, ModelFile, ModelFilePart, Recommenda
 import type { DownloadResult, ModelListResult } from '../../common/protocol';
 import type { SidecarContext } from '../context';
 import { Emitter } from '../events';
+import { hasFimTokens } from '../llama/fimTokens';
 import type { ModelMemory } from '../llama/memoryModel';
 import { catalogEntries, catalogModels, type CatalogModel } from './catalog';
 import { defaultDiscoveryFolders, discoverModelFiles, type DiscoveredFile, type DiscoveryFolders } from './discovery';
@@ -31,6 +32,8 @@ export interface FitAdvisor {
     /** How a file whose header was read fits (no I/O); `file` names its measurements. */
     estimateHeader(model: ModelMemory, file: string): FitEstimate;
     recommend(models: ModelEntry[]): Recommendation | undefined;
+    /** The completion (FIM) model that fits beside `chat`. */
+    recommendCompletion(models: ModelEntry[], chat: Recommendation | undefined): Recommendation | undefined;
 }
 
 export interface ModelRegistryOptions {
@@ -76,29 +79,42 @@ export class ModelRegistry extends Emitter<{ changed: [] }> {
         const models = await this.entries();
         const hardware = await this.readyHardware();
         let recommended: Recommendation | undefined;
+        let recommendedCompletion: Recommendation | undefined;
         if (hardware) {
-            const headerFiles: { file: ModelFile; path: string }[] = [];
+            const headerFiles: { entry: ModelEntry; file: ModelFile; path: string }[] = [];
             for (const entry of models) {
                 for (const file of entry.files) {
                     if (entry.architecture) file.fit = safely(() => hardware.estimateCatalogFile(entry, file));
-                    else if (file.path && file.state === 'installed') headerFiles.push({ file, path: file.path });
+                    else if (file.path && file.state === 'installed') headerFiles.push({ entry, file, path: file.path });
                 }
             }
             const memories = await this.headers.memoryOf(
                 headerFiles.map(({ path }) => path),
                 (path) => hardware.readHeader({ path }),
             );
-            headerFiles.forEach(({ file, path }, index) => {
+            headerFiles.forEach(({ entry, file, path }, index) => {
                 const memory = memories[index];
                 file.fit = memory && safely(() => hardware.estimateHeader(memory, path));
+                // The header already read says whether the file can fill in the middle: no second read.
+                if (memory?.source.kind === 'gguf') entry.fim = entry.fim === true || hasFimTokens(memory.source.insights.ggufFileInfo);
             });
-            recommended = safely(() => hardware.recommend(models.filter((entry) => entry.source === 'catalog')));
+            const catalog = models.filter((entry) => entry.source === 'catalog');
+            recommended = safely(() => hardware.recommend(catalog));
+            recommendedCompletion = safely(() => hardware.recommendCompletion(catalog, recommended));
         }
         const installedIds = new Set(models.filter((m) => m.files.some((f) => f.state === 'installed')).map((m) => m.id));
         const configured = activeChoice(models, this.options.context.settings.defaultModel);
         const activeModelId = configured.model || (recommended && installedIds.has(recommended.modelId) ? recommended.modelId : [...installedIds][0]);
         const freeDiskBytes = await freeSpaceFor(this.options.store.folder);
-        return { models, recommended, activeModelId, activeQuant: configured.quant, modelsPath: this.options.store.folder, freeDiskBytes };
+        return {
+            models,
+            recommended,
+            recommendedCompletion,
+            activeModelId,
+            activeQuant: configured.quant,
+            modelsPath: this.options.store.folder,
+            freeDiskBytes,
+        };
     }
 
     /** A catalog id, an entry id from the list, a `hf:` URI or a path; throws ModelNotFound. */
