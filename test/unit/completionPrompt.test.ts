@@ -55,7 +55,7 @@ describe('the fill-in-the-middle prompt', function () {
         assert.equal(all.extraChunks, 2);
         assert.match(
             text(all.tokens),
-            /^<\|repo_name\|>workspace\n<\|file_sep\|>old\.py\n[^]*<\|file_sep\|>new\.py\ndef helper\(\): pass\n<\|file_sep\|>main\.py\n<\|fim_prefix\|>/,
+            /^<\|repo_name\|>workspace\n<\|file_sep\|>old\.py\n[\s\S]*<\|file_sep\|>new\.py\ndef helper\(\): pass\n<\|file_sep\|>main\.py\n<\|fim_prefix\|>/,
         );
         const some = buildFimPrompt(model, fim, input, 100);
         assert.equal(some.extraChunks, 1);
