@@ -1,10 +1,11 @@
 /**
  * The model list through the REAL sidecar as the store grows: every installed file is listed with a fit
- * badge read from its own GGUF header, and headers are kept between lists only while their file is the
- * same: a file changed in place gets the badge of its new bytes.
+ * badge read from its own GGUF header, and headers and manifests are kept between lists only while their
+ * file is the same: a file changed in place gets the badge of its new bytes, a manifest changed in place is
+ * read again.
  */
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, openSync, readFileSync, rmSync, writeSync, closeSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { FitEstimate } from '../../src/common/hardware';
@@ -88,5 +89,21 @@ describe('the model list of a growing store', function () {
         );
         // A sidecar that never saw the old bytes gives the same badge.
         assert.deepEqual(fitsOf(await list(await start())).get(id), after);
+    });
+
+    it('reads a manifest again when it is rewritten in place: a size that no longer agrees is not installed', async () => {
+        const [modelPath] = fillStore(root, 1, tinyPath);
+        const manifestPath = `${modelPath}.manifest.json`;
+        const sidecar = await start();
+        const stateOf = async () => (await list(sidecar)).models.find((entry) => entry.repo?.startsWith(`${FILLED_OWNER}/`))?.files[0].state;
+        assert.equal(await stateOf(), 'installed');
+
+        // writeFileSync truncates and writes the same inode, as an editor or another tool may.
+        const manifest = readFileSync(manifestPath, 'utf8');
+        const sizeBytes = (JSON.parse(manifest) as { sizeBytes: number }).sizeBytes;
+        writeFileSync(manifestPath, JSON.stringify({ ...JSON.parse(manifest), sizeBytes: sizeBytes + 1 }));
+        assert.equal(await stateOf(), 'available', 'a file whose manifest names another size is not installed');
+        writeFileSync(manifestPath, manifest);
+        assert.equal(await stateOf(), 'installed');
     });
 });

@@ -253,7 +253,9 @@ export class ChatController implements vscode.Disposable {
         try {
             const counted = await this.services.sidecar.request(CountTokensRequest.type, { model: params.model, messages: toChatMessages(conversation.turns) });
             if (this.conversation !== conversation) return;
-            this.gauge = { tokens: counted.tokens, contextSize: counted.contextSize };
+            // The count is of every message, but a conversation longer than the context is answered from its latest
+            // messages only (the oldest are left out to fit): the context is then full, never more.
+            this.gauge = { tokens: Math.min(counted.tokens, counted.contextSize), contextSize: counted.contextSize };
             this.broadcastState();
         } catch (error) {
             this.services.log.debug(`Context gauge unavailable: ${error instanceof Error ? error.message : String(error)}`);

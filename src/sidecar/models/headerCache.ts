@@ -6,7 +6,7 @@
  */
 import { promises as fs } from 'node:fs';
 import type { ModelMemory } from '../llama/memoryModel';
-import { mapLimited } from './storeWalk';
+import { fileIdentity, mapLimited } from './storeWalk';
 
 /** Header reads at once: parsing runs on the main thread, so more only queue behind each other. */
 const PARALLEL_READS = 4;
@@ -15,12 +15,15 @@ export class GgufHeaderCache {
     private readonly known = new Map<string, { identity: string; memory: Promise<ModelMemory | undefined> }>();
 
     /**
-     * The memory of each file, undefined for one that cannot be read. Only these files are kept afterwards:
-     * the cache never outgrows the list.
+     * The memory of each file, undefined for one that cannot be read. A file's `identity` (fileIdentity), when
+     * the caller has just read it (the store's walk), saves a stat. Only these files are kept afterwards: the
+     * cache never outgrows the list.
      */
-    async memoryOf(paths: string[], read: (path: string) => Promise<ModelMemory>): Promise<(ModelMemory | undefined)[]> {
-        const memories = await mapLimited(paths, PARALLEL_READS, (file) => this.memoryOfOne(file, read));
-        const listed = new Set(paths);
+    async memoryOf(files: { path: string; identity?: string }[], read: (path: string) => Promise<ModelMemory>): Promise<(ModelMemory | undefined)[]> {
+        const memories = await mapLimited(files, PARALLEL_READS, (file) =>
+            file.identity === undefined ? this.memoryOfOne(file.path, read) : this.memoryOfIdentified(file.path, file.identity, read),
+        );
+        const listed = new Set(files.map((file) => file.path));
         for (const file of this.known.keys()) if (!listed.has(file)) this.known.delete(file);
         return memories;
     }
@@ -33,7 +36,10 @@ export class GgufHeaderCache {
             this.known.delete(file);
             return undefined;
         }
-        const identity = `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeMs}:${stat.ctimeMs}`;
+        return this.memoryOfIdentified(file, fileIdentity(stat), read);
+    }
+
+    private memoryOfIdentified(file: string, identity: string, read: (path: string) => Promise<ModelMemory>): Promise<ModelMemory | undefined> {
         const cached = this.known.get(file);
         if (cached?.identity === identity) return cached.memory;
         // The promise is kept, so lists that overlap read a header once.

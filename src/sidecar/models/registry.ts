@@ -20,6 +20,7 @@ import { GgufHeaderCache } from './headerCache';
 import { hubFileId, quantFromFileName, splitPartFiles } from './hubUri';
 import { downloadSplitModel } from './splitDownload';
 import type { ModelStore } from './store';
+import type { StoreListing } from './storeEntries';
 import { localEntry, type ResolvedModel, type UserModelResolver } from './userModels';
 
 /** What the registry needs from the hardware service, when it exists. */
@@ -76,20 +77,24 @@ export class ModelRegistry extends Emitter<{ changed: [] }> {
     async list(refresh = false): Promise<ModelListResult> {
         // Headers are not read again on refresh: the cache reads again each file that changed.
         if (refresh) this.discovered = undefined;
-        const models = await this.entries();
+        const { models, listing } = await this.listEntries();
         const hardware = await this.readyHardware();
         let recommended: Recommendation | undefined;
         let recommendedCompletion: Recommendation | undefined;
         if (hardware) {
-            const headerFiles: { entry: ModelEntry; file: ModelFile; path: string }[] = [];
+            const headerFiles: { entry: ModelEntry; file: ModelFile; path: string; identity?: string }[] = [];
             for (const entry of models) {
                 for (const file of entry.files) {
                     if (entry.architecture) file.fit = safely(() => hardware.estimateCatalogFile(entry, file));
-                    else if (file.path && file.state === 'installed') headerFiles.push({ entry, file, path: file.path });
+                    else if (file.path && file.state === 'installed') {
+                        // A file of the store was found by the walk: its identity is known without another stat.
+                        const stored = entry.repo === undefined ? undefined : listing.installed(entry.repo, file.parts?.[0]?.file ?? file.file);
+                        headerFiles.push({ entry, file, path: file.path, identity: stored?.path === file.path ? stored.identity : undefined });
+                    }
                 }
             }
             const memories = await this.headers.memoryOf(
-                headerFiles.map(({ path }) => path),
+                headerFiles.map(({ path, identity }) => ({ path, identity })),
                 (path) => hardware.readHeader({ path }),
             );
             headerFiles.forEach(({ entry, file, path }, index) => {
@@ -119,13 +124,13 @@ export class ModelRegistry extends Emitter<{ changed: [] }> {
 
     /** A catalog id, an entry id from the list, a `hf:` URI or a path; throws ModelNotFound. */
     async resolve(model: string, quant?: string): Promise<ResolvedModel> {
-        const entries = await this.entries();
+        const { models: entries, listing } = await this.listEntries();
         const known = entries.find((entry) => entry.id === model);
         if (known) return { entry: known, file: pickFile(known, quant) };
         const resolved = await this.options.userModels.resolve(model, quant);
         const again = entries.find((entry) => entry.id === resolved.entry.id);
         if (again) return { entry: again, file: pickFile(again, quant ?? resolved.file.quant) };
-        await this.decorate(resolved.entry, resolved.file, await this.discoveredFiles(), new Set());
+        this.decorate(resolved.entry, resolved.file, { listing, discovered: await this.discoveredFiles(), used: new Set() });
         return resolved;
     }
 
@@ -202,6 +207,11 @@ export class ModelRegistry extends Emitter<{ changed: [] }> {
 
     /** All entries with their files' states. */
     async entries(): Promise<ModelEntry[]> {
+        return (await this.listEntries()).models;
+    }
+
+    /** The entries, and the walk of the store their states come from. */
+    private async listEntries(): Promise<{ models: ModelEntry[]; listing: StoreListing }> {
         const { context, store, userModels } = this.options;
         const discovered = await this.discoveredFiles();
         const used = new Set<string>();
@@ -210,7 +220,8 @@ export class ModelRegistry extends Emitter<{ changed: [] }> {
         const known = [...catalog, ...users];
         const covered = new Set(known.flatMap((entry) => entry.files.map((file) => `${entry.repo}/${file.file}`)));
         // Files downloaded (or half downloaded) by URI stay listed even when no setting names them.
-        const { manifests, journals } = await store.listManifestsAndJournals();
+        const listing = await store.listing();
+        const { manifests, journals } = listing;
         const stored = [...manifests.map(({ manifest }) => manifest), ...journals];
         for (const item of stored) {
             // Each part of a split GGUF has its own manifest or journal; the model is one entry, under its first part.
@@ -224,9 +235,9 @@ export class ModelRegistry extends Emitter<{ changed: [] }> {
             });
             known.push(storedEntry(item.repo, file, item.revision ?? 'main', { sizeBytes: item.sizeBytes, sha256: item.sha256, parts }));
         }
-        for (const entry of known) for (const file of entry.files) await this.decorate(entry, file, discovered, used);
+        for (const entry of known) for (const file of entry.files) this.decorate(entry, file, { listing, discovered, used });
         const others = discovered.filter((file) => !used.has(file.path)).map((file) => discoveredEntry(file));
-        return [...known, ...others];
+        return { models: [...known, ...others], listing };
     }
 
     /** The hardware service once it has a report; undefined without one (no fit badges then). */
@@ -248,11 +259,15 @@ export class ModelRegistry extends Emitter<{ changed: [] }> {
         return this.discovered;
     }
 
-    private async decorate(entry: ModelEntry, file: ModelFile, discovered: DiscoveredFile[], used: Set<string>): Promise<void> {
+    private decorate(entry: ModelEntry, file: ModelFile, found: FoundFiles): void {
         if (file.state === 'installed' || !entry.repo) return;
-        if (file.parts) return this.decorateSplit(entry.repo, file, file.parts, discovered, used);
+        if (file.parts) {
+            this.decorateSplit(entry.repo, file, file.parts, found);
+            return;
+        }
         const { store, downloads } = this.options;
-        const installed = await store.installed(entry.repo, file.file);
+        const { listing, discovered, used } = found;
+        const installed = listing.installed(entry.repo, file.file);
         if (installed) {
             Object.assign(file, { state: 'installed', path: installed.path, sizeBytes: installed.manifest.sizeBytes, sha256: installed.manifest.sha256 });
             const damage = store.damageOf(installed.path);
@@ -270,14 +285,14 @@ export class ModelRegistry extends Emitter<{ changed: [] }> {
             Object.assign(file, { state: 'downloading', partialBytes: running.receivedBytes });
             return;
         }
-        const partial = await store.partialBytes(entry.repo, file.file);
+        const partial = listing.partialBytes(entry.repo, file.file);
         if (partial !== undefined) Object.assign(file, { state: 'partial', partialBytes: partial });
     }
 
     /** A split GGUF is installed only when every part is; otherwise the parts still missing are named. */
-    private async decorateSplit(repo: string, file: ModelFile, parts: ModelFilePart[], discovered: DiscoveredFile[], used: Set<string>): Promise<void> {
-        const { store, downloads } = this.options;
-        const installed = await Promise.all(parts.map((part) => store.installed(repo, part.file)));
+    private decorateSplit(repo: string, file: ModelFile, parts: ModelFilePart[], { listing, discovered, used }: FoundFiles): void {
+        const { downloads } = this.options;
+        const installed = parts.map((part) => listing.installed(repo, part.file));
         if (installed.every((found) => found !== undefined)) {
             const facts = installed.map((found, i) => ({ file: parts[i].file, sizeBytes: found.manifest.sizeBytes, sha256: found.manifest.sha256 }));
             Object.assign(file, { state: 'installed', path: installed[0].path, parts: facts, sizeBytes: sum(facts.map((part) => part.sizeBytes)) });
@@ -291,13 +306,20 @@ export class ModelRegistry extends Emitter<{ changed: [] }> {
             return;
         }
         const running = parts.map((part) => downloads.progressOf(repo, part.file));
-        const partials = await Promise.all(parts.map((part) => store.partialBytes(repo, part.file)));
+        const partials = parts.map((part) => listing.partialBytes(repo, part.file));
         const onDiskBytes = sum(parts.map((_, i) => installed[i]?.manifest.sizeBytes ?? running[i]?.receivedBytes ?? partials[i] ?? 0));
         const missingParts = parts.filter((_, i) => !installed[i]).map((part) => part.file);
         if (running.some(Boolean)) Object.assign(file, { state: 'downloading', partialBytes: onDiskBytes, missingParts });
         else if (installed.some(Boolean) || partials.some((bytes) => bytes !== undefined))
             Object.assign(file, { state: 'partial', partialBytes: onDiskBytes, missingParts });
     }
+}
+
+/** What a file's state is decided from: the store's walk, the files found on disk, and those already claimed by an entry. */
+interface FoundFiles {
+    listing: StoreListing;
+    discovered: DiscoveredFile[];
+    used: Set<string>;
 }
 
 const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);

@@ -19,6 +19,7 @@ import { lockOwner, tryLock, type LockAttempt, type LockOwner } from './fileLock
 import { hubFileNameProblem, isSafeRelativePath, STORE_SUFFIXES } from './hubUri';
 import { isSameFile, replacedError, type FileIdentity } from './partialFile';
 import { type BadEntry, type Checked, checkJournal, checkManifest, JOURNAL_SUFFIX, MANIFEST_SUFFIX, PARTIAL_SUFFIX, parseJson } from './storeEntries';
+import { EntryCache, type ListedFile, listingOf, type StoreListing } from './storeEntries';
 import { linkedFolder, mapLimited, PARALLEL_CALLS, walkStore } from './storeWalk';
 
 export interface StorePaths {
@@ -59,6 +60,8 @@ interface StoreScan {
     journals: DownloadJournal[];
     manifests: { path: string; manifest: ModelManifest }[];
     bad: BadEntry[];
+    /** Each installed file (model and manifest, sizes agreeing), by its model path, with the model file's identity. */
+    installed: Map<string, ListedFile>;
 }
 
 /** The largest manifest or journal worth reading (they are a few hundred bytes). */
@@ -69,6 +72,8 @@ export class ModelStore {
     private readonly warned = new Set<string>();
     /** What the last check found wrong with an installed file, by its path; forgotten once a verified copy replaces it. */
     private readonly damage = new Map<string, string>();
+    /** Manifests and journals as last read, while their files stay the same. */
+    private readonly entries = new EntryCache();
 
     /**
      * `root` is read on every call because the models folder setting can change at run time; `warn` names
@@ -235,10 +240,9 @@ export class ModelStore {
         return (await this.scan()).manifests;
     }
 
-    /** Trusted manifests and journals from one walk (listing both apart walks the store twice). */
-    async listManifestsAndJournals(): Promise<Pick<StoreScan, 'manifests' | 'journals'>> {
-        const { manifests, journals } = await this.scan();
-        return { manifests, journals };
+    /** Trusted manifests and journals, installed files and partials from one walk (listing them apart walks the store again). */
+    async listing(): Promise<StoreListing<DownloadJournal>> {
+        return listingOf(this.root(), await this.scan());
     }
 
     /** Manifests and journals that cannot be trusted, and links carrying the store's own names. */
@@ -275,20 +279,35 @@ export class ModelStore {
     }
 
     private async scan(): Promise<StoreScan> {
-        const scan: StoreScan = { partials: [], journals: [], manifests: [], bad: [] };
-        const { files, links } = await walkStore(this.root(), (folder, message) => this.warnOnce(folder, message));
+        const scan: StoreScan = { partials: [], journals: [], manifests: [], bad: [], installed: new Map() };
+        const root = this.root();
+        const { files, links } = await walkStore(root, (folder, message) => this.warnOnce(folder, message));
         for (const link of links) {
             this.warnOnce(link, `Skipped ${printable(link)}: it is a symbolic link, and Local AI never follows links inside the models folder.`);
             if (STORE_SUFFIXES.some((suffix) => link.endsWith(suffix))) scan.bad.push({ path: link, bytes: 0, problem: 'it is a symbolic link' });
         }
         const kindOf = (file: string) => (file.endsWith(MANIFEST_SUFFIX) ? 'manifest' : file.endsWith(JOURNAL_SUFFIX) ? 'journal' : undefined);
-        // Read a few at once (each read is several round trips to the thread pool), used in the walk's order.
-        const entries = await mapLimited(files, PARALLEL_CALLS, async (file) => {
-            const kind = kindOf(file.path);
-            return kind === 'manifest' ? this.readEntry(file.path, checkManifest) : kind === 'journal' ? this.readEntry(file.path, checkJournal) : undefined;
+        // Only entries not known by their identity are read, a few at once (each read is several thread-pool round trips).
+        const known = new Map<string, Checked<unknown> | undefined>();
+        const unknown = files.filter((file) => {
+            const cached = kindOf(file.path) && this.entries.lookup(file.path, root, file.identity);
+            if (cached) known.set(file.path, cached.entry);
+            return kindOf(file.path) && !cached;
         });
+        await mapLimited(unknown, PARALLEL_CALLS, async (file) => {
+            const started = Date.now();
+            let opened: Stats | undefined;
+            const entry = await this.readEntry<unknown>(file.path, kindOf(file.path) === 'manifest' ? checkManifest : checkJournal, (stat) => {
+                opened = stat;
+            });
+            known.set(file.path, entry);
+            this.entries.remember(file.path, { root, started, stat: opened, entry });
+        });
+        this.entries.keepOnly(known);
+        const entries = files.map((file) => known.get(file.path));
+        const byPath = new Map(files.map((file) => [file.path, file]));
         for (const [index, file] of files.entries()) {
-            if (file.path.endsWith(PARTIAL_SUFFIX)) scan.partials.push(file);
+            if (file.path.endsWith(PARTIAL_SUFFIX)) scan.partials.push({ path: file.path, bytes: file.bytes });
             const kind = kindOf(file.path);
             const entry = entries[index];
             if (!kind || !entry) continue;
@@ -296,8 +315,13 @@ export class ModelStore {
                 const modelPath = kind === 'manifest' ? file.path.slice(0, -MANIFEST_SUFFIX.length) : undefined;
                 const damaged = modelPath !== undefined && (await storedFileSize(modelPath)) !== undefined;
                 scan.bad.push({ path: file.path, bytes: file.bytes, problem: entry.problem, modelPath: damaged ? modelPath : undefined });
-            } else if (kind === 'manifest') scan.manifests.push({ path: file.path.slice(0, -MANIFEST_SUFFIX.length), manifest: entry.value as ModelManifest });
-            else scan.journals.push(entry.value as DownloadJournal);
+            } else if (kind === 'manifest') {
+                const modelPath = file.path.slice(0, -MANIFEST_SUFFIX.length);
+                const manifest = entry.value as ModelManifest;
+                scan.manifests.push({ path: modelPath, manifest });
+                const model = byPath.get(modelPath);
+                if (model?.bytes === manifest.sizeBytes) scan.installed.set(modelPath, { path: modelPath, manifest, identity: model.identity });
+            } else scan.journals.push(entry.value as DownloadJournal);
         }
         return scan;
     }
@@ -306,12 +330,17 @@ export class ModelStore {
      * Reads one manifest or journal without following a link, and checks it; undefined when it is gone.
      * A problem is named in a warning (once) so the user learns which file is skipped.
      */
-    private async readEntry<T>(file: string, check: (value: unknown, file: string, root: string) => Checked<T>): Promise<Checked<T> | undefined> {
+    private async readEntry<T>(
+        file: string,
+        check: (value: unknown, file: string, root: string) => Checked<T>,
+        opened: (stat: Stats) => void = () => undefined,
+    ): Promise<Checked<T> | undefined> {
         let text: string;
         try {
             const handle = await fs.open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
             try {
                 const stat = await handle.stat();
+                opened(stat);
                 if (!stat.isFile() || stat.size > MAX_ENTRY_BYTES) return this.skipped(file, { problem: 'it is not a small regular file' });
                 text = await handle.readFile('utf8');
             } finally {

@@ -3,10 +3,12 @@
  * hand, written by another tool, truncated by a crash or planted to point elsewhere. Each is accepted
  * only when it has the right shape and names exactly the place where it lies in the models folder.
  */
+import type { Stats } from 'node:fs';
 import * as path from 'node:path';
 import { printable } from '../../common/format';
 import type { ModelManifest } from '../../common/models';
-import { hubFileNameProblem, isHubRepo } from './hubUri';
+import { hubFileNameProblem, isHubRepo, isSafeRelativePath } from './hubUri';
+import { fileIdentity } from './storeWalk';
 
 export const MANIFEST_SUFFIX = '.manifest.json';
 export const JOURNAL_SUFFIX = '.partial.json';
@@ -91,4 +93,81 @@ function placeProblem(named: { repo: string; file: string }, modelPath: string, 
     const expected = path.join(path.resolve(root), ...named.repo.split('/'), ...named.file.split('/'));
     if (expected !== path.resolve(modelPath)) return `it names ${printable(`${named.repo}/${named.file}`)}, which is not where it lies`;
     return undefined;
+}
+
+/** An installed file as a walk found it: model and manifest, sizes agreeing; `identity` is the model file's (fileIdentity). */
+export interface ListedFile {
+    path: string;
+    manifest: ModelManifest;
+    identity: string;
+}
+
+/**
+ * The store as one walk found it, for a listing that asks about every file: the same answers as the
+ * store's `installed()` and `partialBytes()`, without reading each manifest and each file again.
+ */
+export interface StoreListing<Journal = JournalFields> {
+    manifests: { path: string; manifest: ModelManifest }[];
+    journals: Journal[];
+    installed(repo: string, file: string): ListedFile | undefined;
+    partialBytes(repo: string, file: string): number | undefined;
+}
+
+/** The listing of one walk's findings, installed files and partials by their resolved paths, under `root`. */
+export function listingOf<Journal>(
+    root: string,
+    found: { manifests: StoreListing['manifests']; journals: Journal[]; installed: Map<string, ListedFile>; partials: { path: string; bytes: number }[] },
+): StoreListing<Journal> {
+    const partialBytes = new Map(found.partials.map((partial) => [partial.path, partial.bytes]));
+    // A walk never enters a linked folder, so a name under one is not found (the store's paths() refuses it).
+    const at = (repo: string, file: string) =>
+        isSafeRelativePath(repo) && !hubFileNameProblem(file) ? path.join(root, ...repo.split('/'), ...file.split('/')) : undefined;
+    return {
+        manifests: found.manifests,
+        journals: found.journals,
+        installed: (repo, file) => {
+            const modelPath = at(repo, file);
+            const listed = modelPath === undefined ? undefined : found.installed.get(path.resolve(modelPath));
+            // The path as paths() names it, as installed() answers.
+            return listed && modelPath !== undefined ? { ...listed, path: modelPath } : undefined;
+        },
+        partialBytes: (repo, file) => {
+            const modelPath = at(repo, file);
+            return modelPath === undefined ? undefined : partialBytes.get(path.resolve(`${modelPath}${PARTIAL_SUFFIX}`));
+        },
+    };
+}
+
+/**
+ * A file's times tick coarsely (a kernel tick; seconds on some filesystems): a file changed less than this
+ * before it was read could change again within the same tick and keep its identity, so it is not kept.
+ */
+const RECENT_CHANGE_MS = 2_000;
+
+/**
+ * Each manifest and journal as last read and checked, by its path, with the identity of the file read and
+ * the root it was checked against: a walk that finds the same identity uses it without opening the file.
+ * A file written again (a rename: a new inode) or changed in place (new times) is read again.
+ */
+export class EntryCache {
+    private readonly known = new Map<string, { identity: string; entry: Checked<unknown> | undefined }>();
+
+    /** What was read from `file` when it had this identity (fileIdentity) under this root; undefined if unknown. */
+    lookup(file: string, root: string, identity: string): { entry: Checked<unknown> | undefined } | undefined {
+        const cached = this.known.get(file);
+        return cached?.identity === `${root}\0${identity}` ? cached : undefined;
+    }
+
+    /** Keeps what was read from `file`: opened at `started` (ms since the epoch), `stat` its handle's, if it opened. */
+    remember(file: string, read: { root: string; started: number; stat: Stats | undefined; entry: Checked<unknown> | undefined }): void {
+        const { root, started, stat, entry } = read;
+        if (stat && started - Math.max(stat.mtimeMs, stat.ctimeMs) > RECENT_CHANGE_MS)
+            this.known.set(file, { identity: `${root}\0${fileIdentity(stat)}`, entry });
+        else this.known.delete(file);
+    }
+
+    /** Forgets every file a walk did not find: the cache never outgrows the store. */
+    keepOnly(files: Map<string, unknown>): void {
+        for (const file of this.known.keys()) if (!files.has(file)) this.known.delete(file);
+    }
 }

@@ -3,7 +3,7 @@
  * link to a folder elsewhere (or a loop of links) cannot make a listing, a cleanup or a delete reach
  * outside the store, or list a model twice.
  */
-import { type Dirent, promises as fs, lstatSync } from 'node:fs';
+import { type Dirent, lstatSync, readdirSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { printable } from '../../common/format';
 import { fileSystemError } from './fileSystemError';
@@ -29,18 +29,42 @@ export async function mapLimited<T, R>(items: readonly T[], limit: number, work:
     return results;
 }
 
-/** Every regular file under the root, and every link, without entering a link (so a loop lists nothing twice). */
-export async function walkStore(
-    storeRoot: string,
-    warn: (folder: string, message: string) => void,
-): Promise<{ files: { path: string; bytes: number }[]; links: string[] }> {
+/** A regular file as a walk found it. */
+export interface WalkedFile {
+    path: string;
+    bytes: number;
+    /** Its device, inode, size and times (fileIdentity): what it read from this file stays true while this does. */
+    identity: string;
+}
+
+/**
+ * A file's device, inode, size, mtime and ctime: a file replaced (a rename over it, a new download) or
+ * changed in place (a write, a truncate, a copy over it) gets another identity.
+ */
+export function fileIdentity(stat: Stats): string {
+    return `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeMs}:${stat.ctimeMs}`;
+}
+
+/**
+ * The longest the walk holds the event loop at once: between slices it yields, so a token stream or a
+ * request in flight waits no longer than this.
+ */
+const SLICE_MS = 8;
+
+/**
+ * Every regular file under the root, and every link, without entering a link (so a loop lists nothing twice).
+ * The calls are synchronous, in slices of SLICE_MS: each is a few microseconds on a cached folder, while a
+ * promise per call is a round trip through libuv's thread pool that a loaded machine stretches to
+ * milliseconds (a 1,000-file store took 0.3–1 s to walk that way).
+ */
+export async function walkStore(storeRoot: string, warn: (folder: string, message: string) => void): Promise<{ files: WalkedFile[]; links: string[] }> {
     const root = path.resolve(storeRoot);
-    const files: { path: string; bytes: number }[] = [];
+    const files: WalkedFile[] = [];
     const links: string[] = [];
-    const visit = async (folder: string): Promise<string[]> => {
+    const visit = (folder: string): string[] => {
         let entries: Dirent[];
         try {
-            entries = await fs.readdir(folder, { withFileTypes: true });
+            entries = readdirSync(folder, { withFileTypes: true });
         } catch (error) {
             const code = (error as NodeJS.ErrnoException).code;
             if (code === 'ENOENT') return [];
@@ -50,24 +74,37 @@ export async function walkStore(
             return [];
         }
         const folders: string[] = [];
-        const regular: string[] = [];
         for (const entry of entries) {
             const full = path.join(folder, entry.name);
             if (entry.isSymbolicLink()) links.push(full);
             else if (entry.isDirectory()) folders.push(full);
-            else if (entry.isFile()) regular.push(full);
+            else if (entry.isFile()) {
+                // lstat again: the entry may have been replaced by a link since readdir.
+                const stat = lstatOrUndefined(full);
+                if (stat?.isFile()) files.push({ path: full, bytes: stat.size, identity: fileIdentity(stat) });
+            }
         }
-        // lstat again: the entry may have been replaced by a link since readdir.
-        const stats = await mapLimited(regular, PARALLEL_CALLS, (file) => fs.lstat(file).catch(() => undefined));
-        stats.forEach((stat, index) => {
-            if (stat?.isFile()) files.push({ path: regular[index], bytes: stat.size });
-        });
         return folders;
     };
-    // Breadth first, a level's folders read a few at once.
-    for (let level = [root]; level.length > 0; ) level = (await mapLimited(level, PARALLEL_CALLS, visit)).flat();
+    const pending = [root];
+    let sliceStarted = performance.now();
+    for (let folder = pending.pop(); folder !== undefined; folder = pending.pop()) {
+        pending.push(...visit(folder));
+        if (performance.now() - sliceStarted > SLICE_MS) {
+            await new Promise((resolve) => setImmediate(resolve));
+            sliceStarted = performance.now();
+        }
+    }
     const byPath = (a: { path: string }, b: { path: string }) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
     return { files: files.sort(byPath), links: links.sort() };
+}
+
+function lstatOrUndefined(file: string): Stats | undefined {
+    try {
+        return lstatSync(file, { throwIfNoEntry: false });
+    } catch {
+        return undefined;
+    }
 }
 
 /** The first folder strictly inside `root` on the way to `target` that is a symbolic link, if any. */
