@@ -55,13 +55,18 @@ export function createServices(context: SidecarContext): Services {
     const models = createModelServices(context, { hardware: () => hardware });
     // Fit badges and the recommendation appear once hardware detection (started by the first list) ends.
     hardware.on('changed', () => models.registry.invalidate());
-    const local = createLocalEngine({ context, llama, hardware, models });
+    // The completion model is loaded beside the chat model; when both do not fit, it gives way to chat (never the reverse).
+    let completion: LocalCompletionEngine | undefined;
+    const local = createLocalEngine(
+        { context, llama, hardware, models },
+        { neighbour: { held: () => completion?.held(), makeRoom: async (chatModel) => completion?.giveWay(chatModel) } },
+    );
     const chat = new ChatRouter({
         context,
         local,
         isDownloading: (model) => (model ? models.downloads.isDownloading(model) : models.downloads.active().length > 0),
     });
-    const completion = createCompletionEngine({ context, llama, hardware, models });
+    completion = createCompletionEngine({ context, llama, hardware, models, chat: local.host });
     const remoteCompletion = new RemoteCompletionEngine({ settings: () => context.settings, secrets: () => context.secrets });
     return { context, llama, hardware, models, local, chat, gpu, completion, remoteCompletion };
 }

@@ -23,8 +23,10 @@ export function createCompletionEngine(services: {
     llama: LlamaRuntime;
     hardware: HardwareService;
     models: { registry: ModelRegistry };
+    /** The chat model's host: the completion model is loaded beside it, and gives way to it when both do not fit. */
+    chat?: ModelHost;
 }): LocalCompletionEngine {
-    const { context, models } = services;
+    const { context, models, chat } = services;
     const choice = new CompletionModelChoice(models.registry, context);
     const host = new ModelHost({
         runtime: services.llama,
@@ -36,10 +38,12 @@ export function createCompletionEngine(services: {
         sequences: 1,
         settingsOverrides: () => ({ ...settingsLoadOverrides(context.settings), contextSize: COMPLETION_CONTEXT_SIZE }),
         idleUnloadMs: () => context.settings.idleUnloadMinutes * 60_000,
+        neighbour: chat && { held: () => chat.held() },
     });
     return new LocalCompletionEngine({
         host,
         log: context.log,
+        chat,
         describe: async (model) => {
             const source = await choice.resolve(model);
             return { id: source.modelId, name: source.name, quant: source.quant };

@@ -3,7 +3,8 @@
  * model's), one sequence in the pool's 'completion' lane whose KV cache holds the last prompt, so a request
  * that extends it evaluates only its new tokens (see prompt.ts for the layout that makes typing cheap),
  * generation through node-llama-cpp's LlamaCompletion stopped by the caller's signal, the editor's stop
- * rules (stopRules.ts), and the token and time caps.
+ * rules (stopRules.ts), and the token and time caps. When it does not fit beside the chat model it gives
+ * way ('yielded'): chat's load unloads it, and requests are refused at once until chat unloads.
  */
 import type { LlamaContextSequence, Token } from 'node-llama-cpp';
 import type { CompletionFinishReason, CompletionResult, CompletionStatus } from '../../common/completion';
@@ -12,6 +13,7 @@ import type { CompletionCall, CompletionEngine } from '../completionEngine';
 import type { Logger } from '../context';
 import { Emitter } from '../events';
 import { importNodeLlamaCpp } from '../llama/runtime';
+import type { MemoryNeeds } from '../llama/memoryModel';
 import type { LoadedState, ModelHost } from '../local/modelHost';
 import { type CachedCompletion, CompletionCache } from './cache';
 import { buildFimPrompt, buildPlainPrompt, fimTokensOf } from './prompt';
@@ -32,6 +34,8 @@ export interface LocalCompletionOptions {
     describe: (model?: string) => Promise<{ id: string; name: string; quant?: string }>;
     /** Calls `refresh` whenever the model completions would use may have changed (downloads, settings); returns the unsubscribe. */
     watchChoice?: (refresh: () => void) => () => void;
+    /** The chat model's host: completions give way to it when both do not fit, and resume when it unloads. Default: none. */
+    chat?: ModelHost;
 }
 
 function elapsed(since: number): number {
@@ -45,14 +49,43 @@ export class LocalCompletionEngine extends Emitter<{ status: [CompletionStatus] 
     private readonly cache = new CompletionCache();
     /** Who answered the last request: what an answer from the cache reports. */
     private lastEngine: CompletionResult['engine'] | undefined;
+    /** The chat model completions gave way to, until it unloads or the settings change. */
+    private yieldedTo: string | undefined;
+    private readonly unwatchChat: (() => void) | undefined;
 
     constructor(private readonly options: LocalCompletionOptions) {
         super();
         this.unwatch = options.watchChoice?.(() => {
-            // Another model may answer now: its suggestions are not the old one's.
+            // Another model may answer now: its suggestions are not the old one's; it may fit beside chat.
             this.cache.clear();
+            this.yieldedTo = undefined;
             void this.refreshStatus().catch((error: unknown) => options.log.warn(`Code completion status: ${String(error)}`));
         });
+        this.unwatchChat = options.chat?.watch((loaded) => {
+            if (loaded || !this.yieldedTo) return;
+            this.yieldedTo = undefined;
+            void this.refreshStatus().catch((error: unknown) => options.log.warn(`Code completion status: ${String(error)}`));
+        });
+    }
+
+    /** What the completion model holds now (for the chat host's fit check). */
+    held(): MemoryNeeds | undefined {
+        return this.options.host.held();
+    }
+
+    /** Called by the chat host when its model fits only without the completion model: frees it and says why. */
+    async giveWay(chatModel: string): Promise<void> {
+        this.yieldedTo = chatModel;
+        const name = this.options.host.listLoaded()[0]?.name;
+        await this.options.host.unload();
+        this.options.log.info(`Code completion gave way to ${chatModel}: both do not fit in memory.`);
+        await this.enterYield(name);
+    }
+
+    private async enterYield(name: string | undefined): Promise<void> {
+        const model = await this.options.describe().catch(() => undefined);
+        const which = model?.name ?? name ?? 'The completion model';
+        this.setStatus({ state: 'yielded', model, message: `${which} does not fit beside ${this.yieldedTo}; completions resume when chat unloads.` });
     }
 
     status(): CompletionStatus {
@@ -61,7 +94,7 @@ export class LocalCompletionEngine extends Emitter<{ status: [CompletionStatus] 
 
     /** Checks again which model completions would use (after a download, a settings change). */
     async refreshStatus(): Promise<CompletionStatus> {
-        if (this.current.state === 'loading') return this.current;
+        if (this.current.state === 'loading' || this.yieldedTo) return this.current;
         try {
             const model = await this.options.describe();
             const loaded = this.options.host.listLoaded()[0];
@@ -86,6 +119,8 @@ export class LocalCompletionEngine extends Emitter<{ status: [CompletionStatus] 
         const cacheKey = { model: call.model, singleLine: call.singleLine === true, prefix: call.prefix, suffix: call.suffix };
         const cached = call.raw ? undefined : this.cache.lookup(cacheKey);
         if (cached) return this.fromCache(cached, call, started);
+        // Given way to chat: answered at once, with no load that would fail or evict chat.
+        if (this.yieldedTo) throw new LocalAiError(ErrorCode.ModelDoesNotFit, this.current.message);
         const host = this.options.host;
         const loadingNow = !host.listLoaded().length;
         if (loadingNow) this.setStatus({ ...this.current, state: 'loading', message: 'Loading the code completion model…' });
@@ -97,6 +132,13 @@ export class LocalCompletionEngine extends Emitter<{ status: [CompletionStatus] 
         } catch (error) {
             if (isLocalAiError(error) && error.code === ErrorCode.ModelNotInstalled) {
                 this.setStatus({ state: 'noModel', message: `${error.message}${error.data.hint ? ` ${error.data.hint}` : ''}` });
+            }
+            const chat = this.options.chat?.listLoaded()[0];
+            if (isLocalAiError(error) && error.code === ErrorCode.ModelDoesNotFit && chat && !this.yieldedTo) {
+                // It does not fit beside the chat model: give way until chat unloads rather than try again on every keystroke.
+                this.yieldedTo = chat.name;
+                await this.enterYield(undefined);
+                throw new LocalAiError(ErrorCode.ModelDoesNotFit, this.current.message);
             }
             throw error;
         } finally {
@@ -233,6 +275,7 @@ export class LocalCompletionEngine extends Emitter<{ status: [CompletionStatus] 
     /** Idempotent: frees the completion model (the host's owner disposes the host when it is shared). */
     async dispose(): Promise<void> {
         this.unwatch?.();
+        this.unwatchChat?.();
         this.removeAllListeners();
         this.cache.clear();
         await this.options.host.dispose();

@@ -14,7 +14,7 @@ import { fitContextSize } from '../llama/memoryModel';
 import type { LlamaRuntime } from '../llama/runtime';
 import type { InstalledModel, ModelRegistry } from '../models/registry';
 import { LocalEngine } from './localEngine';
-import { pathOnlyResolver, type ModelResolver, type ModelSource } from './modelHost';
+import { pathOnlyResolver, type ModelNeighbour, type ModelResolver, type ModelSource } from './modelHost';
 
 export { LocalEngine } from './localEngine';
 export type { LoadConfigResolver, ModelResolver, ModelSource } from './modelHost';
@@ -62,7 +62,7 @@ export function createLocalEngine(
         hardware: HardwareService;
         models: { registry: ModelRegistry };
     },
-    options: { sequences?: number } = {},
+    options: { sequences?: number; neighbour?: ModelNeighbour } = {},
 ): LocalEngine {
     const { context } = services;
     const engine = new LocalEngine({
@@ -72,6 +72,7 @@ export function createLocalEngine(
         resolveLoadConfig: async (config) => resolveLoadConfig({ ...config, hardware: await services.hardware.report() }),
         memoryBudget: () => services.hardware.memoryBudget(),
         sequences: options.sequences,
+        neighbour: options.neighbour,
         settingsOverrides: () => settingsLoadOverrides(context.settings),
         idleUnloadMs: () => context.settings.idleUnloadMinutes * 60_000,
         onDidChange: (loaded) =>

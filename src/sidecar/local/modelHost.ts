@@ -10,7 +10,15 @@ import { ErrorCode, LocalAiError } from '../../common/errors';
 import type { LoadConfig } from '../../common/hardware';
 import type { LoadedModel } from '../../common/protocol';
 import type { Logger } from '../context';
-import { availableRamBytes, DEFAULT_SEQUENCES, MAX_AUTO_SEQUENCES, memoryFromInsights, type MemoryBudget } from '../llama/memoryModel';
+import {
+    availableRamBytes,
+    DEFAULT_SEQUENCES,
+    MAX_AUTO_SEQUENCES,
+    memoryFromInsights,
+    memoryNeeds,
+    type MemoryBudget,
+    type MemoryNeeds,
+} from '../llama/memoryModel';
 import { chatWrapperFor } from '../llama/chatWrapper';
 import { validateGgufFile } from '../llama/ggufValidator';
 import { importNodeLlamaCpp, type LlamaRuntime } from '../llama/runtime';
@@ -39,6 +47,19 @@ export interface ModelHostOptions {
     memoryBudget?: (llama: Llama) => Promise<MemoryBudget>;
     /** RAM a load may use when no `memoryBudget` is given, in bytes. Default: what the OS reports available (MemAvailable on Linux). */
     availableRam?: () => number;
+    /** The other model this process keeps loaded beside this one (completion beside chat): its memory comes out of this load's budget. Default: none. */
+    neighbour?: ModelNeighbour;
+}
+
+/** A model loaded in the same process beside a host's own, judged by the same memory model. */
+export interface ModelNeighbour {
+    /** What it holds now (undefined when nothing is loaded). */
+    held(): MemoryNeeds | undefined;
+    /**
+     * Frees it, for a load that fits only without it (chat makes the completion model give way to it).
+     * Absent: this host gives way instead, and a load that does not fit beside it is refused (ModelDoesNotFit).
+     */
+    makeRoom?(forModel: string): Promise<void>;
 }
 
 export interface LoadOptions {
@@ -64,11 +85,12 @@ export interface LoadedState {
 }
 
 export class ModelHost {
-    private current: (LoadedState & { dispose(): Promise<void>; leases: number; drained?: () => void }) | undefined;
+    private current: (LoadedState & { needs: MemoryNeeds; dispose(): Promise<void>; leases: number; drained?: () => void }) | undefined;
     private queue: Promise<unknown> = Promise.resolve();
     private idleTimer: NodeJS.Timeout | undefined;
     private disposed = false;
     private readonly options: ModelHostOptions;
+    private readonly watchers = new Set<(loaded: LoadedModel | undefined) => void>();
 
     constructor(options: ModelHostOptions) {
         this.options = options;
@@ -80,6 +102,17 @@ export class ModelHost {
 
     listLoaded(): LoadedModel[] {
         return this.current ? [this.current.info] : [];
+    }
+
+    /** What the loaded model holds by the memory model, or undefined when none is loaded. */
+    held(): MemoryNeeds | undefined {
+        return this.current?.needs;
+    }
+
+    /** Calls `listener` whenever the loaded model changes (load, unload, idle unload); returns the unsubscribe. */
+    watch(listener: (loaded: LoadedModel | undefined) => void): () => void {
+        this.watchers.add(listener);
+        return () => this.watchers.delete(listener);
     }
 
     /** Loads a model (the active one when none is named); a no-op when it is already loaded with no new config. */
@@ -138,6 +171,7 @@ export class ModelHost {
         this.current = await this.loadFresh(source, options);
         this.armIdleTimer();
         this.options.onDidChange?.(this.current.info);
+        for (const watcher of this.watchers) watcher(this.current.info);
         return this.current;
     }
 
@@ -147,25 +181,47 @@ export class ModelHost {
         const llama = await this.options.runtime.get();
         const lib = await importNodeLlamaCpp();
         const memory = memoryFromInsights(await lib.GgufInsights.from(ggufInfo, llama));
-        const budget = await (this.options.memoryBudget ?? ((l) => this.defaultBudget(l)))(llama);
+        const machine = await (this.options.memoryBudget ?? ((l) => this.defaultBudget(l)))(llama);
         const overrides = { ...this.options.settingsOverrides?.(), ...options.config };
         const requested = this.options.sequences ?? DEFAULT_SEQUENCES;
-        const config = await (this.options.resolveLoadConfig ?? fallbackLoadConfig)({
-            modelPath: source.path,
-            memory,
-            overrides,
-            llama,
-            budget,
-            sequences: requested,
-            maxSequences: this.options.sequences ?? MAX_AUTO_SEQUENCES,
-            fitContextSize: source.fitContextSize,
-        });
-        const sequences = config.sequences ?? requested;
+        const plan = async (budget: MemoryBudget) => {
+            const resolved = await (this.options.resolveLoadConfig ?? fallbackLoadConfig)({
+                modelPath: source.path,
+                memory,
+                overrides,
+                llama,
+                budget,
+                sequences: requested,
+                maxSequences: this.options.sequences ?? MAX_AUTO_SEQUENCES,
+                fitContextSize: source.fitContextSize,
+            });
+            const check = () =>
+                // A llama.cpp without a GPU backend keeps every layer in RAM, whatever the configuration asks.
+                checkLoadFits({
+                    name: source.name,
+                    file: source.path,
+                    memory,
+                    config: { ...resolved, gpuLayers: llama.gpu === false ? 0 : resolved.gpuLayers },
+                    budget,
+                    sequences: resolved.sequences ?? requested,
+                });
+            return { config: resolved, check };
+        };
+        const neighbour = this.options.neighbour;
+        const beside = neighbour?.held();
+        let { config, check } = await plan(beside ? withoutHeld(machine, beside) : machine);
         if (!options.force) {
-            // A llama.cpp without a GPU backend keeps every layer in RAM, whatever the configuration asks.
-            const gpuLayers = llama.gpu === false ? 0 : config.gpuLayers;
-            checkLoadFits({ name: source.name, file: source.path, memory, config: { ...config, gpuLayers }, budget, sequences });
+            try {
+                check();
+            } catch (error) {
+                if (!beside || !neighbour?.makeRoom || !(error instanceof LocalAiError) || error.code !== ErrorCode.ModelDoesNotFit) throw error;
+                // It fits only alone: the neighbour gives way, once this load is known to fit without it.
+                ({ config, check } = await plan(machine));
+                check();
+                await neighbour.makeRoom(source.name);
+            }
         }
+        const sequences = config.sequences ?? requested;
 
         let cpuFallbackReason: string | undefined;
         let gpuLayers = config.gpuLayers;
@@ -235,6 +291,7 @@ export class ModelHost {
         this.options.log.info(`Loaded ${source.name} on the ${info.device} in ${info.loadMs} ms (${config.notes.join('; ')}).`);
         const state: NonNullable<ModelHost['current']> = {
             info,
+            needs: memoryNeeds(memory, { ...config, gpuLayers, contextSize: context.contextSize, sequences: context.totalSequences }),
             model,
             context,
             pool: new SequencePool(context, { log: this.options.log, tokenPredictor: () => createSwitchablePredictor(lib) }),
@@ -277,6 +334,7 @@ export class ModelHost {
         await current.dispose();
         this.options.log.info(`Unloaded ${current.info.name}.`);
         this.options.onDidChange?.(undefined);
+        for (const watcher of this.watchers) watcher(undefined);
     }
 
     private armIdleTimer(): void {
@@ -296,4 +354,10 @@ export class ModelHost {
         if (this.idleTimer) clearTimeout(this.idleTimer);
         this.idleTimer = undefined;
     }
+}
+
+/** The machine's budget less what a neighbour holds (on unified memory all of it comes out of the RAM). */
+function withoutHeld(budget: MemoryBudget, held: MemoryNeeds): MemoryBudget {
+    const ram = budget.unified ? held.ramBytes + held.vramBytes : held.ramBytes;
+    return { ...budget, ramBytes: Math.max(0, budget.ramBytes - ram), vramBytes: Math.max(0, budget.vramBytes - held.vramBytes) };
 }
