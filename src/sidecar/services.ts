@@ -10,7 +10,7 @@ import { createModelServices, type ModelServices } from './models';
 import { ChatRouter } from './chat/router';
 import { GpuService } from './gpu';
 import { configureGpuResolver } from './llama/backendResolver';
-import { createCompletionEngine, type LocalCompletionEngine } from './completion/index';
+import { completionBesideChat, createCompletionEngine, type LocalCompletionEngine } from './completion/index';
 import { RemoteCompletionEngine } from './completion/remote';
 
 export interface Services {
@@ -57,10 +57,7 @@ export function createServices(context: SidecarContext): Services {
     hardware.on('changed', () => models.registry.invalidate());
     // The completion model is loaded beside the chat model; when both do not fit, it gives way to chat (never the reverse).
     let completion: LocalCompletionEngine | undefined;
-    const local = createLocalEngine(
-        { context, llama, hardware, models },
-        { neighbour: { held: () => completion?.held(), makeRoom: async (chatModel) => completion?.giveWay(chatModel) } },
-    );
+    const local = createLocalEngine({ context, llama, hardware, models }, { neighbour: completionBesideChat(() => completion) });
     const chat = new ChatRouter({
         context,
         local,

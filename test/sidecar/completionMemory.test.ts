@@ -8,7 +8,7 @@ import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import type { CompletionStatus } from '../../src/common/completion';
 import { ErrorCode, LocalAiError } from '../../src/common/errors';
-import { LocalCompletionEngine } from '../../src/sidecar/completion/localCompletion';
+import { completionBesideChat, LocalCompletionEngine } from '../../src/sidecar/completion/localCompletion';
 import type { MemoryBudget, MemoryNeeds } from '../../src/sidecar/llama/memoryModel';
 import { LlamaRuntime } from '../../src/sidecar/llama/runtime';
 import { LocalEngine } from '../../src/sidecar/local/localEngine';
@@ -59,7 +59,7 @@ describe('the completion model beside the chat model', function () {
             log: silent,
             resolveLoadConfig: testConfig,
             memoryBudget: budget,
-            neighbour: { held: () => completion?.held(), makeRoom: async (model) => completion?.giveWay(model) },
+            neighbour: completionBesideChat(() => completion),
         });
         const attempts = { count: 0 };
         const host = new ModelHost({

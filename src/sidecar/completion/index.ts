@@ -13,7 +13,7 @@ import type { ModelRegistry } from '../models/registry';
 import { LocalCompletionEngine } from './localCompletion';
 import { CompletionModelChoice } from './modelChoice';
 
-export { LocalCompletionEngine } from './localCompletion';
+export { completionBesideChat, LocalCompletionEngine } from './localCompletion';
 
 /** Tokens of context the completion model gets: a window of ~250 lines, extra chunks and the answer. */
 export const COMPLETION_CONTEXT_SIZE = 4096;

@@ -14,7 +14,7 @@ import type { Logger } from '../context';
 import { Emitter } from '../events';
 import { importNodeLlamaCpp } from '../llama/runtime';
 import type { MemoryNeeds } from '../llama/memoryModel';
-import type { LoadedState, ModelHost } from '../local/modelHost';
+import type { LoadedState, ModelHost, ModelNeighbour } from '../local/modelHost';
 import { type CachedCompletion, CompletionCache } from './cache';
 import { buildFimPrompt, buildPlainPrompt, fimTokensOf } from './prompt';
 import { StopRules } from './stopRules';
@@ -36,6 +36,14 @@ export interface LocalCompletionOptions {
     watchChoice?: (refresh: () => void) => () => void;
     /** The chat model's host: completions give way to it when both do not fit, and resume when it unloads. Default: none. */
     chat?: ModelHost;
+}
+
+/**
+ * The completion model as the chat host's neighbour: its memory counts against chat's load, and a chat
+ * load that fits only alone makes it give way. `engine` is read at each load (it is built after chat's host).
+ */
+export function completionBesideChat(engine: () => LocalCompletionEngine | undefined): ModelNeighbour {
+    return { held: () => engine()?.held(), makeRoom: async (chatModel) => engine()?.giveWay(chatModel) };
 }
 
 function elapsed(since: number): number {
