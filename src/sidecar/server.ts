@@ -15,6 +15,7 @@ import { registerModelHandlers } from './models/handlers';
 import { registerEngineHandlers } from './chat/handlers';
 import { registerFallbackHandlers } from './chat/fallbackHandlers';
 import { registerGpuHandlers } from './gpu/handlers';
+import { registerCompletionHandlers } from './completion/handlers';
 
 const SIDECAR_VERSION = '0.1.0';
 const connection = createConnection(ProposedFeatures.all);
@@ -63,6 +64,7 @@ function registerHandlers(s: Services): void {
     registerEngineHandlers(connection, { context: s.context, local: s.local, router: s.chat });
     registerFallbackHandlers(connection, s);
     registerGpuHandlers(connection, s);
+    registerCompletionHandlers(connection, s);
 }
 
 connection.onShutdown(async () => {

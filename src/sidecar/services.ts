@@ -10,6 +10,7 @@ import { createModelServices, type ModelServices } from './models';
 import { ChatRouter } from './chat/router';
 import { GpuService } from './gpu';
 import { configureGpuResolver } from './llama/backendResolver';
+import { createCompletionEngine, type LocalCompletionEngine } from './completion/index';
 
 export interface Services {
     context: SidecarContext;
@@ -24,6 +25,8 @@ export interface Services {
     chat: ChatRouter;
     /** GPU backends fetched on demand (src/sidecar/gpu): the offer, enable, disable, status. */
     gpu: GpuService;
+    /** Code completion (src/sidecar/completion): fill-in-the-middle on the completion model. */
+    completion: LocalCompletionEngine;
 }
 
 export function createServices(context: SidecarContext): Services {
@@ -55,11 +58,13 @@ export function createServices(context: SidecarContext): Services {
         local,
         isDownloading: (model) => (model ? models.downloads.isDownloading(model) : models.downloads.active().length > 0),
     });
-    return { context, llama, hardware, models, local, chat, gpu };
+    const completion = createCompletionEngine({ context, llama, hardware, models });
+    return { context, llama, hardware, models, local, chat, gpu, completion };
 }
 
 /** Frees what the services hold (models in memory, running downloads); idempotent. */
 export async function disposeServices(services: Services): Promise<void> {
+    await services.completion.dispose();
     await services.local.dispose();
     await services.models.dispose();
     services.hardware.dispose();

@@ -5,6 +5,7 @@
 import { isLocalAiError } from '../../common/errors';
 import { chatCommand } from './chat';
 import { commandFor, parseCommandLine, UsageError, type CliCommand } from './commandLine';
+import { completeCommand } from './complete';
 import { exitCodeFor } from './exitCodes';
 import { gpuCommand } from './gpu';
 import { fitCommand, hardwareCommand } from './hardware';
@@ -12,7 +13,7 @@ import { formatColumns, formatHelp } from './help';
 import { modelsCommand } from './models';
 
 /** In the order `local-ai --help` lists them. */
-export const COMMANDS: readonly CliCommand[] = [hardwareCommand, fitCommand, chatCommand, modelsCommand, gpuCommand];
+export const COMMANDS: readonly CliCommand[] = [hardwareCommand, fitCommand, chatCommand, completeCommand, modelsCommand, gpuCommand];
 
 export function usage(): string {
     const rows = COMMANDS.map(({ spec }): [string, string] => [spec.name, spec.summary]);

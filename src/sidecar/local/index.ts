@@ -12,9 +12,9 @@ import type { HardwareService } from '../hardware';
 import { resolveLoadConfig } from '../hardware/autoConfig';
 import { fitContextSize } from '../llama/memoryModel';
 import type { LlamaRuntime } from '../llama/runtime';
-import type { ModelRegistry } from '../models/registry';
+import type { InstalledModel, ModelRegistry } from '../models/registry';
 import { LocalEngine } from './localEngine';
-import { pathOnlyResolver, type ModelResolver } from './modelHost';
+import { pathOnlyResolver, type ModelResolver, type ModelSource } from './modelHost';
 
 export { LocalEngine } from './localEngine';
 export type { LoadConfigResolver, ModelResolver, ModelSource } from './modelHost';
@@ -38,16 +38,20 @@ export function registryModelResolver(registry: ModelRegistry, context: SidecarC
             throw new LocalAiError(ErrorCode.ModelNotFound, 'No model is active yet.', { hint: 'Download a model, or choose one in the Models view.' });
         }
         // The active model in the quantization the user picked, not its default file.
-        const installed = await registry.resolveInstalled(name, active?.activeQuant);
-        const user = context.settings.userModels.find((u) => u.source === name || u.source === installed.path || u.name === installed.entry.name);
-        return {
-            modelId: installed.entry.id,
-            name: installed.entry.name,
-            path: installed.path,
-            quant: installed.file.quant,
-            loras: user?.lora ? [{ path: user.lora, scale: user.loraScale }] : undefined,
-            fitContextSize: fitContextSize(installed.entry),
-        };
+        return installedSource(await registry.resolveInstalled(name, active?.activeQuant), context, name);
+    };
+}
+
+/** What the host loads for an installed file: its LoRA from the user's models, the context its fit badge assumes. */
+export function installedSource(installed: InstalledModel, context: SidecarContext, name: string): ModelSource {
+    const user = context.settings.userModels.find((u) => u.source === name || u.source === installed.path || u.name === installed.entry.name);
+    return {
+        modelId: installed.entry.id,
+        name: installed.entry.name,
+        path: installed.path,
+        quant: installed.file.quant,
+        loras: user?.lora ? [{ path: user.lora, scale: user.loraScale }] : undefined,
+        fitContextSize: fitContextSize(installed.entry),
     };
 }
 

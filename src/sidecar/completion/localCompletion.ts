@@ -1,0 +1,209 @@
+/**
+ * The local fill-in-the-middle engine: the completion model in a ModelHost of its own (beside the chat
+ * model's), one sequence in the pool's 'completion' lane whose KV cache holds the last prompt, so a request
+ * that extends it evaluates only its new tokens (see prompt.ts for the layout that makes typing cheap),
+ * generation through node-llama-cpp's LlamaCompletion stopped by the caller's signal, the editor's stop
+ * rules (stopRules.ts), and the token and time caps.
+ */
+import type { LlamaContextSequence, Token } from 'node-llama-cpp';
+import type { CompletionFinishReason, CompletionResult, CompletionStatus } from '../../common/completion';
+import { ErrorCode, isLocalAiError, LocalAiError } from '../../common/errors';
+import type { CompletionCall, CompletionEngine } from '../completionEngine';
+import type { Logger } from '../context';
+import { Emitter } from '../events';
+import { importNodeLlamaCpp } from '../llama/runtime';
+import type { LoadedState, ModelHost } from '../local/modelHost';
+import { buildFimPrompt, buildPlainPrompt, fimTokensOf } from './prompt';
+import { StopRules } from './stopRules';
+
+/** Answer tokens when the request names no cap: a few lines of code. */
+export const DEFAULT_MAX_TOKENS = 128;
+/** Generation time when the request names no cap: past this a suggestion comes too late to help. */
+export const DEFAULT_TIMEOUT_MS = 5_000;
+/** Room kept free in the context beside the prompt and the answer. */
+const CONTEXT_MARGIN = 8;
+
+export interface LocalCompletionOptions {
+    /** Loads the completion model (its own, or the chat model's host when it is the same file). */
+    host: ModelHost;
+    log: Logger;
+    /** Says which model a request would use, for the status; throws ModelNotInstalled when none. */
+    describe: (model?: string) => Promise<{ id: string; name: string; quant?: string }>;
+    /** Calls `refresh` whenever the model completions would use may have changed (downloads, settings); returns the unsubscribe. */
+    watchChoice?: (refresh: () => void) => () => void;
+}
+
+function elapsed(since: number): number {
+    return Math.round((performance.now() - since) * 10) / 10;
+}
+
+/** Emits 'status' whenever status() would answer differently. */
+export class LocalCompletionEngine extends Emitter<{ status: [CompletionStatus] }> implements CompletionEngine {
+    private current: CompletionStatus = { state: 'ready', message: 'Code completion loads its model on the first request.' };
+    private readonly unwatch: (() => void) | undefined;
+
+    constructor(private readonly options: LocalCompletionOptions) {
+        super();
+        this.unwatch = options.watchChoice?.(
+            () => void this.refreshStatus().catch((error: unknown) => options.log.warn(`Code completion status: ${String(error)}`)),
+        );
+    }
+
+    status(): CompletionStatus {
+        return this.current;
+    }
+
+    /** Checks again which model completions would use (after a download, a settings change). */
+    async refreshStatus(): Promise<CompletionStatus> {
+        if (this.current.state === 'loading') return this.current;
+        try {
+            const model = await this.options.describe();
+            const loaded = this.options.host.listLoaded()[0];
+            const message =
+                loaded?.modelId === model.id
+                    ? `Completing with ${model.name} on the ${loaded.device}.`
+                    : `Completing with ${model.name} (loads on the first request).`;
+            this.setStatus({ state: 'ready', model, message });
+        } catch (error) {
+            if (!isLocalAiError(error)) throw error;
+            const hint = error.data.hint ? ` ${error.data.hint}` : '';
+            this.setStatus({ state: 'noModel', message: `${error.message}${hint}` });
+        }
+        return this.current;
+    }
+
+    async complete(call: CompletionCall): Promise<CompletionResult> {
+        if (typeof call.prefix !== 'string' || typeof call.suffix !== 'string') {
+            throw new LocalAiError(ErrorCode.InvalidParams, 'A completion needs the text before the cursor (prefix) and after it (suffix).');
+        }
+        const started = performance.now();
+        const host = this.options.host;
+        const loadingNow = !host.listLoaded().length;
+        if (loadingNow) this.setStatus({ ...this.current, state: 'loading', message: 'Loading the code completion model…' });
+        try {
+            return await host.use(call.model, (state) => this.generate(state, call, started), call.signal);
+        } catch (error) {
+            if (isLocalAiError(error) && error.code === ErrorCode.ModelNotInstalled) {
+                this.setStatus({ state: 'noModel', message: `${error.message}${error.data.hint ? ` ${error.data.hint}` : ''}` });
+            }
+            throw error;
+        } finally {
+            if (this.current.state === 'loading') await this.refreshStatus().catch(() => undefined);
+        }
+    }
+
+    private async generate(state: LoadedState, call: CompletionCall, started: number): Promise<CompletionResult> {
+        if (this.current.state !== 'ready' || this.current.model?.id !== state.info.modelId) {
+            const model = { id: state.info.modelId, name: state.info.name, quant: state.info.quant };
+            this.setStatus({ state: 'ready', model, message: `Completing with ${state.info.name} on the ${state.info.device}.` });
+        }
+        const maxTokens = Math.max(1, call.maxTokens ?? DEFAULT_MAX_TOKENS);
+        const room = state.context.contextSize - maxTokens - CONTEXT_MARGIN;
+        const plain = call.raw === true && call.suffix.length === 0;
+        const fim = plain ? undefined : fimTokensOf(state.model);
+        if (!plain && !fim) {
+            throw new LocalAiError(ErrorCode.InvalidParams, `${state.info.name} has no fill-in-the-middle tokens, so it cannot complete code.`, {
+                hint: 'Choose a code model that can fill in the middle (Qwen2.5-Coder) for completions.',
+            });
+        }
+        const prompt = fim ? buildFimPrompt(state.model, fim, call, room) : buildPlainPrompt(state.model, call.prefix, room);
+        const timeoutMs = call.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+        const rules = call.raw ? undefined : new StopRules({ prefix: call.prefix, suffix: call.suffix, singleLine: call.singleLine === true });
+        const stop = new AbortController();
+        let ruleReason: CompletionFinishReason | undefined;
+        const timer = setTimeout(() => {
+            ruleReason ??= 'time';
+            stop.abort();
+        }, timeoutMs);
+        const signal = AbortSignal.any([call.signal, stop.signal, state.unloading]);
+
+        const sequence = await state.pool.acquire({ tokens: prompt.tokens, lane: 'completion', signal });
+        const acquiredAt = performance.now();
+        const meter = () => sequence.tokenMeter.usedInputTokens + sequence.tokenMeter.usedOutputTokens;
+        const before = meter();
+        let evaluatedTokens: number | undefined;
+        let firstTokenAt: number | undefined;
+        let completionTokens = 0;
+        let generated = '';
+        let kept = '';
+        let sent = 0;
+        const { LlamaCompletion } = await importNodeLlamaCpp();
+        const completion = new LlamaCompletion({ contextSequence: sequence, autoDisposeSequence: false });
+        try {
+            const response = await completion.generateCompletionWithMeta(prompt.tokens as Token[], {
+                maxTokens,
+                temperature: call.temperature ?? 0,
+                seed: call.seed,
+                customStopTriggers: call.stop?.filter((s) => s.length > 0).length ? call.stop.filter((s) => s.length > 0) : undefined,
+                signal,
+                stopOnAbortSignal: true,
+                onToken: (tokens) => {
+                    if (firstTokenAt === undefined) {
+                        firstTokenAt = performance.now();
+                        evaluatedTokens = meter() - before;
+                    }
+                    completionTokens += tokens.length;
+                },
+                onTextChunk: (text) => {
+                    if (ruleReason) return;
+                    generated += text;
+                    const decision = rules?.check(generated) ?? { text: generated };
+                    kept = decision.text;
+                    // Stream only what no rule can take back: text up to the last line break, or all once a rule ended it.
+                    const safe = decision.finishReason ? kept.length : rules ? kept.lastIndexOf('\n') + 1 : kept.length;
+                    if (safe > sent) {
+                        call.onText?.(kept.slice(sent, safe));
+                        sent = safe;
+                    }
+                    if (decision.finishReason) {
+                        ruleReason = decision.finishReason;
+                        stop.abort();
+                    }
+                },
+            });
+            const stopReason = response.metadata.stopReason;
+            if (!ruleReason) kept = rules ? rules.check(response.response).text : response.response;
+            if (kept.length > sent) call.onText?.(kept.slice(sent));
+            let finishReason: CompletionFinishReason;
+            if (call.signal.aborted || state.unloading.aborted) finishReason = 'cancelled';
+            else if (ruleReason) finishReason = ruleReason;
+            else finishReason = stopReason === 'maxTokens' ? 'length' : 'stop';
+            if (finishReason === 'length') completionTokens = Math.max(completionTokens, maxTokens);
+            return {
+                text: kept,
+                finishReason,
+                fromCache: false,
+                engine: { kind: 'local', model: state.info.modelId, device: state.info.device },
+                usage: { promptTokens: prompt.tokens.length, evaluatedTokens: evaluatedTokens ?? meter() - before, completionTokens },
+                timings: { totalMs: elapsed(started), timeToFirstTokenMs: firstTokenAt === undefined ? 0 : Math.round((firstTokenAt - started) * 10) / 10 },
+            };
+        } finally {
+            clearTimeout(timer);
+            completion.dispose({ disposeSequence: false });
+            this.release(state, sequence, evaluatedTokens, firstTokenAt, acquiredAt);
+        }
+    }
+
+    private release(
+        state: LoadedState,
+        sequence: LlamaContextSequence,
+        evaluated: number | undefined,
+        firstTokenAt: number | undefined,
+        acquiredAt: number,
+    ): void {
+        state.pool.release(sequence, evaluated === undefined || firstTokenAt === undefined ? undefined : { tokens: evaluated, ms: firstTokenAt - acquiredAt });
+    }
+
+    private setStatus(status: CompletionStatus): void {
+        const before = this.current;
+        this.current = status;
+        if (before.state !== status.state || before.message !== status.message || before.model?.id !== status.model?.id) this.emit('status', status);
+    }
+
+    /** Idempotent: frees the completion model (the host's owner disposes the host when it is shared). */
+    async dispose(): Promise<void> {
+        this.unwatch?.();
+        this.removeAllListeners();
+        await this.options.host.dispose();
+    }
+}
