@@ -13,6 +13,7 @@ import type { Logger } from '../context';
 import { Emitter } from '../events';
 import { importNodeLlamaCpp } from '../llama/runtime';
 import type { LoadedState, ModelHost } from '../local/modelHost';
+import { type CachedCompletion, CompletionCache } from './cache';
 import { buildFimPrompt, buildPlainPrompt, fimTokensOf } from './prompt';
 import { StopRules } from './stopRules';
 
@@ -41,12 +42,17 @@ function elapsed(since: number): number {
 export class LocalCompletionEngine extends Emitter<{ status: [CompletionStatus] }> implements CompletionEngine {
     private current: CompletionStatus = { state: 'ready', message: 'Code completion loads its model on the first request.' };
     private readonly unwatch: (() => void) | undefined;
+    private readonly cache = new CompletionCache();
+    /** Who answered the last request: what an answer from the cache reports. */
+    private lastEngine: CompletionResult['engine'] | undefined;
 
     constructor(private readonly options: LocalCompletionOptions) {
         super();
-        this.unwatch = options.watchChoice?.(
-            () => void this.refreshStatus().catch((error: unknown) => options.log.warn(`Code completion status: ${String(error)}`)),
-        );
+        this.unwatch = options.watchChoice?.(() => {
+            // Another model may answer now: its suggestions are not the old one's.
+            this.cache.clear();
+            void this.refreshStatus().catch((error: unknown) => options.log.warn(`Code completion status: ${String(error)}`));
+        });
     }
 
     status(): CompletionStatus {
@@ -77,11 +83,17 @@ export class LocalCompletionEngine extends Emitter<{ status: [CompletionStatus] 
             throw new LocalAiError(ErrorCode.InvalidParams, 'A completion needs the text before the cursor (prefix) and after it (suffix).');
         }
         const started = performance.now();
+        const cacheKey = { model: call.model, singleLine: call.singleLine === true, prefix: call.prefix, suffix: call.suffix };
+        const cached = call.raw ? undefined : this.cache.lookup(cacheKey);
+        if (cached) return this.fromCache(cached, call, started);
         const host = this.options.host;
         const loadingNow = !host.listLoaded().length;
         if (loadingNow) this.setStatus({ ...this.current, state: 'loading', message: 'Loading the code completion model…' });
         try {
-            return await host.use(call.model, (state) => this.generate(state, call, started), call.signal);
+            const result = await host.use(call.model, (state) => this.generate(state, call, started), call.signal);
+            if (!call.raw && result.finishReason !== 'cancelled') this.cache.remember({ ...cacheKey, text: result.text, finishReason: result.finishReason });
+            this.lastEngine = result.engine;
+            return result;
         } catch (error) {
             if (isLocalAiError(error) && error.code === ErrorCode.ModelNotInstalled) {
                 this.setStatus({ state: 'noModel', message: `${error.message}${error.data.hint ? ` ${error.data.hint}` : ''}` });
@@ -90,6 +102,19 @@ export class LocalCompletionEngine extends Emitter<{ status: [CompletionStatus] 
         } finally {
             if (this.current.state === 'loading') await this.refreshStatus().catch(() => undefined);
         }
+    }
+
+    private fromCache(cached: CachedCompletion, call: CompletionCall, started: number): CompletionResult {
+        call.onText?.(cached.text);
+        const engine = this.lastEngine ?? { kind: 'local' as const, model: call.model ?? '' };
+        return {
+            text: cached.text,
+            finishReason: cached.finishReason,
+            fromCache: true,
+            engine,
+            usage: { promptTokens: 0, evaluatedTokens: 0, completionTokens: 0 },
+            timings: { totalMs: elapsed(started), timeToFirstTokenMs: elapsed(started) },
+        };
     }
 
     private async generate(state: LoadedState, call: CompletionCall, started: number): Promise<CompletionResult> {
@@ -141,6 +166,9 @@ export class LocalCompletionEngine extends Emitter<{ status: [CompletionStatus] 
                     if (firstTokenAt === undefined) {
                         firstTokenAt = performance.now();
                         evaluatedTokens = meter() - before;
+                        this.options.log.debug(
+                            `Completion: first token after ${elapsed(started)} ms, ${evaluatedTokens} of ${prompt.tokens.length} prompt tokens evaluated.`,
+                        );
                     }
                     completionTokens += tokens.length;
                 },
@@ -204,6 +232,7 @@ export class LocalCompletionEngine extends Emitter<{ status: [CompletionStatus] 
     async dispose(): Promise<void> {
         this.unwatch?.();
         this.removeAllListeners();
+        this.cache.clear();
         await this.options.host.dispose();
     }
 }
