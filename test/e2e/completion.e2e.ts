@@ -33,10 +33,10 @@ function tracedCompletions(serverDataDir: string): Traced[] {
     const byId = new Map<number, Traced>();
     entries.forEach((entry, i) => {
         const next = entries[i + 1]?.trimEnd() ?? '';
-        const sent = /^Sending request 'localAi\/completion\/complete - \((\d+)\)'/.exec(entry);
+        const sent = /Sending request 'localAi\/completion\/complete - \((\d+)\)'/.exec(entry);
         if (sent && next.startsWith('Params: '))
             byId.set(Number(sent[1]), { id: Number(sent[1]), params: JSON.parse(next.slice('Params: '.length)) as CompletionParams });
-        const received = /^Received response 'localAi\/completion\/complete - \((\d+)\)' in \d+ms\.(.*)/.exec(entry);
+        const received = /Received response 'localAi\/completion\/complete - \((\d+)\)' in \d+ms\.(.*)/.exec(entry);
         const traced = received && byId.get(Number(received[1]));
         if (!traced) return;
         if (received[2].includes('Request failed')) traced.error = received[2].trim();
