@@ -5,6 +5,7 @@
 import * as vscode from 'vscode';
 import { createChatFeatures, type ChatFeatures } from './chat/chatFeatures';
 import { downloadModel } from './commands/downloads';
+import { createCompletionFeatures, type CompletionFeatures } from './completion/completionFeatures';
 import { registerCommands } from './commands/index';
 import { DownloadResumer } from './downloadResumer';
 import { FallbackPrompts } from './fallback';
@@ -29,9 +30,8 @@ export interface LocalAiApi {
     readonly activationMs: number;
 }
 
-/** What this extension's own tests reach, only when VS Code runs it in test mode. */
-/** What this extension's own tests reach: the services, and the chat features built on them. */
-export type TestServices = ExtensionServices & { chat: ChatFeatures };
+/** What this extension's own tests reach: the services, and the chat and completion features built on them. */
+export type TestServices = ExtensionServices & { chat: ChatFeatures; completion: CompletionFeatures };
 
 export interface LocalAiTestApi extends LocalAiApi {
     readonly services: TestServices;
@@ -64,7 +64,8 @@ export function activate(context: vscode.ExtensionContext): LocalAiApi | LocalAi
     const core: ExtensionServices = { context, log, sidecar, secrets, models, downloads, gpu, server };
     services = core;
     const chat = createChatFeatures(core);
-    context.subscriptions.push(chat);
+    const completion = createCompletionFeatures(core);
+    context.subscriptions.push(chat, completion);
     const modelsTree = new ModelsTreeProvider(models);
     context.subscriptions.push(
         log,
@@ -78,14 +79,14 @@ export function activate(context: vscode.ExtensionContext): LocalAiApi | LocalAi
         vscode.window.createTreeView('localAi.models', { treeDataProvider: modelsTree, showCollapseAll: true }),
         new StatusBar(sidecar, models, gpu, server),
         new FallbackPrompts(core),
-        ...registerCommands(core, chat),
+        ...registerCommands(core, chat, completion),
     );
 
     // Start the sidecar after activation returns, so the editor never waits for it.
     setImmediate(() => {
         sidecar.start().catch((error: unknown) => log.error(`The sidecar did not start: ${error instanceof Error ? error.message : String(error)}`));
     });
-    return exportsFor(context.extensionMode, performance.now() - started, { ...core, chat });
+    return exportsFor(context.extensionMode, performance.now() - started, { ...core, chat, completion });
 }
 
 export async function deactivate(): Promise<void> {

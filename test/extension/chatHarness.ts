@@ -176,7 +176,7 @@ export async function traceSidecar(): Promise<() => Promise<void>> {
 /** One log entry per `appendLine`: a timestamp and a level open each. */
 const ENTRY_START = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \[\w+\] /m;
 
-function logEntries(local: LocalAiTestApi): string[] {
+export function logEntries(local: LocalAiTestApi): string[] {
     const folder = path.dirname(local.services.context.logUri.fsPath);
     const logs = fs
         .readdirSync(folder, { recursive: true, encoding: 'utf8' })

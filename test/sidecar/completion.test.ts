@@ -11,6 +11,9 @@ import { getLlama, type LlamaModel } from 'node-llama-cpp';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { CompleteRequest, CompletionStatusRequest, type CompletionParams, type CompletionResult } from '../../src/common/completion';
 import { ErrorCode } from '../../src/common/errors';
+import { CompletionStatusNotification } from '../../src/common/completion';
+import { SettingsChangedNotification } from '../../src/common/protocol';
+import { defaultSettings } from '../../src/common/settings';
 import { runCli } from '../fixtures/cliProcess';
 import { defaultFixtureDir, ensureFixtureModel, tinyCoderModel, tinyModel } from '../fixtures/gguf/model';
 import { installModel } from '../fixtures/installedStore';
@@ -91,6 +94,37 @@ describe('code completion through the sidecar', function () {
             assert.match(String((error.data as { hint?: string }).hint), /fill in the middle/);
         } finally {
             await bare.stop();
+        }
+    });
+
+    it('answers with the model localAi.completion.model names once it changes, not the one still loaded', async () => {
+        const root = mkdtempSync(path.join(tmpdir(), 'local-ai-completion-switch-'));
+        installModel(root, { repo: CODER_REPO, file: CODER_FILE, quant: 'F32', gguf: coderPath });
+        installModel(root, { repo: 'test-owner/othercoder-GGUF', file: 'othercoder-F32.gguf', quant: 'F32', gguf: coderPath });
+        const other = 'hf:test-owner/othercoder-GGUF/othercoder-F32.gguf';
+        const switching = await startSidecar({
+            modelsPath: root,
+            settings: { ...settings, completion: { ...defaultSettings().completion, model: CODER_ID } },
+            env,
+        });
+        try {
+            const first = await complete({ prefix: 'let x = ', suffix: '', maxTokens: 2, seed: 1, timeoutMs: 60_000 }, switching);
+            assert.equal(first.engine.model, CODER_ID);
+            const switched = new Promise<void>((resolve) =>
+                switching.connection.onNotification(CompletionStatusNotification.type, (status) => {
+                    if (status.model?.id === other) resolve();
+                }),
+            );
+            await switching.connection.sendNotification(SettingsChangedNotification.type, {
+                ...defaultSettings(),
+                ...settings,
+                completion: { ...defaultSettings().completion, model: other },
+            });
+            await switched;
+            const second = await complete({ prefix: 'let y = ', suffix: '', maxTokens: 2, seed: 1, timeoutMs: 60_000 }, switching);
+            assert.equal(second.engine.model, other);
+        } finally {
+            await switching.stop();
         }
     });
 

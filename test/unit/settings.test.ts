@@ -26,6 +26,10 @@ const SETTING_PATHS: Record<string, (settings: SidecarSettings) => unknown> = {
     'server.port': (s) => s.server.port,
     'server.host': (s) => s.server.host,
     'server.allowedOrigins': (s) => s.server.allowedOrigins,
+    'completion.model': (s) => s.completion.model,
+    'completion.provider': (s) => s.completion.provider,
+    'completion.baseUrl': (s) => s.completion.baseUrl,
+    'completion.remoteModel': (s) => s.completion.remoteModel,
     'fallback.mode': (s) => s.fallback.mode,
     'fallback.providers': (s) => s.fallback.providers,
     'fallback.triggers': (s) => s.fallback.triggers,
@@ -34,7 +38,7 @@ const SETTING_PATHS: Record<string, (settings: SidecarSettings) => unknown> = {
 };
 
 /** Settings only the extension reads. */
-const EXTENSION_ONLY = new Set(['trace.server']);
+const EXTENSION_ONLY = new Set(['trace.server', 'completion.enabled', 'completion.languages']);
 
 describe('settings defaults', () => {
     const declared: Record<string, { default?: unknown }> = manifest.contributes.configuration.properties;

@@ -5,17 +5,19 @@
 import * as vscode from 'vscode';
 import { showError } from '../errors';
 import type { ChatFeatures } from '../chat/chatFeatures';
+import type { CompletionFeatures } from '../completion/completionFeatures';
 import type { ExtensionServices } from '../services';
 import { chatCommands } from './chat';
 import type { CommandRow } from './commandRow';
 import { cloudCommands } from './cloud';
+import { completionCommands } from './completion';
 import { gpuCommands } from './gpu';
 import { hardwareCommands } from './hardware';
 import { modelCommands } from './models';
 import { serverCommands } from './server';
 import { sidecarCommands } from './sidecar';
 
-export function registerCommands(services: ExtensionServices, chat: ChatFeatures): vscode.Disposable[] {
+export function registerCommands(services: ExtensionServices, chat: ChatFeatures, completion: CompletionFeatures): vscode.Disposable[] {
     const rows: CommandRow[] = [
         ...sidecarCommands(services),
         ...chatCommands(chat),
@@ -24,6 +26,7 @@ export function registerCommands(services: ExtensionServices, chat: ChatFeatures
         ...cloudCommands(services),
         ...gpuCommands(services.gpu),
         ...serverCommands(services),
+        ...completionCommands(completion.state),
     ];
     return rows.map((row) =>
         vscode.commands.registerCommand(row.id, async (...args: unknown[]) => {

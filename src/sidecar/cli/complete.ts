@@ -10,10 +10,7 @@ import { ErrorCode, LocalAiError } from '../../common/errors';
 import { disposeServices } from '../services';
 import { defineCommand } from './commandLine';
 import { createCliServices } from './context';
-
-/** Lines of prefix and suffix the window keeps (the editor's own window). */
-export const WINDOW_PREFIX_LINES = 200;
-export const WINDOW_SUFFIX_LINES = 50;
+import { cutWindow } from '../../common/completionWindow';
 
 const spec = {
     name: 'complete',
@@ -56,12 +53,9 @@ export function cursorWindow(text: string, line: number, column: number): { pref
     if (column > current.length + 1) {
         throw new LocalAiError(ErrorCode.InvalidParams, `Line ${line} has ${current.length} characters; column ${column} is past its end.`);
     }
-    const before = lines.slice(Math.max(0, line - 1 - WINDOW_PREFIX_LINES), line - 1);
-    const after = lines.slice(line, line + WINDOW_SUFFIX_LINES);
-    return {
-        prefix: [...before, current.slice(0, column - 1)].join('\n'),
-        suffix: [current.slice(column - 1), ...after].join('\n'),
-    };
+    // The editor's own window (src/common/completionWindow.ts), so a scripted completion sees what the editor sends.
+    const { prefix, suffix } = cutWindow({ lines, line: line - 1, character: column - 1 });
+    return { prefix, suffix };
 }
 
 export const completeCommand = defineCommand(spec, async ({ values }) => {

@@ -67,7 +67,7 @@ export class LocalCompletionEngine extends Emitter<{ status: [CompletionStatus] 
             // Another model may answer now: its suggestions are not the old one's; it may fit beside chat.
             this.cache.clear();
             this.yieldedTo = undefined;
-            void this.refreshStatus().catch((error: unknown) => options.log.warn(`Code completion status: ${String(error)}`));
+            void this.followChoice().catch((error: unknown) => options.log.warn(`Code completion status: ${String(error)}`));
         });
         this.unwatchChat = options.chat?.watch((loaded) => {
             if (loaded || !this.yieldedTo) return;
@@ -94,6 +94,20 @@ export class LocalCompletionEngine extends Emitter<{ status: [CompletionStatus] 
         const model = await this.options.describe().catch(() => undefined);
         const which = model?.name ?? name ?? 'The completion model';
         this.setStatus({ state: 'yielded', model, message: `${which} does not fit beside ${this.yieldedTo}; completions resume when chat unloads.` });
+    }
+
+    /**
+     * Unloads a model that is no longer the one completions would use (the setting changed, a better one was
+     * installed): ModelHost.use without a name keeps whatever is loaded, so the old model would go on answering.
+     */
+    private async followChoice(): Promise<void> {
+        const status = await this.refreshStatus();
+        const loaded = this.options.host.listLoaded()[0];
+        if (!status.model || !loaded) return;
+        if (loaded.modelId === status.model.id && (status.model.quant === undefined || loaded.quant === status.model.quant)) return;
+        this.options.log.info(`Code completion now uses ${status.model.name}; unloading ${loaded.name}.`);
+        await this.options.host.unload();
+        await this.refreshStatus();
     }
 
     status(): CompletionStatus {
