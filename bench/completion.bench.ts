@@ -11,7 +11,7 @@
  * - a chat answer (the ~100 MB F16 chat model) running while the user types: its tokens/s against the same
  *   answer alone (target ≤ 15% drop), and the completion latency against the same keystrokes alone (≤ 2×).
  */
-import type { LlamaCompletion, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
+import type { LlamaCompletion, LlamaModel, Token } from 'node-llama-cpp';
 import { CancellationTokenSource } from 'vscode-jsonrpc/node';
 import type { ChatChunk, ChatResult } from '../src/common/chat';
 import { CompleteRequest, type CompletionParams, type CompletionResult } from '../src/common/completion';
@@ -54,7 +54,6 @@ const suffix = `\n${Array.from({ length: 30 }, (_, i) => `    check(value${i});`
 class Direct {
     constructor(
         private readonly model: LlamaModel,
-        private readonly sequence: LlamaContextSequence,
         readonly completion: LlamaCompletion,
     ) {}
 
@@ -64,14 +63,13 @@ class Direct {
         return buildFimPrompt(this.model, fim, { prefix, suffix }, room).tokens;
     }
 
-    /** Milliseconds of one completion, and the prompt tokens it evaluated. */
-    async complete(prefix: string, signal?: AbortSignal): Promise<{ ms: number; evaluated: number }> {
+    /** Milliseconds of one completion. */
+    async complete(prefix: string, signal?: AbortSignal): Promise<{ ms: number }> {
         const tokens = this.tokensOf(prefix);
-        const before = this.sequence.tokenMeter.usedInputTokens;
         const ms = await elapsedMs(() =>
             this.completion.generateCompletion(tokens, { maxTokens, temperature: 0, signal, stopOnAbortSignal: true, contextShiftSize: maxTokens + 8 }),
         );
-        return { ms, evaluated: this.sequence.tokenMeter.usedInputTokens - before };
+        return { ms };
     }
 }
 
@@ -102,7 +100,6 @@ function typedAfter(text: string, round: number): string {
 
 async function warmAndCold(direct: Direct): Promise<BenchRow[]> {
     const evaluated: number[] = [];
-    const directEvaluated: number[] = [];
     const [warm, directWarm] = await interleave(rounds, [
         async (round) => {
             const line = `${longPrefix(`warm ${round}`)}    const total = sum`;
@@ -114,12 +111,10 @@ async function warmAndCold(direct: Direct): Promise<BenchRow[]> {
         async (round) => {
             const line = `${longPrefix(`warm ${round}`)}    const total = sum`;
             await direct.complete(line);
-            const { ms, evaluated } = await direct.complete(`${line}(`);
-            directEvaluated.push(evaluated);
-            return ms;
+            return (await direct.complete(`${line}(`)).ms;
         },
     ]);
-    progress(`warm: sidecar evaluated ${evaluated.join(', ')} tokens; direct ${directEvaluated.join(', ')}`);
+    progress(`warm: the sidecar evaluated ${evaluated.join(', ')} tokens`);
     const promptTokens: number[] = [];
     const [cold, directCold] = await interleave(rounds, [
         async (round) => {
@@ -287,7 +282,7 @@ async function main(): Promise<void> {
     const model = await llama.loadModel({ modelPath: coderPath });
     const context = await model.createContext({ contextSize: COMPLETION_CONTEXT_SIZE, threads, batchSize, sequences: 1, flashAttention: false });
     const sequence = context.getSequence();
-    const direct = new Direct(model, sequence, new lib.LlamaCompletion({ contextSequence: sequence, autoDisposeSequence: false }));
+    const direct = new Direct(model, new lib.LlamaCompletion({ contextSequence: sequence, autoDisposeSequence: false }));
     sidecar = await startSidecar({ settings: { threads, gpu: 'off' } });
     try {
         // Both models loaded and warmed before any timing.
