@@ -100,12 +100,14 @@ function typedAfter(text: string, round: number): string {
 
 async function warmAndCold(direct: Direct): Promise<BenchRow[]> {
     const evaluated: number[] = [];
+    const generated: number[] = [];
     const [warm, directWarm] = await interleave(rounds, [
         async (round) => {
             const line = `${longPrefix(`warm ${round}`)}    const total = sum`;
             const first = await sidecarComplete({ prefix: line });
             const { ms, result } = await timedSidecar(line + typedAfter(first.text, round));
             evaluated.push(result.usage.evaluatedTokens);
+            generated.push(result.usage.completionTokens);
             return ms;
         },
         async (round) => {
@@ -114,7 +116,7 @@ async function warmAndCold(direct: Direct): Promise<BenchRow[]> {
             return (await direct.complete(`${line}(`)).ms;
         },
     ]);
-    progress(`warm: the sidecar evaluated ${evaluated.join(', ')} tokens`);
+    progress(`warm: the sidecar evaluated ${evaluated.join(', ')} tokens and generated ${generated.join(', ')} (direct: ${maxTokens})`);
     const promptTokens: number[] = [];
     const [cold, directCold] = await interleave(rounds, [
         async (round) => {
