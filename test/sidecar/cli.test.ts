@@ -128,7 +128,8 @@ describe('local-ai models list, cleanup and delete', function () {
         } finally {
             running.child.kill('SIGINT');
         }
-        assert.equal((await running.done).code, 130);
+        const ended = await running.done;
+        assert.equal(ended.code, 130, JSON.stringify({ signal: ended.signal, stderr: ended.stderr.slice(-2000), stdout: ended.stdout.slice(-500) }));
 
         // Once that download stopped, nothing uses its partial any more.
         const again = await models(['cleanup']).done;

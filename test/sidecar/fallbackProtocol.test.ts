@@ -76,9 +76,10 @@ describe('cloud fallback through the sidecar protocol', function () {
         assert.equal(result.fallback?.reason, 'noLocalModel');
         const first = chunks[0];
         assert.equal(first.kind === 'start' && first.fallback?.provider, 'openai');
-        // The provider's pieces, in order; the first at once, those that follow within a batching interval as one.
+        // The provider's pieces, in order and whole. The first goes a turn of the event loop later (textBatcher.ts:
+        // never from inside a token callback), so pieces that arrive in the same read go out as one.
         const texts = chunks.slice(1).map((chunk) => (chunk.kind === 'text' ? chunk.text : ''));
-        assert.equal(texts[0], 'Sent');
+        assert.ok(texts[0].startsWith('Sent') && texts.every((text) => text.length > 0), JSON.stringify(texts));
         assert.equal(texts.join(''), 'Sent with consent.');
         assert.deepEqual(
             seen.used.map((info) => info.provider),

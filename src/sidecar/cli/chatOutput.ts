@@ -21,7 +21,7 @@ export interface StreamChatOptions {
 export async function streamChat(options: StreamChatOptions): Promise<number> {
     const controller = new AbortController();
     const onInterrupt = () => controller.abort();
-    process.once('SIGINT', onInterrupt);
+    process.on('SIGINT', onInterrupt);
     // One write per batch, not per token: each is a system call between two of llama.cpp's decodes.
     const batcher = batchText((chunk: ChatChunk) => {
         if (options.json) process.stdout.write(`${JSON.stringify(chunk)}\n`);

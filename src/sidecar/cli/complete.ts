@@ -72,7 +72,7 @@ export const completeCommand = defineCommand(spec, async ({ values }) => {
     const completion = services.completion;
     const controller = new AbortController();
     const onSigint = () => controller.abort();
-    process.once('SIGINT', onSigint);
+    process.on('SIGINT', onSigint);
     try {
         const result: CompletionResult = await completion.complete({
             ...window,

@@ -80,8 +80,8 @@ const actions = {
     async enable(s: Services, args: GpuArgs): Promise<number> {
         const controller = new AbortController();
         const interrupt = () => controller.abort();
-        process.once('SIGINT', interrupt);
-        process.once('SIGTERM', interrupt);
+        process.on('SIGINT', interrupt);
+        process.on('SIGTERM', interrupt);
         try {
             if (!args.json) {
                 const { offer, advice } = await s.gpu.offer(args.backend, controller.signal);

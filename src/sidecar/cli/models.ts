@@ -137,8 +137,10 @@ const ACTIONS = {
     async download(s: Services, args: ModelsArgs): Promise<number> {
         const controller = new AbortController();
         const interrupt = () => controller.abort();
-        process.once('SIGINT', interrupt);
-        process.once('SIGTERM', interrupt);
+        // `on`, not `once`: a `once` listener is gone when the signal is delivered, and signal-exit (installed by
+        // node-llama-cpp's dependencies once anything imports it) then finds itself alone and kills the process.
+        process.on('SIGINT', interrupt);
+        process.on('SIGTERM', interrupt);
         const progress = progressPrinter(args.json);
         try {
             const result = await s.models.registry.download({

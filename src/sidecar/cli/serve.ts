@@ -54,12 +54,21 @@ export const serveCommand = defineCommand(spec, async ({ values }) => {
     if (!isLoopback(host)) process.stderr.write(`Warning: listening on ${host}: other machines on the network can reach this server (with the token).\n`);
     process.stdout.write(`Local AI serves at ${server.address}\n`);
     if (!given) process.stdout.write(`Token (shown once; set LOCAL_AI_SERVER_TOKEN to choose it): ${token}\n`);
+    // `on`, not `once`: a `once` listener is gone when the signal is delivered, and signal-exit (which
+    // node-llama-cpp's dependencies install) then finds itself alone and kills the process with the signal.
+    let stop: (signal: NodeJS.Signals) => void = () => undefined;
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
+        stop = resolve;
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
     });
     process.stderr.write(`${signal}: stopping.\n`);
-    await server.close();
-    await disposeServices(services);
+    try {
+        await server.close();
+        await disposeServices(services);
+    } finally {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+    }
     return 0;
 });
