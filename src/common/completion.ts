@@ -53,6 +53,11 @@ export interface CompletionResult {
     finishReason: CompletionFinishReason;
     /** Answered from the cache of recent completions, without a model call. */
     fromCache: boolean;
+    /**
+     * Set when a multi-line suggestion was asked for (automatically) but the answer was kept to one line, because
+     * this machine could not generate it within the time cap: why, in one sentence.
+     */
+    singleLineBecause?: string;
     engine: { kind: 'local' | 'remote'; model: string; device?: 'GPU' | 'CPU'; endpoint?: string };
     usage: {
         /** Tokens of the prompt the model saw. */

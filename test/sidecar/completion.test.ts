@@ -128,6 +128,27 @@ describe('code completion through the sidecar', function () {
         }
     });
 
+    it('keeps suggestions to one line once it has measured that a multi-line one cannot come in time; an explicit request still gets several', async () => {
+        const root = mkdtempSync(path.join(tmpdir(), 'local-ai-completion-pace-'));
+        installModel(root, { repo: CODER_REPO, file: CODER_FILE, quant: 'F32', gguf: coderPath });
+        const paced = await startSidecar({ modelsPath: root, settings, env });
+        try {
+            const window = { prefix: 'function add(a, b) {\n    ', suffix: '\n}\n', seed: 1, trigger: 'automatic' as const };
+            // Nothing measured yet: no reason to cut the answer short.
+            const first = await complete({ ...window, maxTokens: 16, timeoutMs: 60_000 }, paced);
+            assert.equal(first.singleLineBecause, undefined);
+            assert.ok(first.usage.completionTokens >= 4, `${first.usage.completionTokens} tokens: too few to measure`);
+            // The same speed cannot produce 2,000 tokens in a second: typing gets one line, and says why.
+            const slow = await complete({ ...window, prefix: `${window.prefix}let`, maxTokens: 2_000, timeoutMs: 1_000 }, paced);
+            assert.match(slow.singleLineBecause ?? '', /tokens\/s here, too slow for a 2000-token suggestion within 1 s: suggestions stay on one line/);
+            assert.ok(!slow.text.includes('\n'), JSON.stringify(slow.text));
+            const asked = await complete({ ...window, prefix: `${window.prefix}let`, maxTokens: 2_000, timeoutMs: 1_000, trigger: 'explicit' }, paced);
+            assert.equal(asked.singleLineBecause, undefined);
+        } finally {
+            await paced.stop();
+        }
+    });
+
     it('completes at a line and column of a file from the CLI, with usage and timings as JSON', async () => {
         const folder = mkdtempSync(path.join(tmpdir(), 'local-ai-complete-cli-'));
         const file = path.join(folder, 'add.js');

@@ -65,6 +65,15 @@ export class CompletionState implements vscode.Disposable {
         return this.failure;
     }
 
+    /** Why suggestions are kept to one line on this machine (the sidecar's last answer said so), for the tooltip. */
+    singleLineBecause: string | undefined;
+
+    setSingleLineBecause(reason: string | undefined): void {
+        if (reason === this.singleLineBecause) return;
+        this.singleLineBecause = reason;
+        this.changed.fire();
+    }
+
     setFailure(message: string | undefined): void {
         if (message === this.failure) return;
         this.failure = message;

@@ -77,7 +77,10 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
         }
         state.setFailure(undefined);
         this.lastLogged = undefined;
-        if (!result.fromCache) this.debounce.record(performance.now() - started);
+        if (!result.fromCache) {
+            this.debounce.record(performance.now() - started);
+            state.setSingleLineBecause(result.singleLineBecause);
+        }
         if (token.isCancellationRequested || result.finishReason === 'cancelled') {
             this.counters.cancelled++;
             return undefined;

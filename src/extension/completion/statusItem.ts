@@ -69,7 +69,10 @@ export class CompletionStatusItem implements vscode.Disposable {
                 case 'remote':
                     return ['$(cloud) Completion', `Local AI code completion: ${engine?.message ?? ''} Click to turn it off.`];
                 case 'ready':
-                    return ['$(sparkle) Completion', `Local AI code completion: ${engine?.message ?? model ?? ''} Click to turn it off.`];
+                    return [
+                        '$(sparkle) Completion',
+                        `Local AI code completion: ${engine?.message ?? model ?? ''} ${this.state.singleLineBecause ?? ''} Click to turn it off.`,
+                    ];
             }
         })();
         this.shown = display;

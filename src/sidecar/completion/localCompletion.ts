@@ -17,6 +17,7 @@ import type { MemoryNeeds } from '../llama/memoryModel';
 import type { LoadedState, ModelHost, ModelNeighbour } from '../local/modelHost';
 import { type CachedCompletion, CompletionCache } from './cache';
 import { buildFimPrompt, buildPlainPrompt, fimTokensOf } from './prompt';
+import { CompletionPace } from './pace';
 import { StopRules } from './stopRules';
 
 /** Answer tokens when the request names no cap: a few lines of code. */
@@ -55,6 +56,7 @@ export class LocalCompletionEngine extends Emitter<{ status: [CompletionStatus] 
     private current: CompletionStatus = { state: 'ready', message: 'Code completion loads its model on the first request.' };
     private readonly unwatch: (() => void) | undefined;
     private readonly cache = new CompletionCache();
+    private readonly pace = new CompletionPace();
     /** Who answered the last request: what an answer from the cache reports. */
     private lastEngine: CompletionResult['engine'] | undefined;
     /** The chat model completions gave way to, until it unloads or the settings change. */
@@ -133,10 +135,21 @@ export class LocalCompletionEngine extends Emitter<{ status: [CompletionStatus] 
         return this.current;
     }
 
-    async complete(call: CompletionCall): Promise<CompletionResult> {
-        if (typeof call.prefix !== 'string' || typeof call.suffix !== 'string') {
+    async complete(asked: CompletionCall): Promise<CompletionResult> {
+        if (typeof asked.prefix !== 'string' || typeof asked.suffix !== 'string') {
             throw new LocalAiError(ErrorCode.InvalidParams, 'A completion needs the text before the cursor (prefix) and after it (suffix).');
         }
+        // A slow machine answers typing with one line in time rather than several too late; an explicit request waits.
+        const singleLineBecause =
+            asked.raw || asked.singleLine || asked.trigger === 'explicit'
+                ? undefined
+                : this.pace.singleLineReason(asked.maxTokens ?? DEFAULT_MAX_TOKENS, asked.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+        const call = singleLineBecause ? { ...asked, singleLine: true } : asked;
+        const result = await this.answer(call);
+        return singleLineBecause ? { ...result, singleLineBecause } : result;
+    }
+
+    private async answer(call: CompletionCall): Promise<CompletionResult> {
         const started = performance.now();
         const cacheKey = { model: call.model, singleLine: call.singleLine === true, prefix: call.prefix, suffix: call.suffix };
         const cached = call.raw ? undefined : this.cache.lookup(cacheKey);
@@ -186,7 +199,8 @@ export class LocalCompletionEngine extends Emitter<{ status: [CompletionStatus] 
             const model = { id: state.info.modelId, name: state.info.name, quant: state.info.quant };
             this.setStatus({ state: 'ready', model, message: `Completing with ${state.info.name} on the ${state.info.device}.` });
         }
-        const maxTokens = Math.max(1, call.maxTokens ?? DEFAULT_MAX_TOKENS);
+        // At most half the context, so the window keeps room (a larger cap would leave no prompt at all).
+        const maxTokens = Math.max(1, Math.min(call.maxTokens ?? DEFAULT_MAX_TOKENS, Math.floor(state.context.contextSize / 2)));
         const room = state.context.contextSize - maxTokens - CONTEXT_MARGIN;
         const plain = call.raw === true && call.suffix.length === 0;
         const fim = plain ? undefined : fimTokensOf(state.model);
@@ -263,6 +277,7 @@ export class LocalCompletionEngine extends Emitter<{ status: [CompletionStatus] 
             else if (ruleReason) finishReason = ruleReason;
             else finishReason = stopReason === 'maxTokens' ? 'length' : 'stop';
             if (finishReason === 'length') completionTokens = Math.max(completionTokens, maxTokens);
+            if (firstTokenAt !== undefined && finishReason !== 'cancelled') this.pace.record(completionTokens, performance.now() - firstTokenAt);
             return {
                 text: kept,
                 finishReason,
