@@ -14,7 +14,7 @@ import { LlamaRuntime } from '../../src/sidecar/llama/runtime';
 import type { LoadConfigResolver, ModelHostOptions } from '../../src/sidecar/local/modelHost';
 import { ensureFixtureLora } from '../fixtures/gguf/lora';
 import { writeMalformedFixtures } from '../fixtures/gguf/malformed';
-import { defaultFixtureDir, ensureFixtureModel, tinyModel } from '../fixtures/gguf/model';
+import { defaultFixtureDir, ensureFixtureModel, tinyCoderModel, tinyModel } from '../fixtures/gguf/model';
 
 const silent = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined };
 
@@ -147,6 +147,13 @@ describe('inference engine', function () {
         assert.ok(result.truncation!.droppedMessages >= 2 && result.truncation!.droppedMessages % 2 === 0, `dropped ${result.truncation!.droppedMessages}`);
         assert.ok(result.usage.promptTokens + 10 <= before.contextSize);
         assert.equal(result.usage.completionTokens, 10);
+    });
+
+    it('answers a load cancelled while the file is read as cancelled, never as a broken file', async () => {
+        const other = ensureFixtureModel(defaultFixtureDir(), tinyCoderModel);
+        const aborted = AbortSignal.abort();
+        const error = await expectCode(engine.load({ model: other, signal: aborted }), ErrorCode.Cancelled);
+        assert.doesNotMatch(error.message, /cannot be loaded/);
     });
 
     it('refuses a single prompt larger than the context, with the numbers', async () => {

@@ -267,6 +267,8 @@ export async function validateGgufFile(filePath: string, signal?: AbortSignal): 
     try {
         info = await readGgufFileInfo(filePath, { sourceType: 'filesystem', logWarnings: false, signal });
     } catch (error) {
+        // A request cancelled while the header is read: nothing is wrong with the file.
+        if (signal?.aborted) throw new LocalAiError(ErrorCode.Cancelled, `The request was cancelled while ${path.basename(filePath)} was read.`);
         throw invalid(filePath, error instanceof Error ? error.message : String(error));
     }
     const architecture = (info.metadata as { general?: { architecture?: unknown } }).general?.architecture;
