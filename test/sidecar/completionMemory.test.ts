@@ -7,13 +7,14 @@
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import type { CompletionStatus } from '../../src/common/completion';
-import { ErrorCode, LocalAiError } from '../../src/common/errors';
+import { ErrorCode } from '../../src/common/errors';
 import { completionBesideChat, LocalCompletionEngine } from '../../src/sidecar/completion/localCompletion';
 import type { MemoryBudget, MemoryNeeds } from '../../src/sidecar/llama/memoryModel';
 import { LlamaRuntime } from '../../src/sidecar/llama/runtime';
 import { LocalEngine } from '../../src/sidecar/local/localEngine';
 import { type LoadConfigResolver, ModelHost, pathOnlyResolver } from '../../src/sidecar/local/modelHost';
 import { defaultFixtureDir, ensureFixtureModel, tinyCoderModel, tinyModel } from '../fixtures/gguf/model';
+import { expectCode } from '../fixtures/localAiErrors';
 
 const silent = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined };
 
@@ -28,17 +29,6 @@ const testConfig: LoadConfigResolver = async () => ({
 });
 
 const runtime = new LlamaRuntime({ log: silent, gpu: 'off' });
-
-async function expectCode(work: Promise<unknown>, code: ErrorCode): Promise<LocalAiError> {
-    try {
-        await work;
-    } catch (error) {
-        assert.ok(error instanceof LocalAiError, `expected a LocalAiError, got ${String(error)}`);
-        assert.equal(error.code, code, error.message);
-        return error;
-    }
-    assert.fail(`expected error ${ErrorCode[code]}`);
-}
 
 describe('the completion model beside the chat model', function () {
     this.timeout(300_000);

@@ -15,6 +15,7 @@ import type { LoadConfigResolver, ModelHostOptions } from '../../src/sidecar/loc
 import { ensureFixtureLora } from '../fixtures/gguf/lora';
 import { writeMalformedFixtures } from '../fixtures/gguf/malformed';
 import { defaultFixtureDir, ensureFixtureModel, tinyCoderModel, tinyModel } from '../fixtures/gguf/model';
+import { expectCode } from '../fixtures/localAiErrors';
 
 const silent = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined };
 
@@ -33,17 +34,6 @@ const runtime = new LlamaRuntime({ log: silent, gpu: 'off' });
 
 function createEngine(options: Partial<ModelHostOptions> = {}): LocalEngine {
     return new LocalEngine({ runtime, log: silent, resolveLoadConfig: testConfig, ...options });
-}
-
-async function expectCode(work: Promise<unknown>, code: ErrorCode): Promise<LocalAiError> {
-    try {
-        await work;
-    } catch (error) {
-        assert.ok(error instanceof LocalAiError, `expected a LocalAiError, got ${String(error)}`);
-        assert.equal(error.code, code, error.message);
-        return error;
-    }
-    assert.fail(`expected error ${ErrorCode[code]}`);
 }
 
 describe('inference engine', function () {

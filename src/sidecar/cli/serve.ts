@@ -4,9 +4,8 @@
  * and printed once. Prints the address, logs one line per request on stderr, stops on SIGINT/SIGTERM.
  */
 import { randomBytes } from 'node:crypto';
-import { DEFAULT_SERVER_HOST, DEFAULT_SERVER_PORT } from '../../common/serverProtocol';
+import { DEFAULT_SERVER_HOST, DEFAULT_SERVER_PORT, isLoopbackHost } from '../../common/serverProtocol';
 import { createServerEngines, LocalServer } from '../httpServer/index';
-import { isLoopback } from '../httpServer/requestGuard';
 import { disposeServices } from '../services';
 import { defineCommand } from './commandLine';
 import { createCliServices } from './context';
@@ -51,7 +50,7 @@ export const serveCommand = defineCommand(spec, async ({ values }) => {
         return 1;
     }
     const server = outcome.server;
-    if (!isLoopback(host)) process.stderr.write(`Warning: listening on ${host}: other machines on the network can reach this server (with the token).\n`);
+    if (!isLoopbackHost(host)) process.stderr.write(`Warning: listening on ${host}: other machines on the network can reach this server (with the token).\n`);
     process.stdout.write(`Local AI serves at ${server.address}\n`);
     if (!given) process.stdout.write(`Token (shown once; set LOCAL_AI_SERVER_TOKEN to choose it): ${token}\n`);
     // `on`, not `once`: a `once` listener is gone when the signal is delivered, and signal-exit (which

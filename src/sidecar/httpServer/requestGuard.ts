@@ -7,16 +7,11 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
+import { isLoopbackHost } from '../../common/serverProtocol';
 import { HttpError } from './httpErrors';
 
 /** Bodies past this are refused (413): a long conversation is well under it. */
 export const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
-
-const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '::1']);
-
-export function isLoopback(host: string): boolean {
-    return LOOPBACK_NAMES.has(host) || host.startsWith('127.');
-}
 
 /** The host name of a Host header, without the port and IPv6 brackets; undefined when it is malformed. */
 function hostOf(header: string): { name: string; port?: string } | undefined {
@@ -36,7 +31,7 @@ export function hostAllowed(header: string | undefined, bound: { host: string; p
     if (!host || (host.port !== undefined && Number(host.port) !== bound.port)) return false;
     const boundHost = bound.host.toLowerCase();
     if (host.name === boundHost) return true;
-    if (isLoopback(boundHost)) return isLoopback(host.name);
+    if (isLoopbackHost(boundHost)) return isLoopbackHost(host.name);
     if (boundHost === '0.0.0.0' || boundHost === '::') return isIP(host.name) !== 0 || host.name === 'localhost';
     return false;
 }

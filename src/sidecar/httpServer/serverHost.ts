@@ -4,12 +4,11 @@
  * and reports its ServerState: at once when it starts, stops or fails, at most once a second for the
  * request count.
  */
-import type { ServerState } from '../../common/serverProtocol';
 import type { SidecarSettings } from '../../common/settings';
 import type { SidecarContext } from '../context';
 import { LocalServer, type LocalServerOptions } from './localServer';
 import type { ServerEngines } from './openAiRoutes';
-import { isLoopback } from './requestGuard';
+import { isLoopbackHost, type ServerState } from '../../common/serverProtocol';
 
 export interface ServerHostOptions {
     context: SidecarContext;
@@ -65,7 +64,7 @@ export class ServerHost {
         if (!token) {
             return this.setState({ running: false, requests: this.requests, problem: { kind: 'noToken', message: 'The local server has no token yet.' } });
         }
-        if (!isLoopback(wanted.host))
+        if (!isLoopbackHost(wanted.host))
             context.log.warn(`The local server listens on ${wanted.host}: other machines on the network can reach it (with the token).`);
         const outcome = await LocalServer.start({
             engines: this.options.engines,
