@@ -9,7 +9,7 @@
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { GpuDisableRequest, GpuStatusRequest } from '../../src/common/protocol';
+import { GpuDisableRequest, GpuOfferRequest, GpuStatusRequest } from '../../src/common/protocol';
 import type { LocalAiTestApi } from '../../src/extension/extension';
 import { GPU_DONT_ASK_KEY, GpuAcceleration } from '../../src/extension/gpu/gpuAcceleration';
 import { gpuBackendsPath } from '../../src/extension/sidecarClient';
@@ -173,6 +173,56 @@ describe('GPU acceleration in the editor', function () {
         );
         const summary = await prompts.next('info', /^Local AI: llama\.cpp runs on the CPU\.$/);
         assert.deepEqual(summary.items, ['Enable GPU Acceleration', 'Copy for a Bug Report']);
+    });
+
+    it('a refresh overtaken by a newer one resolves with the newer answers, so the hardware report never shows an old offer', async () => {
+        // Seen in the workbench: Show Hardware Report's refresh was overtaken by the one the sidecar's restart
+        // started, returned at once, and the report read the offer from before the restart.
+        const { services } = local;
+        let statusCalls = 0;
+        let release: () => void = () => undefined;
+        const gate = new Promise<void>((resolve) => (release = resolve));
+        let firstAnswered: () => void = () => undefined;
+        const firstDone = new Promise<void>((resolve) => (firstAnswered = resolve));
+        // The real sidecar, but the second refresh's first question waits at the gate.
+        const sidecar = new Proxy(services.sidecar, {
+            get(target, property) {
+                if (property === 'request0') {
+                    return async (...args: Parameters<typeof target.request0>) => {
+                        if (++statusCalls === 2) await gate;
+                        return target.request0(...args);
+                    };
+                }
+                if (property === 'request') {
+                    // The offer is a refresh's last question: once the first refresh has it, its answers are in.
+                    return async (...args: Parameters<typeof target.request>) => {
+                        const answer = await target.request(...args);
+                        if (args[0] === GpuOfferRequest.type) firstAnswered();
+                        return answer;
+                    };
+                }
+                const value = Reflect.get(target, property, target);
+                return typeof value === 'function' ? value.bind(target) : value;
+            },
+        });
+        const gpu = new GpuAcceleration({ sidecar, log: services.log, globalState: new MemoryMemento(), backendsPath: gpuBackendsPath(services.context) });
+        try {
+            let firstResolved = false;
+            const first = gpu.refresh().then(() => (firstResolved = true));
+            const second = gpu.refresh();
+            await firstDone;
+            // The first refresh's own answers are in; it must still wait for the second's.
+            await new Promise((resolve) => setTimeout(resolve, 200));
+            assert.equal(firstResolved, false, 'the overtaken refresh resolved before the newer one had its answers');
+            release();
+            await first;
+            assert.ok(gpu.offer?.offer, 'the overtaken refresh resolved without the newer offer');
+            assert.match(gpu.view?.headline ?? '', new RegExp(`CUDA can run models on the ${GPU_NAME}`));
+            await second;
+        } finally {
+            release();
+            gpu.dispose();
+        }
     });
 
     it('Enable asks first, shows the fetch in the status bar, restarts the sidecar, then says why CUDA did not load and offers the fixes', async () => {

@@ -186,7 +186,15 @@ function reportShown(report: HardwareReport, offer: GpuOfferView | undefined): P
 
 export function hardwareCommands(services: ExtensionServices): CommandRow[] {
     const provider = new HardwareReportProvider();
-    services.context.subscriptions.push(provider, vscode.workspace.registerTextDocumentContentProvider(HARDWARE_REPORT_SCHEME, provider));
+    services.context.subscriptions.push(
+        provider,
+        vscode.workspace.registerTextDocumentContentProvider(HARDWARE_REPORT_SCHEME, provider),
+        // An open report follows the offer (a fetch ended, the sidecar restarted on it); not every progress tick.
+        services.gpu.onDidChange(() => {
+            const offer = services.gpu.view;
+            if (provider.report && JSON.stringify(offer) !== JSON.stringify(provider.offer)) provider.set(provider.report, offer);
+        }),
+    );
 
     const fetchReport = (refresh: boolean) =>
         vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'Local AI: detecting hardware…' }, () =>

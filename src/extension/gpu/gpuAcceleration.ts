@@ -53,6 +53,8 @@ export class GpuAcceleration implements vscode.Disposable {
     private fetching: { backend: FetchableGpuBackend; download: DownloadProgress; cancel: vscode.CancellationTokenSource } | undefined;
     private gpuVendor: string | undefined;
     private generation = 0;
+    /** The newest refresh, which the ones it overtook wait for. */
+    private latest: Promise<void> = Promise.resolve();
     status: GpuStatus | undefined;
     offer: GpuOfferResult | undefined;
 
@@ -77,11 +79,23 @@ export class GpuAcceleration implements vscode.Disposable {
         return this.fetching ? [this.fetching.download] : [];
     }
 
-    /** Asks the sidecar for the backends and the offer again. Never throws: a failure is logged and means "no offer". */
+    /**
+     * Asks the sidecar for the backends and the offer again. Never throws: a failure is logged and means "no offer".
+     * Refreshes overlap (a restart, a setting changed, the hardware report): only the latest one's answers count,
+     * and every caller resolves once they are in, so what it reads next (`view`) is never older than its call.
+     */
     async refresh(): Promise<void> {
+        let run = this.load(++this.generation);
+        this.latest = run;
+        await run;
+        while (this.latest !== run) {
+            run = this.latest;
+            await run;
+        }
+    }
+
+    private async load(generation: number): Promise<void> {
         const { sidecar, log } = this.options;
-        // Refreshes overlap (a restart, a setting changed): only the latest one's answers count.
-        const generation = ++this.generation;
         let status: GpuStatus | undefined;
         let offer: GpuOfferResult | undefined;
         let vendor: string | undefined;
