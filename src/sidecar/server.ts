@@ -18,9 +18,14 @@ import { registerGpuHandlers } from './gpu/handlers';
 import { registerCompletionHandlers } from './completion/handlers';
 import { registerServerHandlers } from './httpServer/handlers';
 import type { ServerHost } from './httpServer/serverHost';
+import { consoleToStderr, StdioMessageWriter } from './stdioWriter';
 
 const SIDECAR_VERSION = '0.1.0';
-const connection = createConnection(ProposedFeatures.all);
+consoleToStderr();
+// stdin as a stream, so that vscode-languageserver still exits when the editor closes it; stdout through a
+// writer that frames each message in one write (stdioWriter.ts). At run time the library wraps each side only
+// where it is a stream (vscode-jsonrpc's createMessageConnection); its types name only matching pairs.
+const connection = createConnection(ProposedFeatures.all, process.stdin, new StdioMessageWriter(process.stdout) as unknown as NodeJS.WritableStream);
 
 const log: Logger = {
     error: (message) => connection.console.error(message),

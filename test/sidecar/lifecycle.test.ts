@@ -1,5 +1,8 @@
 import * as assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { HardwareRequest, SidecarInfoRequest } from '../../src/common/protocol';
 import { startSidecar, type SidecarProcess } from '../fixtures/sidecarProcess';
 
@@ -42,6 +45,30 @@ describe('sidecar lifecycle (real process, real JSON-RPC)', () => {
             messages.some((m) => m.method === 'window/logMessage'),
             'the logs did not go through the connection',
         );
+    });
+
+    it('sends a stray console.log (a dependency’s) to stderr, and stdout stays protocol', async () => {
+        // A preloaded module stands in for a dependency that prints: it logs when told to, once the sidecar runs.
+        const folder = mkdtempSync(path.join(tmpdir(), 'local-ai-stray-'));
+        const preload = path.join(folder, 'stray.cjs');
+        writeFileSync(preload, "process.on('SIGUSR2', () => { console.log('stray line from a dependency'); console.info({ stray: 'é' }); });\n");
+        try {
+            const running = await startSidecar({ env: { NODE_OPTIONS: `--require ${preload}` } });
+            sidecar = running;
+            await running.connection.sendRequest(SidecarInfoRequest.type);
+            running.child.kill('SIGUSR2');
+            await waitFor(() => running.logs.some((line) => line.includes("{ stray: 'é' }")));
+            assert.ok(running.logs.some((line) => line.includes('stray line from a dependency')));
+            // The connection still works, and stdout holds nothing but whole messages.
+            const info = await running.connection.sendRequest(SidecarInfoRequest.type);
+            assert.equal(info.pid, running.child.pid);
+            const closed = once(running.child, 'close');
+            await running.stop();
+            await closed;
+            assert.ok(protocolMessages(running.stdout()).length >= 3);
+        } finally {
+            rmSync(folder, { recursive: true, force: true });
+        }
     });
 
     it('exits by itself, with code 0, on shutdown + exit', async () => {
