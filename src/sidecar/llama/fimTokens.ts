@@ -13,8 +13,20 @@ const FIM_TEXTS = {
     middle: ['<|fim_middle|>', '<fim-middle>', '<fim_middle>', '<MID>', '▁<MID>', '<｜fim▁end｜>', '<|fim_end|>', '<|fim▁end|>'],
 };
 
+/** Each header's answer: the model list asks on every list, for every installed file, of the same parsed header. */
+const answers = new WeakMap<GgufFileInfo, boolean>();
+
 /** True when the header names a prefix, a suffix and a middle token, by id or by text in the vocabulary. */
 export function hasFimTokens(info: GgufFileInfo): boolean {
+    let answer = answers.get(info);
+    if (answer === undefined) {
+        answer = readFimTokens(info);
+        answers.set(info, answer);
+    }
+    return answer;
+}
+
+function readFimTokens(info: GgufFileInfo): boolean {
     const ggml = info.metadata?.tokenizer?.ggml;
     if (!ggml) return false;
     const byId =
@@ -22,6 +34,14 @@ export function hasFimTokens(info: GgufFileInfo): boolean {
         (ggml.fim_suf_token_id ?? ggml.suffix_token_id) !== undefined &&
         (ggml.fim_mid_token_id ?? ggml.middle_token_id) !== undefined;
     if (byId) return true;
-    const tokens = new Set(ggml.tokens ?? []);
-    return Object.values(FIM_TEXTS).every((texts) => texts.some((text) => tokens.has(text)));
+    // One pass over the vocabulary (tens of thousands of strings) for the few texts wanted.
+    const roles = new Map(Object.entries(FIM_TEXTS).flatMap(([role, texts]) => texts.map((text) => [text, role] as const)));
+    const found = new Set<string>();
+    for (const token of ggml.tokens ?? []) {
+        const role = roles.get(token);
+        if (role === undefined) continue;
+        found.add(role);
+        if (found.size === Object.keys(FIM_TEXTS).length) return true;
+    }
+    return false;
 }

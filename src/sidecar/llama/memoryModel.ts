@@ -87,6 +87,10 @@ export interface MemoryNeeds {
     vramBytes: number;
 }
 
+/** memoryNeeds' answers for a parsed header, by query; a header's answers start over past the cap. */
+const headerAnswers = new WeakMap<object, Map<string, MemoryNeeds>>();
+const MAX_ANSWERS_PER_HEADER = 256;
+
 /** The one answer to "how much memory does this take?". */
 export function memoryNeeds(model: ModelMemory, query: MemoryQuery): MemoryNeeds {
     const gpuLayers = Math.max(0, Math.min(model.totalLayers, Math.floor(query.gpuLayers)));
@@ -96,9 +100,19 @@ export function memoryNeeds(model: ModelMemory, query: MemoryQuery): MemoryNeeds
     const flashAttention = query.flashAttention === true && model.flashAttentionSupported;
     if (model.source.kind === 'gguf') {
         const { insights } = model.source;
-        const weights = insights.estimateModelResourceRequirements({ gpuLayers });
-        const context = insights.estimateContextResourceRequirements({ contextSize, modelGpuLayers: gpuLayers, batchSize, sequences, flashAttention });
-        return { ramBytes: weights.cpuRam + context.cpuRam, vramBytes: weights.gpuVram + context.gpuVram };
+        // GgufInsights walks every tensor of the header on each call, and the model list asks again for each
+        // installed file on every list: the answers are kept per header and query (a pure function of both).
+        let known = headerAnswers.get(insights);
+        if (!known || known.size >= MAX_ANSWERS_PER_HEADER) headerAnswers.set(insights, (known = new Map()));
+        const key = `${gpuLayers}/${sequences}/${contextSize}/${batchSize}/${flashAttention}`;
+        let needs = known.get(key);
+        if (!needs) {
+            const weights = insights.estimateModelResourceRequirements({ gpuLayers });
+            const context = insights.estimateContextResourceRequirements({ contextSize, modelGpuLayers: gpuLayers, batchSize, sequences, flashAttention });
+            needs = { ramBytes: weights.cpuRam + context.cpuRam, vramBytes: weights.gpuVram + context.gpuVram };
+            known.set(key, needs);
+        }
+        return { ...needs };
     }
 
     // Only the catalog's facts are at hand (the file is not downloaded): the same terms as GgufInsights,
