@@ -103,7 +103,10 @@ export function memoryNeeds(model: ModelMemory, query: MemoryQuery): MemoryNeeds
         // GgufInsights walks every tensor of the header on each call, and the model list asks again for each
         // installed file on every list: the answers are kept per header and query (a pure function of both).
         let known = headerAnswers.get(insights);
-        if (!known || known.size >= MAX_ANSWERS_PER_HEADER) headerAnswers.set(insights, (known = new Map()));
+        if (!known || known.size >= MAX_ANSWERS_PER_HEADER) {
+            known = new Map();
+            headerAnswers.set(insights, known);
+        }
         const key = `${gpuLayers}/${sequences}/${contextSize}/${batchSize}/${flashAttention}`;
         let needs = known.get(key);
         if (!needs) {
