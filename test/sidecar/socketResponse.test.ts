@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Agent } from 'undici';
 import { LocalAiError, ErrorCode } from '../../src/common/errors';
+import { requestOverSocket } from '../../src/sidecar/models/socketResponse';
 import { TransferError, transferRest } from '../../src/sidecar/models/transfer';
 
 const MIB = 1024 * 1024;
@@ -92,6 +93,50 @@ describe('download bytes read straight from the socket', function () {
             const written = await transfer(server.url, data.length);
             assert.equal(written.length, data.length);
             assert.equal(sha(written), sha(data), 'every byte, in order');
+        } finally {
+            await server.stop();
+        }
+    });
+
+    it('reads a large body into a few slabs, reused once their views are handed back, never while one is held', async () => {
+        const data = randomBytes(32 * MIB);
+        const server = await rawServer((socket) => {
+            socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${data.length}\r\n\r\n`);
+            for (let at = 0; at < data.length; at += 256 * 1024) socket.write(data.subarray(at, at + 256 * 1024));
+            socket.end();
+        });
+        try {
+            const response = await requestOverSocket(new URL(server.url), { headers: {}, signal: new AbortController().signal, stallTimeoutMs: 30_000 });
+            assert.ok(response);
+            const { body } = response;
+            // The reader holds the last 4 MiB of views (as a writer waiting for the disk would), and checks each
+            // view's bytes when it hands it back and at the end: a slab read into again too early changes them.
+            const held: { chunk: Buffer; at: number }[] = [];
+            let heldBytes = 0;
+            let received = 0;
+            const slabs = new Set<ArrayBufferLike>();
+            const intact = ({ chunk, at }: { chunk: Buffer; at: number }) =>
+                assert.ok(chunk.equals(data.subarray(at, at + chunk.length)), `the ${chunk.length} bytes at ${at} changed while they were held`);
+            await new Promise<void>((resolve, reject) => {
+                body.on('data', (chunk) => {
+                    slabs.add(chunk.buffer);
+                    held.push({ chunk, at: received });
+                    received += chunk.length;
+                    heldBytes += chunk.length;
+                    while (heldBytes > 4 * MIB) {
+                        const oldest = held.shift()!;
+                        intact(oldest);
+                        heldBytes -= oldest.chunk.length;
+                        body.release([oldest.chunk]);
+                    }
+                });
+                body.on('end', resolve);
+                body.on('error', reject);
+            });
+            for (const view of held) intact(view);
+            assert.equal(received, data.length);
+            // 4 MiB held, the slab being read into, and a little slack: not one fresh slab per MiB.
+            assert.ok(slabs.size <= 8, `${slabs.size} slabs for ${data.length / MIB} MiB`);
         } finally {
             await server.stop();
         }

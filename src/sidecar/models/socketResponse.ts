@@ -3,8 +3,11 @@
  * through a stream (undici's, node:http's) allocates a fresh 64 KiB buffer for every read and parses each in
  * JavaScript: about 2 CPU-seconds per GiB on loopback before a byte is written, four times curl's whole cost.
  * Here the socket reads into 1 MiB slabs it is handed (net's `onread`), each read as large as the kernel has,
- * and the body is passed on as views of those slabs: no copy, a few hundred reads per GiB. A slab is never
- * reused, so a view stays valid for as long as the writer holds it. Only what a download needs is spoken:
+ * and the body is passed on as views of those slabs: no copy, a few hundred reads per GiB. The writer hands
+ * each view back once it is on disk (`release`), and a full slab none of whose views is out is read into again:
+ * a fresh slab per MiB made V8 collect garbage for about half a CPU-second per GiB, for the external memory
+ * alone. A view never handed back keeps its slab out of reuse (the garbage collector frees it as before).
+ * Only what a download needs is spoken:
  * `Connection: close`, a body delimited by Content-Length or by the close; a chunked 2xx answer is left to the
  * dispatcher (`undefined`).
  */
@@ -53,6 +56,49 @@ interface SocketBodyEvents {
     close: [];
 }
 
+/**
+ * One request's slabs: the one being read into, and the full ones waiting for their views to come back.
+ * A slab is known by its ArrayBuffer, which every view of it shares.
+ */
+class SlabPool {
+    /** Views of each slab given out and not handed back. */
+    private readonly lent = new Map<ArrayBufferLike, number>();
+    /** Full slabs (no longer read into), by their ArrayBuffer. */
+    private readonly full = new Map<ArrayBufferLike, Buffer>();
+    private readonly free: Buffer[] = [];
+
+    take(): Buffer {
+        return this.free.pop() ?? Buffer.allocUnsafeSlow(SLAB_BYTES);
+    }
+
+    /** `slab` is full: it is read into again once its views are back. */
+    retire(slab: Buffer): void {
+        this.full.set(slab.buffer, slab);
+        this.recycle(slab.buffer);
+    }
+
+    /** `view` (of a slab, or of any other buffer, which is ignored) is given out. */
+    lend(view: Buffer): void {
+        this.lent.set(view.buffer, (this.lent.get(view.buffer) ?? 0) + 1);
+    }
+
+    /** `view`, given out with `lend`, is no longer used by anyone. */
+    release(view: Buffer): void {
+        const out = this.lent.get(view.buffer);
+        if (out === undefined) return;
+        if (out > 1) this.lent.set(view.buffer, out - 1);
+        else this.lent.delete(view.buffer);
+        this.recycle(view.buffer);
+    }
+
+    private recycle(key: ArrayBufferLike): void {
+        const slab = this.full.get(key);
+        if (!slab || this.lent.has(key)) return;
+        this.full.delete(key);
+        this.free.push(slab);
+    }
+}
+
 export class SocketBody extends EventEmitter<SocketBodyEvents> {
     private paused = false;
     private remaining: number;
@@ -66,6 +112,7 @@ export class SocketBody extends EventEmitter<SocketBodyEvents> {
         private readonly stallTimeoutMs: number,
         /** Body bytes that came with the head. */
         first: Buffer,
+        private readonly slabs: SlabPool,
     ) {
         super();
         this.remaining = length;
@@ -110,6 +157,11 @@ export class SocketBody extends EventEmitter<SocketBodyEvents> {
         this.socket.destroy(error);
     }
 
+    /** The views given out with 'data' that are on disk: their slabs are read into again. */
+    release(chunks: readonly Buffer[]): void {
+        for (const chunk of chunks) this.slabs.release(chunk);
+    }
+
     /** Drops the rest of the answer: the connection is never reused, so it just closes. */
     async dump(): Promise<void> {
         this.finished = true;
@@ -121,6 +173,7 @@ export class SocketBody extends EventEmitter<SocketBodyEvents> {
         if (this.finished || chunk.length === 0 || this.remaining === 0) return;
         const bytes = chunk.length > this.remaining ? chunk.subarray(0, this.remaining) : chunk;
         this.remaining -= bytes.length;
+        this.slabs.lend(bytes);
         this.emit('data', bytes);
         if (this.remaining === 0) this.end();
     }
@@ -139,12 +192,14 @@ export function requestOverSocket(url: URL, options: SocketRequestOptions): Prom
     const secure = url.protocol === 'https:';
     const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
     const port = Number(url.port) || (secure ? 443 : 80);
-    let slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+    const slabs = new SlabPool();
+    let slab = slabs.take();
     let used = 0;
     const onread = {
         buffer: () => {
             if (slab.length - used < MIN_READ_BYTES) {
-                slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+                slabs.retire(slab);
+                slab = slabs.take();
                 used = 0;
             }
             return slab.subarray(used);
@@ -196,7 +251,7 @@ export function requestOverSocket(url: URL, options: SocketRequestOptions): Prom
             const declared = Number(headers['content-length'] ?? Number.NaN);
             const length = Number.isSafeInteger(declared) && declared >= 0 ? declared : Number.POSITIVE_INFINITY;
             socket.pause();
-            body = new SocketBody(socket, length, options.stallTimeoutMs, gathered.subarray(bodyStart));
+            body = new SocketBody(socket, length, options.stallTimeoutMs, gathered.subarray(bodyStart), slabs);
             const opened = body;
             received = (more) => opened.receive(more);
             resolve({ statusCode, headers, body });

@@ -170,6 +170,8 @@ export async function transferRest(options: TransferOptions): Promise<TransferOu
         queue(async () => {
             const { bytesWritten } = await output.writev(chunks, at);
             if (bytesWritten !== bytes) throw new Error(`only ${bytesWritten} of ${bytes} bytes were written at byte ${at}`);
+            // On disk: the socket may read into these bytes' memory again (socketResponse.ts).
+            body.release?.(chunks);
             waitingBytes -= bytes;
             options.onWritten(at + bytes);
             if (waitingBytes < maxWaitingBytes && body.isPaused()) body.resume();
@@ -235,6 +237,8 @@ interface TransferResponse {
         resume(): unknown;
         destroy(error?: Error): unknown;
         dump(): Promise<unknown>;
+        /** The chunks given with 'data' are no longer used (socketResponse.ts reads into their memory again). */
+        release?(chunks: readonly Buffer[]): void;
     };
 }
 
