@@ -12,7 +12,7 @@ import { ResponseError } from 'vscode-jsonrpc/node';
 import { CompleteRequest, CompletionStatusRequest, type CompletionParams, type CompletionResult } from '../../src/common/completion';
 import { ErrorCode } from '../../src/common/errors';
 import { CompletionStatusNotification } from '../../src/common/completion';
-import { SettingsChangedNotification } from '../../src/common/protocol';
+import { ModelListRequest, SettingsChangedNotification } from '../../src/common/protocol';
 import { defaultSettings } from '../../src/common/settings';
 import { runCli } from '../fixtures/cliProcess';
 import { defaultFixtureDir, ensureFixtureModel, tinyCoderModel, tinyModel } from '../fixtures/gguf/model';
@@ -94,6 +94,37 @@ describe('code completion through the sidecar', function () {
             assert.match(String((error.data as { hint?: string }).hint), /fill in the middle/);
         } finally {
             await bare.stop();
+        }
+    });
+
+    it('follows settings only once someone asked: a sidecar nobody asked about completion sends no status', async () => {
+        const root = mkdtempSync(path.join(tmpdir(), 'local-ai-completion-quiet-'));
+        installModel(root, { repo: CODER_REPO, file: CODER_FILE, quant: 'F32', gguf: coderPath });
+        const quiet = await startSidecar({ modelsPath: root, settings, env });
+        try {
+            const statuses: string[] = [];
+            quiet.connection.onNotification(CompletionStatusNotification.type, (status) => statuses.push(status.message));
+            const change = (model: string) =>
+                quiet.connection.sendNotification(SettingsChangedNotification.type, {
+                    ...defaultSettings(),
+                    ...settings,
+                    completion: { ...defaultSettings().completion, model },
+                });
+            // Not asked (the CLI's other commands): a change costs nothing, so nothing is said.
+            await change(coderPath);
+            const listed = await quiet.connection.sendRequest(ModelListRequest.type, {});
+            await quiet.connection.sendRequest(ModelListRequest.type, { refresh: true });
+            assert.ok(listed.models.length > 0);
+            assert.deepEqual(statuses, []);
+            // Asked once (the editor, at start): every change is followed from then on.
+            await quiet.connection.sendRequest(CompletionStatusRequest.type);
+            const followed = new Promise<void>((resolve) =>
+                quiet.connection.onNotification(CompletionStatusNotification.type, (status) => status.model?.id === CODER_ID && resolve()),
+            );
+            await change(CODER_ID);
+            await followed;
+        } finally {
+            await quiet.stop();
         }
     });
 

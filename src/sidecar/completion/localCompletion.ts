@@ -62,6 +62,8 @@ export class LocalCompletionEngine extends Emitter<{ status: [CompletionStatus] 
     /** The chat model completions gave way to, until it unloads or the settings change. */
     private yieldedTo: string | undefined;
     private readonly unwatchChat: (() => void) | undefined;
+    /** Someone asked for the status or a completion: the status follows downloads and settings from then on. */
+    private followed = false;
 
     constructor(private readonly options: LocalCompletionOptions) {
         super();
@@ -69,6 +71,9 @@ export class LocalCompletionEngine extends Emitter<{ status: [CompletionStatus] 
             // Another model may answer now: its suggestions are not the old one's; it may fit beside chat.
             this.cache.clear();
             this.yieldedTo = undefined;
+            // Until someone asks (the editor asks at start), finding the model is work nobody reads: the CLI's
+            // `models download` would list the store and import node-llama-cpp on each download state.
+            if (!this.followed) return;
             void this.followChoice().catch((error: unknown) => options.log.warn(`Code completion status: ${String(error)}`));
         });
         this.unwatchChat = options.chat?.watch((loaded) => {
@@ -116,8 +121,9 @@ export class LocalCompletionEngine extends Emitter<{ status: [CompletionStatus] 
         return this.current;
     }
 
-    /** Checks again which model completions would use (after a download, a settings change). */
+    /** Checks again which model completions would use (after a download, a settings change); from now on, on every change. */
     async refreshStatus(): Promise<CompletionStatus> {
+        this.followed = true;
         if (this.current.state === 'loading' || this.yieldedTo) return this.current;
         try {
             const model = await this.options.describe();
@@ -136,6 +142,7 @@ export class LocalCompletionEngine extends Emitter<{ status: [CompletionStatus] 
     }
 
     async complete(asked: CompletionCall): Promise<CompletionResult> {
+        this.followed = true;
         if (typeof asked.prefix !== 'string' || typeof asked.suffix !== 'string') {
             throw new LocalAiError(ErrorCode.InvalidParams, 'A completion needs the text before the cursor (prefix) and after it (suffix).');
         }
