@@ -10,6 +10,7 @@ import type { ChatResult } from '../../common/chat';
 import type { CompletionResult } from '../../common/completion';
 import type { CompletionEngine } from '../completionEngine';
 import type { LocalEngine, ModelResolver } from '../local/index';
+import { batchText } from '../chat/textBatcher';
 import { errorBody, HttpError, toHttpError } from './httpErrors';
 import { readEmbeddingInput, readEncoding, readMessages, readModel, readPrompt, readSampling, readStream } from './openAiParams';
 
@@ -119,13 +120,16 @@ export async function chatCompletions(engines: ServerEngines, call: RouteCall): 
         return;
     }
     await streamed(call, async (events) => {
-        const result = await engines.local.chat({
-            messages,
-            model,
-            options,
-            onChunk: (part) => events.send(part.kind === 'start' ? chunk({ role: 'assistant', content: '' }, null) : chunk({ content: part.text }, null)),
-            signal: call.signal,
-        });
+        // Not from inside node-llama-cpp's token callback, between two decodes: as the JSON-RPC path does.
+        const batcher = batchText((part) =>
+            events.send(part.kind === 'start' ? chunk({ role: 'assistant', content: '' }, null) : chunk({ content: part.text }, null)),
+        );
+        let result: ChatResult;
+        try {
+            result = await engines.local.chat({ messages, model, options, onChunk: batcher.onChunk, signal: call.signal });
+        } finally {
+            batcher.flush();
+        }
         report(result);
         if (result.finishReason === 'cancelled') return;
         events.send(chunk({}, result.finishReason));
@@ -168,13 +172,19 @@ export async function completions(engines: ServerEngines, call: RouteCall): Prom
         return;
     }
     await streamed(call, async (events) => {
-        const result = await completion.complete({
-            ...request,
-            stop: sampling.stop,
-            raw: true,
-            signal: call.signal,
-            onText: (text) => events.send(choice(text, null)),
-        });
+        const batcher = batchText((part) => part.kind === 'text' && events.send(choice(part.text, null)));
+        let result: CompletionResult;
+        try {
+            result = await completion.complete({
+                ...request,
+                stop: sampling.stop,
+                raw: true,
+                signal: call.signal,
+                onText: (text) => batcher.onChunk({ kind: 'text', text }),
+            });
+        } finally {
+            batcher.flush();
+        }
         const finishReason = finish(result);
         if (result.finishReason === 'cancelled') return;
         events.send(choice('', finishReason));
