@@ -3,6 +3,7 @@
  * again, its exit codes, and the real sidecar over JSON-RPC (progress, cancel, resume, list state).
  */
 import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -100,6 +101,33 @@ describe('downloads through real processes', function () {
             (JSON.parse(check.stdout) as { results: { ok: boolean }[] }).results.map((r) => r.ok),
             [true],
         );
+    });
+
+    it('the CLI downloads over HTTPS, the bytes read from the TLS socket into its slabs, trusting the hub through NODE_EXTRA_CA_CERTS', async () => {
+        // The real Hub and its CDN speak HTTPS only: the socket path (socketResponse.ts) must too.
+        const certs = mkdtempSync(path.join(tmpdir(), 'local-ai-tls-'));
+        const key = path.join(certs, 'key.pem');
+        const cert = path.join(certs, 'cert.pem');
+        const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
+        assert.equal(made.status, 0, String(made.stderr));
+        const secure = await startFakeHub({ files: [{ repo: REPO, path: FILE, data }], tls: { key: readFileSync(key), cert: readFileSync(cert) } });
+        try {
+            assert.match(secure.cdnUrl, /^https:/);
+            const run = await cli(['download', '--model', URI, '--models-dir', dir], { ...env, HF_ENDPOINT: secure.url, NODE_EXTRA_CA_CERTS: cert }).done;
+            assert.equal(run.code, 0, run.stderr);
+            assert.match(run.stdout, /Installed/);
+            assert.equal(sha(readFileSync(path.join(dir, REPO, FILE))), sha(data));
+            assert.equal(secure.bytesServed(), SIZE, 'the file came from the HTTPS CDN, once');
+            // Without the certificate trusted, the download refuses rather than fetching unverified bytes.
+            const untrusted = await cli(['download', '--model', URI, '--models-dir', mkdtempSync(path.join(tmpdir(), 'local-ai-proc-'))], {
+                ...env,
+                HF_ENDPOINT: secure.url,
+            }).done;
+            assert.notEqual(untrusted.code, 0, untrusted.stdout);
+            assert.match(untrusted.stderr, /certificate/i);
+        } finally {
+            await secure.stop();
+        }
     });
 
     it('the CLI interrupted with Ctrl+C exits 130, keeps the partial and installs nothing', async () => {
