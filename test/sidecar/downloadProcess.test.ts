@@ -108,7 +108,8 @@ describe('downloads through real processes', function () {
         const certs = mkdtempSync(path.join(tmpdir(), 'local-ai-tls-'));
         const key = path.join(certs, 'key.pem');
         const cert = path.join(certs, 'cert.pem');
-        const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
+        const subject = ['-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'];
+        const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', ...subject]);
         assert.equal(made.status, 0, String(made.stderr));
         const secure = await startFakeHub({ files: [{ repo: REPO, path: FILE, data }], tls: { key: readFileSync(key), cert: readFileSync(cert) } });
         try {
