@@ -22,7 +22,7 @@ import { importNodeLlamaCpp } from '../src/sidecar/llama/runtime';
 import { waitFor } from '../test/fixtures/cliProcess';
 import { benchCoderModel, benchModel, defaultFixtureDir, ensureFixtureModel } from '../test/fixtures/gguf/model';
 import { startSidecar, type SidecarProcess } from '../test/fixtures/sidecarProcess';
-import { compare, elapsedMs, interleave, median, report, summarize, type BenchRow } from './lib';
+import { compare, elapsedMs, interleave, median, report, summarize, type BenchRow, runBench } from './lib';
 
 const threads = 1;
 const batchSize = 512;
@@ -302,10 +302,4 @@ async function main(): Promise<void> {
     }
 }
 
-main().then(
-    () => process.exit(0),
-    (error: unknown) => {
-        console.error(error);
-        process.exit(1);
-    },
-);
+runBench(main);

@@ -12,7 +12,7 @@ import type { ChatMessage, ChatResult } from '../src/common/chat';
 import { ChatRequest, CountTokensRequest, LoadModelRequest } from '../src/common/protocol';
 import { defaultFixtureDir, ensureFixtureModel, type FixtureModelParams } from '../test/fixtures/gguf/model';
 import { startSidecar, type SidecarProcess } from '../test/fixtures/sidecarProcess';
-import { compare, median, report, summarize } from './lib';
+import { compare, median, report, summarize, runBench } from './lib';
 
 /** About 173 MB of f16 weights: the size issue #21 measured on. */
 const conversationModel: FixtureModelParams = { name: 'conv170m', nLayer: 16, nEmbd: 512, nHead: 8, nFf: 1536, nVocab: 32000, quant: 'F16' };
@@ -192,10 +192,4 @@ async function main(): Promise<void> {
     }
 }
 
-main().then(
-    () => process.exit(0),
-    (error: unknown) => {
-        console.error(error);
-        process.exit(1);
-    },
-);
+runBench(main);

@@ -129,3 +129,17 @@ export async function elapsedMs(work: () => unknown): Promise<number> {
     await work();
     return performance.now() - start;
 }
+
+/**
+ * Runs a bench's `main` and exits: 0 once it is done (node-llama-cpp and the sidecar's pipes would keep the
+ * process alive), 1 with the error printed.
+ */
+export function runBench(main: () => Promise<void>): void {
+    main().then(
+        () => process.exit(0),
+        (error: unknown) => {
+            console.error(error);
+            process.exit(1);
+        },
+    );
+}

@@ -15,7 +15,7 @@ import { ModelStore } from '../src/sidecar/models/store';
 import { benchModel, defaultFixtureDir, ensureFixtureModel, tinyModel } from '../test/fixtures/gguf/model';
 import { FILLED_OWNER, fillStore } from '../test/fixtures/installedStore';
 import { startSidecar, type SidecarProcess } from '../test/fixtures/sidecarProcess';
-import { elapsedMs, median, report, summarize, type BenchRow } from './lib';
+import { elapsedMs, median, report, summarize, type BenchRow, runBench } from './lib';
 
 const cycles = Number(process.env.LOCAL_AI_BENCH_MEMORY_CYCLES) || 20;
 
@@ -173,10 +173,4 @@ async function main(): Promise<void> {
     if (sections.includes('cycles')) report(await cycleRows(ensureFixtureModel(fixtures, benchModel)));
 }
 
-main().then(
-    () => process.exit(0),
-    (error: unknown) => {
-        console.error(error);
-        process.exit(1);
-    },
-);
+runBench(main);

@@ -6,7 +6,6 @@
  * - the time to the first token each side sees from sending its request: the server's extra (target ≤ 5 ms),
  *   through the openai SDK and through a bare `fetch` of the same request (the server's own share).
  */
-import { createServer } from 'node:net';
 import OpenAI from 'openai';
 import type { ChatChunk, ChatResult } from '../src/common/chat';
 import { ChatChunkType, ChatRequest, LoadModelRequest } from '../src/common/protocol';
@@ -14,7 +13,8 @@ import { ServerStateRequest, type ServerState } from '../src/common/serverProtoc
 import { defaultSettings } from '../src/common/settings';
 import { benchModel, defaultFixtureDir, ensureFixtureModel } from '../test/fixtures/gguf/model';
 import { startSidecar, type SidecarProcess } from '../test/fixtures/sidecarProcess';
-import { compare, interleave, report } from './lib';
+import { compare, interleave, report, runBench } from './lib';
+import { freePort } from '../test/fixtures/ports';
 
 const threads = 1;
 const maxTokens = 128;
@@ -113,14 +113,6 @@ async function viaRpc(sidecar: SidecarProcess, model: string): Promise<Figures> 
     }
 }
 
-async function freePort(): Promise<number> {
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as { port: number };
-    await new Promise((resolve) => server.close(resolve));
-    return port;
-}
-
 async function main(): Promise<void> {
     const modelPath = ensureFixtureModel(defaultFixtureDir(), benchModel);
     const port = await freePort();
@@ -183,10 +175,4 @@ async function main(): Promise<void> {
     }
 }
 
-main().then(
-    () => process.exit(0),
-    (error: unknown) => {
-        console.error(error);
-        process.exit(1);
-    },
-);
+runBench(main);

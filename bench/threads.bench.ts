@@ -20,7 +20,7 @@ import { importNodeLlamaCpp } from '../src/sidecar/llama/runtime';
 import { HardwareService } from '../src/sidecar/hardware';
 import { autoThreads } from '../src/sidecar/hardware/autoConfig';
 import { benchModel, defaultFixtureDir, ensureFixtureModel } from '../test/fixtures/gguf/model';
-import { bootstrapCi, interleave, median, pick, report, summarize, type BenchRow } from './lib';
+import { bootstrapCi, interleave, median, pick, report, summarize, type BenchRow, runBench } from './lib';
 
 /** Rounds of the final stage at least; `LOCAL_AI_BENCH_ROUNDS` lowers it for a quick look. */
 const minRounds = Number(process.env.LOCAL_AI_BENCH_ROUNDS) || 21;
@@ -161,10 +161,4 @@ async function main(): Promise<void> {
     report(rows);
 }
 
-main().then(
-    () => process.exit(0),
-    (error: unknown) => {
-        console.error(error);
-        process.exit(1);
-    },
-);
+runBench(main);

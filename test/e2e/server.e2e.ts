@@ -8,24 +8,15 @@
 import * as assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
 import { defaultFixtureDir, ensureFixtureModel, tinyModel } from '../fixtures/gguf/model';
 import { openWorkbench, runCommand, UI_TIMEOUT_MS, until, waitForStatusBarItem, type Workbench } from './workbench';
+import { freePort } from '../fixtures/ports';
 
 const run = promisify(execFile);
-
-/** A port nothing listens on now. */
-async function freePort(): Promise<number> {
-    const probe = net.createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const { port } = probe.address() as net.AddressInfo;
-    await new Promise<void>((resolve) => probe.close(() => resolve()));
-    return port;
-}
 
 /** Waits until a notification with `text` is in the notification center (a toast may hide before it is seen). */
 async function notificationShown(page: Page, text: string | RegExp, screenshot?: () => Promise<unknown>): Promise<void> {

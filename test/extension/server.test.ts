@@ -6,7 +6,6 @@
  * bar's tooltip counts the requests; and an address beyond loopback applies only once the user agreed.
  */
 import * as assert from 'node:assert/strict';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as vscode from 'vscode';
 import type { ServerState } from '../../src/common/serverProtocol';
@@ -14,18 +13,10 @@ import type { LocalAiTestApi } from '../../src/extension/extension';
 import { StatusBar } from '../../src/extension/statusBar';
 import { localAi, nextStatus, setSettings } from './harness';
 import { Prompts } from './prompts';
+import { freePort } from '../fixtures/ports';
 
 const TOKEN_KEY = 'localAi.serverToken';
 const APPROVED_HOSTS_KEY = 'localAi.server.approvedHosts';
-
-/** A port nothing listens on now: the OS picks it, and it is closed again before the server takes it. */
-async function freePort(): Promise<number> {
-    const probe = net.createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const { port } = probe.address() as net.AddressInfo;
-    await new Promise<void>((resolve) => probe.close(() => resolve()));
-    return port;
-}
 
 /** GET /v1/models as a tool would send it; resolves with the status, or rejects with the connection's error code. */
 async function listModels(address: string, token: string | undefined): Promise<number> {

@@ -23,6 +23,7 @@ import {
 import { writeMalformedFixtures } from '../fixtures/gguf/malformed';
 import { defaultFixtureDir, ensureFixtureModel, tinyModel } from '../fixtures/gguf/model';
 import { repoRoot, startSidecar, type SidecarProcess } from '../fixtures/sidecarProcess';
+import { expectResponseError } from '../fixtures/localAiErrors';
 
 let nextToken = 0;
 
@@ -57,17 +58,6 @@ describe('chat through the sidecar', function () {
         } finally {
             subscription.dispose();
         }
-    }
-
-    async function expectError(request: Promise<unknown>, code: ErrorCode): Promise<ResponseError<unknown>> {
-        try {
-            await request;
-        } catch (error) {
-            assert.ok(error instanceof ResponseError, String(error));
-            assert.equal(error.code, code, error.message);
-            return error;
-        }
-        assert.fail(`expected error ${ErrorCode[code]}`);
     }
 
     it('loads a model and lists it', async () => {
@@ -149,7 +139,7 @@ describe('chat through the sidecar', function () {
     });
 
     it('answers ContextOverflow with the numbers for a prompt that cannot fit', async () => {
-        const error = await expectError(chat([{ role: 'user', content: 'long '.repeat(2000) }], { maxTokens: 8 }), ErrorCode.ContextOverflow);
+        const error = await expectResponseError(chat([{ role: 'user', content: 'long '.repeat(2000) }], { maxTokens: 8 }), ErrorCode.ContextOverflow);
         const data = error.data as { needed: number; available: number; unit: string };
         assert.equal(data.unit, 'tokens');
         assert.ok(data.needed > data.available);
@@ -171,7 +161,7 @@ describe('chat through the sidecar', function () {
     it('answers InvalidModelFile naming the file for a non-GGUF and a truncated file', async () => {
         const files = writeMalformedFixtures(path.join(defaultFixtureDir(), 'malformed'), ['notGguf', 'truncatedTensorData']);
         for (const file of Object.values(files)) {
-            const error = await expectError(sidecar.connection.sendRequest(LoadModelRequest.method, { model: file }), ErrorCode.InvalidModelFile);
+            const error = await expectResponseError(sidecar.connection.sendRequest(LoadModelRequest.method, { model: file }), ErrorCode.InvalidModelFile);
             assert.ok(error.message.includes(path.basename(file)), error.message);
         }
     });

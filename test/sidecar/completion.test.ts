@@ -8,7 +8,6 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { getLlama, type LlamaModel } from 'node-llama-cpp';
-import { ResponseError } from 'vscode-jsonrpc/node';
 import { CompleteRequest, CompletionStatusRequest, type CompletionParams, type CompletionResult } from '../../src/common/completion';
 import { ErrorCode } from '../../src/common/errors';
 import { CompletionStatusNotification } from '../../src/common/completion';
@@ -18,21 +17,11 @@ import { runCli } from '../fixtures/cliProcess';
 import { defaultFixtureDir, ensureFixtureModel, tinyCoderModel, tinyModel } from '../fixtures/gguf/model';
 import { installModel } from '../fixtures/installedStore';
 import { startSidecar, type SidecarProcess } from '../fixtures/sidecarProcess';
+import { expectResponseError } from '../fixtures/localAiErrors';
 
 const CODER_REPO = 'test-owner/tinycoder-GGUF';
 const CODER_FILE = 'tinycoder-F32.gguf';
 const CODER_ID = `hf:${CODER_REPO}/${CODER_FILE}`;
-
-async function expectError(request: Promise<unknown>, code: ErrorCode): Promise<ResponseError<unknown>> {
-    try {
-        await request;
-    } catch (error) {
-        assert.ok(error instanceof ResponseError, String(error));
-        assert.equal(error.code, code, error.message);
-        return error;
-    }
-    assert.fail(`expected error ${ErrorCode[code]}`);
-}
 
 describe('code completion through the sidecar', function () {
     this.timeout(300_000);
@@ -78,7 +67,7 @@ describe('code completion through the sidecar', function () {
     });
 
     it('refuses a model without fill-in-the-middle tokens, saying why', async () => {
-        const error = await expectError(complete({ model: chatPath, prefix: 'let x = ', suffix: '' }), ErrorCode.InvalidParams);
+        const error = await expectResponseError(complete({ model: chatPath, prefix: 'let x = ', suffix: '' }), ErrorCode.InvalidParams);
         assert.match(error.message, /no fill-in-the-middle tokens/);
     });
 
@@ -90,7 +79,7 @@ describe('code completion through the sidecar', function () {
             const status = await bare.connection.sendRequest(CompletionStatusRequest.type);
             assert.equal(status.state, 'noModel');
             assert.match(status.message, /Qwen2\.5-Coder/);
-            const error = await expectError(complete({ prefix: 'let x = ', suffix: '' }, bare), ErrorCode.ModelNotInstalled);
+            const error = await expectResponseError(complete({ prefix: 'let x = ', suffix: '' }, bare), ErrorCode.ModelNotInstalled);
             assert.match(String((error.data as { hint?: string }).hint), /fill in the middle/);
         } finally {
             await bare.stop();

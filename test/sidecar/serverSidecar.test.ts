@@ -6,7 +6,6 @@
  */
 import * as assert from 'node:assert/strict';
 import { linkSync, mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import OpenAI from 'openai';
@@ -17,17 +16,9 @@ import { defaultSettings, type SidecarSecrets, type SidecarSettings } from '../.
 import { waitFor } from '../fixtures/cliProcess';
 import { defaultFixtureDir, ensureFixtureModel, tinyModel } from '../fixtures/gguf/model';
 import { startSidecar, type SidecarProcess } from '../fixtures/sidecarProcess';
+import { freePort } from '../fixtures/ports';
 
 const TOKEN = 'sidecar-token-83d1c7e2';
-
-/** A port nothing listens on now. */
-async function freePort(): Promise<number> {
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as { port: number };
-    await new Promise((resolve) => server.close(resolve));
-    return port;
-}
 
 describe('local server in the sidecar', function () {
     this.timeout(180_000);
