@@ -185,6 +185,8 @@ describe('VSIX package', function () {
     });
 
     it('installs offline into the VS Code server, beside another extension', async () => {
+        // The packaging test builds the VSIX; run alone (a --grep), code-server would wait on an empty path forever.
+        assert.ok(vsix, 'no VSIX to install: run this test with "packages one VSIX per VS Code target"');
         const { ensureServer } = await importScript<ServerScripts>('vscode-server.mjs');
         const { nodeBin, serverMain } = await ensureServer();
         for (const extension of [vsix, packProbe(path.join(scratch, 'probe'))]) {
